@@ -1,0 +1,7 @@
+"""trailmatch: exact spatio-temporal matching of tag trails against reported crimes."""
+
+from trailmatch.match import HIT_COLUMNS, match
+from trailmatch.rules import Rules
+
+__all__ = ["HIT_COLUMNS", "Rules", "match"]
+__version__ = "0.1.0"

@@ -1,0 +1,249 @@
+"""Crimes against the segment index: which subjects were in the vicinity, and the hit fields.
+
+Two steps, both parallel over their items (numba ``prange``, both cores):
+
+1. ``hit_pairs``: for each crime, visit the bins its (x, y, window) box can reach, refine each
+   candidate chunk piece by piece with the exact closed form, and keep the distinct subjects
+   with an in-vicinity instant. (Run twice: once to count, once to fill, so the output is
+   allocated exactly.)
+2. ``hit_fields``: for each (crime, subject) hit, walk that subject's path through the window
+   once and compute every field of the contract exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from trailmatch.index.segments import N_LEVELS, SegmentIndex, joined, mix64, pack_key
+from trailmatch.index.vicinity import point_distance, segment_vicinity
+
+NS = 1e-9
+
+
+@nb.njit(cache=True, inline="always")
+def box_distance(xa, ya, xb, yb, cx, cy):
+    """Distance from (cx, cy) to the bounding box of two points: a lower bound of its distance
+    to the segment between them."""
+    ddx = max(min(xa, xb) - cx, 0.0, cx - max(xa, xb))
+    ddy = max(min(ya, yb) - cy, 0.0, cy - max(ya, yb))
+    return math.sqrt(ddx * ddx + ddy * ddy)
+
+
+@nb.njit(cache=True, inline="always")
+def piece_in_vicinity(subject, t, x, y, reach, m, max_gap_ns, w0, w1, wlen, cx, cy, radius):
+    """Is the path piece that starts at fix m (its segment, or the fix alone) ever in the
+    vicinity inside the window? Same arithmetic and the same box pre-test as ``hit_fields``,
+    so both make the same decision."""
+    if joined(subject, t, m, max_gap_ns):
+        if t[m + 1] < w0 or t[m] > w1:
+            return False
+        if box_distance(x[m], y[m], x[m + 1], y[m + 1], cx, cy) > radius + max(reach[m],
+                                                                               reach[m + 1]):
+            return False
+        ov, found, _, _, _, _ = segment_vicinity(
+            np.float64(t[m] - w0) * NS, x[m], y[m], reach[m],
+            np.float64(t[m + 1] - w0) * NS, x[m + 1], y[m + 1], reach[m + 1],
+            cx, cy, radius, wlen)
+        return ov and found
+    if joined(subject, t, m - 1, max_gap_ns):
+        return False  # the end of a segment: covered by that segment
+    if t[m] < w0 or t[m] > w1:
+        return False
+    return point_distance(x[m], y[m], cx, cy) <= radius + reach[m]
+
+
+@nb.njit(cache=True)
+def _crime_subjects(cx, cy, w0, w1, radius, chunk_first, chunk_end, chunk_key, box, tspan,
+                    bin_start, levels, cell_m, bucket_ns, max_chunk_ns, max_gap_ns,
+                    subject, t, x, y, reach, out, out_start):
+    """Distinct subjects in the vicinity of one crime. Writes them to out[out_start:] when
+    out_start >= 0; returns how many there are."""
+    wlen = np.float64(w1 - w0) * NS
+    mask = np.uint64(bin_start.size - 2)
+    found = np.empty(16, dtype=np.int64)
+    n_found = 0
+    b_lo = (w0 - max_chunk_ns) // bucket_ns
+    b_hi = w1 // bucket_ns
+    for level in range(N_LEVELS):
+        if not levels[level]:
+            continue
+        size = cell_m * (2.0 ** level)
+        ix0 = np.int64(np.floor((cx - radius - size) / size))
+        ix1 = np.int64(np.floor((cx + radius) / size))
+        iy0 = np.int64(np.floor((cy - radius - size) / size))
+        iy1 = np.int64(np.floor((cy + radius) / size))
+        for bucket in range(b_lo, b_hi + 1):
+            for ix in range(ix0, ix1 + 1):
+                for iy in range(iy0, iy1 + 1):
+                    key = pack_key(level, bucket, ix, iy)
+                    b = np.int64(mix64(key) & mask)
+                    for c in range(bin_start[b], bin_start[b + 1]):
+                        if chunk_key[c] != key:
+                            continue
+                        if tspan[c, 0] > w1 or tspan[c, 1] < w0:
+                            continue
+                        # distance from the crime to the chunk's box
+                        ddx = max(box[c, 0] - cx, 0.0, cx - box[c, 1])
+                        ddy = max(box[c, 2] - cy, 0.0, cy - box[c, 3])
+                        if ddx * ddx + ddy * ddy > radius * radius:
+                            continue
+                        s = subject[chunk_first[c]]
+                        known = False
+                        for k in range(n_found):
+                            if found[k] == s:
+                                known = True
+                                break
+                        if known:
+                            continue
+                        for m in range(chunk_first[c], chunk_end[c]):
+                            if piece_in_vicinity(subject, t, x, y, reach, m, max_gap_ns,
+                                                 w0, w1, wlen, cx, cy, radius):
+                                if n_found == found.size:
+                                    grown = np.empty(found.size * 2, dtype=np.int64)
+                                    grown[:n_found] = found[:n_found]
+                                    found = grown
+                                found[n_found] = s
+                                n_found += 1
+                                break
+    if out_start >= 0:
+        sub = np.sort(found[:n_found])
+        for k in range(n_found):
+            out[out_start + k] = sub[k]
+    return n_found
+
+
+@nb.njit(cache=True, parallel=True)
+def _hit_pairs(cx, cy, w0, w1, radius, chunk_first, chunk_end, chunk_key, box, tspan,
+               bin_start, levels, cell_m, bucket_ns, max_chunk_ns, max_gap_ns,
+               subject, t, x, y, reach):
+    n = cx.size
+    counts = np.zeros(n + 1, dtype=np.int64)
+    dummy = np.empty(0, dtype=np.int64)
+    for i in nb.prange(n):
+        counts[i + 1] = _crime_subjects(cx[i], cy[i], w0[i], w1[i], radius, chunk_first,
+                                        chunk_end, chunk_key, box, tspan, bin_start, levels,
+                                        cell_m, bucket_ns, max_chunk_ns, max_gap_ns,
+                                        subject, t, x, y, reach, dummy, -1)
+    for i in range(n):
+        counts[i + 1] += counts[i]
+    pair_subject = np.empty(counts[n], dtype=np.int64)
+    pair_crime = np.empty(counts[n], dtype=np.int64)
+    for i in nb.prange(n):
+        _crime_subjects(cx[i], cy[i], w0[i], w1[i], radius, chunk_first, chunk_end, chunk_key,
+                        box, tspan, bin_start, levels, cell_m, bucket_ns, max_chunk_ns,
+                        max_gap_ns, subject, t, x, y, reach, pair_subject, counts[i])
+        for k in range(counts[i], counts[i + 1]):
+            pair_crime[k] = i
+    return pair_crime, pair_subject
+
+
+def hit_pairs(index: SegmentIndex, cx, cy, w0, w1, radius: float):
+    """(crime row, subject code) of every hit, grouped by crime, subjects ascending."""
+    return _hit_pairs(np.ascontiguousarray(cx, np.float64), np.ascontiguousarray(cy, np.float64),
+                      np.ascontiguousarray(w0, np.int64), np.ascontiguousarray(w1, np.int64),
+                      float(radius), index.chunk_first, index.chunk_end, index.chunk_key,
+                      index.box, index.tspan, index.bin_start, index.levels, index.cell_m,
+                      index.bucket_ns, index.max_chunk_ns, index.max_gap_ns,
+                      index.subject, index.t, index.x, index.y, index.reach)
+
+
+@nb.njit(cache=True)
+def _first_at_or_after(t, lo, hi, value):
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if t[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@nb.njit(cache=True, parallel=True)
+def _hit_fields(pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns,
+                starts, subject, t, x, y, reach, precision, source_bit):
+    n = pair_crime.size
+    found = np.zeros(n, dtype=np.bool_)
+    min_dist = np.full(n, np.inf)
+    min_time = np.zeros(n, dtype=np.int64)
+    first_in = np.zeros(n, dtype=np.int64)
+    last_in = np.zeros(n, dtype=np.int64)
+    duration = np.zeros(n)
+    fixes_in = np.zeros(n, dtype=np.int64)
+    max_prec = np.full(n, np.nan)
+    sources = np.zeros(n, dtype=np.int64)
+    for p in nb.prange(n):
+        i = pair_crime[p]
+        s = pair_subject[p]
+        base = w0[i]
+        wlen = np.float64(w1[i] - base) * NS
+        ccx = cx[i]
+        ccy = cy[i]
+        lo = starts[s]
+        hi = starts[s + 1]
+        m = max(_first_at_or_after(t, lo, hi, base) - 1, lo)
+        best = math.inf
+        best_t = 0.0
+        f_in = math.inf
+        l_in = -math.inf
+        dur = 0.0
+        nfix = 0
+        mp = -1.0
+        src = 0
+        while m < hi and t[m] <= w1[i]:
+            rel = np.float64(t[m] - base) * NS
+            inside = rel >= 0.0 and rel <= wlen
+            if inside:
+                d = point_distance(x[m], y[m], ccx, ccy)
+                if d <= radius + reach[m]:
+                    nfix += 1
+                    if precision[m] == precision[m] and precision[m] > mp:
+                        mp = precision[m]
+                    src |= source_bit[m]
+            if joined(subject, t, m, max_gap_ns):
+                lb = box_distance(x[m], y[m], x[m + 1], y[m + 1], ccx, ccy)
+                may_hit = lb <= radius + max(reach[m], reach[m + 1])
+                if may_hit or lb < best:
+                    ov, ok, a, b, dmin, tmin = segment_vicinity(
+                        rel, x[m], y[m], reach[m], np.float64(t[m + 1] - base) * NS,
+                        x[m + 1], y[m + 1], reach[m + 1], ccx, ccy, radius, wlen)
+                    if ov:
+                        if dmin < best:
+                            best = dmin
+                            best_t = tmin
+                        if ok and may_hit:
+                            f_in = min(f_in, a)
+                            l_in = max(l_in, b)
+                            dur += b - a
+            elif inside and not joined(subject, t, m - 1, max_gap_ns):
+                d = point_distance(x[m], y[m], ccx, ccy)
+                if d < best:
+                    best = d
+                    best_t = rel
+                if d <= radius + reach[m]:
+                    f_in = min(f_in, rel)
+                    l_in = max(l_in, rel)
+            m += 1
+        found[p] = f_in <= l_in
+        min_dist[p] = best
+        min_time[p] = base + np.int64(round(best_t * 1e9))
+        if found[p]:
+            first_in[p] = base + np.int64(round(f_in * 1e9))
+            last_in[p] = base + np.int64(round(l_in * 1e9))
+        duration[p] = dur
+        fixes_in[p] = nfix
+        if mp >= 0.0:
+            max_prec[p] = mp
+        sources[p] = src
+    return found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec, sources
+
+
+def hit_fields(index: SegmentIndex, starts, precision, source_bit, pair_crime, pair_subject,
+               cx, cy, w0, w1, radius: float):
+    return _hit_fields(pair_crime, pair_subject, np.ascontiguousarray(cx, np.float64),
+                       np.ascontiguousarray(cy, np.float64), np.ascontiguousarray(w0, np.int64),
+                       np.ascontiguousarray(w1, np.int64), float(radius), index.max_gap_ns,
+                       starts, index.subject, index.t, index.x, index.y, index.reach,
+                       precision, source_bit)

@@ -1,0 +1,193 @@
+"""The segment index: a subject's path cut into short chunks, binned by (x, y, t) boxes.
+
+Why chunks, not single segments: a national day is 14.4 M fixes, and binning each segment
+costs a random memory access per segment. A chunk is up to ``chunk_fixes`` consecutive fixes
+of one subject spanning at most ``chunk_span_s``; it owns the path pieces that start at its
+fixes (the joined segment to the next fix, even when that fix opens the next chunk, or the
+isolated fix itself). Its box is the bounding box of those pieces, widened by the largest
+precision radius among them when precision is counted. Candidates are then refined piece by
+piece with the exact closed forms of ``vicinity.py``.
+
+Binning is a loose hierarchical grid with time buckets: a chunk goes to the level whose cell
+(``cell_m · 2**level``) is at least as wide as its box, into the cell that holds its box's
+lower-left corner and the bucket that holds its start time. So each chunk is in exactly one
+bin, and a query box widened by one cell (and a time range widened by the longest chunk)
+finds every chunk whose box can meet it. Bins are hashed into a CSR table (counting sort), so
+building is O(n) and the extent of the data does not matter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numba as nb
+import numpy as np
+
+from trailmatch.trails import Trail
+
+N_LEVELS = 16
+_OFF = 1 << 19  # cell index offset so negative coordinates pack into 20 bits
+
+
+@dataclass
+class SegmentIndex:
+    # the trail the index refers to (fix arrays, sorted by subject and time)
+    subject: np.ndarray
+    t: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    reach: np.ndarray  # precision radius counted for each fix (0 when not counted / unknown)
+    # chunks, in bin order
+    chunk_first: np.ndarray  # int64: first fix of the chunk
+    chunk_end: np.ndarray  # int64: one past its last fix
+    chunk_key: np.ndarray  # uint64: packed (level, time bucket, cell x, cell y)
+    box: np.ndarray  # float64 (n, 4): xmin, xmax, ymin, ymax (reach included)
+    tspan: np.ndarray  # int64 (n, 2): first instant, last instant
+    bin_start: np.ndarray  # int64, n_bins + 1: CSR offsets of the hashed bins
+    levels: np.ndarray  # bool, N_LEVELS: which levels hold any chunk
+    # parameters
+    max_gap_ns: int
+    cell_m: float
+    bucket_ns: int
+    max_chunk_ns: int  # longest chunk time span present
+
+    @property
+    def n_chunks(self) -> int:
+        return int(self.chunk_first.size)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every field as an array (for saving, memory-mapping and shipping to workers)."""
+        return {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
+
+
+@nb.njit(cache=True, inline="always")
+def mix64(k):
+    """splitmix64 finaliser: spreads packed keys over the hash table."""
+    k = (k ^ (k >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    k = (k ^ (k >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return k ^ (k >> np.uint64(31))
+
+
+@nb.njit(cache=True, inline="always")
+def pack_key(level, bucket, ix, iy):
+    return ((np.uint64(level) << np.uint64(60))
+            | (np.uint64(bucket & 0xFFFFF) << np.uint64(40))
+            | (np.uint64((ix + _OFF) & 0xFFFFF) << np.uint64(20))
+            | np.uint64((iy + _OFF) & 0xFFFFF))
+
+
+@nb.njit(cache=True, inline="always")
+def joined(subject, t, i, max_gap_ns):
+    """Fixes i and i+1 are consecutive fixes of one subject joined by a segment."""
+    if i < 0 or i + 1 >= t.size or subject[i + 1] != subject[i]:
+        return False
+    dt = t[i + 1] - t[i]
+    return dt > 0 and dt <= max_gap_ns
+
+
+@nb.njit(cache=True)
+def _chunk_bounds(subject, t, chunk_fixes, chunk_span_ns):
+    n = t.size
+    firsts = np.empty(n, dtype=np.int64)
+    k = 0
+    i = 0
+    while i < n:
+        firsts[k] = i
+        k += 1
+        j = i + 1
+        while (j < n and subject[j] == subject[i] and j - i < chunk_fixes
+               and t[j] - t[i] <= chunk_span_ns):
+            j += 1
+        i = j
+    return firsts[:k].copy()
+
+
+@nb.njit(cache=True, parallel=True)
+def _chunk_boxes(subject, t, x, y, reach, firsts, n_fixes, max_gap_ns, cell_m, bucket_ns):
+    n = firsts.size
+    ends = np.empty(n, dtype=np.int64)
+    box = np.empty((n, 4), dtype=np.float64)
+    tspan = np.empty((n, 2), dtype=np.int64)
+    key = np.empty(n, dtype=np.uint64)
+    for c in nb.prange(n):
+        a = firsts[c]
+        e = firsts[c + 1] if c + 1 < n else n_fixes
+        ends[c] = e
+        # the last piece reaches the next fix when it is joined
+        last = e if joined(subject, t, e - 1, max_gap_ns) else e - 1
+        xmin = np.inf
+        xmax = -np.inf
+        ymin = np.inf
+        ymax = -np.inf
+        rmax = 0.0
+        for m in range(a, last + 1):
+            xmin = min(xmin, x[m])
+            xmax = max(xmax, x[m])
+            ymin = min(ymin, y[m])
+            ymax = max(ymax, y[m])
+            rmax = max(rmax, reach[m])
+        xmin -= rmax
+        xmax += rmax
+        ymin -= rmax
+        ymax += rmax
+        box[c, 0] = xmin
+        box[c, 1] = xmax
+        box[c, 2] = ymin
+        box[c, 3] = ymax
+        tspan[c, 0] = t[a]
+        tspan[c, 1] = t[last]
+        extent = max(xmax - xmin, ymax - ymin)
+        level = 0
+        size = cell_m
+        while size < extent and level < N_LEVELS - 1:
+            size *= 2.0
+            level += 1
+        ix = np.int64(np.floor(xmin / size))
+        iy = np.int64(np.floor(ymin / size))
+        key[c] = pack_key(level, t[a] // bucket_ns, ix, iy)
+    return ends, box, tspan, key
+
+
+@nb.njit(cache=True)
+def _bin_sort(key, n_bins):
+    mask = np.uint64(n_bins - 1)
+    counts = np.zeros(n_bins + 1, dtype=np.int64)
+    bins = np.empty(key.size, dtype=np.int64)
+    for c in range(key.size):
+        b = np.int64(mix64(key[c]) & mask)
+        bins[c] = b
+        counts[b + 1] += 1
+    for b in range(n_bins):
+        counts[b + 1] += counts[b]
+    fill = counts[:-1].copy()
+    order = np.empty(key.size, dtype=np.int64)
+    for c in range(key.size):
+        b = bins[c]
+        order[fill[b]] = c
+        fill[b] += 1
+    return counts, order
+
+
+def build_index(trail: Trail, max_gap_s: float = 300.0, count_precision: bool = True, *,
+                cell_m: float = 256.0, bucket_s: float = 3600.0, chunk_fixes: int = 8,
+                chunk_span_s: float = 600.0) -> SegmentIndex:
+    """Cut ``trail`` into chunks and bin them. O(number of fixes)."""
+    max_gap_ns = int(round(max_gap_s * 1e9))
+    bucket_ns = int(round(bucket_s * 1e9))
+    if count_precision:
+        reach = np.nan_to_num(trail.precision, nan=0.0)
+    else:
+        reach = np.zeros(trail.n_fixes)
+    firsts = _chunk_bounds(trail.subject, trail.t, chunk_fixes, int(round(chunk_span_s * 1e9)))
+    ends, box, tspan, key = _chunk_boxes(trail.subject, trail.t, trail.x, trail.y, reach, firsts,
+                                         trail.n_fixes, max_gap_ns, float(cell_m), bucket_ns)
+    n_bins = 1
+    while n_bins < 2 * max(firsts.size, 1):
+        n_bins *= 2
+    bin_start, order = _bin_sort(key, n_bins)
+    levels = np.zeros(N_LEVELS, dtype=np.bool_)
+    levels[np.unique((key >> np.uint64(60)).astype(np.int64))] = True
+    max_chunk_ns = int((tspan[:, 1] - tspan[:, 0]).max()) if firsts.size else 0
+    return SegmentIndex(trail.subject, trail.t, trail.x, trail.y, reach,
+                        firsts[order], ends[order], key[order], box[order], tspan[order],
+                        bin_start, levels, max_gap_ns, float(cell_m), bucket_ns, max_chunk_ns)

@@ -1,0 +1,116 @@
+"""Closed forms of the vicinity contract for one piece of a subject's path.
+
+A joined segment runs from fix 0 at time t0 to fix 1 at t1 (0 < t1 - t0 <= max gap). With
+``s = (τ - t0) / (t1 - t0)`` in [0, 1] the position is ``p(s) = p0 + s·V`` and the precision
+``ρ(s) = r0 + s·Δr``. With ``D0 = p0 − c`` and ``A = R + r0`` the subject is in the vicinity when
+
+    |D0 + s·V| <= A + s·Δr
+    ⇔ (V·V − Δr²)·s² + 2(D0·V − A·Δr)·s + (D0·D0 − A²) <= 0         (both sides are >= 0)
+
+``|D0 + sV| − (A + sΔr)`` is convex in s, so the solution set on [0, 1] is one interval; the
+quadratic gives its ends exactly (stable root formula, no sampling). The closest approach is
+the minimum of the convex ``|D0 + sV|²`` on the part of the segment inside the window:
+``s* = −D0·V / V·V`` clipped to it.
+
+All times here are float seconds relative to the crime's widened window start, so every
+(crime, subject) pair is evaluated identically whatever else is in the batch or partition.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+
+
+@nb.njit(cache=True, inline="always")
+def quadratic_interval(qa, qb, qc, lo, hi):
+    """The set {s in [lo, hi] : qa·s² + qb·s + qc <= 0}, known to be one interval.
+
+    Returns (found, start, end).
+    """
+    if qa == 0.0:
+        if qb == 0.0:
+            if qc <= 0.0:
+                return True, lo, hi
+            return False, lo, hi
+        root = -qc / qb
+        if qb > 0.0:
+            a, b = lo, min(hi, root)
+        else:
+            a, b = max(lo, root), hi
+        return a <= b, a, b
+    disc = qb * qb - 4.0 * qa * qc
+    if disc < 0.0:
+        if qa > 0.0:
+            return False, lo, hi
+        return True, lo, hi
+    sq = math.sqrt(disc)
+    q = -0.5 * (qb + math.copysign(sq, qb))
+    if q == 0.0:
+        r1 = 0.0
+        r2 = 0.0
+    else:
+        r1 = q / qa
+        r2 = qc / q
+    s1 = min(r1, r2)
+    s2 = max(r1, r2)
+    if qa > 0.0:
+        a = max(lo, s1)
+        b = min(hi, s2)
+        return a <= b, a, b
+    # qa < 0: the quadratic is <= 0 outside (s1, s2). Convexity of the true condition means at
+    # most one side meets [lo, hi] (both only through round-off when s1 ≈ s2: take the hull).
+    left = lo <= min(hi, s1)
+    right = max(lo, s2) <= hi
+    if left and right:
+        return True, lo, hi
+    if left:
+        return True, lo, min(hi, s1)
+    if right:
+        return True, max(lo, s2), hi
+    return False, lo, hi
+
+
+@nb.njit(cache=True)
+def segment_vicinity(t0, x0, y0, r0, t1, x1, y1, r1, cx, cy, radius, wlen):
+    """One joined segment against one crime (times relative to the window start, window [0, wlen]).
+
+    Returns (overlaps, found, in_start, in_end, min_dist, min_time):
+      overlaps  the segment meets the window at all (else nothing else is meaningful);
+      found     some instant of it inside the window is in the vicinity, during [in_start, in_end];
+      min_dist  closest approach on the part inside the window, at time min_time.
+    r0/r1 are the precision radii to count (0 when not counted).
+    """
+    a = max(t0, 0.0)
+    b = min(t1, wlen)
+    if a > b:
+        return False, False, 0.0, 0.0, math.inf, 0.0
+    dt = t1 - t0
+    sa = (a - t0) / dt
+    sb = (b - t0) / dt
+    dx = x0 - cx
+    dy = y0 - cy
+    vx = x1 - x0
+    vy = y1 - y0
+    dr = r1 - r0
+    big_a = radius + r0
+    vv = vx * vx + vy * vy
+    dv = dx * vx + dy * vy
+    found, s_in, s_out = quadratic_interval(vv - dr * dr, 2.0 * (dv - big_a * dr),
+                                            dx * dx + dy * dy - big_a * big_a, sa, sb)
+    if vv > 0.0:
+        s_min = min(max(-dv / vv, sa), sb)
+    else:
+        s_min = sa
+    ex = dx + s_min * vx
+    ey = dy + s_min * vy
+    return (True, found, t0 + s_in * dt, t0 + s_out * dt, math.sqrt(ex * ex + ey * ey),
+            t0 + s_min * dt)
+
+
+@nb.njit(cache=True, inline="always")
+def point_distance(x, y, cx, cy):
+    dx = x - cx
+    dy = y - cy
+    return math.sqrt(dx * dx + dy * dy)

@@ -1,0 +1,89 @@
+"""``match(trails, crimes, rules)``: every (crime, subject) hit under the vicinity contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trailmatch.index.query import hit_fields, hit_pairs
+from trailmatch.index.segments import SegmentIndex, build_index
+from trailmatch.rules import Rules
+from trailmatch.trails import (
+    SOURCE_BITS,
+    Crimes,
+    Trail,
+    ns_to_datetime,
+    prepare_crimes,
+    prepare_trail,
+    sources_text,
+)
+
+HIT_COLUMNS = [
+    "crime_reference", "police_force", "crime_type", "subject", "min_distance_m",
+    "closest_time", "first_in", "last_in", "duration_s", "fixes_in", "max_precision_m",
+    "sources",
+]
+
+_BIT_LUT = np.zeros(256, dtype=np.int64)
+for _code, _bit in SOURCE_BITS.items():
+    _BIT_LUT[_code] = _bit
+
+
+def empty_hits() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in HIT_COLUMNS})
+    for c in ("closest_time", "first_in", "last_in"):
+        frame[c] = pd.Series(dtype="datetime64[ns, UTC]")
+    for c in ("min_distance_m", "duration_s", "max_precision_m"):
+        frame[c] = pd.Series(dtype=np.float64)
+    frame["fixes_in"] = pd.Series(dtype=np.int64)
+    return frame
+
+
+def match_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rules) -> pd.DataFrame:
+    """The matching step on already prepared arrays (index built with the same rules)."""
+    if index.max_gap_ns != rules.max_gap_ns:
+        raise ValueError("the index was built with another max gap than the rules ask for")
+    if crimes.n == 0 or trail.n_fixes == 0:
+        return empty_hits()
+    pair_crime, pair_subject = hit_pairs(index, crimes.x, crimes.y, crimes.w0, crimes.w1,
+                                         rules.radius_m)
+    (found, dist, tmin, first_in, last_in, duration, fixes_in, max_prec,
+     sources) = hit_fields(index, trail.starts, trail.precision, _BIT_LUT[trail.source],
+                           pair_crime, pair_subject, crimes.x, crimes.y, crimes.w0, crimes.w1,
+                           rules.radius_m)
+    if not found.all():  # both steps use the same arithmetic: this cannot happen
+        raise AssertionError("hit_pairs and hit_fields disagree")
+    frame = crimes.frame
+    masks = np.unique(sources)
+    names = dict(zip(masks.tolist(), [sources_text(int(m)) for m in masks], strict=True))
+    hits = pd.DataFrame({
+        "crime_reference": frame["crime_reference"].to_numpy()[pair_crime],
+        "police_force": frame["police_force"].to_numpy()[pair_crime],
+        "crime_type": frame["crime_type"].to_numpy()[pair_crime],
+        "subject": trail.subjects[pair_subject],
+        "min_distance_m": dist,
+        "closest_time": ns_to_datetime(tmin),
+        "first_in": ns_to_datetime(first_in),
+        "last_in": ns_to_datetime(last_in),
+        "duration_s": duration,
+        "fixes_in": fixes_in,
+        "max_precision_m": max_prec,
+        "sources": [names[m] for m in sources.tolist()],
+    })
+    hits = hits.sort_values(["police_force", "crime_reference", "subject"], kind="stable")
+    return hits.reset_index(drop=True)
+
+
+def match(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules | None = None) -> pd.DataFrame:
+    """Every (crime, subject) pair with at least one instant in the vicinity.
+
+    ``trails``: ``subject``, ``time`` (UTC), ``x``, ``y`` (metres in the working CRS), optional
+    ``precision_m`` and ``source``. ``crimes``: ``crime_reference``, ``police_force``,
+    ``crime_type``, ``x``, ``y``, ``time_from``, ``time_to``. Returns one row per hit with the
+    columns of ``HIT_COLUMNS``, sorted by force, crime reference and subject.
+    """
+    rules = rules or Rules()
+    trail = prepare_trail(trails)
+    prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
+    index = build_index(trail, rules.max_gap_s, rules.count_precision)
+    return match_prepared(trail, index, prepared, rules)
