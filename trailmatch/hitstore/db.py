@@ -1,0 +1,90 @@
+"""Open the hit store and bring its schema up to date (Alembic, run from the package).
+
+``open_store(store_dir, url=None)``: with no URL, an SQLite file ``hits.sqlite`` inside the store
+directory; with ``postgresql://...`` (or any SQLAlchemy URL) that database. Every open applies
+the pending migrations first, so a new release upgrades the store on its first start. Users need
+no alembic.ini: the migration scripts ship inside the package (``trailmatch/migrations``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+SQLITE_NAME = "hits.sqlite"
+
+
+def store_url(store_dir: str | Path | None, url: str | None = None) -> str:
+    """The database URL: ``url`` as given (postgresql:// means psycopg 3), else the store's file."""
+    if url:
+        parsed = make_url(url)
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return parsed.render_as_string(hide_password=False)
+    if store_dir is None:
+        raise ValueError("give a store directory or a database URL")
+    path = Path(store_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(path / SQLITE_NAME).resolve()}"
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply every migration up to ``revision`` in one transaction."""
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    # Foreign keys are off by default in SQLite; WAL lets the service read while a run writes.
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url, future=True, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def open_store(store_dir: str | Path | None, url: str | None = None, *,
+               migrate: bool = True) -> Engine:
+    """An engine on the hit store, migrated to the newest schema."""
+    engine = make_engine(store_url(store_dir, url))
+    if migrate and current_revision(engine) != head_revision():
+        upgrade(engine)
+    return engine

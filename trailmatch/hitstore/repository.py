@@ -1,0 +1,443 @@
+"""Reading and writing the hit store: small functions over SQLAlchemy Core.
+
+Every function takes ``bind``: an ``Engine`` (the function runs in its own transaction) or an
+open ``Connection`` (the caller owns the transaction, e.g. to write a run's hits atomically).
+Rows come back as plain dicts; instants are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+
+from trailmatch.hitstore.schema import (
+    OUTCOMES,
+    ROLES,
+    audit,
+    batches,
+    crimes,
+    decisions,
+    hits,
+    runs,
+    users,
+)
+
+HIT_FIELDS = ("min_distance_m", "closest_time", "first_in", "last_in", "duration_s",
+              "fixes_in", "max_precision_m", "sources")
+CRIME_CONTENT = ("crime_type", "description", "time_from", "time_to", "lat", "lon", "text")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@contextmanager
+def _tx(bind: Engine | Connection) -> Iterator[Connection]:
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
+
+
+def _rows(result) -> list[dict]:
+    return [dict(r._mapping) for r in result]
+
+
+def _one(result) -> dict | None:
+    row = result.first()
+    return None if row is None else dict(row._mapping)
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+def rules_digest(rules: dict) -> str:
+    """A stable digest of the matching rules: hits made under other rules are not reused."""
+    return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def start_run(bind, kind: str, rules: dict, algorithm_version: str) -> int:
+    with _tx(bind) as conn:
+        return conn.execute(insert(runs).values(
+            kind=kind, started=utcnow(), algorithm_version=algorithm_version, rules=rules,
+            status="running").returning(runs.c.id)).scalar_one()
+
+
+def finish_run(bind, run_id: int, status: str, counts: dict, summary: str) -> None:
+    with _tx(bind) as conn:
+        conn.execute(update(runs).where(runs.c.id == run_id).values(
+            ended=utcnow(), status=status, counts=counts, summary=summary))
+
+
+def get_run(bind, run_id: int) -> dict | None:
+    with _tx(bind) as conn:
+        return _one(conn.execute(select(runs).where(runs.c.id == run_id)))
+
+
+def list_runs(bind, limit: int = 100) -> list[dict]:
+    """The most recent runs first."""
+    with _tx(bind) as conn:
+        return _rows(conn.execute(select(runs).order_by(runs.c.id.desc()).limit(limit)))
+
+
+# --- batches and crimes -----------------------------------------------------------------------
+
+def find_batch(bind, police_force: str, batch_id: str, file_sha256: str) -> dict | None:
+    with _tx(bind) as conn:
+        return _one(conn.execute(select(batches).where(
+            batches.c.police_force == police_force, batches.c.batch_id == batch_id,
+            batches.c.file_sha256 == file_sha256)))
+
+
+def add_batch(bind, *, police_force: str, batch_id: str, file_name: str, file_sha256: str,
+              run_id: int, rows_read: int, accepted: int, rejected: int) -> int:
+    with _tx(bind) as conn:
+        return conn.execute(insert(batches).values(
+            police_force=police_force, batch_id=batch_id, file_name=file_name,
+            file_sha256=file_sha256, received_at=utcnow(), run_id=run_id, rows_read=rows_read,
+            accepted=accepted, rejected=rejected).returning(batches.c.id)).scalar_one()
+
+
+def list_batches(bind) -> list[dict]:
+    with _tx(bind) as conn:
+        return _rows(conn.execute(select(batches).order_by(batches.c.id)))
+
+
+def crime_content_digest(row: dict) -> str:
+    """What makes a resent crime a new version: its type, text, window and location."""
+    parts = []
+    for key in CRIME_CONTENT:
+        value = row[key]
+        if isinstance(value, dt.datetime | pd.Timestamp):
+            value = pd.Timestamp(value).tz_convert("UTC").isoformat()
+        elif isinstance(value, float | np.floating):
+            value = f"{float(value):.7f}"
+        parts.append(f"{key}={value}")
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def store_crimes(bind, batch_key: int, batch_id: str, rows: list[dict]) -> list[dict]:
+    """Add the crimes of one batch as versions; return one dict per row with ``crime_id`` and
+    ``change``: ``new`` (first version), ``changed`` (a new version superseding an older one,
+    whose hits are marked superseded) or ``unchanged`` (same content as the current version).
+
+    ``rows``: dicts with police_force, crime_reference and the ``crimes`` columns (time_from and
+    time_to tz-aware, x, y, lat, lon, crime_type, description, text).
+    """
+    out = []
+    now = utcnow()
+    with _tx(bind) as conn:
+        for row in rows:
+            digest = crime_content_digest(row)
+            current = _one(conn.execute(select(crimes.c.id, crimes.c.version,
+                                               crimes.c.content_sha256).where(
+                crimes.c.police_force == row["police_force"],
+                crimes.c.crime_reference == row["crime_reference"],
+                crimes.c.superseded.is_(False))))
+            if current is not None and current["content_sha256"] == digest:
+                out.append({**row, "crime_id": current["id"], "version": current["version"],
+                            "change": "unchanged"})
+                continue
+            version = 1
+            if current is not None:
+                version = 1 + conn.execute(select(func.max(crimes.c.version)).where(
+                    crimes.c.police_force == row["police_force"],
+                    crimes.c.crime_reference == row["crime_reference"])).scalar_one()
+            values = {k: row[k] for k in ("police_force", "crime_reference", "crime_type",
+                                          "description", "x", "y", "lat", "lon", "text")}
+            values.update(time_from=_py_time(row["time_from"]), time_to=_py_time(row["time_to"]))
+            crime_id = conn.execute(insert(crimes).values(
+                **values, version=version, batch_key=batch_key, batch_id=batch_id,
+                content_sha256=digest, received_at=now, superseded=False,
+            ).returning(crimes.c.id)).scalar_one()
+            if current is not None:
+                conn.execute(update(crimes).where(crimes.c.id == current["id"]).values(
+                    superseded=True, superseded_by=crime_id))
+                conn.execute(update(hits).where(hits.c.crime_id == current["id"],
+                                                hits.c.status == "current").values(
+                    status="superseded", withdrawn_at=now))
+            out.append({**row, "crime_id": crime_id, "version": version,
+                        "change": "changed" if current is not None else "new"})
+    return out
+
+
+def get_crime(bind, crime_id: int) -> dict | None:
+    with _tx(bind) as conn:
+        return _one(conn.execute(select(crimes).where(crimes.c.id == crime_id)))
+
+
+def crime_versions(bind, police_force: str, crime_reference: str) -> list[dict]:
+    """Every version of a crime, oldest first."""
+    with _tx(bind) as conn:
+        return _rows(conn.execute(select(crimes).where(
+            crimes.c.police_force == police_force,
+            crimes.c.crime_reference == crime_reference).order_by(crimes.c.version)))
+
+
+def current_crimes(bind, *, ids: Iterable[int] | None = None,
+                   overlapping: tuple[dt.datetime, dt.datetime] | None = None) -> pd.DataFrame:
+    """Unsuperseded crime versions as a DataFrame (``id`` plus the crimes columns), optionally
+    only those with the given ids or whose window meets ``[start, end]``."""
+    query = select(crimes).where(crimes.c.superseded.is_(False))
+    if ids is not None:
+        query = query.where(crimes.c.id.in_(list(ids)))
+    if overlapping is not None:
+        start, end = overlapping
+        query = query.where(crimes.c.time_to >= start, crimes.c.time_from <= end)
+    with _tx(bind) as conn:
+        frame = pd.DataFrame(_rows(conn.execute(query.order_by(crimes.c.id))),
+                             columns=[c.name for c in crimes.columns])
+    for col in ("time_from", "time_to"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame
+
+
+def mark_matched(bind, crime_ids: Iterable[int], run_id: int, digest: str) -> None:
+    ids = list(crime_ids)
+    with _tx(bind) as conn:
+        for chunk in range(0, len(ids), 500):
+            conn.execute(update(crimes).where(crimes.c.id.in_(ids[chunk:chunk + 500])).values(
+                matched_run_id=run_id, matched_rules=digest))
+
+
+# --- hits -------------------------------------------------------------------------------------
+
+def _py_time(value) -> dt.datetime:
+    return pd.Timestamp(value).tz_convert("UTC").to_pydatetime()
+
+
+def _hit_values(row: dict) -> dict:
+    out = {}
+    for key in HIT_FIELDS:
+        value = row[key]
+        if key in ("closest_time", "first_in", "last_in"):
+            value = _py_time(value)
+        elif key == "fixes_in":
+            value = int(value)
+        elif key == "sources":
+            value = str(value)
+        elif value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+            value = None
+        else:
+            value = float(value)
+        out[key] = value
+    return out
+
+
+def _same(a: dict, b: dict) -> bool:
+    for key in HIT_FIELDS:
+        x, y = a[key], b[key]
+        if isinstance(x, float) and isinstance(y, float):
+            if not (x == y or abs(x - y) <= 1e-9 * max(1.0, abs(x))):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def save_hits(bind, run_id: int, matched: pd.DataFrame, found: pd.DataFrame) -> dict:
+    """Record the result of matching the crime versions in ``matched`` (``id``,
+    ``police_force``, ``crime_reference``, ``crime_type``): ``found`` holds their hits (a
+    ``crime_id`` column plus the hit columns). Per (crime version, subject) one row: new pairs
+    are inserted, changed fields updated, current hits of these crimes that were not found again
+    are withdrawn. Returns ``{"new": [...], "updated": [...], "withdrawn": [...],
+    "unchanged": n}`` with hit ids.
+    """
+    crime_ids = [int(i) for i in matched["id"]]
+    meta = {int(r["id"]): r for r in matched.to_dict("records")}
+    result: dict = {"new": [], "updated": [], "withdrawn": [], "unchanged": 0}
+    now = utcnow()
+    with _tx(bind) as conn:
+        existing: dict[tuple[int, str], dict] = {}
+        for chunk in range(0, len(crime_ids), 500):
+            for row in conn.execute(select(hits).where(
+                    hits.c.crime_id.in_(crime_ids[chunk:chunk + 500]))):
+                existing[(row.crime_id, row.subject)] = dict(row._mapping)
+        seen = set()
+        inserts = []
+        for row in found.to_dict("records"):
+            key = (int(row["crime_id"]), str(row["subject"]))
+            seen.add(key)
+            values = _hit_values(row)
+            old = existing.get(key)
+            if old is None:
+                crime = meta[key[0]]
+                inserts.append({**values, "crime_id": key[0], "subject": key[1],
+                                "police_force": crime["police_force"],
+                                "crime_reference": crime["crime_reference"],
+                                "crime_type": crime["crime_type"], "status": "current",
+                                "run_id": run_id, "updated_run_id": run_id})
+            elif old["status"] == "current" and _same(values, old):
+                result["unchanged"] += 1
+            else:
+                conn.execute(update(hits).where(hits.c.id == old["id"]).values(
+                    **values, status="current", updated_run_id=run_id, withdrawn_run_id=None,
+                    withdrawn_at=None))
+                result["new" if old["status"] != "current" else "updated"].append(old["id"])
+        if inserts:
+            ids = conn.execute(insert(hits).returning(hits.c.id, sort_by_parameter_order=True),
+                               inserts).scalars().all()
+            result["new"].extend(ids)
+        for key, old in existing.items():
+            if key not in seen and old["status"] == "current":
+                conn.execute(update(hits).where(hits.c.id == old["id"]).values(
+                    status="withdrawn", withdrawn_run_id=run_id, withdrawn_at=now))
+                result["withdrawn"].append(old["id"])
+    return result
+
+
+_HIT_WITH_CRIME = select(
+    hits, crimes.c.version.label("crime_version"), crimes.c.batch_id,
+    crimes.c.time_from, crimes.c.time_to, crimes.c.x.label("crime_x"),
+    crimes.c.y.label("crime_y"), crimes.c.lat.label("crime_lat"),
+    crimes.c.lon.label("crime_lon"), crimes.c.description, crimes.c.text,
+).join(crimes, crimes.c.id == hits.c.crime_id)
+
+
+def get_hit(bind, hit_id: int) -> dict | None:
+    """One hit with its crime version's details (window, location, batch), any status."""
+    with _tx(bind) as conn:
+        return _one(conn.execute(_HIT_WITH_CRIME.where(hits.c.id == hit_id)))
+
+
+def hits_for_crime(bind, police_force: str, crime_reference: str, *,
+                   include_withdrawn: bool = False) -> list[dict]:
+    """The current hits of a crime (its latest version), nearest first; with
+    ``include_withdrawn`` also superseded and withdrawn ones, of every version."""
+    query = _HIT_WITH_CRIME.where(hits.c.police_force == police_force,
+                                  hits.c.crime_reference == crime_reference)
+    if not include_withdrawn:
+        query = query.where(hits.c.status == "current")
+    with _tx(bind) as conn:
+        return _rows(conn.execute(query.order_by(hits.c.min_distance_m, hits.c.subject)))
+
+
+def hits_for_day(bind, police_force: str, day: dt.date) -> list[dict]:
+    """The current hits of a force's crimes whose window meets the UTC day ``day``."""
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    end = start + dt.timedelta(days=1)
+    query = _HIT_WITH_CRIME.where(hits.c.police_force == police_force,
+                                  hits.c.status == "current",
+                                  crimes.c.time_from < end, crimes.c.time_to >= start)
+    with _tx(bind) as conn:
+        return _rows(conn.execute(query.order_by(hits.c.crime_reference, hits.c.subject)))
+
+
+def hits_for_crime_ids(bind, crime_ids: Iterable[int]) -> pd.DataFrame:
+    """Current hits of the given crime versions as a DataFrame (with the crime's details)."""
+    ids = list(crime_ids)
+    rows: list[dict] = []
+    with _tx(bind) as conn:
+        for chunk in range(0, len(ids), 500):
+            rows += _rows(conn.execute(_HIT_WITH_CRIME.where(
+                hits.c.crime_id.in_(ids[chunk:chunk + 500]), hits.c.status == "current")))
+    columns = [c.name for c in _HIT_WITH_CRIME.selected_columns]
+    frame = pd.DataFrame(rows, columns=columns)
+    for col in ("closest_time", "first_in", "last_in", "time_from", "time_to"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame.sort_values(["police_force", "crime_reference", "subject"]).reset_index(
+        drop=True)
+
+
+def count_hits(bind, status: str | None = "current") -> int:
+    query = select(func.count()).select_from(hits)
+    if status is not None:
+        query = query.where(hits.c.status == status)
+    with _tx(bind) as conn:
+        return conn.execute(query).scalar_one()
+
+
+# --- decisions and audit (append-only) --------------------------------------------------------
+
+def add_decision(bind, hit_id: int, outcome: str, rationale: str, *, user_name: str,
+                 user_id: int | None = None, at: dt.datetime | None = None) -> int:
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+    if not rationale or not rationale.strip():
+        raise ValueError("rationale must not be blank")
+    with _tx(bind) as conn:
+        return conn.execute(insert(decisions).values(
+            hit_id=hit_id, outcome=outcome, rationale=rationale, user_id=user_id,
+            user_name=user_name, at=at or utcnow()).returning(decisions.c.id)).scalar_one()
+
+
+def list_decisions(bind, hit_id: int) -> list[dict]:
+    """The decisions on a hit, oldest first."""
+    with _tx(bind) as conn:
+        return _rows(conn.execute(select(decisions).where(decisions.c.hit_id == hit_id)
+                                  .order_by(decisions.c.at, decisions.c.id)))
+
+
+def append_audit(bind, *, user_name: str, role: str, action: str, target: str,
+                 user_id: int | None = None, police_force: str | None = None,
+                 client_address: str | None = None, at: dt.datetime | None = None) -> int:
+    with _tx(bind) as conn:
+        return conn.execute(insert(audit).values(
+            at=at or utcnow(), user_id=user_id, user_name=user_name, role=role,
+            police_force=police_force, action=action, target=target,
+            client_address=client_address).returning(audit.c.id)).scalar_one()
+
+
+def list_audit(bind, *, user_name: str | None = None, action: str | None = None,
+               police_force: str | None = None, since: dt.datetime | None = None,
+               until: dt.datetime | None = None, limit: int = 1000) -> list[dict]:
+    """Audit entries, newest first, filtered by any of the given fields."""
+    conds = []
+    if user_name is not None:
+        conds.append(audit.c.user_name == user_name)
+    if action is not None:
+        conds.append(audit.c.action == action)
+    if police_force is not None:
+        conds.append(audit.c.police_force == police_force)
+    if since is not None:
+        conds.append(audit.c.at >= since)
+    if until is not None:
+        conds.append(audit.c.at < until)
+    query = select(audit).where(and_(True, *conds)).order_by(audit.c.id.desc()).limit(limit)
+    with _tx(bind) as conn:
+        return _rows(conn.execute(query))
+
+
+# --- users ------------------------------------------------------------------------------------
+
+def add_user(bind, name: str, role: str, token_hash: str, police_force: str | None = None) -> int:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    if role == "officer" and not police_force:
+        raise ValueError("an officer belongs to a police force: give one")
+    with _tx(bind) as conn:
+        return conn.execute(insert(users).values(
+            name=name, role=role, police_force=police_force, token_hash=token_hash,
+            created_at=utcnow()).returning(users.c.id)).scalar_one()
+
+
+def list_users(bind, *, include_revoked: bool = True) -> list[dict]:
+    query = select(users.c.id, users.c.name, users.c.role, users.c.police_force,
+                   users.c.created_at, users.c.revoked_at).order_by(users.c.id)
+    if not include_revoked:
+        query = query.where(users.c.revoked_at.is_(None))
+    with _tx(bind) as conn:
+        return _rows(conn.execute(query))
+
+
+def revoke_user(bind, user: int | str) -> int:
+    """Revoke a user by id or name (every active user of that name); returns how many."""
+    cond = users.c.id == user if isinstance(user, int) else users.c.name == user
+    with _tx(bind) as conn:
+        return conn.execute(update(users).where(cond, users.c.revoked_at.is_(None))
+                            .values(revoked_at=utcnow())).rowcount
+
+
+def user_by_token_hash(bind, token_hash: str) -> dict | None:
+    """The active (unrevoked) user holding this token hash, or None."""
+    with _tx(bind) as conn:
+        return _one(conn.execute(select(users).where(users.c.token_hash == token_hash,
+                                                     users.c.revoked_at.is_(None))))
+
