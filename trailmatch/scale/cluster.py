@@ -1,0 +1,58 @@
+"""``--scheduler``: where partitions run. ``local:N`` starts a LocalCluster of N worker processes
+on this machine (listening on 127.0.0.1 only); ``tcp://HOST:PORT`` joins an existing cluster.
+
+Adding the flag imports nothing from Dask; only ``client_from_arg`` does, when it is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+
+_LOCAL = re.compile(r"local:(\d+)")
+_ADDRESS = re.compile(r"(tcp|tls|ucx|inproc)://\S+")
+
+
+def scheduler_value(value: str) -> str:
+    """argparse type: a bad --scheduler is a command-line error (exit 2), before any work."""
+    m = _LOCAL.fullmatch(value)
+    if m:
+        if int(m.group(1)) < 1:
+            raise argparse.ArgumentTypeError("local:N needs at least one worker (N >= 1)")
+        return value
+    if _ADDRESS.fullmatch(value):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"{value!r} is neither local:N (e.g. local:4) nor a scheduler address "
+        "(e.g. tcp://10.0.0.5:8786)")
+
+
+def add_scheduler_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scheduler", type=scheduler_value, default=None, metavar="local:N|tcp://HOST:PORT",
+        help="run the matching partition by partition (one UTC day each) on Dask: 'local:N' "
+             "starts N worker processes on this machine, 'tcp://HOST:PORT' uses a running "
+             "cluster whose workers can read the trail store; results are identical to a "
+             "single-process run (default: single process, Dask not used)")
+
+
+def client_from_arg(value: str, *, memory_limit: str | int = "auto"):
+    """A ``dask.distributed.Client`` for a ``--scheduler`` value; use it as a context manager.
+
+    For ``local:N`` the client owns its LocalCluster, so closing the client stops the workers.
+    Each local worker runs one partition at a time and gets an equal share of the cores for
+    the numba kernels (whose threads would otherwise oversubscribe the machine).
+    """
+    value = scheduler_value(value)
+    from distributed import Client
+
+    m = _LOCAL.fullmatch(value)
+    if m is None:
+        return Client(value)
+    n = int(m.group(1))
+    numba_threads = max(1, (os.cpu_count() or 1) // n)
+    return Client(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                  dashboard_address=None, silence_logs=logging.ERROR,
+                  memory_limit=memory_limit, env={"NUMBA_NUM_THREADS": str(numba_threads)})
