@@ -1,0 +1,326 @@
+"""Crime batches as forces send them (FORMATS.md §1): validated crimes and precise rejects.
+
+A batch is a header-less 13-column CSV, UTF-8, maybe with a byte-order mark; blank lines are
+not records. Every rule of the format is checked on every record and each broken rule gives one
+reject line ``file, row, crime_reference, field, value, error`` (``row`` is the 1-based record
+number). The good records of a batch are accepted whatever the bad ones do.
+
+The same force + crime reference sent again is a new *version* of that crime;
+``latest_versions`` picks the one matching uses.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trailmatch.crs import grid_to_working, lonlat_to_working
+from trailmatch.ingest.forces import load_forces
+from trailmatch.ingest.rejects import CRIME_REJECT_COLUMNS, reject_frame
+
+N_COLUMNS = 13
+RAW_COLUMNS = [
+    "police_force", "crime_type", "crime_type_description", "batch_id", "crime_reference",
+    "date_from", "date_to", "easting", "northing", "latitude", "longitude", "datum", "crime_text",
+]
+
+# The national scheme's crime types (FORMATS.md §1); codes are matched case-insensitively.
+CRIME_TYPES = {
+    "RB": "Robbery",
+    "BIAD": "Burglary in a dwelling",
+    "AB": "Aggravated burglary",
+    "BOTD": "Burglary in a building other than a dwelling",
+    "TOMV": "Theft of a motor vehicle",
+    "TFP": "Theft from the person",
+    "TFMV": "Theft from a motor vehicle",
+}
+
+# Allowed ranges (inclusive), per FORMATS.md §1.
+RANGES = {
+    "easting": (0.0, 600_000.0),
+    "northing": (0.0, 1_300_000.0),
+    "latitude": (49.5, 61.5),
+    "longitude": (-8.5, 2.6),
+}
+
+BATCH_ID = re.compile(r"^(?P<code>[A-Za-z]+)(?P<date>\d{8})(?:-(?P<resend>\d+))?"
+                      r"(?:-(?P<suffix>[RrAa]))?$")
+_DATETIME = r"^\d{14}$"
+
+CRIME_COLUMNS = [
+    "crime_reference", "police_force", "crime_type", "x", "y", "time_from", "time_to",
+    "batch_id", "crime_type_description", "crime_text", "datum", "easting", "northing",
+    "latitude", "longitude", "row", "source_file",
+]
+
+
+@dataclass
+class CrimeBatch:
+    """What one batch file gave: the accepted crimes, the reject lines, the records read."""
+
+    crimes: pd.DataFrame
+    rejects: pd.DataFrame
+    rows_read: int
+
+    @property
+    def rows_rejected(self) -> int:
+        return int(self.rejects["row"].nunique()) if len(self.rejects) else 0
+
+
+def _records(text: str) -> list[tuple[int, list[str] | None, str]]:
+    """(record number, fields or None if the CSV itself is broken there, csv error text)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    out: list[tuple[int, list[str] | None, str]] = []
+    n = 0
+    while True:
+        try:
+            rec = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            n += 1
+            out.append((n, None, str(e)))
+            continue
+        if not rec or (len(rec) == 1 and not rec[0].strip()):
+            continue  # a blank line is not a record
+        n += 1
+        out.append((n, rec, ""))
+    return out
+
+
+class _Errors:
+    """Collects reject lines column-wise, so a whole column is checked in one step."""
+
+    def __init__(self) -> None:
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, mask, rows, refs, field: str, values, error: str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        vals = values if np.ndim(values) else np.full(mask.size, values, dtype=object)
+        self.parts.append(pd.DataFrame({
+            "row": np.asarray(rows)[mask],
+            "crime_reference": np.asarray(refs, dtype=object)[mask],
+            "field": field,
+            "value": np.asarray(vals, dtype=object)[mask],
+            "error": error,
+        }))
+
+
+def _number(s: pd.Series) -> pd.Series:
+    return pd.to_numeric(s.where(s != ""), errors="coerce").astype("float64")
+
+
+def _resolve_forces(forces) -> dict[str, str]:
+    if forces is None:
+        return load_forces()
+    if isinstance(forces, Mapping):
+        return {str(k): str(v) for k, v in forces.items()}
+    if isinstance(forces, str | os.PathLike | Iterable):
+        return load_forces(forces)
+    raise TypeError(f"forces: a mapping {{force: code}} or forces file path, got {forces!r}")
+
+
+def read_crime_batch(path: str | os.PathLike, *, crs: str = "EPSG:27700",
+                     forces: Mapping[str, str] | str | os.PathLike | None = None,
+                     max_window_h: float = 12.0) -> CrimeBatch:
+    """Read and validate one crime batch CSV.
+
+    ``forces``: ``None`` for the shipped list (plus ``$TRAILMATCH_FORCES``), a mapping
+    ``{force: code}`` used as the whole list, or a forces CSV added to the shipped list.
+    Crimes get ``x``, ``y`` in ``crs`` (projected from the grid reference or from lat/lon,
+    whichever pair the record gives) and UTC ``time_from`` / ``time_to``.
+    Raises ``OSError`` only when the file itself cannot be read.
+    """
+    path = Path(path)
+    name = str(path)
+    raw = path.read_bytes()
+    # Undecodable bytes become U+FFFD so the record they sit in is still reported, not lost.
+    text = raw.decode("utf-8-sig", errors="replace")
+    return parse_crime_batch(text, source_file=name, crs=crs, forces=forces,
+                             max_window_h=max_window_h)
+
+
+def parse_crime_batch(text: str, *, source_file: str, crs: str = "EPSG:27700",
+                      forces=None, max_window_h: float = 12.0) -> CrimeBatch:
+    """``read_crime_batch`` on text already in memory (``source_file`` names it in rejects)."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    force_codes = _resolve_forces(forces)
+    force_by_key = {k.lower(): k for k in force_codes}
+    records = _records(text)
+    rows_read = len(records)
+    errors = _Errors()
+
+    shaped = [(n, rec) for n, rec, _ in records if rec is not None and len(rec) == N_COLUMNS]
+    for n, rec, err in records:
+        if rec is None:
+            errors.add([True], [n], [None], "columns", [err], "malformed_csv")
+        elif len(rec) != N_COLUMNS:
+            ref = rec[4].strip() if len(rec) > 4 and rec[4].strip() else None
+            errors.add([True], [n], [ref], "columns", [str(len(rec))], "wrong_column_count")
+
+    rows = np.array([n for n, _ in shaped], dtype=np.int64)
+    raw = pd.DataFrame([rec for _, rec in shaped], columns=RAW_COLUMNS, dtype=object)
+    if raw.empty:
+        raw = pd.DataFrame({c: pd.Series(dtype=object) for c in RAW_COLUMNS})
+    f = {c: raw[c].astype(str).str.strip() for c in RAW_COLUMNS}
+    ref_known = f["crime_reference"].where(f["crime_reference"] != "")
+    refs = ref_known.to_numpy(dtype=object)
+    refs = np.where(pd.isna(refs), None, refs)
+
+    def add(mask, field, error, value=None):
+        vals = f[field].to_numpy(dtype=object) if value is None else value
+        errors.add(np.asarray(mask), rows, refs, field, vals, error)
+
+    # police force
+    force_in = f["police_force"]
+    force = force_in.str.lower().map(force_by_key)
+    add(force_in == "", "police_force", "missing")
+    add((force_in != "") & force.isna(), "police_force", "unknown_force")
+
+    # crime type (case-insensitive code)
+    ctype = f["crime_type"].str.upper()
+    add(ctype == "", "crime_type", "missing")
+    add((ctype != "") & ~ctype.isin(list(CRIME_TYPES)), "crime_type", "unknown_crime_type")
+
+    # batch id: force code + yyyyMMdd [-N] [-R|-A]; a real date; the code of the row's force
+    bid = f["batch_id"]
+    parts = bid.str.extract(BATCH_ID)
+    add(bid == "", "batch_id", "missing")
+    bad_fmt = (bid != "") & parts["code"].isna()
+    add(bad_fmt, "batch_id", "invalid_format")
+    bdate = pd.to_datetime(parts["date"], format="%Y%m%d", errors="coerce")
+    add(~bad_fmt & (bid != "") & bdate.isna(), "batch_id", "invalid_batch_date")
+    want_code = force.map(force_codes)
+    mismatch = (~bad_fmt & (bid != "") & want_code.notna()
+                & (parts["code"].str.upper() != want_code.str.upper()))
+    add(mismatch, "batch_id", "batch_force_mismatch")
+
+    # crime reference
+    add(f["crime_reference"] == "", "crime_reference", "missing")
+
+    # window: yyyyMMddHHmmss, UTC; to >= from; at most max_window_h long
+    times = {}
+    for field in ("date_from", "date_to"):
+        s = f[field]
+        ok_shape = s.str.match(_DATETIME)
+        t = pd.to_datetime(s.where(ok_shape), format="%Y%m%d%H%M%S", errors="coerce", utc=True)
+        add(s == "", field, "missing")
+        add((s != "") & t.isna(), field, "invalid_format")
+        times[field] = t.astype("datetime64[ns, UTC]")
+    t0, t1 = times["date_from"], times["date_to"]
+    both = t0.notna() & t1.notna()
+    add(both & (t1 < t0), "date_to", "to_before_from")
+    too_long = both & ((t1 - t0) > pd.Timedelta(hours=float(max_window_h)))
+    add(too_long, "date_to", "window_too_long")
+
+    # location: exactly one pair, each value a number in range
+    present = {c: f[c] != "" for c in RANGES}
+    nums = {}
+    for c, (lo, hi) in RANGES.items():
+        v = _number(f[c])
+        bad_num = present[c] & ~np.isfinite(v.to_numpy())
+        add(bad_num, c, "invalid_format")
+        add(present[c] & ~bad_num & ((v < lo) | (v > hi)), c, "out_of_range")
+        nums[c] = v
+    en_full = present["easting"] & present["northing"]
+    ll_full = present["latitude"] & present["longitude"]
+    for a, b in (("easting", "northing"), ("latitude", "longitude")):
+        add(present[a] & ~present[b], b, "half_location")
+        add(present[b] & ~present[a], a, "half_location")
+    any_half = ((present["easting"] ^ present["northing"])
+                | (present["latitude"] ^ present["longitude"]))
+    loc_text = (f["easting"] + "," + f["northing"] + "," + f["latitude"] + ","
+                + f["longitude"]).to_numpy(dtype=object)
+    add(en_full & ll_full, "location", "multiple_locations", loc_text)
+    add(~en_full & ~ll_full & ~any_half, "location", "no_location", loc_text)
+
+    rejects = (pd.concat(errors.parts, ignore_index=True) if errors.parts
+               else pd.DataFrame(columns=["row", "crime_reference", "field", "value", "error"]))
+    rejects.insert(0, "file", source_file)
+    rejects = reject_frame(rejects, CRIME_REJECT_COLUMNS)
+
+    bad_rows = set(rejects["row"].tolist())
+    good = ~np.isin(rows, np.fromiter(bad_rows, dtype=np.int64, count=len(bad_rows)))
+    g = good
+    x = np.full(int(g.sum()), np.nan)
+    y = np.full(int(g.sum()), np.nan)
+    use_en = en_full.to_numpy()[g]
+    e, n_ = nums["easting"].to_numpy()[g], nums["northing"].to_numpy()[g]
+    lat, lon = nums["latitude"].to_numpy()[g], nums["longitude"].to_numpy()[g]
+    if use_en.any():
+        x[use_en], y[use_en] = grid_to_working(e[use_en], n_[use_en], crs)
+    if (~use_en).any():
+        x[~use_en], y[~use_en] = lonlat_to_working(lon[~use_en], lat[~use_en], crs)
+    crimes = pd.DataFrame({
+        "crime_reference": f["crime_reference"].to_numpy(dtype=object)[g],
+        "police_force": force.to_numpy(dtype=object)[g],
+        "crime_type": ctype.to_numpy(dtype=object)[g],
+        "x": x,
+        "y": y,
+        "time_from": t0[g].reset_index(drop=True),
+        "time_to": t1[g].reset_index(drop=True),
+        "batch_id": bid.to_numpy(dtype=object)[g],
+        "crime_type_description": f["crime_type_description"].to_numpy(dtype=object)[g],
+        "crime_text": raw["crime_text"].astype(str).to_numpy(dtype=object)[g],
+        "datum": f["datum"].to_numpy(dtype=object)[g],
+        "easting": e,
+        "northing": n_,
+        "latitude": lat,
+        "longitude": lon,
+        "row": rows[g],
+        "source_file": source_file,
+    }, columns=CRIME_COLUMNS)
+    for c in ("time_from", "time_to"):
+        crimes[c] = crimes[c].astype("datetime64[ns, UTC]")
+    return CrimeBatch(crimes=crimes, rejects=rejects, rows_read=rows_read)
+
+
+def batch_parts(batch_id: pd.Series) -> pd.DataFrame:
+    """``code``, ``batch_date`` (date), ``resend`` (int, 0 when absent), ``suffix`` (R/A or '')."""
+    parts = batch_id.astype(str).str.extract(BATCH_ID)
+    return pd.DataFrame({
+        "code": parts["code"],
+        "batch_date": pd.to_datetime(parts["date"], format="%Y%m%d", errors="coerce"),
+        "resend": pd.to_numeric(parts["resend"], errors="coerce").fillna(0).astype(np.int64),
+        "suffix": parts["suffix"].fillna("").str.upper(),
+    }, index=batch_id.index)
+
+
+def version_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Crimes sorted so later versions of a (force, reference) come later.
+
+    A version is later when its batch date is later, then its resend number higher, then it
+    was ingested later (``ingested_at`` when present), then it sits further down its file.
+    """
+    parts = batch_parts(frame["batch_id"])
+    keys = pd.DataFrame({
+        "_f": frame["police_force"].astype(str).to_numpy(),
+        "_r": frame["crime_reference"].astype(str).to_numpy(),
+        "_d": parts["batch_date"].to_numpy(),
+        "_n": parts["resend"].to_numpy(),
+        "_i": (frame["ingested_at"].to_numpy() if "ingested_at" in frame.columns
+               else np.zeros(len(frame), dtype=np.int64)),
+        "_w": frame["row"].to_numpy() if "row" in frame.columns else np.arange(len(frame)),
+    }, index=frame.index)
+    order = keys.sort_values(["_f", "_r", "_d", "_n", "_i", "_w"], kind="stable").index
+    return frame.loc[order]
+
+
+def latest_versions(frame: pd.DataFrame) -> pd.DataFrame:
+    """The latest version of each (police_force, crime_reference): what matching uses."""
+    if frame.empty:
+        return frame.copy()
+    ordered = version_order(frame)
+    latest = ordered.drop_duplicates(["police_force", "crime_reference"], keep="last")
+    return latest.reset_index(drop=True)

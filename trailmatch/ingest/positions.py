@@ -1,0 +1,552 @@
+"""Position files -> validated fixes in the working CRS, and precise rejects.
+
+Reads the tag data store's export (FORMATS.md §2, recognised by its header) and any other CSV
+or Parquet file through a column ``Mapping``. The happy path is columnar: pyarrow's CSV reader
+streams record batches, and every check and conversion is one vectorised step per column;
+Python-level work happens only to describe rejected rows, and for files the fast reader cannot
+split exactly (a record with the wrong number of fields, undecodable bytes), which are re-read
+with the ``csv`` module so that every record keeps its exact number.
+
+A fix is rejected, with one reject line per problem (``file, row, subject, field, value,
+error``; ``field`` is the file's column name), for: missing subject or time (``missing``); a time
+that is not a date-time (``invalid_format``), a local time that happens twice or never
+(``ambiguous_local_time``, ``nonexistent_local_time``) unless a policy is configured; missing,
+unparseable, non-finite or out-of-range coordinates (``missing``, ``invalid_format``,
+``not_finite``, ``out_of_range``); an unparseable, non-finite or negative precision
+(``invalid_format``, ``not_finite``, ``negative``); a record with the wrong number of fields
+(``columns`` / ``wrong_column_count``). An unknown fix source is kept as 0 (unknown); an
+unreadable upload time or speed is kept as missing (they are informational).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from pyproj import CRS, Transformer
+
+from trailmatch.crs import WGS84, project
+from trailmatch.ingest.mapping import TAG_EXPORT, TAG_EXPORT_SIGNATURE, Mapping, load_mapping
+from trailmatch.ingest.mapping import localize as localize_times
+from trailmatch.ingest.rejects import POSITION_REJECT_COLUMNS, empty_rejects, reject_frame
+from trailmatch.trails import SOURCE_CODES
+
+NAT = np.iinfo(np.int64).min
+FIX_COLUMNS = ["subject", "time", "x", "y", "precision_m", "source", "device", "position_id",
+               "lat", "lon", "uploaded", "speed_kmh", "row"]
+BLOCK_BYTES = 64 << 20  # CSV bytes per record batch: bounds memory on national files
+
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(?i:nan|inf|infinity)$"
+_ISO_NAIVE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?$"
+_ISO_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)$"
+
+
+class PositionsFormatError(ValueError):
+    """The file is unusable as a whole (unreadable, not a positions file, columns missing)."""
+
+
+@dataclass
+class PositionsRead:
+    """What one positions file gave: valid fixes, reject lines, and the records read."""
+
+    fixes: pd.DataFrame
+    rejects: pd.DataFrame
+    rows_read: int
+
+    @property
+    def rows_rejected(self) -> int:
+        return int(self.rejects["row"].nunique()) if len(self.rejects) else 0
+
+
+# ----------------------------------------------------------------------------- conversion
+
+def _as_strings(arr: pa.Array) -> pa.Array:
+    """Trimmed strings with empty values as null."""
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pc.cast(arr, pa.string())
+    arr = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+
+
+def _to_numpy_float(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _parse_float(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values with NaN where missing/bad, missing mask, unparseable mask)."""
+    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) \
+            or pa.types.is_decimal(arr.type):
+        null = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        vals = _to_numpy_float(pc.cast(arr.fill_null(0), pa.float64()))
+        return np.where(null, np.nan, vals), null, np.zeros_like(null)
+    s = _as_strings(arr)
+    null = np.asarray(s.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    try:
+        vals = pc.cast(s, pa.float64())
+        bad = np.zeros_like(null)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        ok = pc.fill_null(pc.match_substring_regex(s, _NUMBER), False)
+        bad = ~np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool) & ~null
+        vals = pc.cast(pc.if_else(ok, s, pa.scalar(None, s.type)), pa.float64())
+    v = _to_numpy_float(vals.fill_null(np.nan))
+    return v, null, bad
+
+
+def _cast_times(s: pa.Array, typ: pa.DataType) -> np.ndarray:
+    """Cast strings to timestamps; NaT where the string is not a real date-time."""
+    try:
+        out = pc.cast(s, typ)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # A well-shaped but unreal value (2025-02-30) fails the whole cast: parse one by one.
+        parsed = pd.to_datetime(pd.Series(s.to_pylist(), dtype=object), format="ISO8601",
+                                errors="coerce", utc=typ.tz is not None)
+        if typ.tz is not None:
+            parsed = parsed.dt.tz_localize(None)
+        return parsed.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    out = pc.cast(out, pa.timestamp("ns", tz=typ.tz))
+    return np.asarray(pc.cast(out.fill_null(pa.scalar(NAT, pa.int64()).cast(out.type)),
+                              pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+@dataclass
+class _Times:
+    ns: np.ndarray  # int64 UTC ns, NAT where missing or rejected
+    missing: np.ndarray
+    bad: np.ndarray
+    ambiguous: np.ndarray
+    nonexistent: np.ndarray
+
+
+def _parse_times(arr: pa.Array, m: Mapping) -> _Times:
+    n = len(arr)
+    f = np.zeros(n, dtype=bool)
+    policy = {"ambiguous": m.ambiguous, "nonexistent": m.nonexistent}
+    if pa.types.is_timestamp(arr.type):
+        null = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        ns = np.asarray(pc.cast(pc.cast(arr, pa.timestamp("ns", tz=arr.type.tz)), pa.int64())
+                        .fill_null(NAT).to_numpy(zero_copy_only=False), dtype=np.int64)
+        if arr.type.tz is not None:
+            return _Times(ns, null, f, f.copy(), f.copy())
+        utc, amb, gap = localize_times(ns, m.timezone, **policy)
+        return _Times(np.where(amb | gap, NAT, utc), null, f, amb, gap)
+    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+        vals, null, _ = _parse_float(arr)
+        if m.epoch_unit is None:
+            return _Times(np.full(n, NAT), null, ~null, f, f.copy())
+        scale = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0}[m.epoch_unit]
+        ok = np.isfinite(vals) & (np.abs(vals * scale) < 9.2e18)
+        ns = np.where(ok, np.round(np.where(ok, vals, 0) * scale), 0).astype(np.int64)
+        return _Times(np.where(ok, ns, NAT), null, ~ok & ~null, f, f.copy())
+    s = _as_strings(arr)
+    null = np.asarray(s.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if m.time_format:
+        parsed = pd.to_datetime(pd.Series(s.to_pylist(), dtype=object), format=m.time_format,
+                                errors="coerce")
+        if getattr(parsed.dt, "tz", None) is not None:
+            ns = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(
+                dtype="datetime64[ns]").view(np.int64)
+            return _Times(ns, null, (ns == NAT) & ~null, f, f.copy())
+        naive = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        offset = np.zeros(n, dtype=bool)
+        offset_ns = np.full(n, NAT)
+    else:
+        try:  # the tag export's own format, all good: one cast
+            naive = np.asarray(pc.cast(pc.cast(s, pa.timestamp("ns")), pa.int64())
+                               .fill_null(NAT).to_numpy(zero_copy_only=False), dtype=np.int64)
+            offset = np.zeros(n, dtype=bool)
+            offset_ns = np.full(n, NAT)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            is_naive = np.asarray(pc.fill_null(pc.match_substring_regex(s, _ISO_NAIVE), False)
+                                  .to_numpy(zero_copy_only=False), dtype=bool)
+            offset = np.asarray(pc.fill_null(pc.match_substring_regex(s, _ISO_OFFSET), False)
+                                .to_numpy(zero_copy_only=False), dtype=bool)
+            naive = np.full(n, NAT)
+            offset_ns = np.full(n, NAT)
+            if is_naive.any():
+                idx = np.flatnonzero(is_naive)
+                naive[idx] = _cast_times(s.take(pa.array(idx)), pa.timestamp("ns"))
+            if offset.any():
+                idx = np.flatnonzero(offset)
+                offset_ns[idx] = _cast_times(s.take(pa.array(idx)), pa.timestamp("ns", "UTC"))
+    utc, amb, gap = localize_times(naive, m.timezone, **policy)
+    ns = np.where(offset, offset_ns, utc)
+    amb &= ~offset
+    gap &= ~offset
+    ns = np.where(amb | gap, NAT, ns)
+    bad = (ns == NAT) & ~null & ~amb & ~gap
+    return _Times(ns, null, bad, amb, gap)
+
+
+def _source_codes(arr: pa.Array) -> np.ndarray:
+    """Tag-store source codes (1 GPS, 4 RF, 5 LBS, 6 WiFi, 0 unknown), via the few distinct
+    values so a national file costs one dictionary encoding."""
+    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+        v = np.asarray(pc.cast(arr.fill_null(0), pa.float64()).to_numpy(zero_copy_only=False))
+        v = np.where(np.isfinite(v), v, 0)
+        return np.where(np.isin(v, [1, 4, 5, 6]), v, 0).astype(np.uint8)
+    enc = pc.dictionary_encode(_as_strings(arr))
+    words = [w for w in enc.dictionary.to_pylist()]
+    lut = np.zeros(len(words) + 1, dtype=np.uint8)
+    for i, w in enumerate(words):
+        u = str(w).upper()
+        if u in SOURCE_CODES:
+            lut[i] = SOURCE_CODES[u]
+        else:
+            try:
+                num = float(u)
+            except ValueError:
+                continue
+            lut[i] = int(num) if num in (1, 4, 5, 6) else 0
+    idx = np.asarray(enc.indices.fill_null(len(words)).to_numpy(zero_copy_only=False))
+    return lut[idx]
+
+
+def _project_lonlat(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 -> working CRS; big arrays in two threads (pyproj releases the GIL), each with its
+    own transformer, the same pipeline as ``trailmatch.crs``."""
+    n = lon.size
+    if n < 1_000_000 or (os.cpu_count() or 1) < 2:
+        return project(lon, lat, WGS84, crs)
+    if CRS.from_user_input(crs) == CRS.from_user_input(WGS84):
+        return lon.copy(), lat.copy()
+    x = np.empty(n)
+    y = np.empty(n)
+    parts = np.array_split(np.arange(n), min(4, os.cpu_count() or 1))
+
+    def work(idx):
+        t = Transformer.from_crs(CRS.from_user_input(WGS84), CRS.from_user_input(crs),
+                                 always_xy=True)
+        a, b = t.transform(lon[idx[0]:idx[-1] + 1], lat[idx[0]:idx[-1] + 1])
+        x[idx[0]:idx[-1] + 1] = a
+        y[idx[0]:idx[-1] + 1] = b
+
+    with ThreadPoolExecutor(len(parts)) as ex:
+        list(ex.map(work, [p for p in parts if p.size]))
+    return x, y
+
+
+class _Rejects:
+    def __init__(self, file: str, subject: pa.Array | None, rows: np.ndarray) -> None:
+        self.file = file
+        self.subject = subject
+        self.rows = rows
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, mask: np.ndarray, field: str, raw: pa.Array | None, error: str) -> None:
+        if not mask.any():
+            return
+        idx = np.flatnonzero(mask)
+        take = pa.array(idx)
+        subj = (self.subject.take(take).to_pylist() if self.subject is not None
+                else [None] * idx.size)
+        val = raw.take(take).to_pylist() if raw is not None else [None] * idx.size
+        self.parts.append(pd.DataFrame({
+            "file": self.file, "row": self.rows[idx], "subject": subj, "field": field,
+            "value": ["" if v is None else str(v) for v in val], "error": error}))
+
+
+def _convert(cols: dict[str, pa.Array], rows: np.ndarray, m: Mapping, crs: str,
+             file: str) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """One batch of raw columns -> (valid fixes, reject parts)."""
+    n = rows.size
+    name = m.columns
+    subj_raw = cols["subject"]
+    subj = _as_strings(subj_raw)
+    rej = _Rejects(file, subj, rows)
+    bad = np.zeros(n, dtype=bool)
+
+    miss = np.asarray(subj.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    rej.add(miss, name["subject"], subj_raw, "missing")
+    bad |= miss
+
+    t = _parse_times(cols["time"], m)
+    for mask, err in ((t.missing, "missing"), (t.bad, "invalid_format"),
+                      (t.ambiguous, "ambiguous_local_time"),
+                      (t.nonexistent, "nonexistent_local_time")):
+        rej.add(mask, name["time"], cols["time"], err)
+        bad |= mask
+
+    pair = ("x", "y") if m.uses_xy else ("lat", "lon")
+    ranges = {"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)}
+    coords = {}
+    for role in pair:
+        v, null, unparsed = _parse_float(cols[role])
+        nonfinite = ~null & ~unparsed & ~np.isfinite(v)
+        rej.add(null, name[role], cols[role], "missing")
+        rej.add(unparsed, name[role], cols[role], "invalid_format")
+        rej.add(nonfinite, name[role], cols[role], "not_finite")
+        bad |= null | unparsed | nonfinite
+        if role in ranges:
+            lo, hi = ranges[role]
+            with np.errstate(invalid="ignore"):
+                out = np.isfinite(v) & ((v < lo) | (v > hi))
+            rej.add(out, name[role], cols[role], "out_of_range")
+            bad |= out
+        coords[role] = v
+
+    if "precision" in cols:
+        p, _, unparsed = _parse_float(cols["precision"])
+        with np.errstate(invalid="ignore"):
+            inf = np.isinf(p)
+            neg = ~inf & (p < 0)
+        rej.add(unparsed, name["precision"], cols["precision"], "invalid_format")
+        rej.add(inf, name["precision"], cols["precision"], "not_finite")
+        rej.add(neg, name["precision"], cols["precision"], "negative")
+        bad |= unparsed | inf | neg
+    else:
+        p = np.full(n, np.nan)
+
+    good = ~bad
+    gi = pa.array(np.flatnonzero(good)) if not good.all() else None
+
+    def keep(a):
+        return a if gi is None else a.take(gi)
+
+    g = good
+    if m.uses_xy:
+        x, y = project(coords["x"][g], coords["y"][g], m.crs, crs)
+        lat = lon = np.full(x.size, np.nan)
+    else:
+        lat, lon = coords["lat"][g], coords["lon"][g]
+        x, y = _project_lonlat(lon, lat, crs)
+
+    def opt_strings(role):
+        if role not in cols:
+            return pd.array([None] * int(g.sum()), dtype="str")
+        return pd.array(keep(_as_strings(cols[role])), dtype="str")
+
+    if "uploaded" in cols:
+        up = _parse_times(cols["uploaded"], m).ns[g]
+    else:
+        up = np.full(int(g.sum()), NAT)
+    speed = _parse_float(cols["speed"])[0][g] if "speed" in cols else np.full(int(g.sum()),
+                                                                              np.nan)
+    src = _source_codes(cols["source"])[g] if "source" in cols else np.zeros(int(g.sum()),
+                                                                             np.uint8)
+    fixes = pd.DataFrame({
+        "subject": pd.array(keep(subj), dtype="str"),
+        "time": pd.to_datetime(t.ns[g], unit="ns", utc=True),
+        "x": x, "y": y,
+        "precision_m": p[g],
+        "source": src,
+        "device": opt_strings("device"),
+        "position_id": opt_strings("position_id"),
+        "lat": lat, "lon": lon,
+        "uploaded": pd.to_datetime(np.where(up == NAT, np.iinfo(np.int64).min, up), unit="ns",
+                                   utc=True),
+        "speed_kmh": speed,
+        "row": rows[g],
+    }, columns=FIX_COLUMNS)
+    return fixes, rej.parts
+
+
+# ----------------------------------------------------------------------------- readers
+
+def _is_parquet(path: Path) -> bool:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return True
+    with open(path, "rb") as f:
+        return f.read(4) == b"PAR1"
+
+
+def _first_line(path: Path) -> list[str]:
+    with open(path, "rb") as f:
+        head = f.read(1 << 20)
+    text = head.decode("utf-8-sig", errors="replace")
+    for line in text.splitlines():
+        if line.strip():
+            return [c.strip() for c in next(csv.reader([line]))]
+    return []
+
+
+def _choose_mapping(header: list[str], mapping, file: str) -> Mapping:
+    if isinstance(mapping, str | os.PathLike):
+        mapping = load_mapping(mapping)
+    if mapping is None:
+        if set(TAG_EXPORT_SIGNATURE) <= set(header):
+            mapping = TAG_EXPORT
+        else:
+            raise PositionsFormatError(
+                f"{file}: not a tag position export (its header lacks "
+                f"{', '.join(c for c in TAG_EXPORT_SIGNATURE if c not in header)}) "
+                "and no column mapping was given (--mapping FILE)")
+    needed = [c for r, c in mapping.columns.items()
+              if r in ("subject", "time", "lat", "lon", "x", "y") and c]
+    missing = [c for c in needed if c not in header]
+    if missing:
+        raise PositionsFormatError(f"{file}: column(s) {', '.join(missing)} named by "
+                                   f"{mapping.name} are not in the file")
+    return mapping
+
+
+def _roles_present(m: Mapping, header: list[str]) -> dict[str, str]:
+    return {r: c for r, c in m.columns.items() if c and c in header}
+
+
+def _csv_batches_fast(path: Path, m: Mapping, roles: dict[str, str]):
+    """Record batches from pyarrow's reader; raises _Inexact when records cannot be numbered
+    exactly by it (then the caller re-reads with the csv module)."""
+    invalid = []
+
+    def on_invalid(row):
+        invalid.append(row)
+        return "skip"
+
+    wanted = sorted(set(roles.values()))
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True),
+        parse_options=pacsv.ParseOptions(delimiter=m.delimiter, invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=wanted, column_types={c: pa.string() for c in wanted},
+            strings_can_be_null=False),
+    )
+    for batch in reader:
+        if invalid:
+            raise _Inexact()
+        yield batch
+    if invalid:
+        raise _Inexact()
+
+
+class _Inexact(Exception):
+    pass
+
+
+def _csv_batches_exact(path: Path, m: Mapping, roles: dict[str, str], file: str,
+                       rej_parts: list[pd.DataFrame]):
+    """Every record through the csv module: exact record numbers, bad records described."""
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=m.delimiter)
+    header = None
+    recs: list[list[str]] = []
+    rows: list[int] = []
+    n = 0
+    subj_col = roles["subject"]
+    while True:
+        try:
+            rec = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            if header is not None:
+                n += 1
+                rej_parts.append(pd.DataFrame({"file": [file], "row": [n], "subject": [None],
+                                               "field": ["columns"], "value": [str(e)],
+                                               "error": ["malformed_csv"]}))
+            continue
+        if not rec or (len(rec) == 1 and not rec[0].strip()):
+            continue
+        if header is None:
+            header = [c.strip() for c in rec]
+            idx = {c: header.index(c) for c in set(roles.values())}
+            continue
+        n += 1
+        if len(rec) != len(header):
+            si = idx[subj_col]
+            subj = rec[si].strip() if si < len(rec) and rec[si].strip() else None
+            rej_parts.append(pd.DataFrame({"file": [file], "row": [n], "subject": [subj],
+                                           "field": ["columns"], "value": [str(len(rec))],
+                                           "error": ["wrong_column_count"]}))
+            continue
+        recs.append(rec)
+        rows.append(n)
+    if header is None:
+        return None, 0
+    names = sorted(set(roles.values()))
+    table = pa.table({c: pa.array([r[idx[c]] for r in recs], type=pa.string()) for c in names})
+    return (table, np.asarray(rows, dtype=np.int64)), n
+
+
+def read_positions(path: str | os.PathLike, *, crs: str = "EPSG:27700",
+                   mapping: Mapping | str | os.PathLike | None = None,
+                   timezone: str | None = None) -> PositionsRead:
+    """Read one positions file (tag export CSV, or CSV/Parquet through ``mapping``).
+
+    ``timezone`` overrides the mapping's zone for times written without an offset. Raises
+    ``PositionsFormatError`` when the file is unusable as a whole, ``OSError`` when unreadable.
+    """
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise PositionsFormatError(f"{file}: no such file")
+    fixes_parts: list[pd.DataFrame] = []
+    rej_parts: list[pd.DataFrame] = []
+    rows_read = 0
+
+    if _is_parquet(path):
+        try:
+            pf = pq.ParquetFile(path)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise PositionsFormatError(f"{file}: not a readable Parquet file ({e})") from e
+        header = pf.schema_arrow.names
+        m = _choose_mapping(header, mapping, file).with_timezone(timezone)
+        roles = _roles_present(m, header)
+        wanted = sorted(set(roles.values()))
+        for batch in pf.iter_batches(batch_size=2_000_000, columns=wanted):
+            k = batch.num_rows
+            rows = np.arange(rows_read + 1, rows_read + k + 1, dtype=np.int64)
+            rows_read += k
+            cols = {r: batch.column(c) for r, c in roles.items()}
+            fx, rj = _convert(cols, rows, m, crs, file)
+            fixes_parts.append(fx)
+            rej_parts.extend(rj)
+    else:
+        header = _first_line(path)
+        if not header:
+            raise PositionsFormatError(f"{file}: empty file (no header row)")
+        m = _choose_mapping(header, mapping, file).with_timezone(timezone)
+        roles = _roles_present(m, header)
+        if len(set(header)) != len(header):
+            raise PositionsFormatError(f"{file}: repeated column names in the header")
+        try:
+            for batch in _csv_batches_fast(path, m, roles):
+                k = batch.num_rows
+                rows = np.arange(rows_read + 1, rows_read + k + 1, dtype=np.int64)
+                rows_read += k
+                cols = {r: batch.column(c) for r, c in roles.items()}
+                fx, rj = _convert(cols, rows, m, crs, file)
+                fixes_parts.append(fx)
+                rej_parts.extend(rj)
+        except (_Inexact, pa.ArrowInvalid, UnicodeDecodeError):
+            fixes_parts, rej_parts = [], []
+            got, rows_read = _csv_batches_exact(path, m, roles, file, rej_parts)
+            if got is not None:
+                table, rows = got
+                cols = {r: table.column(c).combine_chunks() for r, c in roles.items()}
+                fx, rj = _convert(cols, rows, m, crs, file)
+                fixes_parts.append(fx)
+                rej_parts.extend(rj)
+
+    fixes = (pd.concat(fixes_parts, ignore_index=True) if len(fixes_parts) > 1
+             else fixes_parts[0] if fixes_parts else None)
+    if fixes is None:
+        fixes = _empty_fixes()
+    rejects = (reject_frame(pd.concat(rej_parts, ignore_index=True), POSITION_REJECT_COLUMNS)
+               if rej_parts else empty_rejects(POSITION_REJECT_COLUMNS))
+    return PositionsRead(fixes=fixes, rejects=rejects, rows_read=rows_read)
+
+
+def _empty_fixes() -> pd.DataFrame:
+    return pd.DataFrame({
+        "subject": pd.array([], dtype="str"),
+        "time": pd.Series([], dtype="datetime64[ns, UTC]"),
+        "x": np.zeros(0), "y": np.zeros(0), "precision_m": np.zeros(0),
+        "source": np.zeros(0, np.uint8),
+        "device": pd.array([], dtype="str"), "position_id": pd.array([], dtype="str"),
+        "lat": np.zeros(0), "lon": np.zeros(0),
+        "uploaded": pd.Series([], dtype="datetime64[ns, UTC]"),
+        "speed_kmh": np.zeros(0), "row": np.zeros(0, np.int64),
+    }, columns=FIX_COLUMNS)
