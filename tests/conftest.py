@@ -10,3 +10,46 @@ DATA = Path(__file__).parent / "data"
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     return DATA
+
+
+# --- hit store databases: SQLite always, PostgreSQL when a server is configured ---------------
+
+def postgres_admin_url() -> str | None:
+    """The test server's URL: $TRAILMATCH_TEST_PG, else .ci/pg-url (written by .ci/postgres.sh)."""
+    import os
+
+    url = os.environ.get("TRAILMATCH_TEST_PG")
+    pg_file = Path(__file__).parent.parent / ".ci" / "pg-url"
+    if not url and pg_file.exists():
+        url = pg_file.read_text().strip()
+    return url or None
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    """A fresh, empty hit-store database URL: an SQLite file, or a new PostgreSQL database
+    (created for the test and dropped after it)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hits.sqlite'}"
+        return
+    admin = postgres_admin_url()
+    if admin is None:
+        pytest.skip("no PostgreSQL server: set TRAILMATCH_TEST_PG or run `bash .ci/postgres.sh`")
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"tm_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as e:
+        pytest.skip(f"PostgreSQL server at the configured URL is not reachable: {e.orig}")
+    url = sa.engine.make_url(admin).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -31,6 +32,8 @@ from trailmatch.hitstore.schema import (
 
 HIT_FIELDS = ("min_distance_m", "closest_time", "first_in", "last_in", "duration_s",
               "fixes_in", "max_precision_m", "sources")
+# A batch id (FORMATS.md section 1): force code + yyyyMMdd, optional -N resend, optional -R/-A.
+BATCH_ID = re.compile(r"^(?P<code>[A-Za-z]+)(?P<date>\d{8})(?:-(?P<resend>\d+))?(?:-[RrAa])?$")
 CRIME_CONTENT = ("crime_type", "description", "time_from", "time_to", "lat", "lon", "text")
 
 
@@ -123,10 +126,21 @@ def crime_content_digest(row: dict) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def store_crimes(bind, batch_key: int, batch_id: str, rows: list[dict]) -> list[dict]:
+def batch_order(batch_id: str) -> tuple[str, int]:
+    """Which of two batches of a force is later: batch date, then resend number."""
+    m = BATCH_ID.match(batch_id or "")
+    if m is None:
+        return ("", 0)
+    return (m["date"], int(m["resend"] or 0))
+
+
+def store_crimes(bind, batch_key: int, batch_id: str, rows: list[dict],
+                 run_id: int | None = None) -> list[dict]:
     """Add the crimes of one batch as versions; return one dict per row with ``crime_id`` and
     ``change``: ``new`` (first version), ``changed`` (a new version superseding an older one,
-    whose hits are marked superseded) or ``unchanged`` (same content as the current version).
+    whose hits are marked superseded), ``unchanged`` (same content as the current version) or
+    ``stale`` (different content but from an earlier batch than the current version - a late
+    copy of an old batch: kept in the history, already superseded, never matched).
 
     ``rows``: dicts with police_force, crime_reference and the ``crimes`` columns (time_from and
     time_to tz-aware, x, y, lat, lon, crime_type, description, text).
@@ -137,7 +151,8 @@ def store_crimes(bind, batch_key: int, batch_id: str, rows: list[dict]) -> list[
         for row in rows:
             digest = crime_content_digest(row)
             current = _one(conn.execute(select(crimes.c.id, crimes.c.version,
-                                               crimes.c.content_sha256).where(
+                                               crimes.c.content_sha256,
+                                               crimes.c.batch_id).where(
                 crimes.c.police_force == row["police_force"],
                 crimes.c.crime_reference == row["crime_reference"],
                 crimes.c.superseded.is_(False))))
@@ -151,18 +166,24 @@ def store_crimes(bind, batch_key: int, batch_id: str, rows: list[dict]) -> list[
                     crimes.c.police_force == row["police_force"],
                     crimes.c.crime_reference == row["crime_reference"])).scalar_one()
             values = {k: row[k] for k in ("police_force", "crime_reference", "crime_type",
-                                          "description", "x", "y", "lat", "lon", "text")}
+                                          "description", "x", "y", "crs", "lat", "lon", "text")}
             values.update(time_from=_py_time(row["time_from"]), time_to=_py_time(row["time_to"]))
+            stale = current is not None and batch_order(batch_id) < batch_order(
+                current["batch_id"])
             crime_id = conn.execute(insert(crimes).values(
                 **values, version=version, batch_key=batch_key, batch_id=batch_id,
-                content_sha256=digest, received_at=now, superseded=False,
+                content_sha256=digest, received_at=now, superseded=stale,
+                superseded_by=current["id"] if stale else None,
             ).returning(crimes.c.id)).scalar_one()
+            if stale:
+                out.append({**row, "crime_id": crime_id, "version": version, "change": "stale"})
+                continue
             if current is not None:
                 conn.execute(update(crimes).where(crimes.c.id == current["id"]).values(
                     superseded=True, superseded_by=crime_id))
                 conn.execute(update(hits).where(hits.c.crime_id == current["id"],
                                                 hits.c.status == "current").values(
-                    status="superseded", withdrawn_at=now))
+                    status="superseded", withdrawn_run_id=run_id, withdrawn_at=now))
             out.append({**row, "crime_id": crime_id, "version": version,
                         "change": "changed" if current is not None else "new"})
     return out

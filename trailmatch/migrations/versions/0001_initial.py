@@ -82,6 +82,7 @@ def upgrade() -> None:
         sa.Column("time_to", UTC, nullable=False),
         sa.Column("x", sa.Float, nullable=False),
         sa.Column("y", sa.Float, nullable=False),
+        sa.Column("crs", sa.String(32), nullable=False),
         sa.Column("lat", sa.Float, nullable=False),
         sa.Column("lon", sa.Float, nullable=False),
         sa.Column("text", sa.Text, nullable=False),
