@@ -1,0 +1,232 @@
+"""The persisted segment index: round trip, memory-mapping, staleness, atomicity, and windows
+that cross midnight give exactly the hits of an in-memory match over all the fixes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trailmatch import synthetic
+from trailmatch.index import persist
+from trailmatch.index.segments import build_index
+from trailmatch.match import match, match_prepared
+from trailmatch.rules import Rules
+from trailmatch.trails import prepare_crimes, prepare_trail
+
+DAY = "2025-01-20"
+T0 = pd.Timestamp(DAY, tz="UTC").value
+NS = 10**9
+
+
+def write_days(store: Path, frame: pd.DataFrame) -> dict[str, Path]:
+    """Write a trails frame as one Parquet partition per UTC day (atomically, like the store)."""
+    out = {}
+    (store / "positions").mkdir(parents=True, exist_ok=True)
+    days = frame["time"].dt.strftime("%Y-%m-%d")
+    for day, part in frame.groupby(days, sort=True):
+        path = store / "positions" / f"{day}.parquet"
+        tmp = path.with_suffix(".tmp")
+        part.reset_index(drop=True).to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+        out[day] = path
+    return out
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    persist.forget_open_indexes()
+    yield
+    persist.forget_open_indexes()
+
+
+@pytest.fixture(scope="module")
+def three_days() -> pd.DataFrame:
+    frame = synthetic.trails(n_subjects=40, fixes_per_day=288, days=3, extent_m=3000.0, seed=3)
+    frame["subject"] = frame["subject"].astype(str)
+    # a subject whose only path near the probe crosses midnight: 23:58 -> 00:02, joined
+    cross = pd.DataFrame({
+        "subject": ["MIDNIGHT"] * 2,
+        "time": pd.to_datetime([T0 + NS * (86_400 - 120), T0 + NS * (86_400 + 120)], unit="ns",
+                               utc=True),
+        "x": [900_000.0, 900_400.0], "y": [100_000.0, 100_000.0],
+        "precision_m": [5.0, 5.0], "source": np.array([1, 1], dtype=np.uint8),
+    })
+    return pd.concat([frame, cross], ignore_index=True)
+
+
+def hits_key(hits: pd.DataFrame) -> pd.DataFrame:
+    return hits.sort_values(["crime_reference", "subject"]).reset_index(drop=True)
+
+
+def test_round_trip_is_exact_and_memory_mapped(tmp_path, three_days):
+    trail = prepare_trail(three_days)
+    rules = Rules()
+    params = persist.index_params(rules)
+    index = persist.build_for(trail, params)
+    persist.save_index(tmp_path / "d", trail, index, params=params, fingerprint="abc")
+    got_trail, got = persist.open_index(tmp_path / "d", params, "abc")
+    for name, value in index.arrays().items():
+        np.testing.assert_array_equal(getattr(got, name), value, err_msg=name)
+    for name in ("subject", "t", "x", "y", "precision", "source", "starts"):
+        np.testing.assert_array_equal(getattr(got_trail, name), getattr(trail, name))
+    assert list(got_trail.subjects) == list(trail.subjects)
+    assert isinstance(got.t.base, np.memmap) and not got.t.flags.writeable
+    crimes = prepare_crimes(synthetic.crimes(300, days=3, extent_m=3000.0))
+    pd.testing.assert_frame_equal(match_prepared(got_trail, got, crimes, rules),
+                                  match_prepared(trail, index, crimes, rules))
+
+
+def test_open_refuses_other_fingerprint_or_params(tmp_path, three_days):
+    trail = prepare_trail(three_days.head(500))
+    params = persist.index_params(Rules())
+    persist.save_index(tmp_path, trail, persist.build_for(trail, params), params=params,
+                       fingerprint="one")
+    with pytest.raises(persist.StaleIndex, match="partition changed"):
+        persist.open_index(tmp_path, params, "two")
+    with pytest.raises(persist.StaleIndex, match="no index"):
+        persist.open_index(tmp_path, persist.index_params(Rules(max_gap_s=60)), "one")
+
+
+def test_rewrite_of_a_partition_is_detected_and_rebuilt(tmp_path, three_days):
+    parts = write_days(tmp_path, three_days)
+    rules = Rules()
+    trail, _ = persist.day_index(tmp_path, DAY, parts[DAY], rules)
+    assert persist.STATS["built"] >= 1
+    built = persist.STATS["built"]
+    persist.forget_open_indexes()
+    persist.day_index(tmp_path, DAY, parts[DAY], rules)
+    assert persist.STATS["built"] == built  # current: opened, not rebuilt
+    # the day is re-ingested with one subject fewer
+    day = three_days[three_days["time"].dt.strftime("%Y-%m-%d") == DAY]
+    dropped = day[day["subject"] != trail.subjects[0]]
+    dropped.reset_index(drop=True).to_parquet(parts[DAY], index=False)
+    persist.forget_open_indexes()
+    trail2, index2 = persist.day_index(tmp_path, DAY, parts[DAY], rules)
+    assert persist.STATS["built"] == built + 1
+    assert trail2.n_fixes == len(dropped)
+    assert trail.subjects[0] not in set(trail2.subjects)
+    # only the current generation is left on disk
+    gens = [p for p in persist.day_index_dir(tmp_path, DAY).iterdir() if p.is_dir()]
+    assert len(gens) == 1
+
+
+def test_rules_with_other_max_gap_get_their_own_index(tmp_path, three_days):
+    parts = write_days(tmp_path, three_days)
+    a = persist.day_index(tmp_path, DAY, parts[DAY], Rules(max_gap_s=300))[1]
+    b = persist.day_index(tmp_path, DAY, parts[DAY], Rules(max_gap_s=60))[1]
+    assert a.max_gap_ns == 300 * NS and b.max_gap_ns == 60 * NS
+    manifests = sorted(persist.day_index_dir(tmp_path, DAY).glob("manifest-*.json"))
+    assert len(manifests) == 2
+
+
+def test_leftovers_of_a_crashed_writer_are_ignored(tmp_path, three_days):
+    parts = write_days(tmp_path, three_days)
+    rules = Rules()
+    persist.day_index(tmp_path, DAY, parts[DAY], rules)
+    directory = persist.day_index_dir(tmp_path, DAY)
+    # a writer died half way: its temp directory holds a truncated array
+    junk = directory / ".deadbeef.crashed"
+    junk.mkdir()
+    (junk / "t.npy").write_bytes(b"\x93NUMPY garbage")
+    persist.forget_open_indexes()
+    built = persist.STATS["built"]
+    persist.day_index(tmp_path, DAY, parts[DAY], rules)
+    assert persist.STATS["built"] == built
+    # the generation a manifest names vanished (deleted by hand): rebuilt, not a crash
+    manifest = persist.read_manifest(directory, persist.index_params(rules))
+    for f in (directory / manifest["generation"]).iterdir():
+        f.unlink()
+    persist.forget_open_indexes()
+    persist.day_index(tmp_path, DAY, parts[DAY], rules)
+    assert persist.STATS["built"] == built + 1
+
+
+def test_load_for_window_never_rebuilds_a_current_index(tmp_path, three_days, monkeypatch):
+    parts = write_days(tmp_path, three_days)
+    rules = Rules()
+    for day, path in parts.items():
+        persist.write_day_index(tmp_path, day, path, rules)
+    persist.forget_open_indexes()
+
+    def no_parquet(_):
+        raise AssertionError("a current index must not be rebuilt from its partition")
+
+    monkeypatch.setattr(persist, "read_partition_trail", no_parquet)
+    trail, index = persist.load_index_for_window(tmp_path, T0 + 6 * 3600 * NS,
+                                                 T0 + 8 * 3600 * NS, rules)
+    assert isinstance(index.chunk_key.base, np.memmap)  # the persisted index itself
+    assert trail.t.min() >= T0 and trail.t.max() < T0 + 86_400 * NS
+    persist.load_index_for_window(tmp_path, T0 + 23 * 3600 * NS, T0 + 25 * 3600 * NS, rules)
+
+
+def crimes_at(windows: list[tuple[int, int]], xy: list[tuple[float, float]]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "crime_reference": [f"C{i}" for i in range(len(windows))],
+        "police_force": "Hampshire", "crime_type": "RB",
+        "x": [p[0] for p in xy], "y": [p[1] for p in xy],
+        "time_from": pd.to_datetime([w[0] for w in windows], unit="ns", utc=True),
+        "time_to": pd.to_datetime([w[1] for w in windows], unit="ns", utc=True),
+    })
+
+
+def test_segment_across_midnight_is_found(tmp_path, three_days):
+    write_days(tmp_path, three_days)
+    # the MIDNIGHT subject is at x=900200 at 00:00:00; its fixes are 200 m away either side
+    midnight = T0 + 86_400 * NS
+    for w in [(midnight - 30 * NS, midnight - 10 * NS), (midnight + 10 * NS, midnight + 30 * NS)]:
+        crimes = crimes_at([w], [(900_200.0, 100_000.0)])
+        trail, index = persist.load_index_for_window(tmp_path, *w)
+        hits = match_prepared(trail, index, prepare_crimes(crimes), Rules())
+        assert list(hits["subject"]) == ["MIDNIGHT"]
+        assert hits["fixes_in"].iloc[0] == 0
+        assert hits["min_distance_m"].iloc[0] < 20
+
+
+def test_windows_match_an_in_memory_match_over_all_fixes(tmp_path, three_days):
+    write_days(tmp_path, three_days)
+    rules = Rules()
+    rng = np.random.default_rng(7)
+    sub = three_days[three_days["subject"] != "MIDNIGHT"]
+    x0, y0 = sub["x"].min(), sub["y"].min()
+    windows, places = [], []
+    for k in range(60):
+        # half of the windows are put around a midnight
+        if k % 2:
+            mid = T0 + int(rng.integers(1, 3)) * 86_400 * NS
+            a = mid + int(rng.integers(-3 * 3600, 600)) * NS
+        else:
+            a = T0 + int(rng.integers(0, 3 * 86_400 - 7200)) * NS
+        windows.append((a, a + int(rng.integers(0, 3 * 3600)) * NS))
+        places.append((x0 + rng.uniform(0, 3000), y0 + rng.uniform(0, 3000)))
+    crimes = crimes_at(windows, places)
+    expected = match(three_days, crimes, rules)
+    assert len(expected) > 20  # the comparison is not vacuous
+    got = []
+    for i, w in enumerate(windows):
+        trail, index = persist.load_index_for_window(tmp_path, *w, rules)
+        got.append(match_prepared(trail, index, prepare_crimes(crimes.iloc[[i]]), rules))
+    got = pd.concat(got, ignore_index=True)
+    pd.testing.assert_frame_equal(hits_key(got), hits_key(expected), check_dtype=False)
+
+
+def test_window_outside_the_store_is_empty(tmp_path, three_days):
+    write_days(tmp_path, three_days)
+    trail, index = persist.load_index_for_window(tmp_path, 0, NS)
+    assert trail.n_fixes == 0 and index.n_chunks == 0
+    with pytest.raises(ValueError, match="before start"):
+        persist.load_index_for_window(tmp_path, 2 * NS, NS)
+
+
+def test_stitch_keeps_subject_then_time_order(three_days):
+    days = three_days["time"].dt.strftime("%Y-%m-%d")
+    trails = [prepare_trail(part) for _, part in three_days.groupby(days, sort=True)]
+    whole = prepare_trail(three_days)
+    got = persist.stitch(trails, -(2**62), 2**62)
+    np.testing.assert_array_equal(got.t, whole.t)
+    np.testing.assert_array_equal(got.subject, whole.subject)
+    np.testing.assert_array_equal(got.starts, whole.starts)
+    np.testing.assert_array_equal(build_index(got).chunk_key, build_index(whole).chunk_key)

@@ -1,0 +1,350 @@
+"""The segment index on disk: one directory of ``.npy`` files per (day partition, rules).
+
+Why: building a day's index is O(fixes) but still costs a read of the Parquet partition, a
+validation pass and a sort; an officer's look-up ("who was near this place at this time?")
+should not pay that. The index is written once, next to the partition it was built from, and
+opened by memory-mapping (``np.load(mmap_mode="r")``), which costs a few file opens.
+
+Layout under the store directory::
+
+    index/<day>/manifest-<params>.json      the pointer: params, partition fingerprint, arrays
+    index/<day>/<params>-<fingerprint>/     one generation: every array as <name>.npy
+
+``<params>`` hashes what the index depends on (max gap, whether precision counts, the cell
+size, time bucket and chunking), so indexes for different rules live side by side.
+``<fingerprint>`` identifies the partition the arrays were built from: its size, modification
+time and the bytes of its tail (the Parquet footer, which holds every row group's offsets and
+statistics). A manifest whose fingerprint is not the partition's current one is stale.
+
+Atomic writes: a generation is written into a temporary directory, then renamed into place
+(``os.replace``); only then is the manifest (a small file) replaced. A reader follows the
+manifest, so it sees the old generation or the new one, never a half-written one. Old
+generations are removed after the switch; a reader that still has their arrays mapped keeps
+them (POSIX keeps unlinked files alive while mapped).
+
+Windows and midnight: each day's index holds that day's fixes only, so a late ingest into one
+day invalidates only that day. A path segment that crosses midnight joins the last fix of one
+day to the first fix of the next; ``load_index_for_window`` stitches days whenever the window,
+widened by the max gap (every segment meeting the window has both ends within it), reaches
+into more than one day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trailmatch.index.segments import SegmentIndex, build_index
+from trailmatch.rules import Rules
+from trailmatch.trails import Trail, prepare_trail
+
+FORMAT = 1
+DAY_NS = 86_400 * 10**9
+_TAIL_BYTES = 64 * 1024
+
+# default build parameters of ``build_index`` (recorded in every manifest)
+BUILD_DEFAULTS = {"cell_m": 256.0, "bucket_s": 3600.0, "chunk_fixes": 8, "chunk_span_s": 600.0}
+
+_TRAIL_ARRAYS = ("subject", "t", "x", "y", "precision", "source", "starts")
+_INDEX_ARRAYS = ("reach", "chunk_first", "chunk_end", "chunk_key", "box", "tspan", "bin_start",
+                 "levels")
+_INDEX_SCALARS = ("max_gap_ns", "cell_m", "bucket_ns", "max_chunk_ns")
+
+
+class StaleIndex(Exception):
+    """The index on disk does not belong to the partition or rules at hand."""
+
+
+# ---------------------------------------------------------------------------------------------
+# identity: what an index depends on
+
+
+def index_params(rules: Rules, **build: float) -> dict:
+    """Everything the index arrays depend on, as plain JSON values."""
+    params = dict(BUILD_DEFAULTS)
+    params.update(build)
+    params["max_gap_ns"] = rules.max_gap_ns
+    params["count_precision"] = bool(rules.count_precision)
+    params["format"] = FORMAT
+    return params
+
+
+def _digest(value: bytes | str) -> str:
+    if isinstance(value, str):
+        value = value.encode()
+    return hashlib.blake2b(value, digest_size=8).hexdigest()
+
+
+def params_key(params: dict) -> str:
+    return _digest(json.dumps(params, sort_keys=True))
+
+
+def partition_fingerprint(partition: Path) -> str:
+    """Identity of a partition file's current content, cheap enough to check on every open:
+    size, modification time and a hash of its last 64 KiB (the Parquet footer)."""
+    st = os.stat(partition)
+    h = hashlib.blake2b(digest_size=8)
+    h.update(f"{st.st_size}:{st.st_mtime_ns}:".encode())
+    with open(partition, "rb") as f:
+        f.seek(max(st.st_size - _TAIL_BYTES, 0))
+        h.update(f.read())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# save / open one day
+
+
+def day_index_dir(store_dir: Path, day: str) -> Path:
+    return Path(store_dir) / "index" / day
+
+
+def save_index(directory: Path, trail: Trail, index: SegmentIndex, *, params: dict,
+               fingerprint: str, partition: str = "") -> Path:
+    """Write ``trail`` and ``index`` as a new generation under ``directory`` and switch the
+    manifest to it, atomically. Returns the manifest path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    pkey = params_key(params)
+    generation = f"{pkey}-{fingerprint}"
+    final = directory / generation
+    arrays = {name: getattr(trail, name) for name in _TRAIL_ARRAYS}
+    arrays["subjects"] = np.asarray(trail.subjects, dtype=str)
+    arrays.update({name: getattr(index, name) for name in _INDEX_ARRAYS})
+    described = {}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{generation}.", dir=directory))
+    try:
+        for name, value in arrays.items():
+            value = np.ascontiguousarray(value)
+            np.save(tmp / f"{name}.npy", value, allow_pickle=False)
+            described[name] = {"dtype": value.dtype.str, "shape": list(value.shape)}
+        if final.exists():
+            shutil.rmtree(tmp)  # same partition and params already written: identical content
+        else:
+            try:
+                os.replace(tmp, final)
+            except OSError:  # a concurrent writer got there first with the same content
+                shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    manifest = {
+        "format": FORMAT,
+        "generation": generation,
+        "partition": partition,
+        "fingerprint": fingerprint,
+        "params": params,
+        "scalars": {name: getattr(index, name) for name in _INDEX_SCALARS},
+        "n_fixes": trail.n_fixes,
+        "n_subjects": trail.n_subjects,
+        "n_chunks": index.n_chunks,
+        "arrays": described,
+    }
+    path = directory / f"manifest-{pkey}.json"
+    fd, tmp_manifest = tempfile.mkstemp(prefix=".manifest.", dir=directory)
+    with os.fdopen(fd, "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+    os.replace(tmp_manifest, path)
+    _drop_old_generations(directory, pkey, keep=generation)
+    return path
+
+
+def _drop_old_generations(directory: Path, pkey: str, keep: str) -> None:
+    for entry in directory.iterdir():
+        if entry.is_dir() and entry.name.startswith(f"{pkey}-") and entry.name != keep:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def read_manifest(directory: Path, params: dict) -> dict | None:
+    path = Path(directory) / f"manifest-{params_key(params)}.json"
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+def open_index(directory: Path, params: dict, fingerprint: str | None = None,
+               mmap: bool = True) -> tuple[Trail, SegmentIndex]:
+    """Open the generation the manifest names (memory-mapped by default).
+
+    Raises ``StaleIndex`` when there is no manifest for these params, or when ``fingerprint``
+    is given and differs from the one the index was built from.
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory, params)
+    if manifest is None:
+        raise StaleIndex(f"{directory}: no index for these rules")
+    if manifest.get("format") != FORMAT or manifest.get("params") != params:
+        raise StaleIndex(f"{directory}: index built with other parameters")
+    if fingerprint is not None and manifest["fingerprint"] != fingerprint:
+        raise StaleIndex(f"{directory}: the partition changed since the index was built")
+    gen = directory / manifest["generation"]
+    mode = "r" if mmap else None
+    try:
+        a = {name: np.asarray(np.load(gen / f"{name}.npy", mmap_mode=mode, allow_pickle=False))
+             for name in manifest["arrays"]}
+    except FileNotFoundError as e:  # removed under us by a newer generation: caller rebuilds
+        raise StaleIndex(f"{directory}: generation {manifest['generation']} is gone") from e
+    for name, desc in manifest["arrays"].items():
+        if a[name].dtype.str != desc["dtype"] or list(a[name].shape) != desc["shape"]:
+            raise StaleIndex(f"{directory}: {name}.npy does not match the manifest")
+    trail = Trail(a["subjects"].astype(object), a["subject"], a["t"], a["x"], a["y"],
+                  a["precision"], a["source"], a["starts"])
+    s = manifest["scalars"]
+    index = SegmentIndex(a["subject"], a["t"], a["x"], a["y"], a["reach"], a["chunk_first"],
+                         a["chunk_end"], a["chunk_key"], a["box"], a["tspan"], a["bin_start"],
+                         a["levels"], int(s["max_gap_ns"]), float(s["cell_m"]),
+                         int(s["bucket_ns"]), int(s["max_chunk_ns"]))
+    return trail, index
+
+
+def build_for(trail: Trail, params: dict) -> SegmentIndex:
+    return build_index(trail, params["max_gap_ns"] / 1e9, params["count_precision"],
+                       cell_m=params["cell_m"], bucket_s=params["bucket_s"],
+                       chunk_fixes=params["chunk_fixes"], chunk_span_s=params["chunk_span_s"])
+
+
+# ---------------------------------------------------------------------------------------------
+# the trail store: one index per day partition
+
+
+def read_partition_trail(partition: Path) -> Trail:
+    """A day partition (Parquet with ``subject``, ``time``, ``x``, ``y`` and optionally
+    ``precision_m``, ``source``) as a ``Trail``."""
+    frame = pd.read_parquet(partition)
+    return prepare_trail(frame)
+
+
+def write_day_index(store_dir: Path, day: str, partition: Path, rules: Rules | None = None,
+                    trail: Trail | None = None, **build: float) -> Path:
+    """(Re)build the index of one day partition and save it. Pass ``trail`` when the caller
+    already holds the partition's fixes as a Trail (the trail store's writer does)."""
+    rules = rules or Rules()
+    params = index_params(rules, **build)
+    fingerprint = partition_fingerprint(partition)
+    if trail is None:
+        trail = read_partition_trail(partition)
+    index = build_for(trail, params)
+    return save_index(day_index_dir(store_dir, day), trail, index, params=params,
+                      fingerprint=fingerprint, partition=Path(partition).name)
+
+
+# counters a test or a benchmark can read: how often an index was built vs opened
+STATS = {"built": 0, "opened": 0}
+_OPEN: OrderedDict[tuple, tuple[Trail, SegmentIndex]] = OrderedDict()
+_OPEN_MAX = 8
+
+
+def day_index(store_dir: Path, day: str, partition: Path, rules: Rules,
+              **build: float) -> tuple[Trail, SegmentIndex]:
+    """The current index of one day: opened from disk when it matches the partition, else
+    rebuilt from the partition and saved. Opened days are kept (memory-mapped) in a small
+    cache keyed by the manifest's generation."""
+    params = index_params(rules, **build)
+    directory = day_index_dir(store_dir, day)
+    fingerprint = partition_fingerprint(partition)
+    key = (str(Path(directory).resolve()), params_key(params), fingerprint)
+    cached = _OPEN.get(key)
+    if cached is not None:
+        _OPEN.move_to_end(key)
+        return cached
+    try:
+        opened = open_index(directory, params, fingerprint)
+        STATS["opened"] += 1
+    except StaleIndex:
+        trail = read_partition_trail(partition)
+        index = build_for(trail, params)
+        save_index(directory, trail, index, params=params, fingerprint=fingerprint,
+                   partition=Path(partition).name)
+        STATS["built"] += 1
+        opened = (trail, index)
+    _OPEN[key] = opened
+    while len(_OPEN) > _OPEN_MAX:
+        _OPEN.popitem(last=False)
+    return opened
+
+
+def forget_open_indexes() -> None:
+    _OPEN.clear()
+
+
+def _default_partitions(store_dir: Path) -> dict[str, Path]:
+    """Day -> partition file, for a store laid out as ``positions/<YYYY-MM-DD>.parquet``."""
+    found = {}
+    for p in sorted((Path(store_dir) / "positions").glob("*.parquet")):
+        found[p.stem] = p
+    return found
+
+
+def _day_name(day_number: int) -> str:
+    return str(np.datetime64(day_number, "D"))
+
+
+def _empty_trail() -> Trail:
+    return Trail(np.empty(0, dtype=object), np.empty(0, np.int32), np.empty(0, np.int64),
+                 np.empty(0), np.empty(0), np.empty(0), np.empty(0, np.uint8),
+                 np.zeros(1, np.int64))
+
+
+def stitch(trails: list[Trail], lo_ns: int, hi_ns: int) -> Trail:
+    """Fixes of several days' trails with ``lo_ns <= t <= hi_ns`` as one Trail, sorted by
+    subject then time. The days must be in time order and not overlap (UTC day partitions)."""
+    names = np.unique(np.concatenate([np.asarray(tr.subjects, dtype=str) for tr in trails]))
+    parts = {k: [] for k in ("subject", "t", "x", "y", "precision", "source")}
+    for tr in trails:
+        keep = (tr.t >= lo_ns) & (tr.t <= hi_ns)
+        remap = np.searchsorted(names, np.asarray(tr.subjects, dtype=str)).astype(np.int32)
+        parts["subject"].append(remap[tr.subject[keep]])
+        for k in ("t", "x", "y", "precision", "source"):
+            parts[k].append(np.asarray(getattr(tr, k))[keep])
+    cat = {k: np.concatenate(v) for k, v in parts.items()}
+    order = np.argsort(cat["subject"], kind="stable")  # day order = time order within subject
+    cat = {k: v[order] for k, v in cat.items()}
+    starts = np.zeros(names.size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cat["subject"], minlength=names.size), out=starts[1:])
+    return Trail(names.astype(object), cat["subject"], cat["t"], cat["x"], cat["y"],
+                 cat["precision"], cat["source"], starts)
+
+
+def load_index_for_window(store_dir: Path, start_ns: int, end_ns: int, rules: Rules | None = None,
+                          *, margin_ns: int | None = None,
+                          partitions: Callable[[Path], dict[str, Path]] | None = None,
+                          ) -> tuple[Trail, SegmentIndex]:
+    """The Trail and segment index that answer every question about ``[start_ns, end_ns]``.
+
+    Loads only the UTC days that ``[start - margin, end + margin]`` meets (``margin`` defaults
+    to the rules' max gap: every path segment that meets the window has both its fixes in that
+    range). One day: that day's persisted index, memory-mapped, rebuilt only when stale. Several
+    days: their persisted trails are cut to the widened window and stitched, so segments that
+    cross midnight are joined, and a small index is built over the stitch in memory.
+    Pass a larger ``margin_ns`` to see the fixes around long gaps (elimination needs the fixes
+    that bound a gap).
+    """
+    rules = rules or Rules()
+    if end_ns < start_ns:
+        raise ValueError("load_index_for_window: end is before start")
+    margin = rules.max_gap_ns if margin_ns is None else int(margin_ns)
+    lo, hi = int(start_ns) - margin, int(end_ns) + margin
+    available = (partitions or _default_partitions)(Path(store_dir))
+    days = [_day_name(d) for d in range(lo // DAY_NS, hi // DAY_NS + 1)]
+    days = [d for d in days if d in available]
+    params = index_params(rules)
+    if not days:
+        trail = _empty_trail()
+        return trail, build_for(trail, params)
+    loaded = [day_index(store_dir, d, available[d], rules) for d in days]
+    if len(loaded) == 1:
+        return loaded[0]
+    trail = stitch([tr for tr, _ in loaded], lo, hi)
+    return trail, build_for(trail, params)
+
