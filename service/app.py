@@ -1,0 +1,54 @@
+"""The officer service: ``create_app(store_dir, db_url)`` builds the FastAPI app.
+
+Routers live in ``service/routes/`` (one module per resource). Every router except the public
+one is mounted with ``Depends(current_user)``: authentication is a property of the mount, not
+something each route has to remember. The page and Leaflet are served from ``service/static``;
+nothing is loaded from a CDN and, by default, no map tiles are fetched at all.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from service.access import AccessRules
+from service.auth import current_user
+from service.routes import PROTECTED, PUBLIC
+from service.settings import Settings
+from service.trails import TrailAccess
+from trailmatch.hitstore import open_store
+from trailmatch.rules import Rules
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(store_dir: str | Path, db_url: str | None = None, *, rules: Rules | None = None,
+               access: AccessRules | None = None, tile_url: str | None = None,
+               tile_attribution: str = "") -> FastAPI:
+    """The app over the trail store ``store_dir`` and the hit store (its SQLite file, or
+    ``db_url``). The hit store's schema is migrated on open."""
+    settings = Settings(store_dir=Path(store_dir), rules=rules or Rules(),
+                        access=access or AccessRules(), tile_url=tile_url,
+                        tile_attribution=tile_attribution)
+    app = FastAPI(
+        title="trailmatch officer service",
+        version="1",
+        description="Hits of tagged subjects near reported crimes, for investigating officers "
+                    "(their own force's crimes only) and the central processing team. "
+                    "Every request needs `Authorization: Bearer <token>` except /health, "
+                    "/config and the page. A hit does not show that the subject committed or "
+                    "witnessed the crime.",
+    )
+    app.state.settings = settings
+    app.state.engine = open_store(store_dir, db_url)
+    app.state.trails = TrailAccess(settings.store_dir, settings.rules)
+    for name in PUBLIC:
+        app.include_router(importlib.import_module(f"service.routes.{name}").router)
+    for name in PROTECTED:
+        app.include_router(importlib.import_module(f"service.routes.{name}").router,
+                           dependencies=[Depends(current_user)])
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,0 +1,190 @@
+"""Pydantic models for every request and response of the service (they are the OpenAPI)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Outcome = Literal["ruled_in", "ruled_out", "further_enquiries"]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: str = Field(description="the database dialect in use (sqlite, postgresql)")
+
+
+class ClientConfig(BaseModel):
+    tile_url: str | None = Field(None, description="map tile URL template; none: plain background")
+    tile_attribution: str = ""
+
+
+class Me(BaseModel):
+    name: str
+    role: Literal["officer", "processing"]
+    force: str | None
+
+
+class HitOut(BaseModel):
+    """One hit: the hit fields of the vicinity contract, with the store's id and status."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    crime_reference: str
+    police_force: str
+    crime_type: str
+    subject: str
+    min_distance_m: float
+    closest_time: dt.datetime
+    first_in: dt.datetime
+    last_in: dt.datetime
+    duration_s: float
+    fixes_in: int
+    max_precision_m: float | None
+    sources: str
+    status: Literal["current", "superseded", "withdrawn"]
+    run_id: int
+
+
+class CrimeOut(BaseModel):
+    crime_reference: str
+    police_force: str
+    crime_type: str
+    description: str
+    version: int
+    batch_id: str
+    time_from: dt.datetime
+    time_to: dt.datetime
+    lat: float
+    lon: float
+    superseded: bool
+
+
+class FixOut(BaseModel):
+    seq: int = Field(description="1-based position of the fix in the path through the window")
+    time: dt.datetime
+    lat: float
+    lon: float
+    precision_m: float | None
+    source: str
+    distance_m: float = Field(description="distance from the crime location, metres")
+    in_window: bool = Field(description="the fix lies inside the (buffered) crime window")
+    in_vicinity: bool = Field(description="inside the window and within the radius "
+                                          "(plus precision when counted)")
+
+
+class ClosestApproach(BaseModel):
+    time: dt.datetime
+    lat: float
+    lon: float
+    distance_m: float
+
+
+class MultiLineString(BaseModel):
+    type: Literal["MultiLineString"] = "MultiLineString"
+    coordinates: list[list[list[float]]] = Field(
+        description="one [lon, lat] line per run of joined fixes (a gap breaks the line)")
+
+
+class HitDetail(HitOut):
+    crime: CrimeOut
+    radius_m: float
+    max_gap_s: float
+    count_precision: bool
+    window_from: dt.datetime = Field(description="crime window widened by the run's buffers")
+    window_to: dt.datetime
+    closest: ClosestApproach | None
+    fixes: list[FixOut] = Field(description="the fixes of the path through the window: from the "
+                                            "last joined fix before it to the first after it")
+    path: MultiLineString
+
+
+Rationale = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=10_000)]
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Outcome
+    rationale: Rationale = Field(description="why: required, not blank")
+
+
+class DecisionOut(BaseModel):
+    id: int
+    hit_id: int
+    outcome: Outcome
+    rationale: str
+    user: str
+    decided_at: dt.datetime
+
+
+class PointGeometry(BaseModel):
+    type: Literal["Point"] = "Point"
+    coordinates: list[float]
+
+
+class Feature(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    geometry: PointGeometry | MultiLineString
+    properties: dict[str, Any]
+
+
+class FeatureCollection(BaseModel):
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[Feature]
+
+
+class Place(BaseModel):
+    lat: float
+    lon: float
+    easting: float
+    northing: float
+
+
+class ProximityHit(BaseModel):
+    subject: str
+    min_distance_m: float
+    closest_time: dt.datetime
+    first_in: dt.datetime
+    last_in: dt.datetime
+    duration_s: float
+    fixes_in: int
+    max_precision_m: float | None
+    sources: str
+
+
+class ProximityOut(BaseModel):
+    place: Place
+    time_from: dt.datetime
+    time_to: dt.datetime
+    radius_m: float
+    max_gap_s: float
+    count_precision: bool
+    subjects: list[ProximityHit]
+
+
+class RunOut(BaseModel):
+    id: int
+    kind: str
+    started: dt.datetime
+    ended: dt.datetime | None
+    algorithm_version: str
+    rules: dict[str, Any]
+    counts: dict[str, Any] | None
+    status: str
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: dt.datetime
+    user: str
+    role: str
+    police_force: str | None
+    action: str
+    target: str
+    client_address: str | None
+
+
+class Problem(BaseModel):
+    detail: str

@@ -1,0 +1,184 @@
+"""Hits: a crime's or a day's hits, one hit in detail, its evidence report and its decisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi.responses import HTMLResponse
+from sqlalchemy import Engine
+
+from service import access, audit
+from service.auth import CurrentUser, Principal
+from service.models import (
+    ClosestApproach,
+    CrimeOut,
+    DecisionIn,
+    DecisionOut,
+    FixOut,
+    HitDetail,
+    HitOut,
+    MultiLineString,
+    Problem,
+)
+from service.settings import Settings, engine, ns, settings, trail_access, unprocessable
+from service.trails import (
+    TrailAccess,
+    joined_runs,
+    lonlat,
+    path_through_window,
+    position_at,
+    rules_from_record,
+    to_working,
+)
+from trailmatch.hitstore import repository
+from trailmatch.rules import Rules
+
+router = APIRouter(tags=["hits"])
+
+Db = Annotated[Engine, Depends(engine)]
+Cfg = Annotated[Settings, Depends(settings)]
+Trails = Annotated[TrailAccess, Depends(trail_access)]
+HitId = Annotated[int, Path(ge=1, le=2**62, description="the hit's id")]
+Name = Annotated[str, Query(min_length=1, max_length=64)]
+
+NOT_FOUND = {404: {"model": Problem, "description": "no such hit (or not one of yours)"}}
+
+
+def _visible_hit(db: Engine, principal: Principal, hit_id: int, action: str) -> dict:
+    """The hit, if it exists and the caller may see it; else 404 — the same answer either way."""
+    row = repository.get_hit(db, hit_id)
+    if row is None or not access.sees_force(principal, row["police_force"]):
+        audit.record(db, principal, action + ".denied", f"hit:{hit_id}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such hit")
+    return row
+
+
+@router.get("/hits", response_model=list[HitOut],
+            responses={403: {"model": Problem}, 404: {"model": Problem}})
+def list_hits(principal: CurrentUser, db: Db, police_force: Name,
+              crime_reference: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+              date: Annotated[dt.date | None, Query(description="UTC day YYYY-MM-DD")] = None,
+              ) -> list[dict]:
+    """The current hits of one crime (``crime_reference``) or of a force's crimes whose window
+    meets a UTC day (``date``): give exactly one of the two."""
+    if (crime_reference is None) == (date is None):
+        raise unprocessable(["query", "crime_reference"],
+                            "give exactly one of crime_reference and date")
+    target = f"crime:{police_force}/{crime_reference}" if crime_reference else \
+        f"day:{police_force}/{date}"
+    if not access.sees_force(principal, police_force):
+        audit.record(db, principal, "hits.list.denied", target)
+        raise access.deny("officers see the crimes and hits of their own force only")
+    audit.record(db, principal, "hits.list", target)
+    if crime_reference is not None:
+        rows = repository.hits_for_crime(db, police_force, crime_reference)
+        if not rows and not repository.crime_versions(db, police_force, crime_reference):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no crime with that reference "
+                                                           "from that force")
+        return rows
+    try:
+        return repository.hits_for_day(db, police_force, date)
+    except OverflowError:  # date.max + 1 day
+        raise unprocessable(["query", "date"], "date out of range") from None
+
+
+def _rules_of(db: Engine, row: dict, fallback: Rules) -> Rules:
+    run = repository.get_run(db, row["updated_run_id"]) if row.get("updated_run_id") else None
+    return rules_from_record(run["rules"] if run else None, fallback)
+
+
+def hit_detail(row: dict, rules: Rules, trails: TrailAccess) -> HitDetail:
+    """The hit with the path through its (buffered) crime window and the fixes on it."""
+    gap = rules.max_gap_ns
+    w0 = ns(row["time_from"]) - rules.buffer_before_ns
+    w1 = ns(row["time_to"]) + rules.buffer_after_ns
+    fixes = trails.subject_fixes(row["subject"], w0 - gap, w1 + gap)
+    path = path_through_window(fixes, w0, w1, gap)
+    cx, cy = to_working(np.array([row["crime_lon"]]), np.array([row["crime_lat"]]), rules.crs)
+    cx, cy = float(cx[0]), float(cy[0])
+    dist = np.hypot(path.x - cx, path.y - cy)
+    reach = np.where(np.isnan(path.precision), 0.0, path.precision) if rules.count_precision \
+        else np.zeros(path.n)
+    in_window = (path.t >= w0) & (path.t <= w1)
+    in_vicinity = in_window & (dist <= rules.radius_m + reach)
+    lon, lat = lonlat(path.x, path.y, rules.crs)
+    times = path.t.astype("datetime64[ns]").astype("datetime64[us]").tolist()
+    sources = path.source_names()
+    fixes_out = [
+        FixOut(seq=i + 1, time=times[i].replace(tzinfo=dt.UTC), lat=float(lat[i]),
+               lon=float(lon[i]),
+               precision_m=None if np.isnan(path.precision[i]) else float(path.precision[i]),
+               source=sources[i], distance_m=float(dist[i]), in_window=bool(in_window[i]),
+               in_vicinity=bool(in_vicinity[i]))
+        for i in range(path.n)]
+    lines = [[[float(lon[i]), float(lat[i])] for i in range(s.start, s.stop)]
+             for s in joined_runs(path.t, gap) if s.stop - s.start >= 2]
+    closest = None
+    at = position_at(path, ns(row["closest_time"]), gap)
+    if at is not None:
+        clon, clat = lonlat(np.array([at[0]]), np.array([at[1]]), rules.crs)
+        closest = ClosestApproach(time=row["closest_time"], lat=float(clat[0]),
+                                  lon=float(clon[0]), distance_m=float(np.hypot(at[0] - cx,
+                                                                                at[1] - cy)))
+    crime = CrimeOut(crime_reference=row["crime_reference"], police_force=row["police_force"],
+                     crime_type=row["crime_type"], description=row["description"],
+                     version=row["crime_version"], batch_id=row["batch_id"],
+                     time_from=row["time_from"], time_to=row["time_to"], lat=row["crime_lat"],
+                     lon=row["crime_lon"], superseded=row["status"] == "superseded")
+    base = HitOut.model_validate(row).model_dump()
+    return HitDetail(**base, crime=crime, radius_m=rules.radius_m, max_gap_s=rules.max_gap_s,
+                     count_precision=rules.count_precision,
+                     window_from=row["time_from"] - dt.timedelta(seconds=rules.buffer_before_s),
+                     window_to=row["time_to"] + dt.timedelta(seconds=rules.buffer_after_s),
+                     closest=closest, fixes=fixes_out, path=MultiLineString(coordinates=lines))
+
+
+@router.get("/hits/{hit_id}", response_model=HitDetail, responses=NOT_FOUND)
+def get_hit(principal: CurrentUser, db: Db, cfg: Cfg, trails: Trails, hit_id: HitId) -> HitDetail:
+    """One hit (any status) with the fixes in the vicinity and the path through the window."""
+    row = _visible_hit(db, principal, hit_id, "hit.read")
+    audit.record(db, principal, "hit.read", f"hit:{hit_id}")
+    return hit_detail(row, _rules_of(db, row, cfg.rules), trails)
+
+
+@router.get("/hits/{hit_id}/report", response_class=HTMLResponse, responses=NOT_FOUND)
+def get_report(principal: CurrentUser, db: Db, cfg: Cfg, trails: Trails,
+               hit_id: HitId) -> HTMLResponse:
+    """The printable evidence report for this one hit (the nightly report's renderer)."""
+    from service.report import render_hit_report
+
+    row = _visible_hit(db, principal, hit_id, "hit.report")
+    audit.record(db, principal, "hit.report", f"hit:{hit_id}")
+    rules = _rules_of(db, row, cfg.rules)
+    return HTMLResponse(render_hit_report(row, hit_detail(row, rules, trails), rules))
+
+
+def _decision_out(row: dict) -> DecisionOut:
+    return DecisionOut(id=row["id"], hit_id=row["hit_id"], outcome=row["outcome"],
+                       rationale=row["rationale"], user=row["user_name"], decided_at=row["at"])
+
+
+@router.get("/hits/{hit_id}/decisions", response_model=list[DecisionOut], responses=NOT_FOUND)
+def list_decisions(principal: CurrentUser, db: Db, hit_id: HitId) -> list[DecisionOut]:
+    """Every decision recorded on the hit, oldest first."""
+    _visible_hit(db, principal, hit_id, "decisions.read")
+    audit.record(db, principal, "decisions.read", f"hit:{hit_id}")
+    return [_decision_out(r) for r in repository.list_decisions(db, hit_id)]
+
+
+@router.post("/hits/{hit_id}/decisions", response_model=DecisionOut,
+             status_code=status.HTTP_201_CREATED, responses=NOT_FOUND)
+def add_decision(principal: CurrentUser, db: Db, hit_id: HitId, body: DecisionIn) -> DecisionOut:
+    """Record a decision (append-only: earlier decisions stay, with who and when)."""
+    _visible_hit(db, principal, hit_id, "decision.record")
+    with db.begin() as conn:  # the decision and its audit row together, or neither
+        decision_id = repository.add_decision(conn, hit_id, body.outcome, body.rationale,
+                                              user_name=principal.name,
+                                              user_id=principal.user_id)
+        audit.record(conn, principal, "decision.record",
+                     f"hit:{hit_id} decision:{decision_id} {body.outcome}")
+    row = next(r for r in repository.list_decisions(db, hit_id) if r["id"] == decision_id)
+    return _decision_out(row)

@@ -1,0 +1,34 @@
+"""What needs no token: health, the officer page and its client configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import FileResponse
+from sqlalchemy import Engine, text
+
+from service.models import ClientConfig, Health
+from service.settings import Settings, engine, settings
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+router = APIRouter()
+
+
+@router.get("/health", response_model=Health, tags=["public"])
+def health(db: Annotated[Engine, Depends(engine)]) -> Health:
+    with db.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    return Health(status="ok", database=db.dialect.name)
+
+
+@router.get("/config", response_model=ClientConfig, tags=["public"])
+def config(cfg: Annotated[Settings, Depends(settings)]) -> ClientConfig:
+    return ClientConfig(tile_url=cfg.tile_url, tile_attribution=cfg.tile_attribution)
+
+
+@router.get("/", include_in_schema=False)
+def page() -> FileResponse:
+    return FileResponse(STATIC / "index.html", media_type="text/html")

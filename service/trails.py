@@ -1,0 +1,176 @@
+"""Reading the trail store for the service: a subject's fixes in a window, the path through a
+crime window, and ad-hoc proximity — all from the per-day persistent index
+(``trailmatch.index.persist``), so a request memory-maps a day once and never scans the store.
+
+Numba's default threading layer must not run parallel kernels from two threads at once, and
+the index's open-day cache is a plain dict: every engine call here holds ``_ENGINE_LOCK``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trailmatch.crs import lonlat_to_working, working_to_lonlat
+from trailmatch.index.persist import DAY_NS, day_index, load_index_for_window
+from trailmatch.match import match_prepared
+from trailmatch.rules import Rules
+from trailmatch.trails import SOURCE_NAMES, prepare_crimes
+
+_ENGINE_LOCK = threading.Lock()
+
+
+def rules_from_record(record: dict | None, fallback: Rules) -> Rules:
+    """The Rules a run recorded (unknown keys ignored, missing ones from ``fallback``)."""
+    if not record:
+        return fallback
+    names = {f.name for f in dataclasses.fields(Rules)}
+    values = {k: v for k, v in record.items() if k in names}
+    return dataclasses.replace(fallback, **values)
+
+
+@dataclass
+class Fixes:
+    """One subject's fixes, sorted by time (metres in the working CRS)."""
+
+    t: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    precision: np.ndarray
+    source: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.t.size)
+
+    def take(self, mask: np.ndarray) -> Fixes:
+        return Fixes(self.t[mask], self.x[mask], self.y[mask], self.precision[mask],
+                     self.source[mask])
+
+    def source_names(self) -> list[str]:
+        return [SOURCE_NAMES.get(int(c), "unknown") for c in self.source]
+
+
+def _empty_fixes() -> Fixes:
+    return Fixes(np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0),
+                 np.empty(0, np.uint8))
+
+
+class TrailAccess:
+    """The trail store seen through the per-day index, for one set of rules."""
+
+    def __init__(self, store_dir: Path, rules: Rules) -> None:
+        self.store_dir = Path(store_dir)
+        self.rules = rules
+
+    def partitions(self) -> dict[str, Path]:
+        """Day (YYYY-MM-DD) -> partition file, as the persistent index lays the store out."""
+        return {p.stem: p for p in sorted((self.store_dir / "positions").glob("*.parquet"))}
+
+    @staticmethod
+    def _day(ns: int) -> str:
+        return str(np.datetime64(int(ns) // DAY_NS, "D"))
+
+    def _subject_in_day(self, day: str, partition: Path, subject: str) -> Fixes:
+        with _ENGINE_LOCK:
+            trail, _ = day_index(self.store_dir, day, partition, self.rules)
+        codes = np.flatnonzero(np.asarray(trail.subjects) == subject)
+        if codes.size == 0:
+            return _empty_fixes()
+        a, b = int(trail.starts[codes[0]]), int(trail.starts[codes[0] + 1])
+        return Fixes(np.asarray(trail.t[a:b]), np.asarray(trail.x[a:b]),
+                     np.asarray(trail.y[a:b]), np.asarray(trail.precision[a:b]),
+                     np.asarray(trail.source[a:b]))
+
+    def subject_fixes(self, subject: str, lo_ns: int, hi_ns: int) -> Fixes:
+        """Every fix of ``subject`` with ``lo_ns <= t <= hi_ns``."""
+        parts = self.partitions()
+        days = [self._day(d * DAY_NS) for d in range(lo_ns // DAY_NS, hi_ns // DAY_NS + 1)]
+        found = [self._subject_in_day(d, parts[d], subject) for d in days if d in parts]
+        if not found:
+            return _empty_fixes()
+        fixes = Fixes(*(np.concatenate([getattr(f, k) for f in found])
+                        for k in ("t", "x", "y", "precision", "source")))
+        return fixes.take((fixes.t >= lo_ns) & (fixes.t <= hi_ns))
+
+    def monitored_through(self, subject: str, lo_ns: int, hi_ns: int) -> bool:
+        """Does ``[lo, hi]`` lie within the subject's monitoring, taken (without activation data)
+        as from its first to its last fix in the store: a fix at or before ``lo`` and one at or
+        after ``hi``. Searches outward day by day from the window, so usually one day is read."""
+        parts = self.partitions()
+        days = sorted(parts)
+        before = [d for d in days if d <= self._day(lo_ns)][::-1]
+        after = [d for d in days if d >= self._day(hi_ns)]
+        has_before = any((self._subject_in_day(d, parts[d], subject).t <= lo_ns).any()
+                         for d in before)
+        return has_before and any((self._subject_in_day(d, parts[d], subject).t >= hi_ns).any()
+                                  for d in after)
+
+    def proximity(self, x: float, y: float, t0_ns: int, t1_ns: int,
+                  radius_m: float) -> pd.DataFrame:
+        """Subjects in the vicinity of (x, y) during [t0, t1]: the hit fields of the vicinity
+        contract for a one-crime query against the index (no buffers)."""
+        rules = dataclasses.replace(self.rules, radius_m=float(radius_m), buffer_before_s=0.0,
+                                    buffer_after_s=0.0)
+        crime = pd.DataFrame({
+            "crime_reference": ["proximity"], "police_force": [""], "crime_type": [""],
+            "x": [float(x)], "y": [float(y)],
+            "time_from": pd.to_datetime([t0_ns], unit="ns", utc=True),
+            "time_to": pd.to_datetime([t1_ns], unit="ns", utc=True),
+        })
+        prepared = prepare_crimes(crime)
+        with _ENGINE_LOCK:
+            trail, index = load_index_for_window(self.store_dir, t0_ns, t1_ns, rules)
+            return match_prepared(trail, index, prepared, rules)
+
+
+def joined_runs(t: np.ndarray, max_gap_ns: int) -> list[slice]:
+    """Split time-sorted fixes into runs of joined fixes (consecutive, 0 < dt <= max gap)."""
+    if t.size == 0:
+        return []
+    dt_ = np.diff(t)
+    breaks = np.flatnonzero((dt_ <= 0) | (dt_ > max_gap_ns)) + 1
+    edges = np.concatenate([[0], breaks, [t.size]])
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def path_through_window(fixes: Fixes, w0: int, w1: int, max_gap_ns: int) -> Fixes:
+    """The fixes inside [w0, w1] plus both ends of every joined segment that meets it."""
+    t = fixes.t
+    keep = (t >= w0) & (t <= w1)
+    if t.size > 1:
+        dt_ = np.diff(t)
+        seg = (dt_ > 0) & (dt_ <= max_gap_ns) & (t[:-1] <= w1) & (t[1:] >= w0)
+        keep[:-1] |= seg
+        keep[1:] |= seg
+    return fixes.take(keep)
+
+
+def position_at(fixes: Fixes, when_ns: int, max_gap_ns: int) -> tuple[float, float] | None:
+    """The interpolated position at ``when_ns`` (a fix, or on a joined segment), else None."""
+    t = fixes.t
+    i = int(np.searchsorted(t, when_ns, side="right")) - 1
+    if i < 0:
+        return None
+    if t[i] == when_ns:
+        return float(fixes.x[i]), float(fixes.y[i])
+    if i + 1 < t.size and 0 < t[i + 1] - t[i] <= max_gap_ns:
+        f = (when_ns - t[i]) / (t[i + 1] - t[i])
+        return (float(fixes.x[i] + f * (fixes.x[i + 1] - fixes.x[i])),
+                float(fixes.y[i] + f * (fixes.y[i + 1] - fixes.y[i])))
+    return None
+
+
+def lonlat(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    with _ENGINE_LOCK:  # pyproj transformers are shared, and not thread-safe
+        return working_to_lonlat(x, y, crs)
+
+
+def to_working(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    with _ENGINE_LOCK:
+        return lonlat_to_working(lon, lat, crs)
