@@ -52,3 +52,14 @@ def create_app(store_dir: str | Path, db_url: str | None = None, *, rules: Rules
                            dependencies=[Depends(current_user)])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app ``trailmatch serve`` starts in each uvicorn worker (configured by environment,
+    which is how the settings reach worker processes)."""
+    import os
+
+    return create_app(os.environ["TRAILMATCH_SERVE_STORE"],
+                      os.environ.get("TRAILMATCH_SERVE_DB") or None,
+                      tile_url=os.environ.get("TRAILMATCH_SERVE_TILE_URL") or None,
+                      tile_attribution=os.environ.get("TRAILMATCH_SERVE_TILE_ATTRIBUTION", ""))

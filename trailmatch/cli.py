@@ -16,6 +16,8 @@ import sys
 # The verbs, in the order --help lists them.
 VERBS = [
     "match",
+    "serve",
+    "users",
 ]
 
 

@@ -152,8 +152,8 @@ def get_report(principal: CurrentUser, db: Db, cfg: Cfg, trails: Trails,
 
     row = _visible_hit(db, principal, hit_id, "hit.report")
     audit.record(db, principal, "hit.report", f"hit:{hit_id}")
-    rules = _rules_of(db, row, cfg.rules)
-    return HTMLResponse(render_hit_report(row, hit_detail(row, rules, trails), rules))
+    return HTMLResponse(render_hit_report(row, _rules_of(db, row, cfg.rules), trails,
+                                          principal.name))
 
 
 def _decision_out(row: dict) -> DecisionOut:

@@ -1,0 +1,51 @@
+"""``trailmatch serve``: the officer service (HTTP API and web page) over a store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the officer service (HTTP API and web page)",
+                       description="Serve the hits API and the officer page over a store. "
+                                   "Listens on loopback unless told otherwise.")
+    p.add_argument("--store", required=True, metavar="DIR",
+                   help="the trail store directory (its hits.sqlite is the default hit store)")
+    p.add_argument("--db", metavar="URL",
+                   help="hit store database URL (e.g. postgresql://...); default: the store's "
+                        "SQLite file")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes (default 1; each keeps its own index cache)")
+    p.add_argument("--tile-url", metavar="TEMPLATE",
+                   help="map tile URL template for the page, e.g. "
+                        "https://tiles.example/{z}/{x}/{y}.png (default: none, plain background)")
+    p.add_argument("--tile-attribution", default="", help="attribution text shown with the tiles")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from trailmatch.hitstore import open_store
+
+    try:  # migrate (and check the database answers) once, before any worker starts
+        open_store(args.store, args.db).dispose()
+    except Exception as e:  # noqa: BLE001 - any database failure is reported the same way
+        print(f"trailmatch serve: cannot open the hit store: {e}", file=sys.stderr)
+        return 1
+    os.environ["TRAILMATCH_SERVE_STORE"] = str(args.store)
+    if args.db:
+        os.environ["TRAILMATCH_SERVE_DB"] = args.db
+    if args.tile_url:
+        os.environ["TRAILMATCH_SERVE_TILE_URL"] = args.tile_url
+        os.environ["TRAILMATCH_SERVE_TILE_ATTRIBUTION"] = args.tile_attribution
+    print(f"trailmatch serve: http://{args.host}:{args.port}/ (API docs at /docs)",
+          file=sys.stderr)
+    uvicorn.run("service.app:app_from_env", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="warning", access_log=False)
+    return 0

@@ -1,0 +1,74 @@
+"""``trailmatch users add|list|revoke``: the service's users and their bearer tokens."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("users", help="add, list or revoke users of the officer service",
+                       description="Users of the officer service. A new user's token is printed "
+                                   "once, on stdout; only its hash is stored.")
+    verbs = p.add_subparsers(dest="users_verb", metavar="ACTION")
+    verbs.required = True
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--store", required=True, metavar="DIR", help="the store directory")
+        q.add_argument("--db", metavar="URL",
+                       help="hit store database URL; default: the store's SQLite file")
+
+    add = verbs.add_parser("add", help="add a user and print their token (once)")
+    add.add_argument("name", help="the user's name, as it will appear in the audit log")
+    add.add_argument("--role", required=True, choices=["officer", "processing"],
+                     help="officer (sees their own force only) or processing (the central team)")
+    add.add_argument("--force", metavar="FORCE",
+                     help="the officer's police force, e.g. Hampshire (required for officers)")
+    common(add)
+    lst = verbs.add_parser("list", help="list users (tokens are never shown)")
+    common(lst)
+    rev = verbs.add_parser("revoke", help="revoke a user's token(s), by name or id")
+    rev.add_argument("user", help="user name (every active user of that name) or numeric id")
+    common(rev)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from service.auth import add_user
+    from trailmatch.hitstore import open_store, repository
+
+    if args.users_verb == "add":
+        if args.role == "officer" and not args.force:
+            print("trailmatch users add: an officer needs --force", file=sys.stderr)
+            return 2
+        if args.force:
+            from trailmatch.ingest.forces import load_forces
+
+            known = load_forces()
+            if args.force not in known:
+                print(f"trailmatch users add: unknown police force {args.force!r} (known: "
+                      f"{', '.join(sorted(known))})", file=sys.stderr)
+                return 2
+    engine = open_store(args.store, args.db)
+    try:
+        if args.users_verb == "add":
+            user_id, token = add_user(engine, args.name, args.role, args.force)
+            print(f"user {user_id} {args.name!r} ({args.role}"
+                  f"{', ' + args.force if args.force else ''}) added; the token below is shown "
+                  "once and cannot be recovered", file=sys.stderr)
+            print(token)
+        elif args.users_verb == "list":
+            print("id\tname\trole\tforce\tcreated\trevoked")
+            for u in repository.list_users(engine):
+                print(f"{u['id']}\t{u['name']}\t{u['role']}\t{u['police_force'] or ''}\t"
+                      f"{u['created_at'].isoformat()}\t"
+                      f"{u['revoked_at'].isoformat() if u['revoked_at'] else ''}")
+        else:
+            who: int | str = int(args.user) if args.user.isdigit() else args.user
+            n = repository.revoke_user(engine, who)
+            print(f"revoked {n} user(s) matching {args.user!r}", file=sys.stderr)
+            if n == 0:
+                return 1
+    finally:
+        engine.dispose()
+    return 0
