@@ -228,3 +228,138 @@ def naive_match(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules) -> pd.
 
 
 # --- coverage and elimination (issue 6) ------------------------------------------------------
+
+COVERAGE_STATUSES = ("hit", "excluded", "cannot_exclude", "not_monitored")
+
+
+def naive_monitoring(paths: dict[str, list[Fix]], activations: pd.DataFrame | None):
+    """Each subject's monitored periods as closed [start, end] ns intervals, merged.
+
+    A subject with activation rows is monitored inside them (an open end is +inf); one without
+    is monitored from its first to its last fix."""
+    periods: dict[str, list[tuple[float, float]]] = {}
+    if activations is not None:
+        for k in range(len(activations)):
+            row = activations.iloc[k]
+            start = pd.Timestamp(row["start"]).value
+            end = math.inf if pd.isna(row["end"]) else pd.Timestamp(row["end"]).value
+            periods.setdefault(str(row["subject"]), []).append((start, end))
+    for name, fixes in paths.items():
+        if name not in periods:
+            periods[name] = [(fixes[0].t, fixes[-1].t)]
+    for name, spans in periods.items():
+        merged: list[tuple[float, float]] = []
+        for a, b in sorted(spans):
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        periods[name] = merged
+    return periods
+
+
+def naive_stretches(fixes: list[Fix], spans: list[tuple[float, float]], max_gap_ns: int):
+    """Every unwatched stretch of a subject's trail as (fix before or None, fix after or None,
+    start, end): consecutive fixes further apart than max gap, and, inside the monitoring, the
+    time before the first fix and after the last one (from the first activation start / to the
+    last activation end)."""
+    m0, m1 = spans[0][0], spans[-1][1]
+    if not fixes:
+        return [(None, None, m0, m1)]
+    out = []
+    if m0 < fixes[0].t:
+        out.append((None, fixes[0], m0, fixes[0].t))
+    for a, b in zip(fixes[:-1], fixes[1:], strict=True):
+        if b.t - a.t > max_gap_ns:
+            out.append((a, b, a.t, b.t))
+    if m1 > fixes[-1].t:
+        out.append((fixes[-1], None, fixes[-1].t, m1))
+    return out
+
+
+def naive_prism(a: Fix | None, b: Fix | None, start, end, cx, cy, w0, w1, rules: Rules):
+    """(possible, min speed needed) for one stretch against one crime window, straight from
+    DESIGN.md: possible iff max(g0, t_a + max(d_a − R − ρ_a, 0)/v) <= min(g1, t_b − max(d_b − R
+    − ρ_b, 0)/v), times in seconds from w0. The speed is the smallest v for which that holds."""
+    v = rules.max_speed_mps
+    g0 = (max(start, w0) - w0) * 1e-9
+    g1 = (min(end, w1) - w0) * 1e-9
+    lo, hi, need = g0, g1, 0.0
+    if a is not None:
+        ta = (a.t - w0) * 1e-9
+        dx, dy = a.x - cx, a.y - cy
+        ra = max(math.sqrt(dx * dx + dy * dy) - rules.radius_m - _reach(a, rules), 0.0)
+        lo = max(g0, ta + ra / v)
+        need = max(need, ra / (g1 - ta))
+    if b is not None:
+        tb = (b.t - w0) * 1e-9
+        dx, dy = b.x - cx, b.y - cy
+        rb = max(math.sqrt(dx * dx + dy * dy) - rules.radius_m - _reach(b, rules), 0.0)
+        hi = min(g1, tb - rb / v)
+        need = max(need, rb / (tb - g0))
+    if a is not None and b is not None:
+        need = max(need, (ra + rb) / (tb - ta))
+    return lo <= hi, need
+
+
+def naive_coverage(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules,
+                   activations: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per (crime, subject) by brute force: the coverage contract of DESIGN.md.
+
+    Extra column ``hit_margin``: the naive hit's fix margin (boundary cases)."""
+    paths = subject_paths(trails) if len(trails) else {}
+    periods = naive_monitoring(paths, activations)
+    rows = []
+    t_from = pd.to_datetime(crimes["time_from"], utc=True)
+    t_to = pd.to_datetime(crimes["time_to"], utc=True)
+    for k in range(len(crimes)):
+        crime = crimes.iloc[k]
+        cx, cy = float(crime["x"]), float(crime["y"])
+        w0 = int(t_from.iloc[k].value) - rules.buffer_before_ns
+        w1 = int(t_to.iloc[k].value) + rules.buffer_after_ns
+        for subject in sorted(periods):
+            fixes = paths.get(subject, [])
+            spans = periods[subject]
+            hit = naive_pair(fixes, cx, cy, w0, w1, rules) if fixes else None
+            if w1 > w0:
+                covered = sum(max(0.0, min(b, w1) - max(a, w0)) for a, b in spans) / (w1 - w0)
+            else:
+                covered = 1.0 if any(a <= w0 <= b for a, b in spans) else 0.0
+            monitored = any(a <= w0 and w1 <= b for a, b in spans)
+            gaps = 0
+            worst = None
+            for a, b, start, end in naive_stretches(fixes, spans, rules.max_gap_ns):
+                if a is not None and b is not None:
+                    meets = start < w1 and end > w0
+                else:  # an edge of the monitoring counts from its first instant
+                    meets = (start <= w1 if a is None else start < w1) and \
+                            (end >= w0 if b is None else end > w0)
+                if not meets:
+                    continue
+                gaps += 1
+                possible, need = naive_prism(a, b, start, end, cx, cy, w0, w1, rules)
+                if possible and (worst is None or need < worst[0]):
+                    worst = (need, start, end)
+            if hit is not None:
+                status = "hit"
+            elif not monitored:
+                status = "not_monitored"
+            elif worst is not None:
+                status = "cannot_exclude"
+            else:
+                status = "excluded"
+            show = status == "cannot_exclude"
+            rows.append({
+                "crime_reference": crime["crime_reference"],
+                "police_force": crime["police_force"],
+                "subject": subject,
+                "status": status,
+                "fixes_in_window": sum(1 for f in fixes if w0 <= f.t <= w1),
+                "covered_fraction": covered,
+                "gaps": gaps,
+                "worst_gap_from": worst[1] if show else None,
+                "worst_gap_to": worst[2] if show else None,
+                "min_speed_needed_mps": worst[0] if show else math.nan,
+                "hit_margin": hit["fix_margin"] if hit is not None else math.inf,
+            })
+    return pd.DataFrame(rows)

@@ -1,0 +1,265 @@
+"""``eliminate(trails, crimes, rules)``: for every crime and subject, was the subject there, can
+it be ruled out, or is it unknown? — coverage and elimination (DESIGN.md).
+
+Statuses, in order of precedence:
+
+- ``hit``: in the vicinity at some instant of the window (exactly what ``match`` finds);
+- ``not_monitored``: the window is not wholly inside the subject's monitoring (device
+  activation periods; without activation data, from its first to its last fix).
+  ``covered_fraction`` says how much of it is;
+- ``cannot_exclude``: no hit, but at least one unwatched stretch of the trail meeting the window
+  through which the subject could have been in the vicinity at ``v_max``; the worst one (the
+  one needing the least speed) is reported with the speed it needs;
+- ``excluded``: no hit and no such stretch: the subject provably was not in the vicinity,
+  given the fixes and that it cannot move faster than ``v_max``.
+
+Why the prism test is the right one (first principles)
+------------------------------------------------------
+Between fixes joined by the contract (``t_b − t_a <= max_gap``) the path *is* the straight
+line, and ``match`` decides exactly. What is left unwatched is: every gap (consecutive fixes
+a, b with ``t_b − t_a > max_gap``), and, inside the monitoring, the time before the first fix
+and after the last. For such a stretch we only know: at ``t_a`` the subject was within ``ρ_a``
+(the fix's precision radius, when precision counts; else 0) of ``p_a``, at ``t_b`` within
+``ρ_b`` of ``p_b``, and it never moves faster than ``v``.
+
+Being in the vicinity at an instant τ means being at a point q with ``|q − c| <= R``.
+Reaching q by τ from a is possible only if ``|q − p_a| <= ρ_a + v(τ − t_a)``; the closest
+point of the vicinity to ``p_a`` is ``d_a − R`` away (0 if ``p_a`` is inside), so *some* point
+of the vicinity can be reached by τ exactly when
+
+    τ >= t_a + (d_a − R − ρ_a)⁺ / v.                                                   (1)
+
+Symmetrically, b can still be reached from some point of the vicinity after τ exactly when
+
+    τ <= t_b − (d_b − R − ρ_b)⁺ / v.                                                   (2)
+
+The question is about the window, and within the stretch, so also ``g0 <= τ <= g1``, the
+stretch clipped to W (the fixes themselves may lie outside W: they still bound where the
+subject can be inside it). An instant satisfying all four exists iff
+
+    max(g0, t_a + (d_a − R − ρ_a)⁺/v) <= min(g1, t_b − (d_b − R − ρ_b)⁺/v),
+
+the clipped prism condition of DESIGN.md. Each of (1) and (2) is *exactly* "could have got
+there from a" and "could have got from there to b"; their conjunction is exactly "at some
+instant of the window the subject could be in the vicinity as far as a alone and b alone
+tell". Consequences that matter in evidence:
+
+- **Excluded is proof.** If the condition fails for every stretch, then at every instant of
+  W the subject was either on its drawn path (and not in the vicinity, or there would be a
+  hit) or in a stretch where (1) or (2) fails, i.e. physically unable to be there at ``v``.
+- **It is conservative, never the other way.** (1) and (2) may be met by two *different*
+  points of the vicinity while no single point is within reach of both fixes at once (e.g.
+  fixes 2 km apart on either side of the crime's street, with just enough time to go straight
+  from one to the other: the prism is then the straight line, which may pass 150 m from the
+  crime while (1) and (2) both hold). Such a subject is reported ``cannot_exclude`` although
+  a sharper (lens-shaped) test would exclude it. No subject is ever excluded that could have
+  been there. That is the trade-off DESIGN.md fixes, and what ``expected_coverage.csv`` uses.
+- **Precision only loosens.** Counting precision subtracts ``ρ`` from each distance, so (1)
+  and (2) get easier: fewer exclusions, never more.
+- A side with no fix (before the first fix or after the last, inside an activation period)
+  gives no bound: only the other inequality applies. A subject with no fix at all in an
+  activation period covering W cannot be excluded (speed needed 0).
+
+Minimum speed needed. The condition is monotone in v (larger v only loosens (1) and (2)); it
+is four inequalities, three of which involve v, each solved for v:
+``v >= A/(g1 − t_a)``, ``v >= B/(t_b − g0)``, ``v >= (A + B)/(t_b − t_a)`` with
+``A = (d_a − R − ρ_a)⁺``, ``B = (d_b − R − ρ_b)⁺`` (``g0 <= g1`` always holds). So the least v
+for which the subject could have been there through that stretch is the largest of the three
+(0 when both fixes are within R + ρ of the crime). The *worst gap* is the stretch with the
+least such speed (ties: the earliest); ``min_speed_needed_mps`` is that speed. For a
+``cannot_exclude`` row it is <= ``v_max``; ``worst_gap_from``/``worst_gap_to`` are the times of
+the fixes before and after (or the activation start / end for an edge; empty when open).
+
+Which stretches count (``gaps``): those whose open interval meets W (``t_a < w1`` and
+``t_b > w0``); an edge of the monitoring counts from its first / to its last instant. At a fix
+itself the position is known, so touching W only at a fix adds nothing.
+
+Scale: the geometry runs on the gap index (``trailmatch/index/gaps.py``: gaps binned by their
+prism's bounding box), not on crimes × subjects; the one row per (crime, subject) that the
+answer consists of is then filled by binary searches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trailmatch.index.gaps import (
+    OPEN_END,
+    STATUSES,
+    build_gap_index,
+    coverage_rows,
+    reachable_pairs,
+)
+from trailmatch.index.query import hit_pairs
+from trailmatch.index.segments import SegmentIndex, build_index
+from trailmatch.rules import Rules
+from trailmatch.trails import Crimes, Trail, prepare_crimes, prepare_trail
+
+COVERAGE_COLUMNS = [
+    "crime_reference", "police_force", "subject", "status", "fixes_in_window",
+    "covered_fraction", "gaps", "worst_gap_from", "worst_gap_to", "min_speed_needed_mps",
+]
+ACTIVATION_COLUMNS = ("subject", "start", "end")
+
+
+def empty_coverage() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in COVERAGE_COLUMNS})
+    frame["status"] = pd.Categorical([], categories=list(STATUSES))
+    frame["fixes_in_window"] = pd.Series(dtype=np.int32)
+    frame["gaps"] = pd.Series(dtype=np.int32)
+    for c in ("worst_gap_from", "worst_gap_to"):
+        frame[c] = pd.Series(dtype="datetime64[ns, UTC]")
+    for c in ("covered_fraction", "min_speed_needed_mps"):
+        frame[c] = pd.Series(dtype=np.float64)
+    return frame
+
+
+def _instants(values, what: str, allow_missing: bool) -> np.ndarray:
+    s = pd.Series(values)
+    if not pd.api.types.is_datetime64_any_dtype(s.dtype):
+        try:
+            s = pd.to_datetime(s, utc=True, format="ISO8601")
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{what}: unreadable time ({exc})") from None
+    if getattr(s.dt, "tz", None) is None:
+        s = s.dt.tz_localize("UTC")
+    s = s.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    missing = s.isna().to_numpy()
+    if missing.any() and not allow_missing:
+        raise ValueError(f"{what}: row {int(np.flatnonzero(missing)[0])}: missing time")
+    ns = s.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
+    ns[missing] = OPEN_END
+    return ns
+
+
+def _monitoring(trail: Trail, names: np.ndarray, trail_to_u: np.ndarray,
+                activations: pd.DataFrame | None):
+    """Merged closed monitoring periods per universe subject, as CSR arrays."""
+    n_u = names.size
+    periods: list[list[tuple[int, int]]] = [[] for _ in range(n_u)]
+    if activations is not None and len(activations):
+        code = {name: u for u, name in enumerate(names.tolist())}
+        start = _instants(activations["start"], "activations.start", False)
+        end = _instants(activations["end"], "activations.end", True)
+        back = end < start
+        if back.any():
+            i = int(np.flatnonzero(back)[0])
+            raise ValueError(f"activations: row {i}: end is before start")
+        for subj, a, b in zip(activations["subject"].astype(str).tolist(), start.tolist(),
+                              end.tolist(), strict=True):
+            periods[code[subj]].append((a, b))
+    starts = trail.starts
+    for s in range(trail.n_subjects):
+        u = trail_to_u[s]
+        if not periods[u] and starts[s + 1] > starts[s]:
+            periods[u].append((int(trail.t[starts[s]]), int(trail.t[starts[s + 1] - 1])))
+    mon_lo = np.zeros(n_u, dtype=np.int64)
+    mon_hi = np.zeros(n_u, dtype=np.int64)
+    mon_start: list[int] = []
+    mon_end: list[int] = []
+    for u in range(n_u):
+        mon_lo[u] = len(mon_start)
+        for a, b in sorted(periods[u]):
+            if len(mon_start) > mon_lo[u] and a <= mon_end[-1]:
+                mon_end[-1] = max(mon_end[-1], b)
+            else:
+                mon_start.append(a)
+                mon_end.append(b)
+        mon_hi[u] = len(mon_start)
+    return (mon_lo, mon_hi, np.asarray(mon_start, dtype=np.int64),
+            np.asarray(mon_end, dtype=np.int64))
+
+
+def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rules, *,
+                       activations: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The coverage step on already prepared arrays (index built with the same rules)."""
+    if index.max_gap_ns != rules.max_gap_ns:
+        raise ValueError("the index was built with another max gap than the rules ask for")
+    if activations is not None:
+        missing = [c for c in ACTIVATION_COLUMNS if c not in activations.columns]
+        if missing:
+            raise ValueError(f"activations: missing column(s) {missing}; "
+                             f"need {list(ACTIVATION_COLUMNS)}")
+        if activations["subject"].isna().any():
+            i = int(np.flatnonzero(activations["subject"].isna().to_numpy())[0])
+            raise ValueError(f"activations: row {i}: missing subject")
+    # every subject known: from the fixes and from the activation periods
+    known = set(trail.subjects.astype(str).tolist())
+    if activations is not None:
+        known |= set(activations["subject"].astype(str).tolist())
+    names = np.asarray(sorted(known), dtype=object)
+    n_u = names.size
+    if crimes.n == 0 or n_u == 0:
+        return empty_coverage()
+    trail_to_u = np.searchsorted(names, trail.subjects.astype(str)).astype(np.int64)
+
+    n_c = crimes.n
+    if trail.n_fixes:
+        pair_crime, pair_subject = hit_pairs(index, crimes.x, crimes.y, crimes.w0, crimes.w1,
+                                             rules.radius_m)
+    else:
+        pair_crime = pair_subject = np.zeros(0, dtype=np.int64)
+    hit_offsets = np.searchsorted(pair_crime, np.arange(n_c + 1), side="left").astype(np.int64)
+
+    gap_index = build_gap_index(trail.subject, trail.t, trail.x, trail.y, index.reach,
+                                trail.n_subjects, rules.max_gap_ns, rules.radius_m,
+                                rules.max_speed_mps)
+    reach_offsets, reach_subject, reach_gap, reach_speed = reachable_pairs(
+        gap_index, trail.subject, trail.t, trail.x, trail.y, index.reach,
+        crimes.x, crimes.y, crimes.w0, crimes.w1)
+
+    fix_lo = np.zeros(n_u, dtype=np.int64)
+    fix_hi = np.zeros(n_u, dtype=np.int64)
+    fix_lo[trail_to_u] = trail.starts[:-1]
+    fix_hi[trail_to_u] = trail.starts[1:]
+    gap_lo = np.zeros(n_u, dtype=np.int64)
+    gap_hi = np.zeros(n_u, dtype=np.int64)
+    gap_lo[trail_to_u] = gap_index.gap_starts[:-1]
+    gap_hi[trail_to_u] = gap_index.gap_starts[1:]
+    mon_lo, mon_hi, mon_start, mon_end = _monitoring(trail, names, trail_to_u, activations)
+
+    frame = crimes.frame
+    order = frame[["police_force", "crime_reference"]].astype(str).sort_values(
+        ["police_force", "crime_reference"], kind="stable").index.to_numpy(dtype=np.int64)
+    status, fixes, covered, gaps, worst_from, worst_to, min_speed = coverage_rows(
+        order, crimes.x, crimes.y, crimes.w0, crimes.w1, float(rules.radius_m),
+        float(rules.max_speed_mps), n_u, hit_offsets, trail_to_u[pair_subject],
+        reach_offsets, trail_to_u[reach_subject], reach_gap, reach_speed,
+        fix_lo, fix_hi, trail.t, trail.x, trail.y, index.reach, gap_lo, gap_hi,
+        gap_index.gap_ta, gap_index.gap_tb, mon_lo, mon_hi, mon_start, mon_end)
+
+    ref_codes, refs = pd.factorize(frame["crime_reference"].astype(str))
+    force_codes, forces = pd.factorize(frame["police_force"].astype(str))
+    per_crime = np.repeat(order, n_u)
+    return pd.DataFrame({
+        "crime_reference": pd.Categorical.from_codes(ref_codes[per_crime], categories=refs),
+        "police_force": pd.Categorical.from_codes(force_codes[per_crime], categories=forces),
+        "subject": pd.Categorical.from_codes(np.tile(np.arange(n_u, dtype=np.int32), n_c),
+                                             categories=pd.Index(names.astype(str))),
+        "status": pd.Categorical.from_codes(status, categories=list(STATUSES)),
+        "fixes_in_window": fixes,
+        "covered_fraction": covered,
+        "gaps": gaps,
+        "worst_gap_from": pd.Series(worst_from.view("M8[ns]")).dt.tz_localize("UTC"),
+        "worst_gap_to": pd.Series(worst_to.view("M8[ns]")).dt.tz_localize("UTC"),
+        "min_speed_needed_mps": min_speed,
+    })
+
+
+def eliminate(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules | None = None, *,
+              activations: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per (crime, subject): ``hit`` / ``excluded`` / ``cannot_exclude`` /
+    ``not_monitored``, with the evidence (see the module docstring).
+
+    ``trails`` and ``crimes`` as for ``match``. ``activations`` (optional): device activation
+    periods, columns ``subject``, ``start``, ``end`` (UTC; a missing end means still active);
+    subjects without rows there are monitored from their first to their last fix.
+    Rows are sorted by force, crime reference and subject; columns ``COVERAGE_COLUMNS``
+    (text columns are categorical).
+    """
+    rules = rules or Rules()
+    trail = prepare_trail(trails)
+    prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
+    index = build_index(trail, rules.max_gap_s, rules.count_precision)
+    return eliminate_prepared(trail, index, prepared, rules, activations=activations)

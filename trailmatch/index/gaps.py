@@ -1,0 +1,493 @@
+"""Gaps in the trails, indexed by the bounding boxes of their space-time prisms.
+
+A *gap* is a pair of consecutive fixes a, b of one subject with ``t_b − t_a > max_gap``: the
+path is not drawn between them (see ``segments.py``), so where the subject was is unknown.
+At speed ``v`` (``Rules.max_speed_mps``) the subject could only have been where it can reach
+from a and still get to b. For a crime at c with radius R the prism test of DESIGN.md
+(``eliminate.py`` derives it) can only pass if
+
+    (d_a − R − ρ_a)⁺ + (d_b − R − ρ_b)⁺ <= v·(t_b − t_a)     (d = distance to c, ρ = precision)
+
+and then ``d_a + d_b <= S = v·(t_b − t_a) + 2R + ρ_a + ρ_b``: c lies in the ellipse with foci
+p_a, p_b and major axis S. Its bounding box (centre m = (p_a + p_b)/2, semi-axes
+α = S/2 and β = √(α² − f²) with f = |p_b − p_a|/2, direction u = (p_b − p_a)/2f) has half-widths
+
+    h_x = √(α²u_x² + β²u_y²),   h_y = √(α²u_y² + β²u_x²)
+
+and is the gap's key in the index: a crime outside it cannot be reached through that gap,
+whatever its window. A gap whose own fixes are further apart than S − 2R − ρ_a − ρ_b allows
+(the subject moved faster than v) can reach no crime and is left out.
+
+Boxes are binned like the segment chunks: a loose hierarchical grid (the level whose cell,
+``cell_m · 2**level``, is at least as wide as the box; the cell of its lower-left corner) with
+time buckets per level at least as long as the longest gap of that level, so a crime probes
+2 × 2 cells per level and a few buckets. Bins are a hashed CSR table (counting sort, O(n)).
+
+The query returns, for each crime, every subject with a gap through which it could have been
+in the vicinity, and that subject's *worst* gap: the one needing the least speed
+(``min_speed``, smallest ``v`` for which the prism test passes; ties: the earliest gap).
+``coverage_rows`` then writes one row per (crime, subject) — fixes in the window, monitored
+fraction, gaps meeting the window and the status — from binary searches, not geometry.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from trailmatch.index.segments import mix64
+
+NS = 1e-9
+N_LEVELS = 32
+_OFF = 1 << 19
+NO_TIME = np.iinfo(np.int64).min  # NaT in the output
+OPEN_END = np.iinfo(np.int64).max  # an activation period with no end yet
+
+# status codes of the coverage rows, in the order of STATUSES
+HIT, EXCLUDED, CANNOT_EXCLUDE, NOT_MONITORED = 0, 1, 2, 3
+STATUSES = ("hit", "excluded", "cannot_exclude", "not_monitored")
+
+
+@dataclass
+class GapIndex:
+    gap_a: np.ndarray  # int64: fix before each gap (the fix after is gap_a + 1), trail order
+    gap_starts: np.ndarray  # int64 CSR: subject s owns gaps gap_starts[s]:gap_starts[s+1]
+    gap_ta: np.ndarray  # int64 ns: time of the fix before
+    gap_tb: np.ndarray  # int64 ns: time of the fix after
+    # binned gaps (only those that can reach anything), in bin order
+    bin_gap: np.ndarray  # int64: gap id
+    bin_key: np.ndarray  # uint64 packed (level, bucket, cell x, cell y)
+    box: np.ndarray  # float64 (n, 4): xmin, xmax, ymin, ymax of the crime locations reachable
+    bin_start: np.ndarray  # int64 CSR offsets of the hashed bins
+    level_bucket_ns: np.ndarray  # int64 per level: time bucket (0 = level empty)
+    # parameters the boxes were built with
+    radius_m: float
+    speed_mps: float
+    cell_m: float
+
+    @property
+    def n_gaps(self) -> int:
+        return int(self.gap_a.size)
+
+
+@nb.njit(cache=True, inline="always")
+def pack_key(level, bucket, ix, iy):
+    return ((np.uint64(level) << np.uint64(59))
+            | (np.uint64(bucket & 0x7FFFF) << np.uint64(40))
+            | (np.uint64((ix + _OFF) & 0xFFFFF) << np.uint64(20))
+            | np.uint64((iy + _OFF) & 0xFFFFF))
+
+
+@nb.njit(cache=True)
+def find_gaps(subject, t, n_subjects, max_gap_ns):
+    """Fix index a of every gap (a, a+1), in trail order, and the CSR offsets per subject."""
+    n = t.size
+    count = 0
+    for i in range(n - 1):
+        if subject[i + 1] == subject[i] and t[i + 1] - t[i] > max_gap_ns:
+            count += 1
+    gap_a = np.empty(count, dtype=np.int64)
+    starts = np.zeros(n_subjects + 1, dtype=np.int64)
+    k = 0
+    for i in range(n - 1):
+        if subject[i + 1] == subject[i] and t[i + 1] - t[i] > max_gap_ns:
+            gap_a[k] = i
+            starts[subject[i] + 1] += 1
+            k += 1
+    for s in range(n_subjects):
+        starts[s + 1] += starts[s]
+    return gap_a, starts
+
+
+@nb.njit(cache=True, inline="always")
+def stretch_prism(has_a, ta_ns, xa, ya, reach_a, has_b, tb_ns, xb, yb, reach_b,
+                  start_ns, end_ns, cx, cy, w0, w1, radius, speed):
+    """The prism test of one unwatched stretch [start, end] against one crime window.
+
+    Times in float seconds from w0; [g0, g1] is the stretch clipped to the window.
+    Possible iff  max(g0, t_a + A/v) <= min(g1, t_b − B/v)  with A = (d_a − R − ρ_a)⁺ and
+    B = (d_b − R − ρ_b)⁺ (a side with no fix gives no bound). The least speed for which it
+    holds is  max(A/(g1 − t_a), B/(t_b − g0), (A + B)/(t_b − t_a))  (each term is one of the
+    three inequalities the max/min stand for, solved for v). Returns (possible, speed).
+    """
+    g0 = np.float64(max(start_ns, w0) - w0) * NS
+    g1 = np.float64(min(end_ns, w1) - w0) * NS
+    lo = g0
+    hi = g1
+    need = 0.0
+    ta = 0.0
+    tb = 0.0
+    ra = 0.0
+    rb = 0.0
+    if has_a:
+        ta = np.float64(ta_ns - w0) * NS
+        dx = xa - cx
+        dy = ya - cy
+        ra = max(math.sqrt(dx * dx + dy * dy) - radius - reach_a, 0.0)
+        lo = max(g0, ta + ra / speed)
+        need = max(need, ra / (g1 - ta))
+    if has_b:
+        tb = np.float64(tb_ns - w0) * NS
+        dx = xb - cx
+        dy = yb - cy
+        rb = max(math.sqrt(dx * dx + dy * dy) - radius - reach_b, 0.0)
+        hi = min(g1, tb - rb / speed)
+        need = max(need, rb / (tb - g0))
+    if has_a and has_b:
+        need = max(need, (ra + rb) / (tb - ta))
+    return lo <= hi, need
+
+
+@nb.njit(cache=True, parallel=True)
+def _gap_boxes(gap_a, t, x, y, reach, radius, speed, cell_m):
+    """Ellipse bounding box, level and duration of each gap; level -1: reaches nothing."""
+    n = gap_a.size
+    box = np.empty((n, 4), dtype=np.float64)
+    level = np.empty(n, dtype=np.int64)
+    for g in nb.prange(n):
+        a = gap_a[g]
+        b = a + 1
+        span = np.float64(t[b] - t[a]) * NS
+        big_s = speed * span + 2.0 * radius + reach[a] + reach[b]
+        dx = x[b] - x[a]
+        dy = y[b] - y[a]
+        two_f = math.sqrt(dx * dx + dy * dy)
+        # the subject outran v between its own fixes: no crime passes the prism test
+        if two_f - 2.0 * radius - reach[a] - reach[b] > speed * span * (1.0 + 1e-9) + 1e-6:
+            level[g] = -1
+            box[g, 0] = 0.0
+            box[g, 1] = 0.0
+            box[g, 2] = 0.0
+            box[g, 3] = 0.0
+            continue
+        alpha = 0.5 * big_s
+        f = min(0.5 * two_f, alpha)
+        beta = math.sqrt(max(alpha * alpha - f * f, 0.0))
+        if two_f > 0.0:
+            ux = dx / two_f
+            uy = dy / two_f
+        else:
+            ux = 1.0
+            uy = 0.0
+        # round-off must never drop a candidate: the exact test decides anyway
+        slack = 1e-6 * big_s + 1e-3
+        hx = math.sqrt(alpha * alpha * ux * ux + beta * beta * uy * uy) + slack
+        hy = math.sqrt(alpha * alpha * uy * uy + beta * beta * ux * ux) + slack
+        mx = 0.5 * (x[a] + x[b])
+        my = 0.5 * (y[a] + y[b])
+        box[g, 0] = mx - hx
+        box[g, 1] = mx + hx
+        box[g, 2] = my - hy
+        box[g, 3] = my + hy
+        extent = 2.0 * max(hx, hy)
+        lev = 0
+        size = cell_m
+        while size < extent and lev < N_LEVELS - 1:
+            size *= 2.0
+            lev += 1
+        level[g] = lev
+    return box, level
+
+
+@nb.njit(cache=True)
+def _bin_gaps(gap_ids, gap_a, t, box, level, level_bucket_ns, cell_m, n_bins):
+    n = gap_ids.size
+    key = np.empty(n, dtype=np.uint64)
+    mask = np.uint64(n_bins - 1)
+    counts = np.zeros(n_bins + 1, dtype=np.int64)
+    bins = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        g = gap_ids[k]
+        lev = level[g]
+        size = cell_m * (2.0 ** lev)
+        ix = np.int64(np.floor(box[g, 0] / size))
+        iy = np.int64(np.floor(box[g, 2] / size))
+        key[k] = pack_key(lev, t[gap_a[g]] // level_bucket_ns[lev], ix, iy)
+        b = np.int64(mix64(key[k]) & mask)
+        bins[k] = b
+        counts[b + 1] += 1
+    for b in range(n_bins):
+        counts[b + 1] += counts[b]
+    fill = counts[:-1].copy()
+    order = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        b = bins[k]
+        order[fill[b]] = k
+        fill[b] += 1
+    return counts, order, key
+
+
+def build_gap_index(subject: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray,
+                    reach: np.ndarray, n_subjects: int, max_gap_ns: int, radius_m: float,
+                    speed_mps: float, *, cell_m: float = 256.0,
+                    bucket_s: float = 3600.0) -> GapIndex:
+    """Find every gap of the trail (arrays sorted by subject and time, ``reach`` the precision
+    radius counted per fix) and bin the reachable ones by their prism's box. O(fixes)."""
+    gap_a, gap_starts = find_gaps(subject, t, n_subjects, max_gap_ns)
+    gap_ta = t[gap_a]
+    gap_tb = t[gap_a + 1]
+    box, level = _gap_boxes(gap_a, t, x, y, reach, float(radius_m), float(speed_mps),
+                            float(cell_m))
+    live = np.flatnonzero(level >= 0)
+    base = int(round(bucket_s * 1e9))
+    level_bucket_ns = np.zeros(N_LEVELS, dtype=np.int64)
+    if live.size:
+        dur = gap_tb[live] - gap_ta[live]
+        longest = np.zeros(N_LEVELS, dtype=np.int64)
+        np.maximum.at(longest, level[live], dur)
+        present = np.zeros(N_LEVELS, dtype=bool)
+        present[level[live]] = True
+        level_bucket_ns[present] = np.maximum(longest[present], base)
+    n_bins = 1
+    while n_bins < 2 * max(live.size, 1):
+        n_bins *= 2
+    bin_start, order, key = _bin_gaps(live, gap_a, t, box, level, np.maximum(level_bucket_ns, 1),
+                                      float(cell_m), n_bins)
+    bin_gap = live[order]
+    return GapIndex(gap_a, gap_starts, gap_ta, gap_tb, bin_gap, key[order],
+                    np.ascontiguousarray(box[bin_gap]), bin_start, level_bucket_ns,
+                    float(radius_m), float(speed_mps), float(cell_m))
+
+
+@nb.njit(cache=True)
+def _crime_gaps(cx, cy, w0, w1, radius, speed, cell_m, bin_gap, bin_key, box, bin_start,
+                level_bucket_ns, gap_a, subject, t, x, y, reach, out_subject, out_gap,
+                out_speed, out_start):
+    """Subjects with a gap through which they could have been in the vicinity of one crime,
+    each with its worst gap (least speed needed; ties: the earliest gap). Written to
+    out_*[out_start:] when out_start >= 0, subjects ascending; returns how many."""
+    mask = np.uint64(bin_start.size - 2)
+    cand_s = np.empty(16, dtype=np.int64)
+    cand_g = np.empty(16, dtype=np.int64)
+    cand_v = np.empty(16, dtype=np.float64)
+    n = 0
+    for lev in range(N_LEVELS):
+        bk = level_bucket_ns[lev]
+        if bk == 0:
+            continue
+        size = cell_m * (2.0 ** lev)
+        ix0 = np.int64(np.floor((cx - size) / size))
+        ix1 = np.int64(np.floor(cx / size))
+        iy0 = np.int64(np.floor((cy - size) / size))
+        iy1 = np.int64(np.floor(cy / size))
+        # a gap meeting the window starts within one bucket (>= its duration) before w0
+        for bucket in range((w0 - bk) // bk, w1 // bk + 1):
+            for ix in range(ix0, ix1 + 1):
+                for iy in range(iy0, iy1 + 1):
+                    key = pack_key(lev, bucket, ix, iy)
+                    b = np.int64(mix64(key) & mask)
+                    for k in range(bin_start[b], bin_start[b + 1]):
+                        if bin_key[k] != key:
+                            continue
+                        if cx < box[k, 0] or cx > box[k, 1] or cy < box[k, 2] or cy > box[k, 3]:
+                            continue
+                        g = bin_gap[k]
+                        a = gap_a[g]
+                        if not (t[a] < w1 and t[a + 1] > w0):
+                            continue
+                        ok, need = stretch_prism(True, t[a], x[a], y[a], reach[a],
+                                                 True, t[a + 1], x[a + 1], y[a + 1], reach[a + 1],
+                                                 t[a], t[a + 1], cx, cy, w0, w1, radius, speed)
+                        if not ok:
+                            continue
+                        if n == cand_s.size:
+                            grown_s = np.empty(2 * n, dtype=np.int64)
+                            grown_g = np.empty(2 * n, dtype=np.int64)
+                            grown_v = np.empty(2 * n, dtype=np.float64)
+                            grown_s[:n] = cand_s
+                            grown_g[:n] = cand_g
+                            grown_v[:n] = cand_v
+                            cand_s, cand_g, cand_v = grown_s, grown_g, grown_v
+                        cand_s[n] = subject[a]
+                        cand_g[n] = g
+                        cand_v[n] = need
+                        n += 1
+    if n == 0:
+        return 0
+    order = np.argsort(cand_s[:n], kind="mergesort")
+    distinct = 0
+    k = 0
+    while k < n:
+        s = cand_s[order[k]]
+        best = order[k]
+        j = k + 1
+        while j < n and cand_s[order[j]] == s:
+            c = order[j]
+            if cand_v[c] < cand_v[best] or (cand_v[c] == cand_v[best] and cand_g[c] < cand_g[best]):
+                best = c
+            j += 1
+        if out_start >= 0:
+            out_subject[out_start + distinct] = s
+            out_gap[out_start + distinct] = cand_g[best]
+            out_speed[out_start + distinct] = cand_v[best]
+        distinct += 1
+        k = j
+    return distinct
+
+
+@nb.njit(cache=True, parallel=True)
+def _reachable_pairs(cx, cy, w0, w1, radius, speed, cell_m, bin_gap, bin_key, box, bin_start,
+                     level_bucket_ns, gap_a, subject, t, x, y, reach):
+    n = cx.size
+    counts = np.zeros(n + 1, dtype=np.int64)
+    no_i = np.empty(0, dtype=np.int64)
+    no_f = np.empty(0, dtype=np.float64)
+    for i in nb.prange(n):
+        counts[i + 1] = _crime_gaps(cx[i], cy[i], w0[i], w1[i], radius, speed, cell_m, bin_gap,
+                                    bin_key, box, bin_start, level_bucket_ns, gap_a, subject,
+                                    t, x, y, reach, no_i, no_i, no_f, -1)
+    for i in range(n):
+        counts[i + 1] += counts[i]
+    out_subject = np.empty(counts[n], dtype=np.int64)
+    out_gap = np.empty(counts[n], dtype=np.int64)
+    out_speed = np.empty(counts[n], dtype=np.float64)
+    for i in nb.prange(n):
+        _crime_gaps(cx[i], cy[i], w0[i], w1[i], radius, speed, cell_m, bin_gap, bin_key, box,
+                    bin_start, level_bucket_ns, gap_a, subject, t, x, y, reach, out_subject,
+                    out_gap, out_speed, counts[i])
+    return counts, out_subject, out_gap, out_speed
+
+
+def reachable_pairs(index: GapIndex, subject, t, x, y, reach, cx, cy, w0, w1):
+    """For each crime (CSR ``offsets``), the subjects that could have been in its vicinity
+    during a gap, ascending, with their worst gap id and the speed it needed."""
+    return _reachable_pairs(np.ascontiguousarray(cx, np.float64),
+                            np.ascontiguousarray(cy, np.float64),
+                            np.ascontiguousarray(w0, np.int64), np.ascontiguousarray(w1, np.int64),
+                            index.radius_m, index.speed_mps, index.cell_m, index.bin_gap,
+                            index.bin_key, index.box, index.bin_start, index.level_bucket_ns,
+                            index.gap_a, subject, t, x, y, reach)
+
+
+@nb.njit(cache=True, inline="always")
+def _first_after(t, lo, hi, value, strict):
+    """First index in [lo, hi) with t > value (strict) or t >= value."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if t[mid] < value or (strict and t[mid] == value):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@nb.njit(cache=True, parallel=True)
+def coverage_rows(order, cx, cy, w0, w1, radius, speed, n_subjects,
+                  hit_offsets, hit_subject, reach_offsets, reach_subject, reach_gap, reach_speed,
+                  fix_lo, fix_hi, t, x, y, reach, gap_lo, gap_hi, gap_ta, gap_tb,
+                  mon_lo, mon_hi, mon_start, mon_end):
+    """One row per (crime, subject): crime ``order[r]`` fills rows r·n_subjects + s.
+
+    Subjects are universe codes (fix, gap and monitoring ranges per code); hits and reachable
+    gaps come grouped by crime (CSR offsets). The unwatched time before the first fix and after
+    the last one inside the monitoring (activation data only) is tested here, O(1) per row.
+    """
+    n_rows = order.size * n_subjects
+    status = np.empty(n_rows, dtype=np.int8)
+    fixes = np.empty(n_rows, dtype=np.int32)
+    covered = np.empty(n_rows, dtype=np.float64)
+    gaps = np.empty(n_rows, dtype=np.int32)
+    worst_from = np.empty(n_rows, dtype=np.int64)
+    worst_to = np.empty(n_rows, dtype=np.int64)
+    min_speed = np.empty(n_rows, dtype=np.float64)
+    for r in nb.prange(order.size):
+        i = order[r]
+        a0 = w0[i]
+        a1 = w1[i]
+        ccx = cx[i]
+        ccy = cy[i]
+        is_hit = np.zeros(n_subjects, dtype=np.bool_)
+        for k in range(hit_offsets[i], hit_offsets[i + 1]):
+            is_hit[hit_subject[k]] = True
+        via = np.full(n_subjects, -1, dtype=np.int64)
+        for k in range(reach_offsets[i], reach_offsets[i + 1]):
+            via[reach_subject[k]] = k
+        for s in range(n_subjects):
+            row = r * n_subjects + s
+            f0 = fix_lo[s]
+            f1 = fix_hi[s]
+            first = _first_after(t, f0, f1, a0, False)
+            fixes[row] = _first_after(t, first, f1, a1, True) - first
+            # monitoring: merged closed periods
+            inside = False
+            overlap = 0
+            for m in range(mon_lo[s], mon_hi[s]):
+                if mon_start[m] <= a0 and a1 <= mon_end[m]:
+                    inside = True
+                overlap += max(min(mon_end[m], a1) - max(mon_start[m], a0), 0)
+            if a1 > a0:
+                covered[row] = np.float64(overlap) / np.float64(a1 - a0)
+            else:
+                touched = False
+                for m in range(mon_lo[s], mon_hi[s]):
+                    if mon_start[m] <= a0 and a0 <= mon_end[m]:
+                        touched = True
+                covered[row] = 1.0 if touched else 0.0
+            # gaps meeting the window: after w0 ends, before w1 starts
+            g_lo = _first_after(gap_tb, gap_lo[s], gap_hi[s], a0, True)
+            g_hi = _first_after(gap_ta, g_lo, gap_hi[s], a1, False)
+            n_gaps = g_hi - g_lo
+            decide = inside and not is_hit[s]
+            found = False
+            best = 0.0
+            b_from = NO_TIME
+            b_to = NO_TIME
+            m0 = mon_start[mon_lo[s]] if mon_hi[s] > mon_lo[s] else 0
+            m1 = mon_end[mon_hi[s] - 1] if mon_hi[s] > mon_lo[s] else 0
+            if f1 == f0:
+                if mon_hi[s] > mon_lo[s] and m0 <= a1 and m1 >= a0:
+                    n_gaps += 1
+                    found = decide
+                    b_from = m0
+                    b_to = m1
+            else:
+                if m0 < t[f0] and m0 <= a1 and t[f0] > a0:
+                    n_gaps += 1
+                    if decide:
+                        ok, need = stretch_prism(False, 0, 0.0, 0.0, 0.0, True, t[f0], x[f0],
+                                                 y[f0], reach[f0], m0, t[f0], ccx, ccy, a0, a1,
+                                                 radius, speed)
+                        if ok:
+                            found = True
+                            best = need
+                            b_from = m0
+                            b_to = t[f0]
+                k = via[s]
+                if decide and k >= 0 and (not found or reach_speed[k] < best):
+                    found = True
+                    best = reach_speed[k]
+                    b_from = gap_ta[reach_gap[k]]
+                    b_to = gap_tb[reach_gap[k]]
+                last = f1 - 1
+                if m1 > t[last] and t[last] < a1 and m1 >= a0:
+                    n_gaps += 1
+                    if decide:
+                        ok, need = stretch_prism(True, t[last], x[last], y[last], reach[last],
+                                                 False, 0, 0.0, 0.0, 0.0, t[last], m1, ccx, ccy,
+                                                 a0, a1, radius, speed)
+                        if ok and (not found or need < best):
+                            found = True
+                            best = need
+                            b_from = t[last]
+                            b_to = m1
+            gaps[row] = n_gaps
+            if is_hit[s]:
+                status[row] = HIT
+            elif not inside:
+                status[row] = NOT_MONITORED
+            elif found:
+                status[row] = CANNOT_EXCLUDE
+            else:
+                status[row] = EXCLUDED
+            if status[row] == CANNOT_EXCLUDE:
+                worst_from[row] = b_from
+                worst_to[row] = NO_TIME if b_to == OPEN_END else b_to
+                min_speed[row] = best
+            else:
+                worst_from[row] = NO_TIME
+                worst_to[row] = NO_TIME
+                min_speed[row] = np.nan
+    return status, fixes, covered, gaps, worst_from, worst_to, min_speed
