@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from trailmatch.ingest.atomic import publish
+
 CRIME_REJECT_COLUMNS = ["file", "row", "crime_reference", "field", "value", "error"]
 POSITION_REJECT_COLUMNS = ["file", "row", "subject", "field", "value", "error"]
 
@@ -57,9 +59,7 @@ def write_rejects(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             out.to_csv(f, index=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

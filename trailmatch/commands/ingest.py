@@ -1,0 +1,103 @@
+"""``trailmatch ingest positions|crimes|subjects FILE... --store DIR``: validate and store.
+
+Each file gets one summary line on stderr (read / accepted / duplicate / flagged / rejected);
+rejected records go, one line per problem, to ``--rejects FILE`` (appended). The exit code is
+non-zero only when a file is unusable as a whole (unreadable, not of the expected format); the
+other files are still ingested.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from trailmatch.rules import WORKING_CRS
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("ingest", help="validate input files and add them to a store",
+                       description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    kinds = p.add_subparsers(dest="kind", metavar="KIND")
+    kinds.required = True
+
+    def common(q: argparse.ArgumentParser, what: str) -> None:
+        q.add_argument("files", nargs="+", metavar="FILE", help=f"{what} file(s)")
+        q.add_argument("--store", required=True, metavar="DIR",
+                       help="store directory (created when absent)")
+        q.add_argument("--rejects", metavar="FILE",
+                       help="append rejected records here, one CSV line per problem")
+        q.add_argument("--forces", metavar="FILE", action="append",
+                       help="extra forces CSV (force,code) on top of the shipped list and "
+                            "$TRAILMATCH_FORCES; may be repeated")
+        q.set_defaults(run=run)
+
+    pos = kinds.add_parser("positions", help="tag position exports or mapped CSV/Parquet files")
+    common(pos, "positions (tag export CSV, or CSV/Parquet with --mapping)")
+    pos.add_argument("--mapping", metavar="FILE",
+                     help="TOML column mapping for files that are not tag exports "
+                          "(see docs/ingest.md)")
+    pos.add_argument("--timezone", metavar="ZONE",
+                     help="zone of times written without an offset, e.g. Europe/London "
+                          "(default: the mapping's, else UTC)")
+    pos.add_argument("--max-speed-kmh", type=float, default=200.0, metavar="KMH",
+                     help="flag a fix reached and left faster than this (default 200 km/h)")
+    pos.add_argument("--crs", default=WORKING_CRS, metavar="EPSG:N",
+                     help=f"metric working CRS of the store (default {WORKING_CRS})")
+
+    cr = kinds.add_parser("crimes", help="crime batch CSVs as forces send them")
+    common(cr, "crime batch")
+    cr.add_argument("--max-window-h", type=float, default=12.0, metavar="H",
+                    help="longest allowed crime window in hours (default 12)")
+    cr.add_argument("--crs", default=WORKING_CRS, metavar="EPSG:N",
+                    help=f"metric working CRS of the store (default {WORKING_CRS})")
+
+    su = kinds.add_parser("subjects", help="subjects, devices, activation periods, licence end")
+    common(su, "subjects CSV")
+
+
+def run(args: argparse.Namespace) -> int:
+    from trailmatch.ingest.crime_batch import N_COLUMNS
+    from trailmatch.ingest.forces import load_forces
+    from trailmatch.ingest.positions import PositionsFormatError
+    from trailmatch.ingest.rejects import write_rejects
+    from trailmatch.ingest.subjects import SubjectsFormatError
+    from trailmatch.ingest.trail_store import TrailStore
+
+    try:
+        forces = load_forces(args.forces) if args.forces else None
+    except (OSError, ValueError) as e:
+        print(f"trailmatch ingest: {e}", file=sys.stderr)
+        return 2
+    store = TrailStore(args.store)
+    failed = 0
+    for path in args.files:
+        try:
+            if args.kind == "positions":
+                counts, rejects = store.ingest_positions(
+                    path, crs=args.crs, mapping=args.mapping, timezone=args.timezone,
+                    max_speed_kmh=args.max_speed_kmh)
+            elif args.kind == "crimes":
+                counts, rejects, batch = store.ingest_crimes(
+                    path, crs=args.crs, forces=forces, max_window_h=args.max_window_h)
+                if batch.rows_read and (rejects["error"] == "wrong_column_count").sum() \
+                        == batch.rows_read:
+                    print(f"{path}: not a crime batch: no record has {N_COLUMNS} fields",
+                          file=sys.stderr)
+                    failed += 1
+                    continue
+            else:
+                counts, rejects = store.ingest_subjects(path, forces=forces)
+        except (OSError, PositionsFormatError, SubjectsFormatError, ValueError) as e:
+            print(f"{path}: unusable: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        print(counts.line(), file=sys.stderr)
+        if len(rejects):
+            if args.rejects:
+                write_rejects(rejects, args.rejects)
+            else:
+                print(f"{path}: {len(rejects)} reject line(s) not written (no --rejects FILE); "
+                      f"first: row {rejects['row'].iloc[0]} {rejects['field'].iloc[0]} "
+                      f"{rejects['error'].iloc[0]}", file=sys.stderr)
+    return 1 if failed else 0

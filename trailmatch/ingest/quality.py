@@ -1,0 +1,65 @@
+"""Fix quality: which stored fixes are flagged, and which of several fixes at one instant is kept.
+
+Flagged fixes are stored (nothing is lost) but left out of matching unless asked for:
+
+- ``precision_zero``: a precision of exactly 0 m. No real fix is that sure; the tag data store
+  writes 0 when it has no estimate, so the circle cannot be trusted.
+- ``impossible_jump``: the subject would have had to move faster than ``max_speed_kmh``
+  (default 200 km/h) both to reach the fix from the previous one and to leave it for the next
+  one. With fixes ``i-1, i, i+1`` of one subject (sorted by time), ``v_in = |p_i - p_{i-1}| /
+  (t_i - t_{i-1})`` and ``v_out = |p_{i+1} - p_i| / (t_{i+1} - t_i)``; the fix is flagged when
+  ``v_in > v_max`` and ``v_out > v_max``. Needing both keeps a genuine fast stretch (one fast
+  leg) and blames the single outlying fix of a multipath spike, not its good neighbours. The
+  first and last fix of a subject in a day partition have one neighbour only and are never
+  flagged for a jump (the check stays within the partition, so the result does not depend on
+  the order in which days were ingested).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+PRECISION_ZERO = np.uint8(1)
+IMPOSSIBLE_JUMP = np.uint8(2)
+FLAG_NAMES = {1: "precision_zero", 2: "impossible_jump"}
+DEFAULT_MAX_SPEED_KMH = 200.0
+
+
+@nb.njit(cache=True)
+def _jump_flags(code, t, x, y, v_max_mps):
+    n = code.size
+    out = np.zeros(n, dtype=np.uint8)
+    for i in range(1, n - 1):
+        if code[i - 1] != code[i] or code[i + 1] != code[i]:
+            continue
+        dt_in = (t[i] - t[i - 1]) * 1e-9
+        dt_out = (t[i + 1] - t[i]) * 1e-9
+        d_in = np.hypot(x[i] - x[i - 1], y[i] - y[i - 1])
+        d_out = np.hypot(x[i + 1] - x[i], y[i + 1] - y[i])
+        # d > v * dt rather than d / dt > v: no division, and dt == 0 cannot occur (one fix
+        # per subject and instant) but would still compare sanely.
+        if d_in > v_max_mps * dt_in and d_out > v_max_mps * dt_out:
+            out[i] = 2
+    return out
+
+
+def quality_flags(code: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray,
+                  precision: np.ndarray,
+                  max_speed_kmh: float = DEFAULT_MAX_SPEED_KMH) -> np.ndarray:
+    """Flag bits per fix (1 precision_zero, 2 impossible_jump) for fixes sorted by (code, t)
+    with one fix per (code, t)."""
+    code = np.ascontiguousarray(code, dtype=np.int64)
+    t = np.ascontiguousarray(t, dtype=np.int64)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    flags = _jump_flags(code, t, x, y, float(max_speed_kmh) / 3.6)
+    flags |= np.where(np.asarray(precision) == 0.0, PRECISION_ZERO, np.uint8(0)).astype(np.uint8)
+    return flags
+
+
+def flag_text(flags: np.ndarray) -> np.ndarray:
+    """'precision_zero', 'impossible_jump', both joined by ';', or None for an unflagged fix."""
+    names = np.array([None, "precision_zero", "impossible_jump",
+                      "precision_zero;impossible_jump"], dtype=object)
+    return names[np.asarray(flags, dtype=np.int64) & 3]
