@@ -15,9 +15,11 @@ import sys
 
 # The verbs, in the order --help lists them.
 VERBS = [
+    "ingest",
     "match",
     "serve",
     "users",
+    "purge",
 ]
 
 
