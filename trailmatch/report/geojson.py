@@ -1,0 +1,134 @@
+"""``hits.geojson``: a batch's crimes and hits as one WGS84 FeatureCollection (RFC 7946).
+
+Features, told apart by ``properties.kind``:
+
+- ``crime``            the crime location (Point) with reference, type, window;
+- ``vicinity``         the vicinity circle of radius R around it (Polygon, 72 vertices computed
+                       in the metric working CRS, then projected, so it is a true circle there);
+- ``path``             a hit subject's path through the window (MultiLineString: one line per
+                       run of joined fixes; coverage gaps are not drawn);
+- ``fix``              each fix in the vicinity with its precision (confidence radius, metres),
+                       time, source and distance to the crime;
+- ``closest_approach`` the point of the path at the hit's closest time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+from trailmatch.crs import working_to_lonlat
+from trailmatch.report.evidence import Evidence
+from trailmatch.rules import Rules
+
+CIRCLE_VERTICES = 72
+
+
+def _iso(value) -> str:
+    return pd.Timestamp(value).tz_convert("UTC").isoformat()
+
+
+def _num(value, digits: int = 3):
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else round(value, digits)
+
+
+def _pos(lon: float, lat: float) -> list[float]:
+    return [round(float(lon), 7), round(float(lat), 7)]
+
+
+def vicinity_ring(x: float, y: float, radius_m: float, crs: str) -> list[list[float]]:
+    """A closed, counter-clockwise ring (RFC 7946) approximating the circle in the working CRS."""
+    a = np.linspace(0.0, 2 * np.pi, CIRCLE_VERTICES, endpoint=False)
+    lon, lat = working_to_lonlat(x + radius_m * np.cos(a), y + radius_m * np.sin(a), crs)
+    ring = [_pos(o, t) for o, t in zip(lon, lat, strict=True)]
+    return ring + [ring[0]]
+
+
+def path_lines(path: pd.DataFrame) -> list[list[list[float]]]:
+    """The path split at coverage gaps: one coordinate list per run of joined fixes."""
+    lines: list[list[list[float]]] = []
+    current: list[list[float]] = []
+    for lon, lat, joined in zip(path["lon"], path["lat"], path["joined_to_previous"],
+                                strict=True):
+        if not joined and current:
+            lines.append(current)
+            current = []
+        current.append(_pos(lon, lat))
+    if current:
+        lines.append(current)
+    # A lone fix is a point, not a line: keep it out of the MultiLineString.
+    return [line for line in lines if len(line) >= 2]
+
+
+def crime_features(crime: dict, rules: Rules) -> list[dict]:
+    props = {
+        "crime_reference": crime["crime_reference"], "police_force": crime["police_force"],
+        "crime_type": crime["crime_type"], "description": crime.get("description"),
+        "time_from": _iso(crime["time_from"]), "time_to": _iso(crime["time_to"]),
+        "version": crime.get("version"), "batch_id": crime.get("batch_id"),
+    }
+    return [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": _pos(crime["lon"],
+                                                                              crime["lat"])},
+         "properties": {"kind": "crime", **props}},
+        {"type": "Feature",
+         "geometry": {"type": "Polygon",
+                      "coordinates": [vicinity_ring(crime["x"], crime["y"], rules.radius_m,
+                                                    rules.crs)]},
+         "properties": {"kind": "vicinity", "crime_reference": crime["crime_reference"],
+                        "radius_m": rules.radius_m}},
+    ]
+
+
+def hit_features(crime: dict, hit: dict, evidence: Evidence) -> list[dict]:
+    ref = crime["crime_reference"]
+    subject = evidence.subject
+    base = {"crime_reference": ref, "subject": subject}
+    feats = [{
+        "type": "Feature",
+        "geometry": {"type": "MultiLineString", "coordinates": path_lines(evidence.path)},
+        "properties": {"kind": "path", **base, "hit_id": hit.get("id"),
+                       "min_distance_m": _num(hit["min_distance_m"]),
+                       "first_in": _iso(hit["first_in"]), "last_in": _iso(hit["last_in"]),
+                       "duration_s": _num(hit["duration_s"]), "fixes_in": int(hit["fixes_in"]),
+                       "fixes": len(evidence.path)},
+    }]
+    for fix in evidence.fixes_in.itertuples():
+        feats.append({
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": _pos(fix.lon, fix.lat)},
+            "properties": {"kind": "fix", **base, "seq": int(fix.seq), "time": _iso(fix.time),
+                           "precision_m": _num(fix.precision_m, 1), "source": fix.source,
+                           "distance_m": _num(fix.distance_m, 2)},
+        })
+    feats.append({
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": _pos(*evidence.closest_lonlat)},
+        "properties": {"kind": "closest_approach", **base,
+                       "time": _iso(evidence.closest_time),
+                       "distance_m": _num(hit["min_distance_m"])},
+    })
+    return feats
+
+
+def batch_geojson(crimes: list[dict], hits_by_crime: dict, evidence: dict,
+                  rules: Rules) -> dict:
+    """The FeatureCollection of a batch. ``hits_by_crime``: crime id -> list of hit dicts;
+    ``evidence``: (crime id, subject) -> Evidence."""
+    features: list[dict] = []
+    for crime in crimes:
+        features += crime_features(crime, rules)
+        for hit in hits_by_crime.get(crime["id"], []):
+            features += hit_features(crime, hit, evidence[(crime["id"], hit["subject"])])
+    return {"type": "FeatureCollection", "features": features}
+
+
+def dumps(collection: dict) -> str:
+    return json.dumps(collection, ensure_ascii=False, allow_nan=False, indent=None,
+                      separators=(",", ":"))

@@ -1,0 +1,235 @@
+"""``report.html``: one self-contained, printable evidence document per force and batch.
+
+Everything is inline (CSS, SVG maps); the document references nothing outside itself, so it
+opens the same offline, in an e-mail attachment, or printed. Per crime with hits: the crime's
+details, then per hit subject the figures of the vicinity contract, two maps (the path through
+the window, and a detail around the crime) and the table of fixes in the vicinity. Crimes without
+hits are listed at the end. ``extra_sections`` lets later parts (e.g. coverage) add their own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from html import escape
+
+import pandas as pd
+
+from trailmatch.report.evidence import Evidence
+from trailmatch.report.svgmap import extent_detail, extent_overview, legend_html, svg_map
+from trailmatch.rules import Rules
+
+STATEMENT = (
+    "A hit means only that the subject's recorded position was within the stated distance of "
+    "the crime location during the crime window, as defined below. It does not show that the "
+    "subject committed or witnessed the crime. Periods when a subject could not be monitored "
+    "(a flat or removed tag, no signal, or any interval between fixes longer than the maximum "
+    "gap) are not covered: the absence of a hit does not show that a subject was elsewhere."
+)
+
+CSS = """
+@page { size: A4; margin: 14mm 12mm; }
+* { box-sizing: border-box; }
+body { font-family: "DejaVu Sans", "Liberation Sans", Arial, Helvetica, sans-serif;
+       font-size: 10.5pt; color: #111; margin: 0 auto; max-width: 190mm; padding: 8mm 0; }
+h1 { font-size: 17pt; margin: 0 0 2mm 0; }
+h2 { font-size: 13.5pt; margin: 6mm 0 2mm 0; border-bottom: 2px solid #222; padding-bottom: 1mm; }
+h3 { font-size: 11.5pt; margin: 4mm 0 1.5mm 0; }
+.meta { color: #333; font-size: 9.5pt; }
+.notice { border: 2px solid #b00020; background: #fff4f4; padding: 2.5mm 3.5mm; margin: 4mm 0;
+          font-size: 10pt; }
+.notice strong { color: #b00020; }
+table { border-collapse: collapse; width: 100%; margin: 1.5mm 0 3mm 0; }
+th, td { border: 1px solid #bbb; padding: 1mm 1.6mm; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; font-weight: bold; }
+table.kv th { width: 34%; }
+table.fixes td, table.fixes th { font-size: 8.8pt; padding: 0.6mm 1.2mm; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.crime { break-before: page; }
+.crime:first-of-type { break-before: auto; }
+.hit { break-inside: avoid; border-left: 4px solid #d35400; padding-left: 3mm; margin: 4mm 0; }
+.maps { display: flex; gap: 4mm; flex-wrap: wrap; }
+.legend { margin: 1mm 0 2mm 0; font-size: 8.5pt; }
+.key { display: inline-block; margin-right: 3mm; white-space: nowrap; }
+.key svg { vertical-align: middle; }
+.figures { display: grid; grid-template-columns: repeat(4, 1fr); gap: 1.5mm; margin: 2mm 0; }
+.fig { border: 1px solid #ccc; padding: 1mm 1.5mm; }
+.fig .k { font-size: 8pt; color: #555; }
+.fig .v { font-size: 11pt; font-weight: bold; }
+.nohits { columns: 3; font-size: 9pt; }
+.decision { margin-top: 2mm; font-size: 9.5pt; }
+.decision span { display: inline-block; border-bottom: 1px solid #666; min-width: 50mm; }
+footer { margin-top: 8mm; font-size: 8.5pt; color: #444; border-top: 1px solid #999;
+         padding-top: 2mm; }
+@media print { body { padding: 0; } .hit { page-break-inside: avoid; } }
+"""
+
+
+def fmt_time(value, *, fraction: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
+        return "-"
+    t = pd.Timestamp(value).tz_convert("UTC")
+    if fraction:
+        return t.strftime("%Y-%m-%d %H:%M:%S.") + f"{t.microsecond // 100000}" + " UTC"
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def fmt_num(value, digits: int = 1, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{float(value):,.{digits}f}{unit}"
+
+
+def fmt_duration(seconds: float) -> str:
+    s = float(seconds)
+    if s < 60:
+        return f"{s:.1f} s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{int(m)} min {s:04.1f} s"
+    h, m = divmod(m, 60)
+    return f"{int(h)} h {int(m):02d} min {s:02.0f} s"
+
+
+def rules_text(rules: Rules) -> str:
+    parts = [f"vicinity radius R = {rules.radius_m:g} m",
+             f"fixes more than {rules.max_gap_s:g} s apart are not joined (gap)",
+             "fix precision " + ("added to R" if rules.count_precision else "not counted")]
+    if rules.buffer_before_s or rules.buffer_after_s:
+        parts.append(f"crime window widened by {rules.buffer_before_s:g} s before and "
+                     f"{rules.buffer_after_s:g} s after")
+    parts.append(f"distances planar in {rules.crs}")
+    return "; ".join(parts)
+
+
+def _kv(rows: Iterable[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<table class="kv">{body}</table>'
+
+
+def crime_details(crime: dict) -> str:
+    rows = [
+        ("Crime reference", escape(str(crime["crime_reference"]))),
+        ("Police force", escape(str(crime["police_force"]))),
+        ("Crime type", escape(f'{crime["crime_type"]} - {crime.get("description") or ""}')),
+        ("Window (from - to)", f'{fmt_time(crime["time_from"])} - {fmt_time(crime["time_to"])}'),
+        ("Location (WGS84)", f'{crime["lat"]:.6f}, {crime["lon"]:.6f}'),
+        ("Location (grid)", f'{crime["x"]:,.1f} E, {crime["y"]:,.1f} N'),
+        ("Batch / version", escape(f'{crime.get("batch_id", "-")} / '
+                                   f'version {crime.get("version", "-")}')),
+    ]
+    if crime.get("text"):
+        rows.append(("Crime text", escape(str(crime["text"]))))
+    return _kv(rows)
+
+
+def _figure(key: str, value: str) -> str:
+    return f'<div class="fig"><div class="k">{escape(key)}</div><div class="v">{value}</div></div>'
+
+
+def fixes_table(ev: Evidence) -> str:
+    fixes = ev.fixes_in
+    if fixes.empty:
+        return ("<p><em>No fix lies in the vicinity itself: the subject's path between two "
+                "joined fixes passes through it.</em></p>")
+    head = ("<tr><th class='num'>#</th><th>Time (UTC)</th><th class='num'>Latitude</th>"
+            "<th class='num'>Longitude</th><th class='num'>Precision</th>"
+            "<th class='num'>Speed</th><th>Source</th><th class='num'>Distance</th></tr>")
+    rows = []
+    for f in fixes.itertuples():
+        rows.append(
+            f"<tr><td class='num'>{int(f.seq)}</td>"
+            f"<td>{pd.Timestamp(f.time).strftime('%Y-%m-%d %H:%M:%S')}</td>"
+            f"<td class='num'>{f.lat:.6f}</td><td class='num'>{f.lon:.6f}</td>"
+            f"<td class='num'>{fmt_num(f.precision_m, 0, ' m')}</td>"
+            f"<td class='num'>{fmt_num(f.speed_kmh, 0, ' km/h')}</td>"
+            f"<td>{escape(str(f.source))}</td>"
+            f"<td class='num'>{fmt_num(f.distance_m, 1, ' m')}</td></tr>")
+    return f'<table class="fixes">{head}{"".join(rows)}</table>'
+
+
+def hit_section(crime: dict, hit: dict, ev: Evidence, rules: Rules, map_id: str) -> str:
+    cx, cy = float(crime["x"]), float(crime["y"])
+    r = rules.radius_m
+    overview = svg_map(ev, cx, cy, r, extent_overview(ev, cx, cy, r), map_id=f"{map_id}o",
+                       title="Path through the crime window", width=340, height=320)
+    detail = svg_map(ev, cx, cy, r, extent_detail(ev, cx, cy, r, float(hit["min_distance_m"])),
+                     map_id=f"{map_id}d", title="Around the crime location", label_fixes=True,
+                     width=340, height=320)
+    lon, lat = ev.closest_lonlat
+    figures = "".join([
+        _figure("Closest approach", fmt_num(hit["min_distance_m"], 1, " m")),
+        _figure("At", fmt_time(hit["closest_time"])[11:]),
+        _figure("First in vicinity", fmt_time(hit["first_in"], fraction=True)[11:]),
+        _figure("Last in vicinity", fmt_time(hit["last_in"], fraction=True)[11:]),
+        _figure("Time in vicinity", fmt_duration(hit["duration_s"])),
+        _figure("Fixes in vicinity", str(int(hit["fixes_in"]))),
+        _figure("Largest precision", fmt_num(hit.get("max_precision_m"), 0, " m")),
+        _figure("Fix sources", escape(str(hit.get("sources") or "-"))),
+    ])
+    in_window = ev.path[ev.path["in_window"]]
+    gaps = int((~ev.path["joined_to_previous"].iloc[1:]).sum()) if len(ev.path) > 1 else 0
+    hit_id = f" (hit {hit['id']})" if hit.get("id") is not None else ""
+    return (
+        f'<section class="hit"><h3>Subject {escape(str(ev.subject))}{escape(hit_id)}</h3>'
+        f'<div class="figures">{figures}</div>'
+        f'<p class="meta">Closest approach on {fmt_time(hit["closest_time"])} at '
+        f'{lat:.6f}, {lon:.6f}. {len(in_window)} fixes inside the window; {gaps} gap(s) '
+        f'longer than {rules.max_gap_s:g} s on the path shown.</p>'
+        f'<div class="maps">{overview}{detail}</div>'
+        f'<div class="legend">{legend_html()}</div>'
+        f'<h3>Fixes in the vicinity</h3>{fixes_table(ev)}'
+        f'<p class="decision">Officer decision: ruled in / ruled out / further enquiries '
+        f'&nbsp; Rationale: <span>&nbsp;</span> &nbsp; Name, date: <span>&nbsp;</span></p>'
+        f"</section>"
+    )
+
+
+def render_report(*, title: str, subtitle: str, crimes: list[dict], hits_by_crime: dict,
+                  evidence: dict, rules: Rules, meta: list[tuple[str, str]],
+                  extra_sections: Iterable[str] = ()) -> str:
+    """The whole document. ``crimes``: crime dicts (id, crime_reference, police_force,
+    crime_type, description, time_from, time_to, lat, lon, x, y, text, batch_id, version);
+    ``hits_by_crime``: crime id -> hit dicts (nearest first); ``evidence``: (crime id,
+    subject) -> Evidence; ``meta``: (label, text) lines for the header."""
+    with_hits = [c for c in crimes if hits_by_crime.get(c["id"])]
+    without = [c for c in crimes if not hits_by_crime.get(c["id"])]
+    n_hits = sum(len(hits_by_crime.get(c["id"], [])) for c in crimes)
+    index_rows = "".join(
+        f"<tr><td><a href='#crime-{c['id']}'>{escape(str(c['crime_reference']))}</a></td>"
+        f"<td>{escape(str(c['crime_type']))}</td><td>{fmt_time(c['time_from'])}</td>"
+        f"<td class='num'>{len(hits_by_crime[c['id']])}</td>"
+        f"<td>{escape(', '.join(str(h['subject']) for h in hits_by_crime[c['id']]))}</td></tr>"
+        for c in with_hits)
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<header><h1>{escape(title)}</h1><p class='meta'>{escape(subtitle)}</p>",
+        _kv([(k, escape(v)) for k, v in meta]),
+        f"<div class='notice'><strong>Read this first.</strong> {escape(STATEMENT)}</div>",
+        f"<p><strong>Rules:</strong> {escape(rules_text(rules))}. A subject is in the vicinity "
+        "at an instant when its position, interpolated linearly between joined fixes, is "
+        "within R (plus the interpolated precision, when counted) of the crime location, "
+        "inside the crime window.</p></header>",
+        f"<h2>Summary</h2><p>{len(crimes)} crime(s) in this batch; {len(with_hits)} with "
+        f"hits; {n_hits} hit(s) in total.</p>",
+    ]
+    if with_hits:
+        parts.append("<table><tr><th>Crime reference</th><th>Type</th><th>Window from</th>"
+                     f"<th class='num'>Hits</th><th>Subjects</th></tr>{index_rows}</table>")
+    for c in with_hits:
+        parts.append(f"<section class='crime' id='crime-{c['id']}'>"
+                     f"<h2>Crime {escape(str(c['crime_reference']))}</h2>{crime_details(c)}")
+        for k, hit in enumerate(hits_by_crime[c["id"]]):
+            parts.append(hit_section(c, hit, evidence[(c["id"], hit["subject"])], rules,
+                                     f"c{c['id']}h{k}"))
+        parts.append("</section>")
+    parts.extend(extra_sections)
+    if without:
+        refs = "".join(f"<li>{escape(str(c['crime_reference']))}</li>" for c in without)
+        parts.append(f"<h2>Crimes with no hit ({len(without)})</h2><p>No monitored subject "
+                     f"was found in the vicinity of these crimes during their windows. This "
+                     f"does not rule any subject out (see the notice above).</p>"
+                     f"<ul class='nohits'>{refs}</ul>")
+    parts.append(f"<footer>{escape(STATEMENT)}</footer></body></html>")
+    return "".join(parts)

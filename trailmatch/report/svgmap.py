@@ -1,0 +1,200 @@
+"""Inline SVG maps of a hit: the path through the window around the crime, drawn to scale.
+
+Drawn directly in the metric working CRS (grid north up, equal scale on both axes), so circles
+are circles and the scale bar is exact. No tiles, fonts or scripts: nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+import numpy as np
+
+from trailmatch.report.evidence import Evidence
+
+COLORS = {
+    "path": "#1f4e9c", "gap": "#8a8a8a", "fix": "#1f4e9c", "fix_in": "#d35400",
+    "confidence": "#1f4e9c", "crime": "#b00020", "vicinity": "#b00020", "closest": "#000000",
+    "grid": "#e4e4e4",
+}
+
+
+def _nice(step: float) -> float:
+    """The largest 1/2/5 x 10^k not above ``step``."""
+    if step <= 0 or not math.isfinite(step):
+        return 1.0
+    k = 10 ** math.floor(math.log10(step))
+    for m in (5, 2, 1):
+        if m * k <= step:
+            return m * k
+    return k
+
+
+def _fmt_m(metres: float) -> str:
+    return f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"
+
+
+def extent_overview(ev: Evidence, cx: float, cy: float, radius: float) -> tuple:
+    xs = np.concatenate([ev.path["x"].to_numpy(), [cx - radius, cx + radius]])
+    ys = np.concatenate([ev.path["y"].to_numpy(), [cy - radius, cy + radius]])
+    return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+
+
+def extent_detail(ev: Evidence, cx: float, cy: float, radius: float,
+                  min_distance: float) -> tuple:
+    fixes_in = ev.fixes_in
+    far = float(fixes_in["distance_m"].max()) if len(fixes_in) else 0.0
+    half = max(1.5 * radius, 1.15 * far, 1.3 * min_distance)
+    return cx - half, cy - half, cx + half, cy + half
+
+
+def svg_map(ev: Evidence, cx: float, cy: float, radius: float, extent: tuple, *,
+            title: str, width: int = 340, height: int = 300, label_fixes: bool = False,
+            map_id: str = "m") -> str:
+    """One map: grid, vicinity circle, path (gaps dotted), fixes with confidence circles, fixes
+    in the vicinity highlighted (numbered when ``label_fixes``), closest approach, scale bar."""
+    x0, y0, x1, y1 = extent
+    pad = 0.08
+    w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+    x0, x1, y0, y1 = x0 - pad * w, x1 + pad * w, y0 - pad * h, y1 + pad * h
+    # Equal scale on both axes: grow the shorter side to the SVG's aspect ratio.
+    scale = min(width / (x1 - x0), height / (y1 - y0))
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+
+    def px(x):
+        return width / 2 + (np.asarray(x) - mx) * scale
+
+    def py(y):
+        return height / 2 - (np.asarray(y) - my) * scale
+
+    out = [f'<svg class="map" width="{width}" '
+           f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+           f'aria-label="{escape(title)}">',
+           f'<defs><clipPath id="{map_id}-clip"><rect x="0" y="0" width="{width}" '
+           f'height="{height}"/></clipPath></defs>',
+           f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fbfbf8" '
+           f'stroke="#999"/>',
+           f'<g clip-path="url(#{map_id}-clip)">']
+    # Grid lines every "nice" distance, so distances can be read off the map.
+    step = _nice((width / scale) / 5)
+    gx = math.floor((mx - width / 2 / scale) / step) * step
+    while gx <= mx + width / 2 / scale:
+        out.append(f'<line x1="{px(gx):.1f}" y1="0" x2="{px(gx):.1f}" y2="{height}" '
+                   f'stroke="{COLORS["grid"]}" stroke-width="1"/>')
+        gx += step
+    gy = math.floor((my - height / 2 / scale) / step) * step
+    while gy <= my + height / 2 / scale:
+        out.append(f'<line x1="0" y1="{py(gy):.1f}" x2="{width}" y2="{py(gy):.1f}" '
+                   f'stroke="{COLORS["grid"]}" stroke-width="1"/>')
+        gy += step
+
+    out.append(f'<circle cx="{px(cx):.1f}" cy="{py(cy):.1f}" r="{radius * scale:.1f}" '
+               f'fill="{COLORS["vicinity"]}" fill-opacity="0.08" stroke="{COLORS["vicinity"]}" '
+               f'stroke-width="1.5" stroke-dasharray="5,3"/>')
+
+    path = ev.path
+    xs, ys = px(path["x"].to_numpy()), py(path["y"].to_numpy())
+    # Only what can show: fixes in or near the frame, and the neighbours that draw lines into it.
+    inside = (xs > -width) & (xs < 2 * width) & (ys > -height) & (ys < 2 * height)
+    shown = inside.copy()
+    shown[1:] |= inside[:-1]
+    shown[:-1] |= inside[1:]
+    prec = path["precision_m"].to_numpy()
+    for i in np.flatnonzero(np.isfinite(prec) & (prec > 0) & inside):
+        r = prec[i] * scale
+        if r >= 1.5:
+            out.append(f'<circle cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="{r:.1f}" fill="none" '
+                       f'stroke="{COLORS["confidence"]}" stroke-opacity="0.25" '
+                       f'stroke-width="0.8"/>')
+    joined = path["joined_to_previous"].to_numpy()
+    run: list[str] = []
+    for i in range(len(path)):
+        if not shown[i]:
+            if len(run) > 1:
+                out.append(_polyline(run))
+            run = []
+            continue
+        if i > 0 and not joined[i] and shown[i - 1]:
+            out.append(f'<line x1="{xs[i - 1]:.1f}" y1="{ys[i - 1]:.1f}" x2="{xs[i]:.1f}" '
+                       f'y2="{ys[i]:.1f}" stroke="{COLORS["gap"]}" stroke-width="1.2" '
+                       f'stroke-dasharray="2,3"/>')
+            if len(run) > 1:
+                out.append(_polyline(run))
+            run = []
+        run.append(f"{xs[i]:.1f},{ys[i]:.1f}")
+    if len(run) > 1:
+        out.append(_polyline(run))
+    in_v = path["in_vicinity"].to_numpy()
+    in_w = path["in_window"].to_numpy()
+    for i in range(len(path)):
+        if in_v[i] or not inside[i]:
+            continue
+        fill = COLORS["fix"] if in_w[i] else "#ffffff"
+        out.append(f'<circle cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="2.2" fill="{fill}" '
+                   f'stroke="{COLORS["fix"]}" stroke-width="0.8"/>')
+    seq = path["seq"].to_numpy()
+    for i in np.flatnonzero(in_v):
+        out.append(f'<circle cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="3.6" '
+                   f'fill="{COLORS["fix_in"]}" stroke="#000" stroke-width="0.6"/>')
+        if label_fixes and in_v.sum() <= 30:
+            out.append(f'<text x="{xs[i] + 5:.1f}" y="{ys[i] - 4:.1f}" font-size="9" '
+                       f'fill="#000">{int(seq[i])}</text>')
+
+    ccx, ccy = float(px(cx)), float(py(cy))
+    out.append(f'<path d="M{ccx - 6:.1f},{ccy - 6:.1f} L{ccx + 6:.1f},{ccy + 6:.1f} '
+               f'M{ccx - 6:.1f},{ccy + 6:.1f} L{ccx + 6:.1f},{ccy - 6:.1f}" '
+               f'stroke="{COLORS["crime"]}" stroke-width="2.5"/>')
+    qx, qy = ev.closest_xy
+    if math.isfinite(qx) and math.isfinite(qy):
+        kx, ky = float(px(qx)), float(py(qy))
+        out.append(f'<line x1="{ccx:.1f}" y1="{ccy:.1f}" x2="{kx:.1f}" y2="{ky:.1f}" '
+                   f'stroke="{COLORS["closest"]}" stroke-width="1" stroke-dasharray="1,2"/>')
+        out.append(f'<path d="M{kx:.1f},{ky - 6:.1f} L{kx + 6:.1f},{ky:.1f} L{kx:.1f},'
+                   f'{ky + 6:.1f} L{kx - 6:.1f},{ky:.1f} Z" fill="#ffd400" '
+                   f'stroke="{COLORS["closest"]}" stroke-width="1.2"/>')
+    out.append("</g>")
+
+    # Scale bar (bottom left) and grid-north arrow (top right).
+    bar = _nice((width / scale) / 4)
+    bl = bar * scale
+    out.append(f'<rect x="8" y="{height - 24}" width="{bl + 12:.1f}" height="18" fill="#fff" '
+               f'fill-opacity="0.85"/>')
+    out.append(f'<path d="M14,{height - 12} h{bl:.1f} M14,{height - 16} v8 M{14 + bl:.1f},'
+               f'{height - 16} v8" stroke="#000" stroke-width="1.5" fill="none"/>')
+    out.append(f'<text x="{14 + bl / 2:.1f}" y="{height - 15}" font-size="9" '
+               f'text-anchor="middle">{_fmt_m(bar)}</text>')
+    out.append(f'<path d="M{width - 16},8 l5,14 h-10 Z" fill="#000"/>'
+               f'<text x="{width - 16}" y="32" font-size="9" text-anchor="middle">N</text>')
+    out.append(f'<text x="8" y="14" font-size="10" font-weight="bold">{escape(title)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _polyline(points: list[str]) -> str:
+    return (f'<polyline points="{" ".join(points)}" fill="none" stroke="{COLORS["path"]}" '
+            f'stroke-width="1.6" stroke-linejoin="round"/>')
+
+
+def legend_html() -> str:
+    """The key to the map symbols: one small inline SVG per symbol, wrapping like text."""
+    items = [
+        ('<path d="M4,4 L14,14 M4,14 L14,4" stroke="{crime}" stroke-width="2.5"/>', "crime"),
+        ('<circle cx="9" cy="9" r="7" fill="{vicinity}" fill-opacity="0.08" stroke="{vicinity}" '
+         'stroke-dasharray="4,2"/>', "vicinity radius"),
+        ('<line x1="1" y1="9" x2="17" y2="9" stroke="{path}" stroke-width="1.6"/>'
+         '<circle cx="9" cy="9" r="2.2" fill="{fix}"/>', "path and fixes in the window"),
+        ('<circle cx="9" cy="9" r="2.2" fill="#fff" stroke="{fix}"/>',
+         "fix just outside the window"),
+        ('<circle cx="9" cy="9" r="3.6" fill="{fix_in}" stroke="#000" stroke-width="0.6"/>',
+         "fix in the vicinity (numbered as in the table)"),
+        ('<circle cx="9" cy="9" r="7" fill="none" stroke="{confidence}" stroke-opacity="0.35"/>',
+         "fix confidence circle"),
+        ('<line x1="1" y1="9" x2="17" y2="9" stroke="{gap}" stroke-width="1.2" '
+         'stroke-dasharray="2,3"/>', "gap: fixes not joined, not monitored"),
+        ('<path d="M9,3 L15,9 L9,15 L3,9 Z" fill="#ffd400" stroke="#000"/>',
+         "closest approach"),
+    ]
+    return "".join(
+        f'<span class="key"><svg width="18" height="18" viewBox="0 0 18 18">'
+        f'{symbol.format(**COLORS)}</svg> {escape(label)}</span>' for symbol, label in items)
