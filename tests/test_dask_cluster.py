@@ -1,0 +1,119 @@
+"""The same hits on a LocalCluster of 2 worker processes as in one process — also when a worker
+dies in the middle of the run and Dask reruns its partitions."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+
+import pandas as pd
+import pytest
+from test_dask_data import multi_day, sample
+
+from trailmatch.match import match
+from trailmatch.scale import match_distributed
+from trailmatch.scale.cluster import client_from_arg
+from trailmatch.scale.run import RunStats
+
+
+@pytest.fixture(scope="module")
+def expected():
+    """Single-process results, computed first (this also fills the numba cache the workers
+    load, so they do not each compile the kernels)."""
+    out = {}
+    for name, build in (("sample", sample), ("multi_day", multi_day)):
+        trails, crimes, rules = build()
+        out[name] = (trails, crimes, rules, match(trails, crimes, rules))
+    return out
+
+
+@pytest.fixture(scope="module")
+def client(expected):
+    with client_from_arg("local:2", memory_limit="2GiB") as c:
+        c.wait_for_workers(2)
+        yield c
+
+
+@pytest.mark.parametrize("name", ["sample", "multi_day"])
+def test_cluster_equals_single_process(client, expected, name):
+    trails, crimes, rules, hits = expected[name]
+    assert len(hits) > 20
+    stats = RunStats()
+    got = match_distributed(trails, crimes, rules, client, stats=stats)
+    pd.testing.assert_frame_equal(got, hits)
+    assert stats.partitions >= 3 and stats.hits == len(hits)
+    # both workers took part
+    assert len(client.scheduler_info()["workers"]) == 2
+
+
+def test_cluster_reads_a_store_object(client, expected):
+    """Workers read their own stretch from a store (here an object with read_trails)."""
+    trails, crimes, rules, hits = expected["multi_day"]
+    store = _frame_store(trails, delay_s=0.0)
+    pd.testing.assert_frame_equal(match_distributed(store, crimes, rules, client), hits)
+
+
+def test_worker_killed_mid_run_changes_nothing(client, expected):
+    trails, crimes, rules, hits = expected["multi_day"]
+    store = _frame_store(trails, delay_s=1.5)  # slow reads: the kill lands while tasks run
+    result: dict = {}
+
+    def run():
+        try:
+            result["hits"] = match_distributed(store, crimes, rules, client)
+        except BaseException as e:  # handed to the test thread below
+            result["error"] = e
+
+    before = client.run_on_scheduler(_partition_starts)
+    runner = threading.Thread(target=run)
+    runner.start()
+    victim = _wait_for_busy_worker(client, timeout_s=60)
+    with contextlib.suppress(Exception):  # the worker dies before it can answer
+        client.run(os._exit, 1, workers=[victim])
+    runner.join(timeout=180)
+    assert not runner.is_alive()
+    assert "error" not in result, result.get("error")
+    pd.testing.assert_frame_equal(result["hits"], hits)
+    assert victim not in client.scheduler_info()["workers"]  # it really died
+    starts = client.run_on_scheduler(_partition_starts)
+    reruns = [k for k, n in starts.items() if n > before.get(k, 0) + 1]
+    assert reruns, "no partition was started twice: the kill did not land mid-run"
+    client.wait_for_workers(2, timeout=60)  # the nanny brought a new one
+
+
+def _partition_starts(dask_scheduler) -> dict[str, int]:
+    """How many times each partition task was sent to a worker (from the transition log)."""
+    counts: dict[str, int] = {}
+    for entry in dask_scheduler.transition_log:
+        if entry.finish == "processing" and "match-partition" in str(entry.key):
+            counts[str(entry.key)] = counts.get(str(entry.key), 0) + 1
+    return counts
+
+
+def _wait_for_busy_worker(client, timeout_s: float) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for worker, keys in client.processing().items():
+            if any("match-partition" in str(k) for k in keys):
+                return worker
+        time.sleep(0.05)
+    raise AssertionError("no partition started on any worker")
+
+
+def _frame_store(trails: pd.DataFrame, delay_s: float):
+    """A store object holding a frame; defined in a function so it pickles by value to the
+    workers (they cannot import the test modules)."""
+    from trailmatch.scale.partition import read_fixes
+
+    class FrameStore:
+        def __init__(self, frame, delay):
+            self.frame = frame
+            self.delay = delay
+
+        def read_trails(self, start_ns, end_ns):
+            time.sleep(self.delay)
+            return read_fixes(self.frame, start_ns, end_ns - 1)
+
+    return FrameStore(trails, delay_s)
