@@ -363,3 +363,30 @@ def naive_coverage(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules,
                 "hit_margin": hit["fix_margin"] if hit is not None else math.inf,
             })
     return pd.DataFrame(rows)
+
+
+def naive_quality_flags(fixes: pd.DataFrame, max_speed_kmh: float = 200.0
+                        ) -> dict[tuple[str, int], set[str]]:
+    """Flag reasons of each fix, keyed by (subject, time ns), one fix per key (ingest quality:
+    precision exactly 0; faster than ``max_speed_kmh`` both from the previous fix and to the
+    next fix of the same subject)."""
+    v = max_speed_kmh / 3.6
+    out: dict[tuple[str, int], set[str]] = {}
+    for subject, group in fixes.groupby(fixes["subject"].astype(str), sort=True):
+        pts = sorted((int(pd.Timestamp(t).value), float(x), float(y), float(p))
+                     for t, x, y, p in zip(group["time"], group["x"], group["y"],
+                                           group["precision_m"], strict=True))
+        for i, (t, x, y, p) in enumerate(pts):
+            reasons = set()
+            if p == 0.0:
+                reasons.add("precision_zero")
+            if 0 < i < len(pts) - 1:
+                t0, x0, y0, _ = pts[i - 1]
+                t1, x1, y1, _ = pts[i + 1]
+                # distance > speed * time (the fast code's arithmetic, so ties agree)
+                fast_in = math.hypot(x - x0, y - y0) > v * ((t - t0) * 1e-9)
+                fast_out = math.hypot(x1 - x, y1 - y) > v * ((t1 - t) * 1e-9)
+                if fast_in and fast_out:
+                    reasons.add("impossible_jump")
+            out[(subject, t)] = reasons
+    return out

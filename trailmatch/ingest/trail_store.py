@@ -417,7 +417,8 @@ class TrailStore:
             written = []
             for k, dn in enumerate(uniq.tolist()):
                 day = date(1970, 1, 1) + timedelta(days=int(dn))
-                part = table.take(pa.array(order[bounds[k]:bounds[k + 1]]))
+                part = (table if uniq.size == 1
+                        else table.take(pa.array(order[bounds[k]:bounds[k + 1]])))
                 path = self.day_path(day)
                 existing = pq.read_table(path) if path.exists() else None
                 m = merge_day(day, existing, part, ingested_at_ns=ingested_at_ns,

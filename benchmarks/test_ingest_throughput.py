@@ -1,0 +1,136 @@
+"""Ingest throughput: a national day (10,000 subjects x 1,440 fixes = 14.4 M fixes) from a tag
+position export CSV and from the same export as Parquet, into an empty trail store.
+
+Targets on the 2-core reference machine: >= 300 k fixes/s from CSV, >= 2 M fixes/s from
+Parquet. Reported per run in ``extra_info``: fixes/s and the peak resident memory above the
+baseline (sampled every 20 ms).
+
+    .venv/bin/python -m pytest benchmarks/test_ingest_throughput.py -s
+    TRAILMATCH_BENCH_SCALE=0.05 .venv/bin/python -m pytest benchmarks/test_ingest_throughput.py -s
+
+``TRAILMATCH_BENCH_SCALE`` scales the number of subjects (smoke checks).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from trailmatch import synthetic
+from trailmatch.crs import working_to_lonlat
+from trailmatch.ingest.trail_store import TrailStore
+
+psutil = pytest.importorskip("psutil")
+
+SCALE = float(os.environ.get("TRAILMATCH_BENCH_SCALE", "1"))
+N_SUBJECTS = max(10, int(round(10_000 * SCALE)))
+FIXES_PER_DAY = 1440
+
+
+def export_table(n_subjects: int, fixes_per_day: int = FIXES_PER_DAY) -> pa.Table:
+    """A tag position export (FORMATS.md §2) of a synthetic day, rows in upload order
+    (shuffled by blocks, as exports come)."""
+    tr = synthetic.trails(n_subjects=n_subjects, fixes_per_day=fixes_per_day, days=1, seed=7)
+    lon, lat = working_to_lonlat(tr["x"].to_numpy(), tr["y"].to_numpy())
+    n = len(tr)
+    rng = np.random.default_rng(3)
+    blocks = np.array_split(np.arange(n), max(1, n // 5000))
+    order = np.concatenate([blocks[i] for i in rng.permutation(len(blocks))])
+    t = pa.array(tr["time"].to_numpy().astype("datetime64[s]")[order])
+    names = np.asarray(tr["subject"].astype(str))[order]
+    return pa.table({
+        "position_id": pa.array(np.arange(1, n + 1)[order].astype(str)),
+        "person_id": pa.array(names),
+        "device_id": pa.array(np.char.add("D", names)),
+        "position_gps_date": pc.strftime(t, "%Y-%m-%d %H:%M:%S"),
+        "position_recorded_date": pc.strftime(t, "%Y-%m-%d %H:%M:%S"),
+        "position_uploaded_date": pc.strftime(t, "%Y-%m-%d %H:%M:%S"),
+        "position_latitude": pa.array(np.round(lat[order], 6)),
+        "position_longitude": pa.array(np.round(lon[order], 6)),
+        "position_precision": pa.array(np.round(tr["precision_m"].to_numpy()[order], 1)),
+        "position_hdop": pa.array(np.full(n, 1.1)),
+        "position_satellite": pa.array(np.full(n, 9, dtype=np.int8)),
+        "position_speed": pa.array(np.zeros(n)),
+        "position_direction": pa.array(np.zeros(n)),
+        "position_lbs": pa.array(tr["source"].to_numpy()[order]),
+    })
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ingest_bench")
+    table = export_table(N_SUBJECTS)
+    csv_path = d / "positions.csv"
+    pacsv.write_csv(table, csv_path,
+                    write_options=pacsv.WriteOptions(quoting_style="none"))
+    pq_path = d / "positions.parquet"
+    # The Parquet export carries real types: timestamps and floats, not text.
+    typed = table.set_column(3, "position_gps_date",
+                             pc.cast(pc.strptime(table["position_gps_date"],
+                                                 "%Y-%m-%d %H:%M:%S", "s"),
+                                     pa.timestamp("ns", tz="UTC")))
+    pq.write_table(typed, pq_path, compression="zstd")
+    return d, csv_path, pq_path, table.num_rows
+
+
+class PeakRSS:
+    """Peak resident set size above the value at start, sampled in a thread."""
+
+    def __enter__(self):
+        self.proc = psutil.Process()
+        self.base = self.proc.memory_info().rss
+        self.peak = self.base
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        return self
+
+    def _run(self):
+        while not self.stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(0.02)
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    @property
+    def mib(self) -> float:
+        return (self.peak - self.base) / 2**20
+
+
+def _ingest_once(src, store_dir):
+    if store_dir.exists():
+        shutil.rmtree(store_dir)
+    counts, rejects = TrailStore(store_dir).ingest_positions(src)
+    assert counts.rejected == 0 and len(rejects) == 0
+    return counts
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_ingest_throughput(benchmark, exports, kind):
+    d, csv_path, pq_path, n = exports
+    src = csv_path if kind == "csv" else pq_path
+    store_dir = d / f"store_{kind}"
+    _ingest_once(src, store_dir)  # warm up: numba compile, page cache
+    with PeakRSS() as mem:
+        counts = benchmark.pedantic(_ingest_once, args=(src, store_dir), rounds=1,
+                                    iterations=1)
+    assert counts.read == n
+    assert counts.accepted + counts.flagged + counts.duplicate == n
+    secs = benchmark.stats.stats.mean
+    rate = n / secs
+    benchmark.extra_info.update({"fixes": n, "fixes_per_s": round(rate),
+                                 "peak_rss_mib": round(mem.mib), "source": kind})
+    print(f"\ningest {kind}: {n:,} fixes in {secs:.2f} s = {rate:,.0f} fixes/s, "
+          f"peak RSS +{mem.mib:,.0f} MiB")
