@@ -111,7 +111,7 @@ function drawMap(hit) {
   state.layer.clearLayers();
   const crime = hit.crime;
   const centre = [crime.lat, crime.lon];
-  const circle = L.circle(centre, { radius: hit.radius_m, color: "#b00000", weight: 2,
+  L.circle(centre, { radius: hit.radius_m, color: "#b00000", weight: 2,
                                     fillOpacity: 0.08 }).addTo(state.layer);
   L.circleMarker(centre, { radius: 4, color: "#b00000", fillOpacity: 1 })
     .bindTooltip("crime " + crime.crime_reference).addTo(state.layer);
@@ -132,7 +132,8 @@ function drawMap(hit) {
                                                          fill: false })
       .bindTooltip("closest approach " + metres(hit.min_distance_m) + " m").addTo(state.layer);
   }
-  const bounds = circle.getBounds();
+  // (a circle's own bounds need a map view; the map may not have one yet)
+  const bounds = L.latLng(centre).toBounds(2 * hit.radius_m);
   for (const fix of hit.fixes) { bounds.extend([fix.lat, fix.lon]); }
   state.map.invalidateSize();
   state.map.fitBounds(bounds, { padding: [20, 20] });

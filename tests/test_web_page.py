@@ -1,0 +1,185 @@
+"""The officer page in headless Chromium (Debian's chromium + chromedriver, via Selenium): a real
+click path — paste a token, search a crime reference, see the hits, open one on the map, see the
+fixes table, record a decision — against a real server on loopback, plus a screenshot check."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import struct
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+from service_world import build_world
+
+from trailmatch.hitstore import open_store, repository
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+pytestmark = [
+    pytest.mark.chromium,
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
+                       reason="needs Debian's chromium and chromium-driver "
+                              "(apt-get install -y chromium chromium-driver; .ci/run does)"),
+]
+
+SHOTS = Path(__file__).resolve().parent.parent / "out"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import uvicorn
+
+    from service.app import create_app
+
+    world = build_world(tmp_path_factory.mktemp("webstore"))
+    port = _free_port()
+    config = uvicorn.Config(create_app(world.store), host="127.0.0.1", port=port,
+                            log_level="warning", access_log=False)
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield world, f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    pytest.importorskip("selenium", reason="needs the selenium package (dev extra)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager fetch anything
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--window-size=1200,1600",
+                 # anything but loopback fails: the page must need nothing from elsewhere
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def _png_pixels(png: bytes) -> tuple[int, int, bytes]:
+    """Width, height and raw scanlines (filter bytes included) of a PNG; no imaging library."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, data, width, height = 8, b"", 0, 0
+    while pos < len(png):
+        length, kind = struct.unpack(">I4s", png[pos:pos + 8])
+        chunk = png[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height = struct.unpack(">II", chunk[:8])
+        elif kind == b"IDAT":
+            data += chunk
+        pos += 12 + length
+    return width, height, zlib.decompress(data)
+
+
+def test_officer_click_path(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    world, base = server
+    wait = WebDriverWait(browser, 20)
+    hit = world.hits[world.hits["police_force"] == "Hampshire"].sort_values(
+        "fixes_in", ascending=False).iloc[0]
+
+    browser.get(base + "/")
+    browser.find_element(By.ID, "token").send_keys(world.tokens["ham"])
+    browser.find_element(By.ID, "token-submit").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "whoami"), "Signed in as pc-ham"))
+    assert browser.find_element(By.ID, "force").get_attribute("value") == "Hampshire"
+
+    browser.find_element(By.ID, "crime-ref").send_keys(hit.crime_reference)
+    browser.find_element(By.ID, "search-submit").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#hits tbody tr"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#hits tbody tr")
+    n_expected = ((world.hits["police_force"] == "Hampshire")
+                  & (world.hits["crime_reference"] == hit.crime_reference)).sum()
+    assert len(rows) == n_expected
+    row = next(r for r in rows if r.get_attribute("data-hit-id") == str(hit.id))
+    assert str(hit.subject) in row.text
+
+    row.find_element(By.CSS_SELECTOR, "button.open-hit").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#fixes tbody tr"))
+    assert browser.find_element(By.ID, "detail").is_displayed()
+    fixes = browser.find_elements(By.CSS_SELECTOR, "#fixes tbody tr")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#fixes tbody tr.in-vicinity")) \
+        == hit.fixes_in
+    assert len(fixes) >= hit.fixes_in
+    # the map: Leaflet drew the vicinity circle, the path and the fixes, with a scale bar
+    shapes = browser.find_elements(By.CSS_SELECTOR, "#map .leaflet-overlay-pane path")
+    assert len(shapes) >= 3 + hit.fixes_in
+    assert browser.find_element(By.CSS_SELECTOR, "#map .leaflet-control-scale").is_displayed()
+    assert not browser.find_elements(By.CSS_SELECTOR, "#map .leaflet-tile")  # no tile server
+
+    Select(browser.find_element(By.ID, "outcome")).select_by_value("ruled_out")
+    browser.find_element(By.ID, "rationale").send_keys("Seen on CCTV at work at the time")
+    browser.find_element(By.ID, "decision-submit").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "decisions"), "Seen on CCTV"))
+    assert "Decision recorded." in browser.find_element(By.ID, "decision-status").text
+    engine = open_store(world.store)
+    try:
+        decisions = repository.list_decisions(engine, int(hit.id))
+    finally:
+        engine.dispose()
+    assert [(d["outcome"], d["rationale"], d["user_name"]) for d in decisions] == [
+        ("ruled_out", "Seen on CCTV at work at the time", "pc-ham")]
+
+    # everything the page loaded came from the app itself
+    loaded = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)")
+    assert loaded and all(url.startswith(base) for url in loaded), loaded
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+
+    # screenshot check: a real picture with the map in it, not a blank page
+    SHOTS.mkdir(exist_ok=True)
+    browser.execute_script("document.getElementById('detail').scrollIntoView()")
+    png = browser.get_screenshot_as_png()
+    (SHOTS / "web_page.png").write_bytes(png)
+    width, height, raw = _png_pixels(png)
+    assert width >= 1000 and height >= 800
+    assert len(set(raw[:: max(1, len(raw) // 50_000)])) > 20  # many distinct byte values
+    map_png = browser.find_element(By.ID, "map").screenshot_as_png
+    (SHOTS / "web_page_map.png").write_bytes(map_png)
+    _, _, map_raw = _png_pixels(map_png)
+    assert len(set(map_raw[:: max(1, len(map_raw) // 50_000)])) > 10
+
+
+def test_a_bad_token_is_refused_on_the_page(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _, base = server
+    browser.get(base + "/")
+    browser.find_element(By.ID, "token").send_keys("tm_not-a-token")
+    browser.find_element(By.ID, "token-submit").click()
+    WebDriverWait(browser, 10).until(
+        ec.text_to_be_present_in_element((By.ID, "whoami"), "Token not accepted"))
+    assert not browser.find_element(By.ID, "search").is_displayed()
