@@ -361,13 +361,13 @@ def _is_parquet(path: Path) -> bool:
         return f.read(4) == b"PAR1"
 
 
-def _first_line(path: Path) -> list[str]:
+def _first_line(path: Path, delimiter: str = ",") -> list[str]:
     with open(path, "rb") as f:
         head = f.read(1 << 20)
     text = head.decode("utf-8-sig", errors="replace")
     for line in text.splitlines():
         if line.strip():
-            return [c.strip() for c in next(csv.reader([line]))]
+            return [c.strip() for c in next(csv.reader([line], delimiter=delimiter))]
     return []
 
 
@@ -396,33 +396,19 @@ def _roles_present(m: Mapping, header: list[str]) -> dict[str, str]:
 
 
 def _csv_batches_fast(path: Path, m: Mapping, roles: dict[str, str]):
-    """Record batches from pyarrow's reader; raises _Inexact when records cannot be numbered
-    exactly by it (then the caller re-reads with the csv module)."""
-    invalid = []
-
-    def on_invalid(row):
-        invalid.append(row)
-        return "skip"
-
+    """Record batches from pyarrow's reader. It raises ``ArrowInvalid`` on a record with the
+    wrong number of fields or undecodable text; the caller then re-reads the file with the
+    csv module, which numbers and describes every record exactly."""
     wanted = sorted(set(roles.values()))
     reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True),
-        parse_options=pacsv.ParseOptions(delimiter=m.delimiter, invalid_row_handler=on_invalid),
+        parse_options=pacsv.ParseOptions(delimiter=m.delimiter),
         convert_options=pacsv.ConvertOptions(
             include_columns=wanted, column_types={c: pa.string() for c in wanted},
             strings_can_be_null=False),
     )
-    for batch in reader:
-        if invalid:
-            raise _Inexact()
-        yield batch
-    if invalid:
-        raise _Inexact()
-
-
-class _Inexact(Exception):
-    pass
+    yield from reader
 
 
 def _csv_batches_exact(path: Path, m: Mapping, roles: dict[str, str], file: str,
@@ -504,7 +490,9 @@ def read_positions(path: str | os.PathLike, *, crs: str = "EPSG:27700",
             fixes_parts.append(fx)
             rej_parts.extend(rj)
     else:
-        header = _first_line(path)
+        if isinstance(mapping, str | os.PathLike):
+            mapping = load_mapping(mapping)
+        header = _first_line(path, mapping.delimiter if mapping is not None else ",")
         if not header:
             raise PositionsFormatError(f"{file}: empty file (no header row)")
         m = _choose_mapping(header, mapping, file).with_timezone(timezone)
@@ -520,7 +508,7 @@ def read_positions(path: str | os.PathLike, *, crs: str = "EPSG:27700",
                 fx, rj = _convert(cols, rows, m, crs, file)
                 fixes_parts.append(fx)
                 rej_parts.extend(rj)
-        except (_Inexact, pa.ArrowInvalid, UnicodeDecodeError):
+        except (pa.ArrowInvalid, UnicodeDecodeError):
             fixes_parts, rej_parts = [], []
             got, rows_read = _csv_batches_exact(path, m, roles, file, rej_parts)
             if got is not None:
