@@ -145,48 +145,88 @@ def store_crimes(bind, batch_key: int, batch_id: str, rows: list[dict],
     ``rows``: dicts with police_force, crime_reference and the ``crimes`` columns (time_from and
     time_to tz-aware, x, y, lat, lon, crime_type, description, text).
     """
-    out = []
+    out: list[dict | None] = []
     now = utcnow()
     with _tx(bind) as conn:
-        for row in rows:
+        current = _current_versions(conn, {(r["police_force"], r["crime_reference"])
+                                           for r in rows})
+        pending: list[tuple[int, dict]] = []  # first versions, inserted together
+
+        def flush() -> None:
+            if not pending:
+                return
+            ids = conn.execute(insert(crimes).returning(crimes.c.id,
+                                                        sort_by_parameter_order=True),
+                               [v for _, v in pending]).scalars().all()
+            for (slot, values), crime_id in zip(pending, ids, strict=True):
+                out[slot] = {**rows[slot], "crime_id": crime_id, "version": 1, "change": "new"}
+                current[(values["police_force"], values["crime_reference"])] = {
+                    "id": crime_id, "version": 1, "content_sha256": values["content_sha256"],
+                    "batch_id": batch_id}
+            pending.clear()
+
+        for slot, row in enumerate(rows):
+            key = (row["police_force"], row["crime_reference"])
             digest = crime_content_digest(row)
-            current = _one(conn.execute(select(crimes.c.id, crimes.c.version,
-                                               crimes.c.content_sha256,
-                                               crimes.c.batch_id).where(
-                crimes.c.police_force == row["police_force"],
-                crimes.c.crime_reference == row["crime_reference"],
-                crimes.c.superseded.is_(False))))
-            if current is not None and current["content_sha256"] == digest:
-                out.append({**row, "crime_id": current["id"], "version": current["version"],
-                            "change": "unchanged"})
+            if any(v["police_force"] == key[0] and v["crime_reference"] == key[1]
+                   for _, v in pending):
+                flush()  # the same crime twice in one batch: the later row is a new version
+            cur = current.get(key)
+            out.append(None)
+            if cur is not None and cur["content_sha256"] == digest:
+                out[slot] = {**row, "crime_id": cur["id"], "version": cur["version"],
+                             "change": "unchanged"}
                 continue
-            version = 1
-            if current is not None:
-                version = 1 + conn.execute(select(func.max(crimes.c.version)).where(
-                    crimes.c.police_force == row["police_force"],
-                    crimes.c.crime_reference == row["crime_reference"])).scalar_one()
             values = {k: row[k] for k in ("police_force", "crime_reference", "crime_type",
                                           "description", "x", "y", "crs", "lat", "lon", "text")}
-            values.update(time_from=_py_time(row["time_from"]), time_to=_py_time(row["time_to"]))
-            stale = current is not None and batch_order(batch_id) < batch_order(
-                current["batch_id"])
+            values.update(time_from=_py_time(row["time_from"]), time_to=_py_time(row["time_to"]),
+                          batch_key=batch_key, batch_id=batch_id, content_sha256=digest,
+                          received_at=now)
+            if cur is None:
+                pending.append((slot, {**values, "version": 1, "superseded": False,
+                                       "superseded_by": None}))
+                continue
+            version = 1 + conn.execute(select(func.max(crimes.c.version)).where(
+                crimes.c.police_force == key[0],
+                crimes.c.crime_reference == key[1])).scalar_one()
+            stale = batch_order(batch_id) < batch_order(cur["batch_id"])
             crime_id = conn.execute(insert(crimes).values(
-                **values, version=version, batch_key=batch_key, batch_id=batch_id,
-                content_sha256=digest, received_at=now, superseded=stale,
-                superseded_by=current["id"] if stale else None,
+                **values, version=version, superseded=stale,
+                superseded_by=cur["id"] if stale else None,
             ).returning(crimes.c.id)).scalar_one()
             if stale:
-                out.append({**row, "crime_id": crime_id, "version": version, "change": "stale"})
+                out[slot] = {**row, "crime_id": crime_id, "version": version, "change": "stale"}
                 continue
-            if current is not None:
-                conn.execute(update(crimes).where(crimes.c.id == current["id"]).values(
-                    superseded=True, superseded_by=crime_id))
-                conn.execute(update(hits).where(hits.c.crime_id == current["id"],
-                                                hits.c.status == "current").values(
-                    status="superseded", withdrawn_run_id=run_id, withdrawn_at=now))
-            out.append({**row, "crime_id": crime_id, "version": version,
-                        "change": "changed" if current is not None else "new"})
-    return out
+            conn.execute(update(crimes).where(crimes.c.id == cur["id"]).values(
+                superseded=True, superseded_by=crime_id))
+            conn.execute(update(hits).where(hits.c.crime_id == cur["id"],
+                                            hits.c.status == "current").values(
+                status="superseded", withdrawn_run_id=run_id, withdrawn_at=now))
+            current[key] = {"id": crime_id, "version": version, "content_sha256": digest,
+                            "batch_id": batch_id}
+            out[slot] = {**row, "crime_id": crime_id, "version": version, "change": "changed"}
+        flush()
+    return out  # type: ignore[return-value]
+
+
+def _current_versions(conn: Connection, keys: set[tuple[str, str]]) -> dict:
+    """(force, reference) -> the current version's id, version, digest and batch id."""
+    found: dict = {}
+    by_force: dict[str, list[str]] = {}
+    for force, ref in keys:
+        by_force.setdefault(force, []).append(ref)
+    for force, refs in by_force.items():
+        for chunk in range(0, len(refs), 500):
+            for r in conn.execute(select(
+                    crimes.c.id, crimes.c.version, crimes.c.content_sha256, crimes.c.batch_id,
+                    crimes.c.crime_reference).where(
+                    crimes.c.police_force == force,
+                    crimes.c.crime_reference.in_(refs[chunk:chunk + 500]),
+                    crimes.c.superseded.is_(False))):
+                found[(force, r.crime_reference)] = {
+                    "id": r.id, "version": r.version, "content_sha256": r.content_sha256,
+                    "batch_id": r.batch_id}
+    return found
 
 
 def get_crime(bind, crime_id: int) -> dict | None:
@@ -231,7 +271,8 @@ def mark_matched(bind, crime_ids: Iterable[int], run_id: int, digest: str) -> No
 # --- hits -------------------------------------------------------------------------------------
 
 def _py_time(value) -> dt.datetime:
-    return pd.Timestamp(value).tz_convert("UTC").to_pydatetime()
+    # The databases keep microseconds; round rather than truncate the engine's nanoseconds.
+    return pd.Timestamp(value).tz_convert("UTC").round("us").to_pydatetime()
 
 
 def _hit_values(row: dict) -> dict:
@@ -263,28 +304,34 @@ def _same(a: dict, b: dict) -> bool:
     return True
 
 
-def save_hits(bind, run_id: int, matched: pd.DataFrame, found: pd.DataFrame) -> dict:
+def save_hits(bind, run_id: int, matched: pd.DataFrame, found: pd.DataFrame, *,
+              subjects: Iterable[str] | None = None) -> dict:
     """Record the result of matching the crime versions in ``matched`` (``id``,
     ``police_force``, ``crime_reference``, ``crime_type``): ``found`` holds their hits (a
     ``crime_id`` column plus the hit columns). Per (crime version, subject) one row: new pairs
     are inserted, changed fields updated, current hits of these crimes that were not found again
     are withdrawn. Returns ``{"new": [...], "updated": [...], "withdrawn": [...],
-    "unchanged": n}`` with hit ids.
+    "unchanged": n}`` with hit ids. With ``subjects``, the matching looked at those subjects
+    only (a rematch after late uploads): hits of other subjects are left as they are.
     """
     crime_ids = [int(i) for i in matched["id"]]
     meta = {int(r["id"]): r for r in matched.to_dict("records")}
     result: dict = {"new": [], "updated": [], "withdrawn": [], "unchanged": 0}
+    only = None if subjects is None else {str(s) for s in subjects}
     now = utcnow()
     with _tx(bind) as conn:
         existing: dict[tuple[int, str], dict] = {}
         for chunk in range(0, len(crime_ids), 500):
             for row in conn.execute(select(hits).where(
                     hits.c.crime_id.in_(crime_ids[chunk:chunk + 500]))):
-                existing[(row.crime_id, row.subject)] = dict(row._mapping)
+                if only is None or row.subject in only:
+                    existing[(row.crime_id, row.subject)] = dict(row._mapping)
         seen = set()
         inserts = []
         for row in found.to_dict("records"):
             key = (int(row["crime_id"]), str(row["subject"]))
+            if only is not None and key[1] not in only:
+                continue
             seen.add(key)
             values = _hit_values(row)
             old = existing.get(key)

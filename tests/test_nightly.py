@@ -1,0 +1,198 @@
+"""The nightly job end to end on the real-derived sample: agreement with the independent
+implementation, idempotent reruns, resends that supersede, and late uploads via rematch."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from trailmatch.hitstore import open_store
+from trailmatch.hitstore import repository as repo
+from trailmatch.ingest.positions import read_positions
+from trailmatch.match import HIT_COLUMNS
+from trailmatch.nightly import FrameTrails, run_nightly
+from trailmatch.rematch import run_rematch
+from trailmatch.rules import Rules
+
+RULES = Rules(count_precision=False)  # as expected_hits.csv was computed
+BATCH = "HAM20250127"
+
+
+@pytest.fixture(scope="module")
+def fixes(sample_dir):
+    return read_positions(sample_dir / "positions.csv").fixes
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = open_store(None, db_url)
+    yield engine
+    engine.dispose()
+
+
+def current_hits(engine) -> pd.DataFrame:
+    frame = repo.hits_for_crime_ids(engine, repo.current_crimes(engine)["id"])
+    return frame.set_index(["crime_reference", "subject"]).sort_index()
+
+
+def assert_agrees(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """The sample's agreement rule (tests/data/README.md)."""
+    exp = expected.set_index(["crime_reference", "subject"]).sort_index()
+    borderline = set()  # closest approach within 0.5 m of the radius: either side is right
+    for key, d in got["min_distance_m"].items():
+        if abs(d - RULES.radius_m) <= 0.5:
+            borderline.add(key)
+    for key, d in exp["min_distance_m"].items():
+        if abs(d - RULES.radius_m) <= 0.5:
+            borderline.add(key)
+    assert set(got.index) - borderline == set(exp.index) - borderline
+    both = sorted(set(got.index) & set(exp.index))
+    assert len(both) >= 80
+    g, e = got.loc[both], exp.loc[both]
+    assert (g["min_distance_m"] - e["min_distance_m"]).abs().max() <= 0.05
+    for col in ("first_in", "last_in"):
+        diff = (g[col] - pd.to_datetime(e[col], utc=True, format="ISO8601")).abs()
+        assert diff.max() <= pd.Timedelta(seconds=0.5), col
+    assert (g["duration_s"] - e["duration_s"]).abs().max() <= 0.5
+    assert (g["fixes_in"].to_numpy() == e["fixes_in"].to_numpy()).all()
+
+
+def test_sample_end_to_end(engine, fixes, sample_dir, tmp_path):
+    out = tmp_path / "out"
+    result = run_nightly(engine, [sample_dir / "crimes.csv"], FrameTrails(fixes), out, RULES)
+    assert result.status == "ok"
+    expected = pd.read_csv(sample_dir / "expected_hits.csv", dtype={"subject": str})
+    got = current_hits(engine)
+    assert_agrees(got, expected)
+
+    hampshire = result.counts["forces"]["Hampshire"]
+    assert (hampshire["received"], hampshire["accepted"], hampshire["rejected"]) == (400, 400, 0)
+    assert hampshire["hits"] == hampshire["hits_new"] == len(got)
+    assert hampshire["subjects_monitored"] == 5
+    [run] = repo.list_runs(engine)
+    assert run["status"] == "ok" and run["counts"]["forces"]["Hampshire"]["hits"] == len(got)
+    assert run["rules"]["count_precision"] is False and "Hampshire" in run["summary"]
+
+    batch_dir = out / "Hampshire" / BATCH
+    csv = pd.read_csv(batch_dir / "hits.csv", dtype={"subject": str})
+    assert list(csv.columns) == [*HIT_COLUMNS, "hit_id"]
+    assert len(csv) == len(got)
+    for name in ("hits.geojson", "report.html", "rejects.csv"):
+        assert (batch_dir / name).stat().st_size > 0
+
+
+def test_rerun_creates_nothing_new(engine, fixes, sample_dir, tmp_path):
+    trails = FrameTrails(fixes)
+    run_nightly(engine, [sample_dir / "crimes.csv"], trails, tmp_path / "a", RULES)
+    before = current_hits(engine)
+    again = run_nightly(engine, [sample_dir / "crimes.csv"], trails, tmp_path / "b", RULES)
+    counts = again.counts["forces"]["Hampshire"]
+    assert (counts["crimes_unchanged"], counts["crimes_matched"], counts["hits_new"]) == (
+        400, 0, 0)
+    after = current_hits(engine)
+    assert list(after["id"]) == list(before["id"])
+    assert repo.count_hits(engine, status=None) == len(before)
+    assert len(repo.list_batches(engine)) == 1
+    # The outputs are the same files, byte for byte, apart from the run/produced lines.
+    a = (tmp_path / "a" / "Hampshire" / BATCH / "hits.csv").read_text()
+    b = (tmp_path / "b" / "Hampshire" / BATCH / "hits.csv").read_text()
+    assert a == b
+
+
+def test_resend_with_moved_crime_supersedes(engine, fixes, sample_dir, tmp_path):
+    trails = FrameTrails(fixes)
+    run_nightly(engine, [sample_dir / "crimes.csv"], trails, tmp_path / "out", RULES)
+    before = current_hits(engine)
+    ref = "44/10007/25"  # a hit of subject 07012 with 33 fixes in the vicinity
+    assert (ref, "07012") in before.index
+    lines = (sample_dir / "crimes.csv").read_text(encoding="utf-8-sig").splitlines()
+    resend = []
+    for line in lines:
+        fields = line.split(",")
+        fields[3] = f"{BATCH}-1"
+        if fields[4] == ref:  # moved 20 km north: nobody was there
+            fields[7:11] = ["", "", "51.0400", "-1.3976"]
+        resend.append(",".join(fields))
+    path = tmp_path / f"{BATCH}-1.csv"
+    path.write_text("\n".join(resend) + "\n", encoding="utf-8")
+
+    result = run_nightly(engine, [path], trails, tmp_path / "out", RULES)
+    counts = result.counts["forces"]["Hampshire"]
+    assert (counts["crimes_changed"], counts["crimes_unchanged"]) == (1, 399)
+    assert counts["crimes_matched"] == 1
+    versions = repo.crime_versions(engine, "Hampshire", ref)
+    assert [(v["version"], v["superseded"]) for v in versions] == [(1, True), (2, False)]
+    assert repo.hits_for_crime(engine, "Hampshire", ref) == []
+    [old] = repo.hits_for_crime(engine, "Hampshire", ref, include_withdrawn=True)
+    assert old["status"] == "superseded" and old["crime_version"] == 1
+    after = current_hits(engine)
+    unchanged = before.drop(index=(ref, "07012"))
+    assert list(after["id"]) == list(unchanged["id"])
+    csv = pd.read_csv(tmp_path / "out" / "Hampshire" / f"{BATCH}-1" / "hits.csv")
+    assert len(csv) == len(after) and ref not in set(csv["crime_reference"])
+
+
+def test_late_positions_give_a_new_hit_via_rematch(engine, fixes, sample_dir, tmp_path):
+    ref, subject = "44/10007/25", "07012"
+    crime_day = pd.Timestamp("2025-01-22", tz="UTC")
+    late = (fixes["subject"] == subject) & (fixes["time"] >= crime_day) & (
+        fixes["time"] < crime_day + pd.Timedelta(days=1))
+    assert late.sum() > 50
+    t_ingest = pd.Timestamp("2025-01-27 06:00", tz="UTC")
+    on_time = fixes[~late].assign(ingested_at=t_ingest)
+    run_nightly(engine, [sample_dir / "crimes.csv"], FrameTrails(on_time), tmp_path / "out",
+                RULES)
+    assert (ref, subject) not in current_hits(engine).index
+
+    uploaded = pd.concat([on_time, fixes[late].assign(ingested_at=t_ingest
+                                                      + pd.Timedelta(hours=5))])
+    trails = FrameTrails(uploaded.reset_index(drop=True))
+    result = run_rematch(engine, trails, t_ingest + pd.Timedelta(hours=1), RULES,
+                         out_dir=tmp_path / "out")
+    new = result.changes[result.changes["change"] == "new"]
+    assert (ref, subject) in set(zip(new["crime_reference"], new["subject"], strict=True))
+    assert set(new["subject"]) == {subject}
+    assert result.crimes_rematched < 400
+    # Now the store holds what a nightly run on complete data holds.
+    expected = pd.read_csv(sample_dir / "expected_hits.csv", dtype={"subject": str})
+    assert_agrees(current_hits(engine), expected)
+    csv = pd.read_csv(tmp_path / "out" / "Hampshire" / BATCH / "hits.csv", dtype=str)
+    assert ((csv["crime_reference"] == ref) & (csv["subject"] == subject)).any()
+    # Nothing late since then: a rematch changes nothing.
+    quiet = run_rematch(engine, trails, t_ingest + pd.Timedelta(hours=6), RULES)
+    assert quiet.changes.empty and quiet.crimes_rematched == 0
+
+
+def test_rejected_rows_are_reported(engine, fixes, sample_dir, tmp_path):
+    lines = (sample_dir / "crimes.csv").read_text(encoding="utf-8-sig").splitlines()[:10]
+    lines[2] = lines[2].replace("Hampshire,", "Hampshire,XX,", 1)  # 14 columns
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(lines) + "\n")
+    result = run_nightly(engine, [path], FrameTrails(fixes), tmp_path / "out", RULES)
+    counts = result.counts["forces"]["Hampshire"]
+    assert (counts["received"], counts["accepted"], counts["rejected"]) == (10, 9, 1)
+    rejects = pd.read_csv(tmp_path / "out" / "Hampshire" / BATCH / "rejects.csv")
+    assert list(rejects["row"]) == [3] and list(rejects["error"]) == ["wrong_column_count"]
+
+
+def test_failed_run_is_recorded(engine, sample_dir, tmp_path):
+    class Broken:
+        def read(self, start, end):
+            raise OSError("trail store unreadable")
+
+    with pytest.raises(OSError):
+        run_nightly(engine, [sample_dir / "crimes.csv"], Broken(), tmp_path, RULES)
+    [run] = repo.list_runs(engine)
+    assert run["status"] == "failed" and "trail store unreadable" in run["summary"]
+    assert run["ended"] is not None
+
+
+def test_output_dir_is_safe(engine, fixes, sample_dir, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(sample_dir / "crimes.csv", src / "c.csv")
+    result = run_nightly(engine, [src / "c.csv"], FrameTrails(fixes), tmp_path / "o", RULES)
+    assert [o.directory.relative_to(tmp_path / "o").as_posix() for o in result.outputs] == [
+        f"Hampshire/{BATCH}"]

@@ -1,0 +1,519 @@
+"""The nightly job: every force's crime batch against the trail store, kept and handed out.
+
+Stages, each timed (seconds per stage go to the summary and the run record):
+
+1. **read**    each batch file with ``read_crime_batch`` (rejects kept, with reasons);
+2. **store**   the accepted crimes into the hit store as versions: an unchanged resend is
+               recognised and costs nothing; a changed crime is a new version whose older
+               version (and its hits) is superseded;
+3. **trails**  the fixes the crime windows need (widened by the buffers and max gap), from the
+               trail store, prepared once with one segment index for every force;
+4. **match**   only the crime versions that were never matched under these rules;
+               ``save_hits`` keeps one row per (crime version, subject): a rerun adds nothing;
+5. **outputs** for each force and batch ``OUT/<force>/<batch_id>/``: ``hits.csv``,
+               ``hits.geojson``, ``report.html``, ``rejects.csv`` (``write_batch_outputs``).
+
+A run is recorded (``runs``: started, ended, algorithm version, rules, counts, status, summary)
+whatever happens: a failure is recorded as ``failed`` with its error before it propagates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+from tqdm import tqdm
+
+from trailmatch import __version__
+from trailmatch.crs import lonlat_to_working, working_to_lonlat
+from trailmatch.hitstore import repository as repo
+from trailmatch.index.segments import build_index
+from trailmatch.match import HIT_COLUMNS, match_prepared
+from trailmatch.report.evidence import Evidence, path_evidence, trail_evidence
+from trailmatch.report.geojson import batch_geojson, dumps
+from trailmatch.report.html import render_report
+from trailmatch.rules import Rules
+from trailmatch.trails import Trail, prepare_crimes, prepare_trail
+
+log = logging.getLogger(__name__)
+
+ALGORITHM_VERSION = f"trailmatch {__version__}"
+STAGES = ("read", "store", "trails", "match", "outputs")
+
+
+class TrailSource(Protocol):
+    """Where fixes come from: the trail store, or a DataFrame in tests."""
+
+    def read(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Fixes with ``start <= time <= end``: subject, time (UTC), x, y (metres in the working
+        CRS), precision_m, source."""
+
+    def ingested_since(self, since: pd.Timestamp) -> pd.DataFrame:
+        """(subject, time) of the fixes ingested at or after ``since`` (late uploads)."""
+
+
+@dataclass
+class FrameTrails:
+    """A TrailSource over an in-memory DataFrame (``ingested_at`` column optional)."""
+
+    frame: pd.DataFrame
+
+    def read(self, start, end) -> pd.DataFrame:
+        t = self.frame["time"]
+        return self.frame[(t >= start) & (t <= end)].reset_index(drop=True)
+
+    def ingested_since(self, since) -> pd.DataFrame:
+        if "ingested_at" not in self.frame.columns:
+            return self.frame.iloc[:0][["subject", "time"]]
+        late = self.frame[self.frame["ingested_at"] >= since]
+        return late[["subject", "time"]].reset_index(drop=True)
+
+
+@dataclass
+class StoreTrails:
+    """A TrailSource over the trail store directory (``trailmatch ingest positions``)."""
+
+    store_dir: Path
+    include_flagged: bool = False
+
+    def _store(self):
+        from trailmatch.ingest.trail_store import TrailStore
+
+        return TrailStore(self.store_dir)
+
+    def read(self, start, end) -> pd.DataFrame:
+        return self._store().read_trails(pd.Timestamp(start).value, pd.Timestamp(end).value,
+                                         include_flagged=self.include_flagged)
+
+    def ingested_since(self, since) -> pd.DataFrame:
+        return self._store().ingested_since(pd.Timestamp(since).value,
+                                            include_flagged=self.include_flagged)
+
+
+@dataclass
+class Timer:
+    seconds: dict = field(default_factory=lambda: defaultdict(float))
+
+    @contextmanager
+    def stage(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - t0
+
+
+@dataclass
+class BatchOutput:
+    police_force: str
+    batch_id: str
+    directory: Path
+    crimes: int
+    hits: int
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    status: str
+    counts: dict
+    summary: str
+    outputs: list[BatchOutput]
+
+
+def progress(iterable, *, desc: str, total: int | None = None):
+    """A progress bar on a terminal only (never in logs or pipes)."""
+    return tqdm(iterable, desc=desc, total=total, leave=False, unit="",
+                disable=not sys.stderr.isatty())
+
+
+def safe_name(text: str) -> str:
+    """A force or batch id as a directory name (they are plain codes; anything else is masked)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", str(text)) or "_"
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write through a temporary file beside ``path`` and ``os.replace``: all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# --- reading batches ---------------------------------------------------------------------------
+
+@dataclass
+class ReadBatch:
+    path: Path
+    sha256: str
+    police_force: str  # whose batch this file is (the force of its rows)
+    crimes: pd.DataFrame
+    rejects: pd.DataFrame
+    rows_read: int
+    rows_rejected: int
+
+
+def _file_force(raw: bytes, crimes: pd.DataFrame) -> str:
+    if len(crimes):
+        return str(crimes["police_force"].mode().iloc[0])
+    # Nothing accepted: name the force as the first record wrote it, so rejects are not orphaned.
+    for line in raw.decode("utf-8-sig", errors="replace").splitlines():
+        if line.strip():
+            return line.split(",", 1)[0].strip() or "unknown"
+    return "unknown"
+
+
+def read_batches(paths: Sequence[Path], rules: Rules, *, forces=None,
+                 max_window_h: float = 12.0) -> list[ReadBatch]:
+    from trailmatch.ingest.crime_batch import read_crime_batch
+
+    out = []
+    for path in progress(paths, desc="read batches"):
+        path = Path(path)
+        raw = path.read_bytes()
+        batch = read_crime_batch(path, crs=rules.crs, forces=forces, max_window_h=max_window_h)
+        crimes = batch.crimes
+        if len(crimes):
+            # Both location kinds in WGS84 for the store and the maps: project the grid ones.
+            lon, lat = working_to_lonlat(crimes["x"].to_numpy(), crimes["y"].to_numpy(),
+                                         rules.crs)
+            given = crimes["latitude"].notna() & crimes["longitude"].notna()
+            crimes = crimes.assign(lat=np.where(given, crimes["latitude"], lat),
+                                   lon=np.where(given, crimes["longitude"], lon))
+        out.append(ReadBatch(path=path, sha256=hashlib.sha256(raw).hexdigest(),
+                             police_force=_file_force(raw, crimes), crimes=crimes,
+                             rejects=batch.rejects, rows_read=batch.rows_read,
+                             rows_rejected=batch.rows_rejected))
+    return out
+
+
+def _crime_rows(frame: pd.DataFrame, crs: str) -> list[dict]:
+    rows = []
+    for r in frame.to_dict("records"):
+        rows.append({
+            "police_force": r["police_force"], "crime_reference": r["crime_reference"],
+            "crime_type": r["crime_type"],
+            "description": str(r.get("crime_type_description") or ""),
+            "time_from": r["time_from"], "time_to": r["time_to"],
+            "x": float(r["x"]), "y": float(r["y"]), "crs": crs,
+            "lat": float(r["lat"]), "lon": float(r["lon"]), "text": str(r.get("crime_text") or ""),
+        })
+    return rows
+
+
+# --- matching ----------------------------------------------------------------------------------
+
+def crimes_in_rules_crs(crimes: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    """Stored crime versions with x, y in ``rules.crs`` (re-projected from WGS84 only for
+    versions stored under another working CRS)."""
+    crimes = crimes.copy()
+    other = (crimes["crs"] != rules.crs).to_numpy()
+    if other.any():
+        x, y = lonlat_to_working(crimes.loc[other, "lon"].to_numpy(),
+                                 crimes.loc[other, "lat"].to_numpy(), rules.crs)
+        crimes.loc[other, "x"] = x
+        crimes.loc[other, "y"] = y
+    return crimes
+
+
+def trail_span(crimes: pd.DataFrame, rules: Rules) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The stretch of time whose fixes can bear on these crimes: their widened windows plus one
+    max gap each side (the fixes joined to the path at the window's edges)."""
+    margin_before = pd.Timedelta(seconds=rules.buffer_before_s + rules.max_gap_s)
+    margin_after = pd.Timedelta(seconds=rules.buffer_after_s + rules.max_gap_s)
+    return crimes["time_from"].min() - margin_before, crimes["time_to"].max() + margin_after
+
+
+@dataclass
+class LoadedTrails:
+    trail: Trail
+    index: object
+    codes: dict
+
+    @classmethod
+    def load(cls, source: TrailSource, crimes: pd.DataFrame, rules: Rules) -> LoadedTrails:
+        if crimes.empty:
+            frame = pd.DataFrame({"subject": pd.Series(dtype=str),
+                                  "time": pd.Series(dtype="datetime64[ns, UTC]"),
+                                  "x": pd.Series(dtype=float), "y": pd.Series(dtype=float)})
+        else:
+            frame = source.read(*trail_span(crimes, rules))
+        trail = prepare_trail(frame)
+        index = build_index(trail, rules.max_gap_s, rules.count_precision)
+        codes = {s: i for i, s in enumerate(trail.subjects.tolist())}
+        return cls(trail=trail, index=index, codes=codes)
+
+    def match(self, crimes: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+        """Hits of stored crime versions (``id`` column) with a ``crime_id`` column added."""
+        if crimes.empty:
+            return pd.DataFrame(columns=[*HIT_COLUMNS, "crime_id"])
+        prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
+        found = match_prepared(self.trail, self.index, prepared, rules)
+        ids = crimes.set_index(["police_force", "crime_reference"])["id"]
+        key = pd.MultiIndex.from_arrays([found["police_force"], found["crime_reference"]])
+        return found.assign(crime_id=ids.reindex(key).to_numpy())
+
+    def subjects_monitored(self, crimes: pd.DataFrame, rules: Rules) -> int:
+        """Subjects with at least one fix inside some crime's widened window."""
+        t = self.trail.t
+        if crimes.empty or t.size == 0:
+            return 0
+        w0 = crimes["time_from"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        w1 = crimes["time_to"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        w0 = w0 - rules.buffer_before_ns
+        w1 = w1 + rules.buffer_after_ns
+        order = np.argsort(w0)
+        w0, w1 = w0[order], np.maximum.accumulate(w1[order])
+        # A fix is inside some window iff the latest-starting window before it still covers it.
+        k = np.searchsorted(w0, t, side="right") - 1
+        inside = (k >= 0) & (w1[np.maximum(k, 0)] >= t)
+        return int(np.unique(self.trail.subject[inside]).size)
+
+    def evidence(self, crime: dict, hit: dict, rules: Rules) -> Evidence:
+        if hit["subject"] not in self.codes:  # fixes since purged or flagged: show no path
+            empty = np.zeros(0)
+            return path_evidence(hit["subject"], empty.astype(np.int64), empty, empty, empty,
+                                 empty.astype(np.uint8), crime["x"], crime["y"], 0, 0,
+                                 hit["closest_time"], rules)
+        return trail_evidence(self.trail, hit["subject"], crime["x"], crime["y"],
+                              crime["time_from"], crime["time_to"], hit["closest_time"], rules,
+                              codes=self.codes)
+
+
+# --- outputs -----------------------------------------------------------------------------------
+
+def hits_csv(hits: pd.DataFrame) -> str:
+    """The columns of ``trailmatch match`` (plus ``hit_id`` for the hit store and API)."""
+    out = hits.rename(columns={"id": "hit_id"})[[*HIT_COLUMNS, "hit_id"]].copy()
+    for col in ("closest_time", "first_in", "last_in"):
+        out[col] = pd.to_datetime(out[col], utc=True).map(lambda t: t.isoformat())
+    return out.to_csv(index=False, lineterminator="\n")
+
+
+def write_batch_outputs(directory: Path, *, police_force: str, batch_id: str,
+                        crimes: pd.DataFrame, hits: pd.DataFrame,
+                        evidence: Callable[[dict, dict], Evidence], rules: Rules,
+                        meta: list[tuple[str, str]], rejects: pd.DataFrame | None = None,
+                        extra_sections: Sequence[str] = ()) -> dict[str, Path]:
+    """Every file a force gets for one batch, written atomically into ``directory``.
+
+    ``crimes``: the batch's current crime versions (``id`` and the ``crimes`` columns, x/y in
+    ``rules.crs``); ``hits``: their current hits (``repository.hits_for_crime_ids``);
+    ``evidence(crime, hit)``: the path evidence of one hit. The single place that decides what a
+    batch's output holds: extend it here (e.g. coverage) so every caller gets the same files.
+    """
+    crime_rows = crimes.sort_values("crime_reference").to_dict("records")
+    hits = hits.sort_values(["crime_reference", "min_distance_m", "subject"])
+    hits_by_crime: dict[int, list[dict]] = defaultdict(list)
+    for hit in hits.to_dict("records"):
+        hits_by_crime[int(hit["crime_id"])].append(hit)
+    by_id = {int(c["id"]): c for c in crime_rows}
+    ev = {(cid, h["subject"]): evidence(by_id[cid], h, rules)
+          for cid, hs in hits_by_crime.items() for h in hs}
+    paths = {
+        "hits.csv": directory / "hits.csv",
+        "hits.geojson": directory / "hits.geojson",
+        "report.html": directory / "report.html",
+    }
+    atomic_write(paths["hits.csv"], hits_csv(hits))
+    atomic_write(paths["hits.geojson"], dumps(batch_geojson(crime_rows, hits_by_crime, ev,
+                                                            rules)))
+    html = render_report(
+        title=f"Evidence report: {police_force}, batch {batch_id}",
+        subtitle=f"Hits of the crimes in batch {batch_id} against the monitored subjects' "
+                 f"trails ({ALGORITHM_VERSION}).",
+        crimes=crime_rows, hits_by_crime=hits_by_crime, evidence=ev, rules=rules, meta=meta,
+        extra_sections=extra_sections)
+    atomic_write(paths["report.html"], html)
+    if rejects is not None:
+        paths["rejects.csv"] = directory / "rejects.csv"
+        atomic_write(paths["rejects.csv"], rejects.to_csv(index=False, lineterminator="\n"))
+    return paths
+
+
+# --- the job -----------------------------------------------------------------------------------
+
+def _batch_key(batch_id: str) -> tuple[str, int]:
+    return repo.batch_order(batch_id)
+
+
+def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: TrailSource,
+                out_dir: str | Path, rules: Rules | None = None, *, forces=None,
+                max_window_h: float = 12.0) -> RunResult:
+    """The whole nightly job; see the module docstring. Returns the run's record."""
+    rules = rules or Rules()
+    out_dir = Path(out_dir)
+    digest = repo.rules_digest(rules.to_dict())
+    run_id = repo.start_run(engine, "nightly", rules.to_dict(), ALGORITHM_VERSION)
+    timer = Timer()
+    force_counts: dict[str, dict] = defaultdict(lambda: {
+        "received": 0, "accepted": 0, "rejected": 0, "crimes_new": 0, "crimes_changed": 0,
+        "crimes_unchanged": 0, "crimes_matched": 0, "subjects_monitored": 0, "hits": 0,
+        "hits_new": 0, "hits_withdrawn": 0, "seconds": defaultdict(float)})
+    try:
+        with timer.stage("read"):
+            t0 = time.perf_counter()
+            read = read_batches([Path(p) for p in crime_files], rules, forces=forces,
+                                max_window_h=max_window_h)
+            per_file = (time.perf_counter() - t0) / max(len(read), 1)
+            for rb in read:
+                fc = force_counts[rb.police_force]
+                fc["received"] += rb.rows_read
+                fc["rejected"] += rb.rows_rejected
+                fc["accepted"] += len(rb.crimes)
+                fc["seconds"]["read"] += per_file
+
+        # Batches (force + batch id) in the order their versions supersede each other.
+        with timer.stage("store"):
+            groups = []
+            for rb in read:
+                for (force, batch_id), crimes in rb.crimes.groupby(
+                        ["police_force", "batch_id"], sort=False):
+                    groups.append((force, batch_id, rb, crimes))
+            groups.sort(key=lambda g: (g[0], _batch_key(g[1])))
+            batch_crimes: dict[tuple[str, str], dict] = {}
+            for force, batch_id, rb, crimes in progress(groups, desc="store crimes"):
+                t0 = time.perf_counter()
+                existing = repo.find_batch(engine, force, batch_id, rb.sha256)
+                with engine.begin() as conn:
+                    key = existing["id"] if existing else repo.add_batch(
+                        conn, police_force=force, batch_id=batch_id, file_name=rb.path.name,
+                        file_sha256=rb.sha256, run_id=run_id, rows_read=rb.rows_read,
+                        accepted=len(crimes), rejected=rb.rows_rejected)
+                    stored = repo.store_crimes(conn, key, batch_id,
+                                               _crime_rows(crimes, rules.crs), run_id)
+                fc = force_counts[force]
+                for s in stored:
+                    if s["change"] in ("new", "changed", "unchanged"):
+                        fc[f"crimes_{s['change']}"] += 1
+                entry = batch_crimes.setdefault((force, batch_id), {"refs": set(), "files": []})
+                entry["refs"].update(crimes["crime_reference"])
+                entry["files"].append(rb)
+                fc["seconds"]["store"] += time.perf_counter() - t0
+
+            # What the outputs show: the current version of every crime the batches name.
+            current = repo.current_crimes(engine)
+            current = crimes_in_rules_crs(current, rules)
+            wanted = {(f, r) for (f, _), e in batch_crimes.items() for r in e["refs"]}
+            keys = list(zip(current["police_force"], current["crime_reference"], strict=True))
+            shown = current[[k in wanted for k in keys]].reset_index(drop=True)
+            to_match = shown[shown["matched_rules"].ne(digest) | shown["matched_rules"].isna()]
+
+        with timer.stage("trails"):
+            loaded = LoadedTrails.load(trails, shown, rules)
+
+        totals = {"hits_new": 0, "hits_updated": 0, "hits_withdrawn": 0}
+        with timer.stage("match"):
+            for force, crimes in progress(list(shown.groupby("police_force")),
+                                          desc="match forces"):
+                t0 = time.perf_counter()
+                fc = force_counts[force]
+                fc["subjects_monitored"] = loaded.subjects_monitored(crimes, rules)
+                todo = to_match[to_match["police_force"] == force]
+                fc["crimes_matched"] = len(todo)
+                if len(todo):
+                    found = loaded.match(todo, rules)
+                    with engine.begin() as conn:
+                        saved = repo.save_hits(conn, run_id, todo, found)
+                        repo.mark_matched(conn, todo["id"], run_id, digest)
+                    fc["hits_new"] += len(saved["new"])
+                    fc["hits_withdrawn"] += len(saved["withdrawn"])
+                    totals["hits_new"] += len(saved["new"])
+                    totals["hits_updated"] += len(saved["updated"])
+                    totals["hits_withdrawn"] += len(saved["withdrawn"])
+                fc["seconds"]["match"] += time.perf_counter() - t0
+
+        outputs = []
+        with timer.stage("outputs"):
+            for (force, batch_id), entry in progress(sorted(batch_crimes.items()),
+                                                     desc="write reports"):
+                t0 = time.perf_counter()
+                crimes = shown[(shown["police_force"] == force)
+                               & shown["crime_reference"].isin(entry["refs"])]
+                hits = repo.hits_for_crime_ids(engine, crimes["id"])
+                rejects = pd.concat([rb.rejects for rb in entry["files"]], ignore_index=True)
+                directory = out_dir / safe_name(force) / safe_name(batch_id)
+                meta = [("Police force", force), ("Batch", batch_id),
+                        ("Files", ", ".join(sorted({rb.path.name for rb in entry["files"]}))),
+                        ("Run", f"{run_id} ({ALGORITHM_VERSION})"),
+                        ("Produced", pd.Timestamp.now(tz="UTC").strftime(
+                            "%Y-%m-%d %H:%M:%S UTC")),
+                        ("Rejected rows", f"{int(rejects['row'].nunique()) if len(rejects) else 0}"
+                                          " (see rejects.csv)")]
+                write_batch_outputs(directory, police_force=force, batch_id=batch_id,
+                                    crimes=crimes, hits=hits, evidence=loaded.evidence,
+                                    rules=rules, meta=meta, rejects=rejects)
+                force_counts[force]["hits"] += len(hits)
+                force_counts[force]["seconds"]["outputs"] += time.perf_counter() - t0
+                outputs.append(BatchOutput(force, batch_id, directory, len(crimes), len(hits)))
+            for rb in read:  # a file with no accepted row still gets its rejects reported
+                if rb.crimes.empty and len(rb.rejects):
+                    path = out_dir / "rejects" / f"{safe_name(rb.path.name)}.rejects.csv"
+                    atomic_write(path, rb.rejects.to_csv(index=False, lineterminator="\n"))
+    except BaseException as e:
+        counts = _counts(force_counts, timer, {})
+        repo.finish_run(engine, run_id, "failed", counts, f"{type(e).__name__}: {e}")
+        raise
+
+    counts = _counts(force_counts, timer, totals)
+    summary = format_summary(run_id, "ok", counts, rules, outputs)
+    repo.finish_run(engine, run_id, "ok", counts, summary)
+    return RunResult(run_id=run_id, status="ok", counts=counts, summary=summary,
+                     outputs=outputs)
+
+
+def _counts(force_counts: dict, timer: Timer, totals: dict) -> dict:
+    forces = {}
+    for force, fc in sorted(force_counts.items()):
+        fc = dict(fc)
+        fc["seconds"] = {k: round(v, 3) for k, v in fc["seconds"].items()}
+        forces[force] = fc
+    return {"forces": forces, "stages_s": {s: round(timer.seconds.get(s, 0.0), 3)
+                                           for s in STAGES}, **totals}
+
+
+def format_summary(run_id: int, status: str, counts: dict, rules: Rules,
+                   outputs: Sequence[BatchOutput]) -> str:
+    """The run summary as people read it (stderr and the run record)."""
+    stages = counts["stages_s"]
+    total = sum(stages.values())
+    lines = [
+        f"nightly run {run_id}: {status} in {total:.1f} s ({ALGORITHM_VERSION}; "
+        f"R {rules.radius_m:g} m, max gap {rules.max_gap_s:g} s, precision "
+        f"{'counted' if rules.count_precision else 'not counted'})",
+        f"{'force':<16}{'received':>9}{'accepted':>9}{'rejected':>9}{'matched':>8}"
+        f"{'subjects':>9}{'hits':>6}{'new':>5}{'withdrawn':>10}   seconds (read/store/match/out)",
+    ]
+    for force, fc in counts["forces"].items():
+        s = fc["seconds"]
+        secs = "/".join(f"{s.get(k, 0.0):.2f}" for k in ("read", "store", "match", "outputs"))
+        lines.append(f"{force:<16}{fc['received']:>9}{fc['accepted']:>9}{fc['rejected']:>9}"
+                     f"{fc['crimes_matched']:>8}{fc['subjects_monitored']:>9}{fc['hits']:>6}"
+                     f"{fc['hits_new']:>5}{fc['hits_withdrawn']:>10}   {secs}")
+    lines.append("stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
+    for o in outputs:
+        lines.append(f"report {o.police_force} {o.batch_id}: {o.directory / 'report.html'} "
+                     f"({o.crimes} crimes, {o.hits} hits)")
+    return "\n".join(lines)

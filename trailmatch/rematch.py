@@ -1,0 +1,142 @@
+"""Re-match after late uploads: which hits appear, change or disappear given fixes that arrived
+since a moment.
+
+A fix at instant ``t`` can only change the path within one max gap of ``t`` (it joins at most
+its neighbours, which are at most ``max_gap`` away). So a crime can be affected only when some
+late fix lies in ``[w0 - max_gap, w1 + max_gap]`` (``W = [w0, w1]`` its widened window), and only
+for the subjects that own such fixes. Those (crime, subject) pairs are matched again on the full
+trails; their hits are inserted, updated or withdrawn in the hit store, and nothing else is
+touched. Crime versions never matched under these rules are left to the nightly job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from trailmatch.hitstore import repository as repo
+from trailmatch.nightly import (
+    ALGORITHM_VERSION,
+    LoadedTrails,
+    Timer,
+    TrailSource,
+    crimes_in_rules_crs,
+    safe_name,
+    write_batch_outputs,
+)
+from trailmatch.rules import Rules
+
+CHANGE_COLUMNS = ["change", "hit_id", "police_force", "crime_reference", "subject",
+                  "min_distance_m", "closest_time", "first_in", "last_in", "duration_s",
+                  "fixes_in"]
+
+
+@dataclass
+class RematchResult:
+    run_id: int
+    changes: pd.DataFrame  # CHANGE_COLUMNS; change is new | updated | withdrawn
+    crimes_rematched: int
+    late_fixes: int
+    summary: str
+
+
+class _FilteredTrails:
+    """The trail source restricted to some subjects (the ones with late fixes)."""
+
+    def __init__(self, source: TrailSource, subjects: set[str]):
+        self.source, self.subjects = source, subjects
+
+    def read(self, start, end) -> pd.DataFrame:
+        frame = self.source.read(start, end)
+        return frame[frame["subject"].astype(str).isin(self.subjects)].reset_index(drop=True)
+
+
+def affected_crimes(crimes: pd.DataFrame, late: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    """The crimes with at least one late fix within one max gap of their widened window."""
+    if crimes.empty or late.empty:
+        return crimes.iloc[:0]
+    t = np.sort(pd.to_datetime(late["time"], utc=True).to_numpy(dtype="datetime64[ns]")
+                .view(np.int64))
+    gap = rules.max_gap_ns
+    lo = (crimes["time_from"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+          - rules.buffer_before_ns - gap)
+    hi = (crimes["time_to"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+          + rules.buffer_after_ns + gap)
+    hit = np.searchsorted(t, hi, side="right") > np.searchsorted(t, lo, side="left")
+    return crimes[hit].reset_index(drop=True)
+
+
+def run_rematch(engine: Engine, trails: TrailSource, since, rules: Rules | None = None, *,
+                out_dir: str | Path | None = None) -> RematchResult:
+    rules = rules or Rules()
+    since = pd.Timestamp(since)
+    since = since.tz_localize("UTC") if since.tzinfo is None else since.tz_convert("UTC")
+    run_id = repo.start_run(engine, "rematch", {**rules.to_dict(), "since": since.isoformat()},
+                            ALGORITHM_VERSION)
+    timer = Timer()
+    try:
+        with timer.stage("read"):
+            late = trails.ingested_since(since)
+            digest = repo.rules_digest(rules.to_dict())
+            current = crimes_in_rules_crs(repo.current_crimes(engine), rules)
+            # Only versions already matched under these rules: their hits are what can change.
+            current = current[current["matched_rules"] == digest]
+            crimes = affected_crimes(current, late, rules)
+            subjects = set(late["subject"].astype(str))
+        with timer.stage("trails"):
+            loaded = LoadedTrails.load(_FilteredTrails(trails, subjects), crimes, rules)
+        with timer.stage("match"):
+            found = loaded.match(crimes, rules)
+            with engine.begin() as conn:
+                saved = repo.save_hits(conn, run_id, crimes, found, subjects=subjects)
+        changes = _changes(engine, saved)
+        with timer.stage("outputs"):
+            if out_dir is not None and len(changes):
+                _rewrite_outputs(engine, Path(out_dir), changes, crimes, trails, rules, run_id)
+    except BaseException as e:
+        repo.finish_run(engine, run_id, "failed", {"stages_s": dict(timer.seconds)},
+                        f"{type(e).__name__}: {e}")
+        raise
+    counts = {"late_fixes": len(late), "subjects_with_late_fixes": len(subjects),
+              "crimes_rematched": len(crimes), "hits_new": len(saved["new"]),
+              "hits_updated": len(saved["updated"]), "hits_withdrawn": len(saved["withdrawn"]),
+              "stages_s": {k: round(v, 3) for k, v in timer.seconds.items()}}
+    summary = (f"rematch run {run_id}: ok; {len(late)} fixes of {len(subjects)} subject(s) "
+               f"ingested since {since.isoformat()}; {len(crimes)} crime(s) re-matched; hits "
+               f"{len(saved['new'])} new, {len(saved['updated'])} updated, "
+               f"{len(saved['withdrawn'])} withdrawn")
+    repo.finish_run(engine, run_id, "ok", counts, summary)
+    return RematchResult(run_id=run_id, changes=changes, crimes_rematched=len(crimes),
+                         late_fixes=len(late), summary=summary)
+
+
+def _changes(engine: Engine, saved: dict) -> pd.DataFrame:
+    rows = []
+    for change in ("new", "updated", "withdrawn"):
+        for hit_id in saved[change]:
+            hit = repo.get_hit(engine, hit_id)
+            rows.append({"change": change, "hit_id": hit_id,
+                         **{c: hit[c] for c in CHANGE_COLUMNS[2:]}})
+    return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+
+
+def _rewrite_outputs(engine, out_dir: Path, changes: pd.DataFrame, crimes: pd.DataFrame,
+                     trails: TrailSource, rules: Rules, run_id: int) -> None:
+    """Refresh hits.csv, hits.geojson and report.html of every batch with a changed hit (the
+    batch that brought the crime's current version; its rejects.csv is left as it is)."""
+    touched = crimes[crimes["crime_reference"].isin(changes["crime_reference"])]
+    current = crimes_in_rules_crs(repo.current_crimes(engine), rules)
+    for (force, batch_id), _ in touched.groupby(["police_force", "batch_id"]):
+        batch = current[(current["police_force"] == force) & (current["batch_id"] == batch_id)]
+        loaded = LoadedTrails.load(trails, batch, rules)
+        hits = repo.hits_for_crime_ids(engine, batch["id"])
+        meta = [("Police force", force), ("Batch", batch_id),
+                ("Run", f"{run_id} (rematch after late uploads; {ALGORITHM_VERSION})"),
+                ("Produced", pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC"))]
+        write_batch_outputs(out_dir / safe_name(force) / safe_name(batch_id),
+                            police_force=force, batch_id=batch_id, crimes=batch, hits=hits,
+                            evidence=loaded.evidence, rules=rules, meta=meta)
