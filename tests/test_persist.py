@@ -230,3 +230,81 @@ def test_stitch_keeps_subject_then_time_order(three_days):
     np.testing.assert_array_equal(got.subject, whole.subject)
     np.testing.assert_array_equal(got.starts, whole.starts)
     np.testing.assert_array_equal(build_index(got).chunk_key, build_index(whole).chunk_key)
+
+
+# --- the trail store keeps each day's index with its partition ---------------------------
+
+
+def store_with(tmp_path: Path, frame: pd.DataFrame):
+    from trailmatch.ingest.trail_store import TrailStore
+
+    store = TrailStore(tmp_path / "store")
+    fixes = frame.assign(subject=frame["subject"].astype(str))
+    store.ingest_fixes(fixes, ingested_at_ns=T0)
+    return store
+
+
+def test_ingest_writes_each_days_index_and_reads_never_rebuild(tmp_path, three_days,
+                                                               monkeypatch):
+    store = store_with(tmp_path, three_days)
+    days = [d.isoformat() for d in store.days()]
+    assert len(days) == 3
+    for d in days:
+        assert persist.read_manifest(persist.day_index_dir(store.root, d),
+                                     persist.index_params(Rules())) is not None
+
+    def no_rebuild(_):
+        raise AssertionError("the store's write kept the index current: no rebuild expected")
+
+    monkeypatch.setattr(persist, "read_partition_trail", no_rebuild)
+    rules = Rules()
+    lo, hi = T0 + 3600 * NS, T0 + 3 * 86_400 * NS - 3600 * NS
+    crimes = synthetic.crimes(60, days=3, extent_m=3000.0, seed=9)
+    crimes["x"] += three_days["x"].min() - 400_000.0
+    crimes["y"] += three_days["y"].min() - 100_000.0
+    prepared = prepare_crimes(crimes)
+    got = []
+    for i in range(len(crimes)):
+        trail, index = persist.load_index_for_window(store.root, int(prepared.w0[i]),
+                                                     int(prepared.w1[i]), rules)
+        got.append(match_prepared(trail, index, prepare_crimes(crimes.iloc[[i]]), rules))
+    got = pd.concat(got, ignore_index=True)
+    expected = match(store.read_trails(lo - 86_400 * NS, hi + 86_400 * NS), crimes, rules)
+    assert len(expected) > 3
+    pd.testing.assert_frame_equal(hits_key(got), hits_key(expected), check_dtype=False)
+
+
+def test_reingest_refreshes_the_index_and_purge_drops_it(tmp_path, three_days):
+    store = store_with(tmp_path, three_days)
+    rules = Rules()
+    part = store.day_path(pd.Timestamp(DAY).date())
+    before, _ = persist.day_index(store.root, DAY, part, rules)
+    built = persist.STATS["built"]
+    extra = pd.DataFrame({"subject": ["LATE"], "time": pd.to_datetime([T0 + 3600 * NS],
+                                                                      unit="ns", utc=True),
+                          "x": [1.0], "y": [2.0], "precision_m": [5.0],
+                          "source": np.array([1], dtype=np.uint8)})
+    store.ingest_fixes(extra, ingested_at_ns=T0 + NS)
+    persist.forget_open_indexes()
+    after, _ = persist.day_index(store.root, DAY, part, rules)
+    assert persist.STATS["built"] == built  # refreshed by the write, not by the reader
+    assert after.n_fixes == before.n_fixes + 1 and "LATE" in set(after.subjects)
+    # a day whose partition is removed loses its index
+    from trailmatch.ingest.trail_store import write_day
+
+    write_day(store.positions_dir, pd.Timestamp(DAY).date(),
+              store.read_day(pd.Timestamp(DAY).date()).slice(0, 0))
+    assert not persist.day_index_dir(store.root, DAY).exists()
+
+
+def test_flagged_fixes_are_left_out_like_read_trails(tmp_path, three_days):
+    frame = three_days.copy()
+    # a fix 50 km off the path: a speed jump the store flags
+    frame.loc[100, "x"] += 50_000.0
+    store = store_with(tmp_path, frame)
+    day0 = T0
+    view = store.read_trails(day0, day0 + 86_400 * NS - 1)
+    assert len(view) < (frame["time"].dt.strftime("%Y-%m-%d") == DAY).sum()
+    trail, _ = persist.day_index(store.root, DAY, store.day_path(pd.Timestamp(DAY).date()),
+                                 Rules())
+    assert trail.n_fixes == len(view)

@@ -36,12 +36,14 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from trailmatch.index.segments import SegmentIndex, build_index
 from trailmatch.rules import Rules
@@ -219,24 +221,84 @@ def build_for(trail: Trail, params: dict) -> SegmentIndex:
 
 
 def read_partition_trail(partition: Path) -> Trail:
-    """A day partition (Parquet with ``subject``, ``time``, ``x``, ``y`` and optionally
-    ``precision_m``, ``source``) as a ``Trail``."""
-    frame = pd.read_parquet(partition)
+    """A day partition as a ``Trail``, seen exactly as matching sees the store: a trail store
+    partition (it has the ``flagged`` column) through ``TrailStore.read_trails`` (flagged fixes
+    and fixes outside activation periods left out); a plain Parquet file of ``subject``,
+    ``time``, ``x``, ``y`` [, ``precision_m``, ``source``] as it is."""
+    partition = Path(partition)
+    if "flagged" in pq.read_schema(partition).names:
+        from trailmatch.ingest.trail_store import TrailStore
+
+        day0 = pd.Timestamp(partition.stem, tz="UTC").value
+        frame = TrailStore(partition.parent.parent).read_trails(day0, day0 + DAY_NS - 1)
+    else:
+        frame = pd.read_parquet(partition)
     return prepare_trail(frame)
+
+
+def day_fingerprint(partition: Path) -> str:
+    """The partition's fingerprint, combined with the store's subjects file when there is one
+    (its activation periods decide which fixes count)."""
+    fp = partition_fingerprint(partition)
+    subjects = Path(partition).parent.parent / "subjects.parquet"
+    if subjects.exists():
+        fp = _digest(fp + partition_fingerprint(subjects))
+    return fp
+
+
+def _save_quietly(directory: Path, trail: Trail, index: SegmentIndex, params: dict,
+                  fingerprint: str, partition: Path) -> None:
+    """Persist a rebuilt index; a store we may not write to (read-only mount) is not an
+    error for a reader, which goes on with the index in memory."""
+    try:
+        save_index(directory, trail, index, params=params, fingerprint=fingerprint,
+                   partition=Path(partition).name)
+    except OSError as e:
+        warnings.warn(f"{directory}: could not save the rebuilt index ({e.strerror})",
+                      stacklevel=3)
 
 
 def write_day_index(store_dir: Path, day: str, partition: Path, rules: Rules | None = None,
                     trail: Trail | None = None, **build: float) -> Path:
     """(Re)build the index of one day partition and save it. Pass ``trail`` when the caller
-    already holds the partition's fixes as a Trail (the trail store's writer does)."""
+    already holds the day's fixes as matching sees them."""
     rules = rules or Rules()
     params = index_params(rules, **build)
-    fingerprint = partition_fingerprint(partition)
+    fingerprint = day_fingerprint(partition)
     if trail is None:
         trail = read_partition_trail(partition)
     index = build_for(trail, params)
     return save_index(day_index_dir(store_dir, day), trail, index, params=params,
                       fingerprint=fingerprint, partition=Path(partition).name)
+
+
+def on_day_written(store_dir: Path, day: str) -> None:
+    """Called by the trail store after it replaced (or removed) a day partition: rebuild that
+    day's index for the default rules and for every other set of rules already indexed there,
+    or drop the day's indexes when the partition is gone. A crash between the partition's
+    replacement and this leaves a stale manifest, which readers detect by its fingerprint."""
+    store_dir = Path(store_dir)
+    partition = store_dir / "positions" / f"{day}.parquet"
+    directory = day_index_dir(store_dir, day)
+    if not partition.exists():
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    wanted = {params_key(index_params(Rules())): index_params(Rules())}
+    for path in sorted(directory.glob("manifest-*.json")) if directory.is_dir() else []:
+        try:
+            params = json.loads(path.read_text())["params"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if params.get("format") == FORMAT:
+            wanted[params_key(params)] = params
+    trail = read_partition_trail(partition)
+    fingerprint = day_fingerprint(partition)
+    for params in wanted.values():
+        save_index(directory, trail, build_for(trail, params), params=params,
+                   fingerprint=fingerprint, partition=partition.name)
+    for path in directory.glob("manifest-*.json"):
+        if path.stem.removeprefix("manifest-") not in wanted:
+            path.unlink(missing_ok=True)
 
 
 # counters a test or a benchmark can read: how often an index was built vs opened
@@ -252,7 +314,7 @@ def day_index(store_dir: Path, day: str, partition: Path, rules: Rules,
     cache keyed by the manifest's generation."""
     params = index_params(rules, **build)
     directory = day_index_dir(store_dir, day)
-    fingerprint = partition_fingerprint(partition)
+    fingerprint = day_fingerprint(partition)
     key = (str(Path(directory).resolve()), params_key(params), fingerprint)
     cached = _OPEN.get(key)
     if cached is not None:
@@ -264,8 +326,7 @@ def day_index(store_dir: Path, day: str, partition: Path, rules: Rules,
     except StaleIndex:
         trail = read_partition_trail(partition)
         index = build_for(trail, params)
-        save_index(directory, trail, index, params=params, fingerprint=fingerprint,
-                   partition=Path(partition).name)
+        _save_quietly(directory, trail, index, params, fingerprint, partition)
         STATS["built"] += 1
         opened = (trail, index)
     _OPEN[key] = opened

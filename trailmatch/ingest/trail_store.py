@@ -29,6 +29,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -94,6 +95,7 @@ def write_day(positions_dir: Path, day: date, table: pa.Table) -> Path:
         if path.exists():
             path.unlink()
             _fsync_dir(positions_dir)
+        _refresh_day_index(positions_dir, day)
         return path
     fd, tmp = tempfile.mkstemp(prefix=f".{day.isoformat()}.", suffix=".tmp", dir=positions_dir)
     os.close(fd)
@@ -107,7 +109,20 @@ def write_day(positions_dir: Path, day: date, table: pa.Table) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _refresh_day_index(positions_dir, day)
     return path
+
+
+def _refresh_day_index(positions_dir: Path, day: date) -> None:
+    """The day's segment index (``trailmatch.index.persist``) follows its partition. Should
+    that fail, the partition stands and readers rebuild the index (its manifest is stale)."""
+    from trailmatch.index.persist import on_day_written
+
+    try:
+        on_day_written(positions_dir.parent, day.isoformat())
+    except Exception as e:  # noqa: BLE001 — a derived file must not undo a stored partition
+        warnings.warn(f"{positions_dir.parent}: index of {day} not refreshed: {e}",
+                      stacklevel=2)
 
 
 @contextmanager
