@@ -10,7 +10,7 @@ import time
 
 import pandas as pd
 import pytest
-from test_dask_data import multi_day, sample
+from test_dask_data import multi_day, sample, store_of
 
 from trailmatch.match import match
 from trailmatch.scale import match_distributed
@@ -53,6 +53,18 @@ def test_cluster_reads_a_store_object(client, expected):
     trails, crimes, rules, hits = expected["multi_day"]
     store = _frame_store(trails, delay_s=0.0)
     pd.testing.assert_frame_equal(match_distributed(store, crimes, rules, client), hits)
+
+
+@pytest.mark.parametrize("as_url", [False, True])
+def test_cluster_reads_a_trail_store(client, expected, tmp_path, as_url):
+    """Workers open the store by path (shared disk) or fsspec URL (object storage) and read
+    only their own stretch; nothing but crimes and hits passes through the client."""
+    trails, crimes, rules, _ = expected["sample"]
+    path, everything = store_of(trails, tmp_path / "store")
+    hits = match(everything, crimes, rules)
+    assert len(hits) > 20
+    source = f"file://{path}" if as_url else path
+    pd.testing.assert_frame_equal(match_distributed(source, crimes, rules, client), hits)
 
 
 def test_worker_killed_mid_run_changes_nothing(client, expected):
@@ -112,8 +124,8 @@ def _frame_store(trails: pd.DataFrame, delay_s: float):
             self.frame = frame
             self.delay = delay
 
-        def read_trails(self, start_ns, end_ns):
+        def read_trails(self, start_ns, end_ns, **options):
             time.sleep(self.delay)
-            return read_fixes(self.frame, start_ns, end_ns - 1)
+            return read_fixes(self.frame, start_ns, end_ns)
 
     return FrameStore(trails, delay_s)

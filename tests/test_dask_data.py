@@ -63,14 +63,15 @@ def multi_day(n_subjects: int = 50, n_crimes: int = 300, days: int = 3, seed: in
     spread = synthetic.crimes(n_crimes=n_crimes - pick.size, days=days, extent_m=3000.0,
                               start=START, forces=("Hampshire", "Thames Valley"), seed=seed + 1)
     midnight = pd.Timestamp(START, tz="UTC") + pd.Timedelta(days=1)
+    just_before = midnight - pd.Timedelta(nanoseconds=1)
     special = pd.DataFrame({
         "crime_reference": ["44/900/25", "44/901/25", "44/902/25", "44/900/25", "44/903/25"],
         "police_force": ["Hampshire"] * 5, "crime_type": "RB",
         "x": [spread["x"].iloc[0]] * 5, "y": [spread["y"].iloc[0]] * 5,
         "time_from": [midnight, midnight - pd.Timedelta(hours=30), midnight,
-                      midnight + pd.Timedelta(days=1, minutes=2), midnight - pd.Timedelta(nanoseconds=1)],
+                      midnight + pd.Timedelta(days=1, minutes=2), just_before],
         "time_to": [midnight, midnight + pd.Timedelta(hours=6), midnight + pd.Timedelta(hours=1),
-                    midnight + pd.Timedelta(days=1, minutes=30), midnight - pd.Timedelta(nanoseconds=1)],
+                    midnight + pd.Timedelta(days=1, minutes=30), just_before],
     })
     crimes = pd.concat([edge_crimes, spread, special], ignore_index=True)
     # centre the special crimes on a subject so they hit: a subject's fix at midnight
@@ -92,3 +93,15 @@ def test_multi_day_holds_the_hard_cases():
     assert ((w1 - w0) > DAY_NS).any()  # a window longer than a day
     assert crimes.duplicated(["police_force", "crime_reference"]).any()
     assert trails["time"].dt.normalize().nunique() == 3
+
+
+def store_of(trails: pd.DataFrame, directory: Path) -> tuple[str, pd.DataFrame]:
+    """A trail store holding ``trails``; returns its path and everything it gives to matching
+    (flag and activation filters applied), the reference input for ``match``."""
+    from trailmatch.ingest.trail_store import TrailStore
+
+    store = TrailStore(directory)
+    store.ingest_fixes(trails)
+    everything = store.read_trails(0, np.iinfo(np.int64).max - 1)
+    assert len(everything) > 0.9 * len(trails)
+    return str(directory), everything

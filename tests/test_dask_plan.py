@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_dask_data import multi_day, sample
+from test_dask_data import multi_day, sample, store_of
 
 from trailmatch.match import match
 from trailmatch.rules import Rules
@@ -92,6 +92,15 @@ def test_in_process_partitions_equal_match(data_sets, name):
     expected = match(trails, crimes, rules)
     assert len(expected) > 20
     pd.testing.assert_frame_equal(match_distributed(trails, crimes, rules), expected)
+
+
+def test_in_process_from_a_store_equals_match(data_sets, tmp_path):
+    trails, crimes, rules = data_sets["multi_day"]
+    path, everything = store_of(trails, tmp_path / "store")
+    expected = match(everything, crimes, rules)
+    pd.testing.assert_frame_equal(match_distributed(path, crimes, rules), expected)
+    # through fsspec, as from object storage
+    pd.testing.assert_frame_equal(match_distributed(f"file://{path}", crimes, rules), expected)
 
 
 def test_stretch_margin_is_needed(data_sets):

@@ -9,8 +9,11 @@ in-memory trails frame the client sends the slice instead. Matching is
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +21,7 @@ import pandas as pd
 from trailmatch.index.segments import build_index
 from trailmatch.match import match_prepared
 from trailmatch.rules import Rules
-from trailmatch.scale.plan import Partition
+from trailmatch.scale.plan import DAY_NS, Partition
 from trailmatch.trails import prepare_crimes, prepare_trail, to_utc_ns
 
 
@@ -32,33 +35,60 @@ class PartitionResult:
     seconds_match: float
 
 
-def open_store(location):
-    """A trail store from a path or fsspec URL (imported here: only workers that read need it)."""
-    from trailmatch.ingest.trail_store import TrailStore
-
-    return TrailStore(location)
-
-
-def read_fixes(source, lo_ns: int, hi_ns: int) -> pd.DataFrame:
+def read_fixes(source, lo_ns: int, hi_ns: int, read_options: dict | None = None
+               ) -> pd.DataFrame:
     """Fixes with ``lo_ns <= time <= hi_ns`` (a superset is harmless, see ``plan``).
 
-    ``source``: a trails DataFrame, an object with ``read_trails(start_ns, end_ns)``, or the
-    path / URL of a trail store.
+    ``source``: a trails DataFrame; an object with ``read_trails(start_ns, end_ns, **options)``;
+    the path of a trail store directory; or an fsspec URL of one (``s3://bucket/store``,
+    ``file:///mnt/store``). ``read_options`` go to ``read_trails`` (e.g. ``include_flagged``).
     """
+    options = read_options or {}
     if isinstance(source, pd.DataFrame):
         t = to_utc_ns(source["time"], "trails.time")
         return source[(t >= lo_ns) & (t <= hi_ns)]
+    if isinstance(source, str) and "://" in source:
+        return _read_remote_store(source, lo_ns, hi_ns, options)
     if isinstance(source, str | os.PathLike):
-        source = open_store(source)
-    # +1: whether the store's end is inclusive or not, the last needed instant is read
-    return source.read_trails(lo_ns, hi_ns + 1)
+        from trailmatch.ingest.trail_store import TrailStore
+
+        source = TrailStore(source)
+    return source.read_trails(lo_ns, hi_ns, **options)
 
 
-def match_partition(source, part: Partition, crimes: pd.DataFrame, rules: Rules
-                    ) -> PartitionResult:
+def _read_remote_store(url: str, lo_ns: int, hi_ns: int, options: dict) -> pd.DataFrame:
+    """Read a stretch from a store behind fsspec: fetch just the files it needs (the store's
+    metadata, its subjects and the day partitions the stretch overlaps) into a scratch
+    directory on this worker, and read them with ``TrailStore`` itself — the same filtering
+    (flags, activation periods) as a local store, not a second reader."""
+    import fsspec
+
+    from trailmatch.ingest.trail_store import TrailStore
+
+    fs, root = fsspec.core.url_to_fs(url)
+    root = root.rstrip("/")
+    with tempfile.TemporaryDirectory(prefix="trailmatch-part-") as scratch:
+        local = TrailStore(scratch)
+        wanted = ["store.json", "subjects.parquet"]
+        day = lo_ns // DAY_NS
+        while day * DAY_NS <= hi_ns:
+            when = date(1970, 1, 1) + timedelta(days=int(day))
+            wanted.append(local.day_path(when).relative_to(scratch).as_posix())
+            day += 1
+        for name in wanted:
+            remote = f"{root}/{name}"
+            if fs.exists(remote):
+                target = Path(scratch) / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fs.get(remote, str(target))
+        return local.read_trails(lo_ns, hi_ns, **options)
+
+
+def match_partition(source, part: Partition, crimes: pd.DataFrame, rules: Rules,
+                    read_options: dict | None = None) -> PartitionResult:
     """Hits of ``crimes`` (the partition's rows of the crimes frame, in row order)."""
     started = time.perf_counter()
-    fixes = read_fixes(source, part.lo_ns, part.hi_ns)
+    fixes = read_fixes(source, part.lo_ns, part.hi_ns, read_options)
     read = time.perf_counter()
     trail = prepare_trail(fixes)
     del fixes

@@ -42,14 +42,15 @@ class RunStats:
 
 
 def match_distributed(trails, crimes: pd.DataFrame, rules: Rules | None = None, client=None, *,
-                      progress: bool | None = None, stats: RunStats | None = None
-                      ) -> pd.DataFrame:
+                      read_options: dict | None = None, progress: bool | None = None,
+                      stats: RunStats | None = None) -> pd.DataFrame:
     """Every hit of ``crimes`` against ``trails``, identical to ``match(trails, crimes, rules)``.
 
     ``trails``: a trails DataFrame (the client sends each partition its slice), a trail store
     path or fsspec URL, or an object with ``read_trails(start_ns, end_ns)`` (workers read their
-    own partitions). ``client``: a ``dask.distributed.Client``, or None to run the partitions
-    in this process. ``progress``: a progress bar on stderr (default: when stderr is a terminal).
+    own partitions; ``read_options`` are passed on, e.g. ``{"include_flagged": True}``).
+    ``client``: a ``dask.distributed.Client``, or None to run the partitions in this process.
+    ``progress``: a progress bar on stderr (default: when stderr is a terminal).
     ``stats``: filled with per-partition figures when given.
     """
     rules = rules or Rules()
@@ -60,9 +61,10 @@ def match_distributed(trails, crimes: pd.DataFrame, rules: Rules | None = None, 
     frame = prepared.frame
     slices = _slicer(trails)
     if client is None:
-        results = [match_partition(slices(p), p, frame.iloc[p.rows], rules) for p in parts]
+        results = [match_partition(slices(p), p, frame.iloc[p.rows], rules, read_options)
+                   for p in parts]
     else:
-        results = _run_on_cluster(client, parts, slices, frame, rules, progress)
+        results = _run_on_cluster(client, parts, slices, frame, rules, read_options, progress)
     _check_each_crime_once(results, prepared.n)
     hits = _assemble(results, trails, prepared, rules)
     if stats is not None:
@@ -88,11 +90,11 @@ def _slicer(trails):
 
 
 def _run_on_cluster(client, parts: list[Partition], slices, frame: pd.DataFrame, rules: Rules,
-                    progress: bool | None) -> list[PartitionResult]:
+                    read_options: dict | None, progress: bool | None) -> list[PartitionResult]:
     run_id = uuid.uuid4().hex[:8]
     # pure=False: a rerun after late uploads must read the store again, not reuse old results.
     futures = [client.submit(match_partition, slices(p), p, frame.iloc[p.rows], rules,
-                             key=f"match-partition-{run_id}-{p.label}", pure=False,
+                             read_options, key=f"match-partition-{run_id}-{p.label}", pure=False,
                              retries=1)
                for p in parts]
     if progress is None:
