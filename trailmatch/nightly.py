@@ -63,7 +63,9 @@ class TrailSource(Protocol):
         CRS), precision_m, source."""
 
     def ingested_since(self, since: pd.Timestamp) -> pd.DataFrame:
-        """(subject, time) of the fixes ingested at or after ``since`` (late uploads)."""
+        """What arrived at or after ``since`` (late uploads): one row per stretch of one
+        subject's new fixes, ``subject``, ``first_time``, ``last_time`` (the trail store gives
+        one per UTC day and subject)."""
 
 
 @dataclass
@@ -77,10 +79,13 @@ class FrameTrails:
         return self.frame[(t >= start) & (t <= end)].reset_index(drop=True)
 
     def ingested_since(self, since) -> pd.DataFrame:
-        if "ingested_at" not in self.frame.columns:
-            return self.frame.iloc[:0][["subject", "time"]]
-        late = self.frame[self.frame["ingested_at"] >= since]
-        return late[["subject", "time"]].reset_index(drop=True)
+        late = (self.frame[self.frame["ingested_at"] >= since]
+                if "ingested_at" in self.frame.columns else self.frame.iloc[:0])
+        late = late.assign(subject=late["subject"].astype(str),
+                           day=late["time"].dt.floor("D"))
+        g = late.groupby(["day", "subject"], sort=True)["time"].agg(["size", "min", "max"])
+        return g.reset_index().rename(columns={"size": "fixes", "min": "first_time",
+                                               "max": "last_time"})
 
 
 @dataclass
@@ -100,8 +105,7 @@ class StoreTrails:
                                          include_flagged=self.include_flagged)
 
     def ingested_since(self, since) -> pd.DataFrame:
-        return self._store().ingested_since(pd.Timestamp(since).value,
-                                            include_flagged=self.include_flagged)
+        return self._store().ingested_since(pd.Timestamp(since).value)
 
 
 @dataclass
@@ -307,8 +311,10 @@ class LoadedTrails:
 def hits_csv(hits: pd.DataFrame) -> str:
     """The columns of ``trailmatch match`` (plus ``hit_id`` for the hit store and API)."""
     out = hits.rename(columns={"id": "hit_id"})[[*HIT_COLUMNS, "hit_id"]].copy()
-    for col in ("closest_time", "first_in", "last_in"):
-        out[col] = pd.to_datetime(out[col], utc=True).map(lambda t: t.isoformat())
+    for col in ("closest_time", "first_in", "last_in"):  # as `trailmatch match` writes them
+        out[col] = pd.to_datetime(out[col], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    for col in ("min_distance_m", "duration_s"):
+        out[col] = out[col].round(3)
     return out.to_csv(index=False, lineterminator="\n")
 
 

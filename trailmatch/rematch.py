@@ -56,17 +56,23 @@ class _FilteredTrails:
 
 
 def affected_crimes(crimes: pd.DataFrame, late: pd.DataFrame, rules: Rules) -> pd.DataFrame:
-    """The crimes with at least one late fix within one max gap of their widened window."""
+    """The crimes with late fixes within one max gap of their widened window: some late stretch
+    ``[first_time, last_time]`` meets ``[w0 - max_gap, w1 + max_gap]``."""
     if crimes.empty or late.empty:
         return crimes.iloc[:0]
-    t = np.sort(pd.to_datetime(late["time"], utc=True).to_numpy(dtype="datetime64[ns]")
-                .view(np.int64))
+    first = pd.to_datetime(late["first_time"], utc=True).to_numpy(dtype="datetime64[ns]")
+    last = pd.to_datetime(late["last_time"], utc=True).to_numpy(dtype="datetime64[ns]")
+    order = np.argsort(first.view(np.int64))
+    first = first.view(np.int64)[order]
+    # Of the stretches starting by some instant, the latest end: a prefix maximum.
+    reach = np.maximum.accumulate(last.view(np.int64)[order])
     gap = rules.max_gap_ns
     lo = (crimes["time_from"].to_numpy(dtype="datetime64[ns]").view(np.int64)
           - rules.buffer_before_ns - gap)
     hi = (crimes["time_to"].to_numpy(dtype="datetime64[ns]").view(np.int64)
           + rules.buffer_after_ns + gap)
-    hit = np.searchsorted(t, hi, side="right") > np.searchsorted(t, lo, side="left")
+    k = np.searchsorted(first, hi, side="right")  # stretches starting by hi
+    hit = (k > 0) & (reach[np.maximum(k - 1, 0)] >= lo)
     return crimes[hit].reset_index(drop=True)
 
 
@@ -101,17 +107,18 @@ def run_rematch(engine: Engine, trails: TrailSource, since, rules: Rules | None 
         repo.finish_run(engine, run_id, "failed", {"stages_s": dict(timer.seconds)},
                         f"{type(e).__name__}: {e}")
         raise
-    counts = {"late_fixes": len(late), "subjects_with_late_fixes": len(subjects),
+    n_late = int(late["fixes"].sum()) if len(late) else 0
+    counts = {"late_fixes": n_late, "subjects_with_late_fixes": len(subjects),
               "crimes_rematched": len(crimes), "hits_new": len(saved["new"]),
               "hits_updated": len(saved["updated"]), "hits_withdrawn": len(saved["withdrawn"]),
               "stages_s": {k: round(v, 3) for k, v in timer.seconds.items()}}
-    summary = (f"rematch run {run_id}: ok; {len(late)} fixes of {len(subjects)} subject(s) "
+    summary = (f"rematch run {run_id}: ok; {n_late} fixes of {len(subjects)} subject(s) "
                f"ingested since {since.isoformat()}; {len(crimes)} crime(s) re-matched; hits "
                f"{len(saved['new'])} new, {len(saved['updated'])} updated, "
                f"{len(saved['withdrawn'])} withdrawn")
     repo.finish_run(engine, run_id, "ok", counts, summary)
     return RematchResult(run_id=run_id, changes=changes, crimes_rematched=len(crimes),
-                         late_fixes=len(late), summary=summary)
+                         late_fixes=n_late, summary=summary)
 
 
 def _changes(engine: Engine, saved: dict) -> pd.DataFrame:

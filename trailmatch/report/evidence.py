@@ -17,6 +17,7 @@ What an officer needs to check a hit by eye, computed from the same trail the ma
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -39,9 +40,9 @@ class Evidence:
     closest_xy: tuple[float, float]
     closest_lonlat: tuple[float, float]
 
-    @property
+    @cached_property
     def fixes_in(self) -> pd.DataFrame:
-        return self.path[self.path["in_vicinity"]]
+        return self.path[self.path["in_vicinity"].to_numpy()]
 
 
 def window_ns(time_from, time_to, rules: Rules) -> tuple[int, int]:

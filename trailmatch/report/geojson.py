@@ -52,18 +52,12 @@ def vicinity_ring(x: float, y: float, radius_m: float, crs: str) -> list[list[fl
 
 def path_lines(path: pd.DataFrame) -> list[list[list[float]]]:
     """The path split at coverage gaps: one coordinate list per run of joined fixes."""
-    lines: list[list[list[float]]] = []
-    current: list[list[float]] = []
-    for lon, lat, joined in zip(path["lon"], path["lat"], path["joined_to_previous"],
-                                strict=True):
-        if not joined and current:
-            lines.append(current)
-            current = []
-        current.append(_pos(lon, lat))
-    if current:
-        lines.append(current)
+    coords = np.round(np.column_stack([path["lon"].to_numpy(dtype=float),
+                                       path["lat"].to_numpy(dtype=float)]), 7).tolist()
+    breaks = np.flatnonzero(~path["joined_to_previous"].to_numpy(dtype=bool))
+    bounds = [*breaks.tolist(), len(coords)]
     # A lone fix is a point, not a line: keep it out of the MultiLineString.
-    return [line for line in lines if len(line) >= 2]
+    return [coords[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b - a >= 2]
 
 
 def crime_features(crime: dict, rules: Rules) -> list[dict]:
@@ -99,13 +93,17 @@ def hit_features(crime: dict, hit: dict, evidence: Evidence) -> list[dict]:
                        "duration_s": _num(hit["duration_s"]), "fixes_in": int(hit["fixes_in"]),
                        "fixes": len(evidence.path)},
     }]
-    for fix in evidence.fixes_in.itertuples():
+    fixes = evidence.fixes_in
+    times = [t.isoformat() for t in fixes["time"].dt.tz_convert("UTC")]
+    cols = fixes[["seq", "lat", "lon", "precision_m", "source", "distance_m"]].to_dict("list")
+    for i, when in enumerate(times):
         feats.append({
             "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": _pos(fix.lon, fix.lat)},
-            "properties": {"kind": "fix", **base, "seq": int(fix.seq), "time": _iso(fix.time),
-                           "precision_m": _num(fix.precision_m, 1), "source": fix.source,
-                           "distance_m": _num(fix.distance_m, 2)},
+            "geometry": {"type": "Point", "coordinates": _pos(cols["lon"][i], cols["lat"][i])},
+            "properties": {"kind": "fix", **base, "seq": int(cols["seq"][i]), "time": when,
+                           "precision_m": _num(cols["precision_m"][i], 1),
+                           "source": cols["source"][i],
+                           "distance_m": _num(cols["distance_m"][i], 2)},
         })
     feats.append({
         "type": "Feature",

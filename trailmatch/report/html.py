@@ -136,15 +136,17 @@ def fixes_table(ev: Evidence) -> str:
             "<th class='num'>Longitude</th><th class='num'>Precision</th>"
             "<th class='num'>Speed</th><th>Source</th><th class='num'>Distance</th></tr>")
     rows = []
-    for f in fixes.itertuples():
+    times = fixes["time"].dt.strftime("%Y-%m-%d %H:%M:%S").tolist()
+    cols = fixes[["seq", "lat", "lon", "precision_m", "speed_kmh", "source",
+                  "distance_m"]].to_dict("list")
+    for i, when in enumerate(times):
         rows.append(
-            f"<tr><td class='num'>{int(f.seq)}</td>"
-            f"<td>{pd.Timestamp(f.time).strftime('%Y-%m-%d %H:%M:%S')}</td>"
-            f"<td class='num'>{f.lat:.6f}</td><td class='num'>{f.lon:.6f}</td>"
-            f"<td class='num'>{fmt_num(f.precision_m, 0, ' m')}</td>"
-            f"<td class='num'>{fmt_num(f.speed_kmh, 0, ' km/h')}</td>"
-            f"<td>{escape(str(f.source))}</td>"
-            f"<td class='num'>{fmt_num(f.distance_m, 1, ' m')}</td></tr>")
+            f"<tr><td class='num'>{int(cols['seq'][i])}</td><td>{when}</td>"
+            f"<td class='num'>{cols['lat'][i]:.6f}</td><td class='num'>{cols['lon'][i]:.6f}</td>"
+            f"<td class='num'>{fmt_num(cols['precision_m'][i], 0, ' m')}</td>"
+            f"<td class='num'>{fmt_num(cols['speed_kmh'][i], 0, ' km/h')}</td>"
+            f"<td>{escape(str(cols['source'][i]))}</td>"
+            f"<td class='num'>{fmt_num(cols['distance_m'][i], 1, ' m')}</td></tr>")
     return f'<table class="fixes">{head}{"".join(rows)}</table>'
 
 
