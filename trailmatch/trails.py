@@ -19,7 +19,8 @@ import pandas as pd
 SOURCE_CODES = {"GPS": 1, "RF": 4, "LBS": 5, "WIFI": 6}
 SOURCE_NAMES = {1: "GPS", 4: "RF", 5: "LBS", 6: "WiFi"}
 SOURCE_BITS = {0: 1 << 4, 1: 1 << 0, 4: 1 << 1, 5: 1 << 2, 6: 1 << 3}  # 0 = unknown source
-_BIT_NAMES = [(1 << 0, "GPS"), (1 << 1, "RF"), (1 << 2, "LBS"), (1 << 3, "WiFi"), (1 << 4, "unknown")]
+_BIT_NAMES = [(1 << 0, "GPS"), (1 << 1, "RF"), (1 << 2, "LBS"), (1 << 3, "WiFi"),
+              (1 << 4, "unknown")]
 
 TRAIL_COLUMNS = ("subject", "time", "x", "y")
 
@@ -157,16 +158,16 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
 
     if not _is_sorted(codes, t):
         order = np.lexsort((t, codes))
-        codes, t, x, y, prec, src = codes[order], t[order], x[order], y[order], prec[order], src[order]
+        codes, t, x, y, prec, src = (a[order] for a in (codes, t, x, y, prec, src))
     keep = _first_of_runs(codes, t)
     dups = int(n - keep.sum())
     if dups:
         # Re-sort so the kept duplicate is chosen by content, not by input order.
         pkey = np.where(np.isnan(prec), np.inf, prec)
         order = np.lexsort((y, x, pkey, t, codes))
-        codes, t, x, y, prec, src = codes[order], t[order], x[order], y[order], prec[order], src[order]
+        codes, t, x, y, prec, src = (a[order] for a in (codes, t, x, y, prec, src))
         keep = _first_of_runs(codes, t)
-        codes, t, x, y, prec, src = codes[keep], t[keep], x[keep], y[keep], prec[keep], src[keep]
+        codes, t, x, y, prec, src = (a[keep] for a in (codes, t, x, y, prec, src))
     starts = _csr_starts(codes, names.size)
     return Trail(names, codes, t, x, y, prec, src, starts, dups)
 
@@ -208,3 +209,10 @@ def prepare_crimes(crimes: pd.DataFrame, buffer_before_ns: int = 0,
         raise ValueError(f"crimes: row {i} ({frame['crime_reference'].iloc[i]}): "
                          "time_to is before time_from")
     return Crimes(frame, x, y, t0 - buffer_before_ns, t1 + buffer_after_ns)
+
+
+def empty_trail() -> Trail:
+    """A trail with no fixes (a window nobody was monitored in)."""
+    return Trail(np.empty(0, dtype=object), np.empty(0, np.int32), np.empty(0, np.int64),
+                 np.empty(0), np.empty(0), np.empty(0), np.empty(0, np.uint8),
+                 np.zeros(1, np.int64))

@@ -1,0 +1,32 @@
+"""Small builders shared by the tests: trails and crimes from plain numbers."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+T0 = pd.Timestamp("2025-01-20T00:00:00Z")
+
+
+def at(seconds: float) -> pd.Timestamp:
+    return T0 + pd.Timedelta(seconds=seconds)
+
+
+def trail(*fixes, subject: str = "A") -> pd.DataFrame:
+    """fixes: (seconds, x, y) or (seconds, x, y, precision)."""
+    rows = []
+    for f in fixes:
+        t, x, y = f[:3]
+        rows.append({"subject": subject, "time": at(t), "x": float(x), "y": float(y),
+                     "precision_m": float(f[3]) if len(f) > 3 else float("nan"), "source": 1})
+    return pd.DataFrame(rows)
+
+
+def crime(x: float, y: float, t_from: float, t_to: float, ref: str = "1/1/25",
+          force: str = "Hampshire") -> pd.DataFrame:
+    return pd.DataFrame([{"crime_reference": ref, "police_force": force, "crime_type": "BIAD",
+                          "x": float(x), "y": float(y), "time_from": at(t_from),
+                          "time_to": at(t_to)}])
+
+
+def seconds(ts) -> float:
+    return (pd.Timestamp(ts) - T0).total_seconds()

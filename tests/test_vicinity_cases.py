@@ -1,0 +1,146 @@
+"""Hand-computed cases of the vicinity contract (DESIGN.md), one behaviour each."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from helpers import crime, seconds, trail
+
+from trailmatch import HIT_COLUMNS, Rules, match
+
+OFF = Rules(count_precision=False)
+HALF = math.sqrt(100**2 - 50**2) / 10  # 8.660 s: half the time inside, at 10 m/s, 50 m off
+
+
+def one(hits: pd.DataFrame) -> pd.Series:
+    assert len(hits) == 1, hits
+    return hits.iloc[0]
+
+
+def test_passing_between_two_fixes():
+    # 10 m/s along y=0 from x=-500 to x=500; crime 50 m off the line at x=0.
+    h = one(match(trail((0, -500, 0), (100, 500, 0)), crime(0, 50, 0, 100), OFF))
+    assert list(h.index) == HIT_COLUMNS
+    assert h.min_distance_m == pytest.approx(50.0)
+    assert seconds(h.closest_time) == pytest.approx(50.0)
+    assert seconds(h.first_in) == pytest.approx(50 - HALF)
+    assert seconds(h.last_in) == pytest.approx(50 + HALF)
+    assert h.duration_s == pytest.approx(2 * HALF)
+    assert h.fixes_in == 0  # neither fix is itself near: the hit is on the interpolated path
+    assert math.isnan(h.max_precision_m) and h.sources == ""
+
+
+def test_window_edges_clip_the_interval():
+    h = one(match(trail((0, -500, 0), (100, 500, 0)), crime(0, 50, 45, 55), OFF))
+    assert (seconds(h.first_in), seconds(h.last_in)) == pytest.approx((45.0, 55.0))
+    assert h.duration_s == pytest.approx(10.0)
+    # leaving after the window opens: closest approach is at the window start
+    h = one(match(trail((0, -500, 0), (100, 500, 0)), crime(0, 50, 55, 100), OFF))
+    assert seconds(h.first_in) == pytest.approx(55.0)
+    assert seconds(h.last_in) == pytest.approx(50 + HALF)
+    assert h.min_distance_m == pytest.approx(math.hypot(50, 50))
+    assert seconds(h.closest_time) == pytest.approx(55.0)
+
+
+def test_zero_length_window():
+    h = one(match(trail((0, -500, 0), (100, 500, 0)), crime(0, 50, 50, 50), OFF))
+    assert h.duration_s == 0.0
+    assert seconds(h.first_in) == seconds(h.last_in) == pytest.approx(50.0)
+    assert match(trail((0, -500, 0), (100, 500, 0)), crime(0, 50, 30, 30), OFF).empty
+
+
+def test_stationary_subject():
+    h = one(match(trail((0, 10, 0), (60, 10, 0), (120, 10, 0)), crime(0, 0, 30, 90), OFF))
+    assert h.duration_s == pytest.approx(60.0)
+    assert (seconds(h.first_in), seconds(h.last_in)) == pytest.approx((30.0, 90.0))
+    assert h.min_distance_m == pytest.approx(10.0)
+    assert seconds(h.closest_time) == pytest.approx(30.0)  # the earliest closest instant
+    assert h.fixes_in == 1
+
+
+@pytest.mark.parametrize(("gap", "joined"), [(300.0, True), (299.999, True), (300.001, False)])
+def test_gap_at_under_and_over_max_gap(gap, joined):
+    hits = match(trail((0, -500, 0), (gap, 500, 0)), crime(0, 0, 0, 400), OFF)
+    assert (len(hits) == 1) is joined
+
+
+def test_isolated_fix():
+    h = one(match(trail((10, 30, 40), (1000, 5000, 0)), crime(0, 0, 0, 20), OFF))
+    assert h.min_distance_m == pytest.approx(50.0)
+    assert h.duration_s == 0.0 and seconds(h.first_in) == seconds(h.last_in) == 10.0
+    assert h.fixes_in == 1
+    # outside the window the isolated fix does not count
+    assert match(trail((10, 30, 40)), crime(0, 0, 11, 20), OFF).empty
+
+
+def test_precision_on_and_off():
+    t = trail((0, 150, 0, 60), (60, 150, 0, 60))
+    assert match(t, crime(0, 0, 0, 60), OFF).empty
+    h = one(match(t, crime(0, 0, 0, 60), Rules()))
+    assert h.min_distance_m == pytest.approx(150.0) and h.duration_s == pytest.approx(60.0)
+    assert h.max_precision_m == 60.0 and h.fixes_in == 2 and h.sources == "GPS"
+
+
+def test_interpolated_precision():
+    # precision grows from 0 to 100 m while the subject stands 150 m away: inside when ρ >= 50
+    h = one(match(trail((0, 150, 0, 0), (100, 150, 0, 100)), crime(0, 0, 0, 100), Rules()))
+    assert seconds(h.first_in) == pytest.approx(50.0)
+    assert h.duration_s == pytest.approx(50.0)
+    assert h.fixes_in == 1 and h.max_precision_m == 100.0
+
+
+def test_closest_approach_is_over_the_whole_window_not_only_the_vicinity():
+    # in the vicinity only thanks to a large precision at 180 m, later 120 m away with none
+    t = trail((0, 180, 0, 100), (60, 180, 0, 100), (400, 120, 0, 0), (460, 120, 0, 0))
+    h = one(match(t, crime(0, 0, 0, 460), Rules()))
+    assert h.min_distance_m == pytest.approx(120.0)
+    assert seconds(h.closest_time) == pytest.approx(400.0)
+    assert seconds(h.last_in) == pytest.approx(60.0)
+
+
+def test_two_subjects_and_a_crime_with_nobody_near():
+    trails = pd.concat([trail((0, 0, 0), (60, 10, 0), subject="A"),
+                        trail((0, 900, 0), (60, 910, 0), subject="B")])
+    crimes = pd.concat([crime(0, 0, 0, 60, ref="1/1/25"), crime(5000, 5000, 0, 60, ref="1/2/25")])
+    hits = match(trails, crimes, OFF)
+    assert hits[["crime_reference", "subject"]].values.tolist() == [["1/1/25", "A"]]
+
+
+def test_duplicate_fixes_count_once_and_input_order_does_not_matter():
+    t = trail((0, 10, 0, 5), (0, 10, 0, 5), (60, 20, 0, 5), (120, 30, 0, 5))
+    h = one(match(t, crime(0, 0, 0, 120), OFF))
+    assert h.fixes_in == 3
+    shuffled = one(match(t.sample(frac=1, random_state=3), crime(0, 0, 0, 120), OFF))
+    pd.testing.assert_series_equal(h, shuffled)
+
+
+def test_buffers_widen_the_window():
+    t = trail((10, 0, 0), (2000, 0, 0))
+    assert match(t, crime(0, 0, 0, 0), OFF).empty
+    h = one(match(t, crime(0, 0, 0, 0), Rules(count_precision=False, buffer_after_s=10)))
+    assert seconds(h.first_in) == 10.0
+    assert one(match(t, crime(0, 0, 20, 20),
+                     Rules(count_precision=False, buffer_before_s=10))).fixes_in == 1
+
+
+def test_exactly_on_the_radius_is_in_the_vicinity():
+    h = one(match(trail((0, 60, 80)), crime(0, 0, 0, 0), OFF))
+    assert h.min_distance_m == 100.0
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="row 1: non-finite coordinate"):
+        match(trail((0, 0, 0), (60, float("nan"), 0)), crime(0, 0, 0, 1), OFF)
+    with pytest.raises(ValueError, match="time_to is before time_from"):
+        match(trail((0, 0, 0)), crime(0, 0, 10, 0), OFF)
+    with pytest.raises(ValueError, match="missing column"):
+        match(trail((0, 0, 0)).drop(columns="x"), crime(0, 0, 0, 1), OFF)
+    with pytest.raises(ValueError, match="radius_m"):
+        Rules(radius_m=-1)
+
+
+def test_empty_inputs_give_an_empty_frame_with_the_columns():
+    hits = match(trail((0, 0, 0)).iloc[:0], crime(0, 0, 0, 1), OFF)
+    assert list(hits.columns) == HIT_COLUMNS and hits.empty

@@ -1,0 +1,90 @@
+"""Hits out, generic crimes in: the plain file formats around ``match``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trailmatch.crs import WGS84, grid_to_working, lonlat_to_working, project
+from trailmatch.match import HIT_COLUMNS
+
+TIME_COLUMNS = ("closest_time", "first_in", "last_in")
+
+
+def iso_utc(values: pd.Series) -> pd.Series:
+    """ISO 8601, microseconds, explicit UTC offset: 2025-01-25T00:49:10.000000+00:00."""
+    s = pd.to_datetime(values, utc=True)
+    return s.dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00").where(s.notna(), "")
+
+
+def hits_for_csv(hits: pd.DataFrame) -> pd.DataFrame:
+    out = hits[HIT_COLUMNS].copy()
+    for c in TIME_COLUMNS:
+        out[c] = iso_utc(out[c])
+    out["min_distance_m"] = out["min_distance_m"].round(3)
+    out["duration_s"] = out["duration_s"].round(3)
+    return out
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_hits_csv(hits: pd.DataFrame, path: Path) -> None:
+    """The hits CSV: the columns of HIT_COLUMNS in that order, times ISO 8601 UTC, atomic."""
+    atomic_write_text(Path(path), hits_for_csv(hits).to_csv(index=False))
+
+
+GENERIC_CRIME_COLUMNS = ("crime_reference", "police_force", "crime_type", "time_from", "time_to")
+
+
+def read_generic_crimes(path: Path, crs: str = "EPSG:27700") -> pd.DataFrame:
+    """Crimes from a CSV/Parquet with named columns: crime_reference, police_force,
+    crime_type, time_from, time_to (ISO 8601; no offset = UTC) and a location as ``x``/``y``
+    (in the column ``crs`` if present, else the working CRS), ``easting``/``northing``
+    (British National Grid) or ``latitude``/``longitude`` (WGS84)."""
+    path = Path(path)
+    frame = (pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq")
+             else pd.read_csv(path, dtype={"crime_reference": str}))
+    missing = [c for c in GENERIC_CRIME_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"missing column(s) {missing}")
+    out = frame.copy()
+    for c in ("time_from", "time_to"):
+        try:
+            out[c] = pd.to_datetime(out[c], utc=True, format="ISO8601")
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"column {c}: {e}") from e
+    if {"x", "y"} <= set(frame.columns):
+        src = str(frame["crs"].iloc[0]) if "crs" in frame.columns and len(frame) else crs
+        out["x"], out["y"] = project(frame["x"], frame["y"], src, crs)
+    elif {"easting", "northing"} <= set(frame.columns):
+        out["x"], out["y"] = grid_to_working(frame["easting"], frame["northing"], crs)
+    elif {"latitude", "longitude"} <= set(frame.columns):
+        out["x"], out["y"] = lonlat_to_working(frame["longitude"], frame["latitude"], crs)
+    else:
+        raise ValueError("no location columns: need x/y, easting/northing or latitude/longitude")
+    bad = ~(np.isfinite(out["x"].to_numpy(float)) & np.isfinite(out["y"].to_numpy(float)))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"row {i + 1}: no usable location")
+    return out
+
+
+__all__ = ["WGS84", "atomic_write_text", "hits_for_csv", "read_generic_crimes", "write_hits_csv"]
