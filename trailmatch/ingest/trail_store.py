@@ -127,11 +127,17 @@ def _refresh_day_index(positions_dir: Path, day: date) -> None:
 
 @contextmanager
 def store_lock(root: Path):
-    """One writer at a time per store (readers need no lock: partitions are replaced whole)."""
+    """One writer at a time per store (readers need no lock: partitions are replaced whole).
+
+    Temporary files left by a writer that was killed are removed once the lock is held (no
+    other writer can own them then)."""
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "a+") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try:
+            for d in (root, root / "positions", root / "crimes"):
+                for tmp in d.glob(".*.tmp") if d.is_dir() else ():
+                    tmp.unlink(missing_ok=True)
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
@@ -174,7 +180,7 @@ def _col(table: pa.Table, name: str, dtype) -> np.ndarray:
         return np.asarray(c.fill_null(NAT).to_numpy(), dtype=np.int64)
     if pa.types.is_floating(c.type):
         return np.asarray(c.fill_null(np.nan).to_numpy(), dtype=dtype)
-    return np.asarray(c.to_numpy(), dtype=dtype)
+    return np.asarray(c.fill_null(0).to_numpy(), dtype=dtype)
 
 
 def merge_day(day: date, existing: pa.Table | None, new: pa.Table, *, ingested_at_ns: int,
@@ -422,8 +428,10 @@ class TrailStore:
                 preserve_index=False)
             for name in POSITION_SCHEMA.names:
                 if name not in table.column_names and name not in ("flagged", "ingested_at"):
-                    table = table.append_column(name, pa.nulls(table.num_rows,
-                                                               POSITION_SCHEMA.field(name).type))
+                    typ = POSITION_SCHEMA.field(name).type
+                    col = (pa.array(np.zeros(table.num_rows, np.uint8)) if name == "source"
+                           else pa.nulls(table.num_rows, typ))
+                    table = table.append_column(name, col)
             t = _col(table, "time", np.int64)
             day_no = np.floor_divide(t, DAY_NS)
             order = np.argsort(day_no, kind="stable")
