@@ -33,6 +33,15 @@ class PartitionResult:
     hits: pd.DataFrame  # as match_prepared returns them
     seconds_read: float
     seconds_match: float
+    max_rss_mb: float  # the worker process's peak resident memory so far
+
+
+def _max_rss_mb() -> float:
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return float("nan")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def read_fixes(source, lo_ns: int, hi_ns: int, read_options: dict | None = None
@@ -96,4 +105,4 @@ def match_partition(source, part: Partition, crimes: pd.DataFrame, rules: Rules,
     index = build_index(trail, rules.max_gap_s, rules.count_precision)
     hits = match_prepared(trail, index, prepared, rules)
     return PartitionResult(part.label, part.rows, trail.n_fixes, hits, read - started,
-                           time.perf_counter() - read)
+                           time.perf_counter() - read, _max_rss_mb())

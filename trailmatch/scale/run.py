@@ -75,7 +75,7 @@ def match_distributed(trails, crimes: pd.DataFrame, rules: Rules | None = None, 
         stats.per_partition = [
             {"partition": r.label, "crimes": int(r.rows.size), "fixes": r.n_fixes,
              "hits": len(r.hits), "seconds_read": r.seconds_read,
-             "seconds_match": r.seconds_match} for r in results]
+             "seconds_match": r.seconds_match, "max_rss_mb": r.max_rss_mb} for r in results]
     log.info("%d partitions, %d hits in %.1f s", len(parts), len(hits),
              time.perf_counter() - started)
     return hits
