@@ -20,6 +20,9 @@ VERBS = [
     "serve",
     "users",
     "purge",
+    "nightly",
+    "rematch",
+    "demo",
 ]
 
 

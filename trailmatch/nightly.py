@@ -155,6 +155,10 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private; outputs are ordinary files (mode from the umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
@@ -343,7 +347,7 @@ def write_batch_outputs(directory: Path, *, police_force: str, batch_id: str,
         "hits.geojson": directory / "hits.geojson",
         "report.html": directory / "report.html",
     }
-    atomic_write(paths["hits.csv"], hits_csv(hits))
+    atomic_write(paths["hits.csv"], hits_csv(hits.sort_values(["crime_reference", "subject"])))
     atomic_write(paths["hits.geojson"], dumps(batch_geojson(crime_rows, hits_by_crime, ev,
                                                             rules)))
     html = render_report(

@@ -1,0 +1,81 @@
+"""``trailmatch nightly``: every force's crime batch against the trail store, kept and reported."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from trailmatch.commands.options import add_rules_args, rules_from_args
+
+
+def add_db_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", type=Path, required=True, metavar="DIR",
+                   help="trail store directory (trailmatch ingest positions ... --store DIR); "
+                        "the hit store is DIR/hits.sqlite unless --db is given")
+    p.add_argument("--db", metavar="URL",
+                   help="hit store database URL, e.g. postgresql://user@host/trailmatch "
+                        "(default: the SQLite file in the store directory)")
+    p.add_argument("--include-flagged", action="store_true",
+                   help="also match fixes flagged as suspicious at ingest")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "nightly", help="the nightly job: match every batch, keep the hits, write each force's "
+                        "hits and evidence report",
+        description="Ingest the forces' crime batches, match the new and changed crimes against "
+                    "the trail store, record the run and its hits in the hit store, and write "
+                    "OUT/<force>/<batch_id>/ hits.csv, hits.geojson, report.html, rejects.csv. "
+                    "Running the same night again adds nothing.")
+    add_db_args(p)
+    p.add_argument("--crimes", nargs="+", type=Path, required=True, metavar="FILE",
+                   help="crime batch CSV files as the forces send them (FORMATS.md section 1)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="output directory: one folder per force and batch")
+    p.add_argument("--forces", metavar="FILE",
+                   help="extra forces CSV (name,code) added to the shipped list")
+    p.add_argument("--max-window-h", type=float, default=12.0, metavar="H",
+                   help="longest crime window accepted, hours (default 12)")
+    add_rules_args(p)
+    p.set_defaults(run=run)
+
+
+def open_inputs(args: argparse.Namespace, verb: str):
+    """(rules, engine, trail source) or an error message."""
+    from trailmatch.crs import check_metric
+    from trailmatch.hitstore import open_store
+    from trailmatch.ingest.trail_store import TrailStore
+    from trailmatch.nightly import StoreTrails
+
+    rules = rules_from_args(args)
+    check_metric(rules.crs)
+    stored_crs = TrailStore(args.store).crs()
+    if stored_crs is None:
+        raise SystemExit(f"trailmatch {verb}: {args.store}: not a trail store (no positions "
+                         "ingested); run `trailmatch ingest positions FILE --store DIR` first")
+    if stored_crs != rules.crs:
+        raise SystemExit(f"trailmatch {verb}: the store holds x/y in {stored_crs}, not "
+                         f"{rules.crs}: give --crs {stored_crs}")
+    engine = open_store(args.store, args.db)
+    return rules, engine, StoreTrails(args.store, include_flagged=args.include_flagged)
+
+
+def run(args: argparse.Namespace) -> int:
+    from trailmatch.nightly import run_nightly
+
+    for path in args.crimes:
+        if not path.is_file():
+            print(f"trailmatch nightly: {path}: no such file", file=sys.stderr)
+            return 1
+    rules, engine, trails = open_inputs(args, "nightly")
+    try:
+        result = run_nightly(engine, args.crimes, trails, args.out, rules, forces=args.forces,
+                             max_window_h=args.max_window_h)
+    except (OSError, ValueError) as e:
+        print(f"trailmatch nightly: failed: {e}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(result.summary, file=sys.stderr)
+    return 0

@@ -1,0 +1,54 @@
+"""``trailmatch rematch``: after late uploads, re-match the crimes they can change."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from trailmatch.commands.nightly import add_db_args
+from trailmatch.commands.options import add_rules_args
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "rematch", help="re-match crimes whose windows meet positions ingested since a time",
+        description="Find the fixes ingested at or after --since (late uploads), re-match the "
+                    "crimes whose windows they can change, update the hit store, and list the "
+                    "new, updated and withdrawn hits as CSV on stdout (or --changes FILE).")
+    add_db_args(p)
+    p.add_argument("--since", required=True, metavar="TIMESTAMP",
+                   help="ISO 8601 instant, e.g. 2025-01-27T06:00:00Z (UTC when no offset)")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="also rewrite the outputs of the batches whose hits changed")
+    p.add_argument("--changes", type=Path, metavar="FILE",
+                   help="write the changed hits to this CSV instead of stdout")
+    add_rules_args(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from trailmatch.commands.nightly import open_inputs
+    from trailmatch.nightly import atomic_write
+    from trailmatch.rematch import run_rematch
+
+    try:
+        since = pd.Timestamp(args.since)
+    except ValueError:
+        print(f"trailmatch rematch: --since {args.since!r}: not an ISO 8601 time",
+              file=sys.stderr)
+        return 2
+    rules, engine, trails = open_inputs(args, "rematch")
+    try:
+        result = run_rematch(engine, trails, since, rules, out_dir=args.out)
+    finally:
+        engine.dispose()
+    text = result.changes.to_csv(index=False, lineterminator="\n")
+    if args.changes:
+        atomic_write(args.changes, text)
+    else:
+        sys.stdout.write(text)
+    print(result.summary, file=sys.stderr)
+    return 0
