@@ -302,6 +302,10 @@ def naive_prism(a: Fix | None, b: Fix | None, start, end, cx, cy, w0, w1, rules:
     return lo <= hi, need
 
 
+def _instant(ns: float) -> pd.Timestamp | None:
+    return None if math.isinf(ns) else pd.Timestamp(int(ns), unit="ns", tz="UTC")
+
+
 def naive_coverage(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules,
                    activations: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (crime, subject) by brute force: the coverage contract of DESIGN.md.
@@ -357,8 +361,8 @@ def naive_coverage(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules,
                 "fixes_in_window": sum(1 for f in fixes if w0 <= f.t <= w1),
                 "covered_fraction": covered,
                 "gaps": gaps,
-                "worst_gap_from": worst[1] if show else None,
-                "worst_gap_to": worst[2] if show else None,
+                "worst_gap_from": _instant(worst[1]) if show else None,
+                "worst_gap_to": _instant(worst[2]) if show else None,
                 "min_speed_needed_mps": worst[0] if show else math.nan,
                 "hit_margin": hit["fix_margin"] if hit is not None else math.inf,
             })
