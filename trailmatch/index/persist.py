@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from trailmatch.index.segments import SegmentIndex, build_index
+from trailmatch.index.segments import BUILD_DEFAULTS, SegmentIndex, build_index
 from trailmatch.rules import Rules
 from trailmatch.trails import Trail, prepare_trail
 
@@ -54,7 +54,6 @@ DAY_NS = 86_400 * 10**9
 _TAIL_BYTES = 64 * 1024
 
 # default build parameters of ``build_index`` (recorded in every manifest)
-BUILD_DEFAULTS = {"cell_m": 256.0, "bucket_s": 3600.0, "chunk_fixes": 8, "chunk_span_s": 600.0}
 
 _TRAIL_ARRAYS = ("subject", "t", "x", "y", "precision", "source", "starts")
 _INDEX_ARRAYS = ("reach", "chunk_first", "chunk_end", "chunk_key", "box", "tspan", "bin_start",
@@ -90,15 +89,26 @@ def params_key(params: dict) -> str:
     return _digest(json.dumps(params, sort_keys=True))
 
 
+_FINGERPRINTS: dict[str, tuple[tuple, str]] = {}
+
+
 def partition_fingerprint(partition: Path) -> str:
     """Identity of a partition file's current content, cheap enough to check on every open:
-    size, modification time and a hash of its last 64 KiB (the Parquet footer)."""
+    size, modification time and a hash of its last 64 KiB (the Parquet footer). The hash is
+    remembered while the file's stat (inode, size, mtime, ctime) stays the same."""
     st = os.stat(partition)
+    stat_key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    known = _FINGERPRINTS.get(str(partition))
+    if known is not None and known[0] == stat_key:
+        return known[1]
     h = hashlib.blake2b(digest_size=8)
     h.update(f"{st.st_size}:{st.st_mtime_ns}:".encode())
     with open(partition, "rb") as f:
         f.seek(max(st.st_size - _TAIL_BYTES, 0))
         h.update(f.read())
+    if len(_FINGERPRINTS) > 4096:
+        _FINGERPRINTS.clear()
+    _FINGERPRINTS[str(partition)] = (stat_key, h.hexdigest())
     return h.hexdigest()
 
 
@@ -304,7 +314,7 @@ def on_day_written(store_dir: Path, day: str) -> None:
 # counters a test or a benchmark can read: how often an index was built vs opened
 STATS = {"built": 0, "opened": 0}
 _OPEN: OrderedDict[tuple, tuple[Trail, SegmentIndex]] = OrderedDict()
-_OPEN_MAX = 8
+_OPEN_MAX = 64  # memory-mapped: an open day costs address space and page cache only
 
 
 def day_index(store_dir: Path, day: str, partition: Path, rules: Rules,
@@ -315,7 +325,7 @@ def day_index(store_dir: Path, day: str, partition: Path, rules: Rules,
     params = index_params(rules, **build)
     directory = day_index_dir(store_dir, day)
     fingerprint = day_fingerprint(partition)
-    key = (str(Path(directory).resolve()), params_key(params), fingerprint)
+    key = (str(directory), params_key(params), fingerprint)
     cached = _OPEN.get(key)
     if cached is not None:
         _OPEN.move_to_end(key)
@@ -337,14 +347,6 @@ def day_index(store_dir: Path, day: str, partition: Path, rules: Rules,
 
 def forget_open_indexes() -> None:
     _OPEN.clear()
-
-
-def _default_partitions(store_dir: Path) -> dict[str, Path]:
-    """Day -> partition file, for a store laid out as ``positions/<YYYY-MM-DD>.parquet``."""
-    found = {}
-    for p in sorted((Path(store_dir) / "positions").glob("*.parquet")):
-        found[p.stem] = p
-    return found
 
 
 def _day_name(day_number: int) -> str:
@@ -396,8 +398,12 @@ def load_index_for_window(store_dir: Path, start_ns: int, end_ns: int, rules: Ru
         raise ValueError("load_index_for_window: end is before start")
     margin = rules.max_gap_ns if margin_ns is None else int(margin_ns)
     lo, hi = int(start_ns) - margin, int(end_ns) + margin
-    available = (partitions or _default_partitions)(Path(store_dir))
     days = [_day_name(d) for d in range(lo // DAY_NS, hi // DAY_NS + 1)]
+    if partitions is None:
+        named = {d: Path(store_dir) / "positions" / f"{d}.parquet" for d in days}
+        available = {d: p for d, p in named.items() if p.exists()}
+    else:
+        available = partitions(Path(store_dir))
     days = [d for d in days if d in available]
     params = index_params(rules)
     if not days:

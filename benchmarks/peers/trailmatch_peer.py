@@ -1,0 +1,112 @@
+"""trailmatch itself: validate + sort the fixes, build the segment index, match (exact)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numba as nb
+import numpy as np
+import pandas as pd
+
+from benchmarks.peers.common import RULES, Workload, crime_arrays, pair_set, timed
+from trailmatch import synthetic
+from trailmatch.index import persist
+from trailmatch.index.query import hit_fields, hit_pairs
+from trailmatch.index.segments import build_index
+from trailmatch.match import _BIT_LUT, match, match_prepared
+from trailmatch.trails import prepare_crimes, prepare_trail
+
+NAME = "trailmatch"
+KIND = "segments"
+
+
+def warm_up() -> None:
+    """Compile the numba kernels (cached on disk after the first run) outside the timings."""
+    match(synthetic.trails(20, 60), synthetic.crimes(20), RULES)
+
+
+def run(work: Workload) -> dict:
+    times: dict = {}
+    with timed(times, "load"):
+        trail = prepare_trail(work.trails)
+    with timed(times, "index"):
+        index = build_index(trail, RULES.max_gap_s, RULES.count_precision)
+    with timed(times, "query"):
+        hits = match_prepared(trail, index, prepare_crimes(work.crimes), RULES)
+    row = pd.Series(np.arange(len(work.crimes)), index=work.crimes["crime_reference"])
+    rows = row[hits["crime_reference"]].to_numpy()
+    pairs = pair_set(rows, hits["subject"].astype(str))
+    at_fixes = hits["fixes_in"].to_numpy() > 0
+    fix_pairs = pair_set(rows[at_fixes], hits["subject"].astype(str)[at_fixes])
+    return {"times": times, "pairs": pairs, "fix_pairs": fix_pairs}
+
+
+def write_store(work: Workload, store: Path) -> dict:
+    """Ingest the fixes into a trail store: one Parquet partition per day, each with its
+    persisted index written by the store as it publishes the partition."""
+    from trailmatch.ingest.trail_store import TrailStore
+
+    times: dict = {}
+    frame = work.trails.assign(subject=work.trails["subject"].astype(str))
+    with timed(times, "ingest"):
+        TrailStore(store).ingest_fixes(frame, ingested_at_ns=int(frame["time"].max().value))
+    # the store indexes the default rules as it writes; these rules are indexed once, then
+    # kept current by the store in the same way
+    with timed(times, "index"):
+        for path in sorted((store / "positions").glob("*.parquet")):
+            persist.write_day_index(store, path.stem, path, RULES)
+    return times
+
+
+def lookups(work: Workload, queries: pd.DataFrame) -> dict:
+    """(c): each look-up opens the window's days from the persisted store and matches one
+    place (``load_index_for_window`` + ``match_prepared``); the first touch of a day
+    memory-maps it, later ones find it in the open-day cache. Two latencies: to the hit
+    fields as arrays (the kernels, as the peers return pair sets), and to the hits as a
+    DataFrame (``match_prepared``, what the service serves)."""
+    store = Path(tempfile.mkdtemp(prefix="tm-peer-store-"))
+    try:
+        build = write_store(work, store)
+        # cold opens of a day's index (manifest + fingerprint + np.load mmap)
+        opens = []
+        for path in sorted((store / "positions").glob("*.parquet"))[:30]:
+            persist.forget_open_indexes()
+            t = time.perf_counter()
+            persist.day_index(store, path.stem, path, RULES)
+            opens.append(time.perf_counter() - t)
+        persist.forget_open_indexes()
+        built = persist.STATS["built"]
+        cx, cy, w0, w1 = crime_arrays(queries)
+        lat = np.empty(len(queries))
+        pairs = set()
+        # one look-up is microseconds of work: waking a team of threads costs more
+        threads = nb.get_num_threads()
+        nb.set_num_threads(1)
+        frame_lat = np.empty(len(queries))
+        lut = _BIT_LUT
+        for i in range(len(queries)):
+            t = time.perf_counter()
+            trail, index = persist.load_index_for_window(store, int(w0[i]), int(w1[i]), RULES)
+            t_open = time.perf_counter()
+            pc, ps = hit_pairs(index, cx[i:i + 1], cy[i:i + 1], w0[i:i + 1], w1[i:i + 1],
+                               RULES.radius_m)
+            fields = hit_fields(index, trail.starts, trail.precision, lut[trail.source], pc, ps,
+                                cx[i:i + 1], cy[i:i + 1], w0[i:i + 1], w1[i:i + 1],
+                                RULES.radius_m)
+            t_kernel = time.perf_counter()
+            hits = match_prepared(trail, index, prepare_crimes(queries.iloc[[i]]), RULES)
+            t_frame = time.perf_counter()
+            lat[i] = t_kernel - t
+            frame_lat[i] = (t_open - t) + (t_frame - t_kernel)
+            assert fields[0].all() and sorted(trail.subjects[ps]) == sorted(hits["subject"])
+            pairs |= {(i, s) for s in hits["subject"].astype(str)}
+        nb.set_num_threads(threads)
+        return {"latency": lat, "frame_latency": frame_lat, "pairs": pairs,
+                "open": np.asarray(opens), "store_build": build,
+                "rebuilt": persist.STATS["built"] - built}
+    finally:
+        persist.forget_open_indexes()
+        shutil.rmtree(store, ignore_errors=True)
