@@ -9,20 +9,26 @@ the index's open-day cache is a plain dict: every engine call here holds ``_ENGI
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba as nb
 import numpy as np
-import pandas as pd
 
 from trailmatch.crs import lonlat_to_working, working_to_lonlat
 from trailmatch.index.persist import DAY_NS, day_index, load_index_for_window
-from trailmatch.match import match_prepared
+from trailmatch.index.query import hit_fields, hit_pairs
 from trailmatch.rules import Rules
-from trailmatch.trails import SOURCE_NAMES, prepare_crimes
+from trailmatch.trails import SOURCE_BITS, SOURCE_NAMES, Trail, sources_text
 
 _ENGINE_LOCK = threading.Lock()
+
+# tag-store source code -> the bit hit_fields ORs into a hit's set of sources
+_BIT_LUT = np.zeros(256, dtype=np.int64)
+for _code, _bit in SOURCE_BITS.items():
+    _BIT_LUT[_code] = _bit
 
 
 def rules_from_record(record: dict | None, fallback: Rules) -> Rules:
@@ -67,6 +73,7 @@ class TrailAccess:
     def __init__(self, store_dir: Path, rules: Rules) -> None:
         self.store_dir = Path(store_dir)
         self.rules = rules
+        self._bits: list[tuple[Trail, np.ndarray]] = []
 
     def partitions(self) -> dict[str, Path]:
         """Day (YYYY-MM-DD) -> partition file, as the persistent index lays the store out."""
@@ -112,21 +119,51 @@ class TrailAccess:
                                   for d in after)
 
     def proximity(self, x: float, y: float, t0_ns: int, t1_ns: int,
-                  radius_m: float) -> pd.DataFrame:
-        """Subjects in the vicinity of (x, y) during [t0, t1]: the hit fields of the vicinity
-        contract for a one-crime query against the index (no buffers)."""
-        rules = dataclasses.replace(self.rules, radius_m=float(radius_m), buffer_before_s=0.0,
-                                    buffer_after_s=0.0)
-        crime = pd.DataFrame({
-            "crime_reference": ["proximity"], "police_force": [""], "crime_type": [""],
-            "x": [float(x)], "y": [float(y)],
-            "time_from": pd.to_datetime([t0_ns], unit="ns", utc=True),
-            "time_to": pd.to_datetime([t1_ns], unit="ns", utc=True),
-        })
-        prepared = prepare_crimes(crime)
+                  radius_m: float) -> list[dict]:
+        """Subjects in the vicinity of (x, y) during [t0, t1], nearest first, with the hit
+        fields of the vicinity contract: a one-crime query of the index kernels
+        (``hit_pairs`` then ``hit_fields``, exactly what ``match_prepared`` runs)."""
+        cx, cy = np.array([float(x)]), np.array([float(y)])
+        w0, w1 = np.array([int(t0_ns)], np.int64), np.array([int(t1_ns)], np.int64)
         with _ENGINE_LOCK:
-            trail, index = load_index_for_window(self.store_dir, t0_ns, t1_ns, rules)
-            return match_prepared(trail, index, prepared, rules)
+            # One query is microseconds of work: waking numba's thread pool costs far more,
+            # and on a busy machine tens of milliseconds. The setting is per thread.
+            nb.set_num_threads(1)
+            trail, index = load_index_for_window(self.store_dir, int(t0_ns), int(t1_ns),
+                                                 self.rules)
+            if trail.n_fixes == 0:
+                return []
+            pair_crime, pair_subject = hit_pairs(index, cx, cy, w0, w1, float(radius_m))
+            (found, dist, tmin, first_in, last_in, duration, fixes_in, max_prec,
+             sources) = hit_fields(index, trail.starts, trail.precision,
+                                   self._source_bits(trail), pair_crime, pair_subject, cx, cy,
+                                   w0, w1, float(radius_m))
+        if not found.all():  # both kernels use the same arithmetic: this cannot happen
+            raise AssertionError("hit_pairs and hit_fields disagree")
+        rows = [{
+            "subject": str(trail.subjects[pair_subject[k]]),
+            "min_distance_m": float(dist[k]), "closest_time": _utc(tmin[k]),
+            "first_in": _utc(first_in[k]), "last_in": _utc(last_in[k]),
+            "duration_s": float(duration[k]), "fixes_in": int(fixes_in[k]),
+            "max_precision_m": None if np.isnan(max_prec[k]) else float(max_prec[k]),
+            "sources": sources_text(int(sources[k])),
+        } for k in range(pair_subject.size)]
+        return sorted(rows, key=lambda r: (r["min_distance_m"], r["subject"]))
+
+    def _source_bits(self, trail: Trail) -> np.ndarray:
+        """Per-fix source bit of a day trail, kept while the trail is (the index's cache holds
+        the same Trail object for a day until its partition changes)."""
+        for held, bits in self._bits:
+            if held is trail:
+                return bits
+        bits = _BIT_LUT[np.asarray(trail.source)]
+        self._bits = [(trail, bits), *self._bits[:7]]
+        return bits
+
+
+def _utc(value_ns) -> dt.datetime:
+    seconds, ns = divmod(int(value_ns), 10**9)
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).replace(microsecond=ns // 1000)
 
 
 def joined_runs(t: np.ndarray, max_gap_ns: int) -> list[slice]:

@@ -73,14 +73,7 @@ def proximity(principal: CurrentUser, db: Annotated[object, Depends(engine)],
         raise access.deny("officers may ask only near their own force's crimes, around their "
                           "windows")
     audit.record(db, principal, "proximity.query", target)
-    found = trails.proximity(x, y, ns(t0), ns(t1), radius)
-    subjects = [ProximityHit(
-        subject=str(r.subject), min_distance_m=float(r.min_distance_m),
-        closest_time=r.closest_time.to_pydatetime(), first_in=r.first_in.to_pydatetime(),
-        last_in=r.last_in.to_pydatetime(), duration_s=float(r.duration_s),
-        fixes_in=int(r.fixes_in),
-        max_precision_m=None if np.isnan(r.max_precision_m) else float(r.max_precision_m),
-        sources=str(r.sources)) for r in found.sort_values("min_distance_m").itertuples()]
+    subjects = [ProximityHit(**row) for row in trails.proximity(x, y, ns(t0), ns(t1), radius)]
     return ProximityOut(place=place, time_from=t0, time_to=t1, radius_m=radius,
                         max_gap_s=cfg.rules.max_gap_s, count_precision=cfg.rules.count_precision,
                         subjects=subjects)
