@@ -1,0 +1,192 @@
+"""The per-batch outputs: evidence, GeoJSON and the self-contained HTML report."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from html import escape
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trailmatch.report.evidence import path_evidence
+from trailmatch.report.geojson import batch_geojson, dumps, path_lines
+from trailmatch.report.html import STATEMENT, render_report
+from trailmatch.rules import Rules
+
+T0 = pd.Timestamp("2025-01-22 08:00", tz="UTC")
+RULES = Rules(radius_m=100, max_gap_s=300)
+CRIME = {"id": 7, "crime_reference": "44/1/25", "police_force": "Hampshire",
+         "crime_type": "RB", "description": "Robbery <b>&</b>", "time_from": T0,
+         "time_to": T0 + pd.Timedelta(minutes=20), "x": 1000.0, "y": 2000.0,
+         "lat": 50.9, "lon": -1.4, "text": "<script>alert(1)</script>", "batch_id": "HAM1",
+         "version": 1}
+
+
+def ns(minutes: float) -> int:
+    return (T0 + pd.Timedelta(minutes=minutes)).value
+
+
+def walk_past():
+    """Fixes each minute walking east along y = 2000 + 30 through the crime at x = 1000, with a
+    10-minute gap in the middle of the window and one fix before and after the window."""
+    minutes = np.array([-3, -1, 1, 2, 3, 4, 15, 16, 17, 19, 21, 24], dtype=float)
+    t = np.array([ns(m) for m in minutes], dtype=np.int64)
+    x = 700.0 + 20.0 * minutes
+    y = np.full(t.size, 2030.0)
+    prec = np.full(t.size, 10.0)
+    prec[3] = np.nan
+    src = np.ones(t.size, dtype=np.uint8)
+    src[4] = 6
+    return t, x, y, prec, src
+
+
+def evidence(closest_minute: float = 15.0):
+    t, x, y, prec, src = walk_past()
+    return path_evidence("S1", t, x, y, prec, src, CRIME["x"], CRIME["y"], ns(0), ns(20),
+                         T0 + pd.Timedelta(minutes=closest_minute), RULES)
+
+
+def hit_row(**kw):
+    row = {"id": 3, "subject": "S1", "crime_id": 7, "min_distance_m": 30.0,
+           "closest_time": T0 + pd.Timedelta(minutes=15), "first_in": T0 + pd.Timedelta(
+               minutes=15), "last_in": T0 + pd.Timedelta(minutes=19), "duration_s": 240.0,
+           "fixes_in": 3, "max_precision_m": 10.0, "sources": "GPS"}
+    row.update(kw)
+    return row
+
+
+def test_path_evidence_window_gaps_and_vicinity():
+    ev = evidence()
+    p = ev.path
+    # The last fix before the window (minute -1) and the first after it (21) bound the path;
+    # minute -3 and 24 are further out and left off.
+    assert [int((tt - T0).total_seconds() // 60) for tt in p["time"]] == [
+        -1, 1, 2, 3, 4, 15, 16, 17, 19, 21]
+    assert list(p["seq"]) == list(range(1, 11))
+    assert list(p["in_window"]) == [False] + [True] * 8 + [False]
+    # 4 -> 15 is 11 minutes: a gap, not joined; -1 -> 1 is 120 s: joined.
+    assert list(p["joined_to_previous"]) == [False, True, True, True, True, False, True, True,
+                                             True, True]
+    # In the vicinity: inside the window and within R + precision (10) of (1000, 2000).
+    d = np.hypot(p["x"] - 1000, p["y"] - 2000)
+    assert np.allclose(p["distance_m"], d)
+    want = p["in_window"] & (d <= 110)
+    assert list(p["in_vicinity"]) == list(want)
+    assert list(ev.fixes_in["seq"]) == [6, 7, 8, 9]  # minutes 15, 16, 17, 19 (x 1000..1080)
+    # Speed from the previous fix: 20 m per 60 s = 1.2 km/h.
+    assert p["speed_kmh"].iloc[2] == pytest.approx(1.2)
+    assert np.isnan(p["speed_kmh"].iloc[0])
+    assert list(p["source"]) == ["GPS"] * 3 + ["WiFi"] + ["GPS"] * 6  # the fix of minute 3
+
+
+def test_closest_approach_is_interpolated_between_joined_fixes():
+    ev = evidence(closest_minute=15.5)  # halfway between x = 1000 and x = 1020
+    assert ev.closest_xy == pytest.approx((1010.0, 2030.0))
+    gap = evidence(closest_minute=10.0)  # inside the gap: no interpolation across it
+    assert gap.closest_xy == pytest.approx((780.0, 2030.0))
+
+
+def test_precision_not_counted():
+    t, x, y, prec, src = walk_past()
+    rules = Rules(radius_m=100, max_gap_s=300, count_precision=False)
+    ev = path_evidence("S1", t, x, y, prec * 100, src, 1000.0, 2000.0, ns(0), ns(20),
+                       T0 + pd.Timedelta(minutes=15), rules)
+    assert list(ev.fixes_in["seq"]) == [6, 7, 8, 9]
+
+
+def test_geojson_is_wgs84_and_split_at_gaps():
+    ev = evidence()
+    lines = path_lines(ev.path)
+    assert [len(line) for line in lines] == [5, 5]
+    collection = json.loads(dumps(batch_geojson([CRIME], {7: [hit_row()]}, {(7, "S1"): ev},
+                                                RULES)))
+    kinds = [f["properties"]["kind"] for f in collection["features"]]
+    assert kinds == ["crime", "vicinity", "path", "fix", "fix", "fix", "fix",
+                     "closest_approach"]
+    ring = collection["features"][1]["geometry"]["coordinates"][0]
+    assert ring[0] == ring[-1] and len(ring) == 73
+    for f in collection["features"]:
+        flat = np.array(list(_points(f["geometry"]["coordinates"])))
+        assert ((flat[:, 0] > -8.6) & (flat[:, 0] < 2.7)).all()  # longitudes in Britain
+        assert ((flat[:, 1] > 49) & (flat[:, 1] < 62)).all()
+    fix = collection["features"][3]["properties"]
+    assert fix["precision_m"] == 10.0 and fix["subject"] == "S1"
+
+
+def _points(coords):
+    if isinstance(coords[0], int | float):
+        yield coords
+    else:
+        for c in coords:
+            yield from _points(c)
+
+
+def report(**kw) -> str:
+    crimes = [CRIME, {**CRIME, "id": 8, "crime_reference": "44/2/25"}]
+    return render_report(title="Evidence report: Hampshire, batch HAM1", subtitle="test",
+                         crimes=crimes, hits_by_crime={7: [hit_row()]},
+                         evidence={(7, "S1"): evidence()}, rules=RULES,
+                         meta=[("Run", "1")], **kw)
+
+
+def test_report_content_and_escaping():
+    html = report(extra_sections=["<section id='coverage'>coverage here</section>"])
+    assert escape(STATEMENT) in html
+    assert "does not show that the subject committed or witnessed the crime" in html
+    assert "<script" not in html  # the crime text is escaped, and the report has no scripts
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Robbery &lt;b&gt;&amp;&lt;/b&gt;" in html
+    assert html.count("<svg class=\"map\"") == 2
+    assert "Subject S1" in html and "Crimes with no hit (1)" in html and "44/2/25" in html
+    assert "coverage here" in html
+    # The fixes table lists the four fixes in the vicinity with their sequence numbers.
+    table = html[html.index('<table class="fixes">'):]
+    table = table[:table.index("</table>")]
+    assert re.findall(r"<tr><td class='num'>(\d+)</td>", table) == ["6", "7", "8", "9"]
+
+
+def assert_offline(html: str) -> None:
+    assert not re.search(r"https?:|ftp:|//[a-z0-9]", html, re.I)
+    for attr in re.findall(r"""(?:src|href|xlink:href|srcset|action)\s*=\s*["']([^"']*)""",
+                           html, re.I):
+        assert attr.startswith("#"), attr  # only in-document anchors
+    assert "@import" not in html and "url(" not in html.replace("url(#", "")
+    assert "<link" not in html and "<script" not in html and "<iframe" not in html
+
+
+def test_report_has_no_network_references():
+    assert_offline(report())
+
+
+def test_report_from_nightly_is_offline(tmp_path, sample_dir):
+    from trailmatch.hitstore import open_store
+    from trailmatch.ingest.positions import read_positions
+    from trailmatch.nightly import FrameTrails, run_nightly
+
+    fixes = read_positions(sample_dir / "positions.csv").fixes
+    engine = open_store(tmp_path / "store")
+    run_nightly(engine, [sample_dir / "crimes.csv"], FrameTrails(fixes), tmp_path / "out")
+    engine.dispose()
+    html = (tmp_path / "out" / "Hampshire" / "HAM20250127" / "report.html").read_text()
+    assert_offline(html)
+    assert html.count('<section class="hit">') >= 80
+
+
+@pytest.mark.chromium
+def test_report_renders_in_chromium(tmp_path):
+    if shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    page = tmp_path / "report.html"
+    page.write_text(report())
+    png = tmp_path / "report.png"
+    script = Path(__file__).parent.parent / "scripts" / "render_report.py"
+    subprocess.run([sys.executable, str(script), str(page), str(png), "--height", "1200"],
+                   check=True, timeout=180, capture_output=True)
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
