@@ -101,7 +101,7 @@ def write_day(positions_dir: Path, day: date, table: pa.Table) -> Path:
     os.close(fd)
     try:
         pq.write_table(table.select(POSITION_SCHEMA.names).cast(POSITION_SCHEMA), tmp,
-                       compression="zstd", compression_level=1, row_group_size=1 << 20,
+                       compression="lz4", row_group_size=1 << 20,
                        use_dictionary=["subject", "device", "flagged"],
                        write_statistics=["time", "ingested_at", "subject"])
         publish(tmp, path)
@@ -141,6 +141,12 @@ def store_lock(root: Path):
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _empty_trails() -> pa.Table:
+    schema = POSITION_SCHEMA.select(TRAIL_COLUMNS)
+    schema = schema.set(0, pa.field("subject", pa.dictionary(pa.int32(), pa.string())))
+    return schema.empty_table()
 
 
 # ----------------------------------------------------------------------------- merging
@@ -359,16 +365,22 @@ class TrailStore:
                 & (ds.field("time") <= pa.scalar(e_ns, pa.int64()).cast(UTC_NS)))
         if not include_flagged:
             filt = filt & ds.field("flagged").is_null()
-        if subjects is not None:
-            filt = filt & ds.field("subject").isin(pa.array([str(s) for s in subjects],
-                                                            pa.string()))
-        tables = [pq.read_table(self.day_path(d), columns=TRAIL_COLUMNS, filters=filt)
-                  for d in days]
-        table = (pa.concat_tables(tables) if tables
-                 else POSITION_SCHEMA.empty_table().select(TRAIL_COLUMNS))
+        # Subjects come back dictionary-encoded: one small dictionary per day instead of a
+        # string per fix, and a categorical column for match() without re-encoding.
+        tables = [pq.read_table(self.day_path(d), columns=TRAIL_COLUMNS, filters=filt,
+                                read_dictionary=["subject"]) for d in days]
+        table = (pa.concat_tables(tables).unify_dictionaries() if tables
+                 else _empty_trails())
+        if subjects is not None and table.num_rows:
+            wanted = pa.array(sorted({str(s) for s in subjects}), pa.string())
+            table = table.filter(pc.is_in(table.column("subject"), value_set=wanted))
         table = self._within_activations(table)
         frame = table.to_pandas()
-        frame["subject"] = pd.Categorical(frame["subject"].astype(str))
+        if not isinstance(frame["subject"].dtype, pd.CategoricalDtype):
+            frame["subject"] = pd.Categorical(frame["subject"].astype(str))
+        # Only the subjects present, in name order (cheap: recodes small integers).
+        cat = frame["subject"].cat.remove_unused_categories()
+        frame["subject"] = cat.cat.reorder_categories(sorted(cat.cat.categories))
         return frame
 
     def _within_activations(self, table: pa.Table) -> pa.Table:
@@ -377,7 +389,10 @@ class TrailStore:
         subj = self.subjects()
         if subj.empty or table.num_rows == 0:
             return table
-        enc = pc.dictionary_encode(table.column("subject")).combine_chunks()
+        col = table.column("subject")
+        enc = (col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col))
+        enc = enc.unify_dictionaries().combine_chunks() if enc.num_chunks > 1 \
+            else enc.combine_chunks()
         names = np.asarray(enc.dictionary.to_pylist(), dtype=object)
         code = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
         known, starts, a0, a1 = activation_arrays(subj, names)
