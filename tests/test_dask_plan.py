@@ -103,6 +103,21 @@ def test_in_process_from_a_store_equals_match(data_sets, tmp_path):
     pd.testing.assert_frame_equal(match_distributed(f"file://{path}", crimes, rules), expected)
 
 
+def test_in_process_from_a_timestamp_source_equals_match(data_sets):
+    """Sources with ``read(start, end)`` taking inclusive UTC timestamps (the nightly job's)."""
+    trails, crimes, rules = data_sets["multi_day"]
+    seen = []
+
+    class Source:
+        def read(self, start, end):
+            seen.append((start, end))
+            return trails[(trails["time"] >= start) & (trails["time"] <= end)]
+
+    pd.testing.assert_frame_equal(match_distributed(Source(), crimes, rules),
+                                  match(trails, crimes, rules))
+    assert all(s.tz is not None and s < e for s, e in seen) and len(seen) >= 3
+
+
 def test_stretch_margin_is_needed(data_sets):
     """The multi-day set is sensitive to the max-gap margin: without it some partition loses
     or changes hits, so the equality tests above would catch a plan that forgot it."""

@@ -37,18 +37,24 @@ class PartitionResult:
 
 
 def _max_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM: unlike ru_maxrss it is not inherited from
+    the parent that spawned the worker). NaN where /proc is not available."""
     try:
-        import resource
-    except ImportError:  # not on Windows
-        return float("nan")
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return float("nan")
 
 
 def read_fixes(source, lo_ns: int, hi_ns: int, read_options: dict | None = None
                ) -> pd.DataFrame:
     """Fixes with ``lo_ns <= time <= hi_ns`` (a superset is harmless, see ``plan``).
 
-    ``source``: a trails DataFrame; an object with ``read_trails(start_ns, end_ns, **options)``;
+    ``source``: a trails DataFrame; an object with ``read_trails(start_ns, end_ns, **options)``
+    or ``read(start, end)`` (inclusive UTC timestamps, like the nightly job's trail sources);
     the path of a trail store directory; or an fsspec URL of one (``s3://bucket/store``,
     ``file:///mnt/store``). ``read_options`` go to ``read_trails`` (e.g. ``include_flagged``).
     """
@@ -62,7 +68,11 @@ def read_fixes(source, lo_ns: int, hi_ns: int, read_options: dict | None = None
         from trailmatch.ingest.trail_store import TrailStore
 
         source = TrailStore(source)
-    return source.read_trails(lo_ns, hi_ns, **options)
+    if hasattr(source, "read_trails"):
+        return source.read_trails(lo_ns, hi_ns, **options)
+    # a nightly-job TrailSource: read(start, end) with inclusive UTC timestamps
+    return source.read(pd.Timestamp(lo_ns, unit="ns", tz="UTC"),
+                       pd.Timestamp(hi_ns, unit="ns", tz="UTC"))
 
 
 def _read_remote_store(url: str, lo_ns: int, hi_ns: int, options: dict) -> pd.DataFrame:
