@@ -24,12 +24,20 @@ NS = 1e-9
 
 
 @nb.njit(cache=True, inline="always")
-def box_distance(xa, ya, xb, yb, cx, cy):
-    """Distance from (cx, cy) to the bounding box of two points: a lower bound of its distance
-    to the segment between them."""
+def box_distance2(xa, ya, xb, yb, cx, cy):
+    """Squared distance from (cx, cy) to the bounding box of two points: a lower bound of the
+    squared distance to the segment between them."""
     ddx = max(min(xa, xb) - cx, 0.0, cx - max(xa, xb))
     ddy = max(min(ya, yb) - cy, 0.0, cy - max(ya, yb))
-    return math.sqrt(ddx * ddx + ddy * ddy)
+    return ddx * ddx + ddy * ddy
+
+
+@nb.njit(cache=True, inline="always")
+def segment_may_hit(x, y, reach, m, cx, cy, radius):
+    """The box test both steps use before the exact closed form (same expression, so both
+    steps decide alike)."""
+    reach_max = radius + max(reach[m], reach[m + 1])
+    return box_distance2(x[m], y[m], x[m + 1], y[m + 1], cx, cy) <= reach_max * reach_max
 
 
 @nb.njit(cache=True, inline="always")
@@ -40,8 +48,7 @@ def piece_in_vicinity(subject, t, x, y, reach, m, max_gap_ns, w0, w1, wlen, cx, 
     if joined(subject, t, m, max_gap_ns):
         if t[m + 1] < w0 or t[m] > w1:
             return False
-        if box_distance(x[m], y[m], x[m + 1], y[m + 1], cx, cy) > radius + max(reach[m],
-                                                                               reach[m + 1]):
+        if not segment_may_hit(x, y, reach, m, cx, cy, radius):
             return False
         ov, found, _, _, _, _ = segment_vicinity(
             np.float64(t[m] - w0) * NS, x[m], y[m], reach[m],
@@ -58,9 +65,10 @@ def piece_in_vicinity(subject, t, x, y, reach, m, max_gap_ns, w0, w1, wlen, cx, 
 @nb.njit(cache=True)
 def _crime_subjects(cx, cy, w0, w1, radius, chunk_first, chunk_end, chunk_key, box, tspan,
                     bin_start, levels, cell_m, bucket_ns, max_chunk_ns, max_gap_ns,
-                    subject, t, x, y, reach, out, out_start):
-    """Distinct subjects in the vicinity of one crime. Writes them to out[out_start:] when
-    out_start >= 0; returns how many there are."""
+                    subject, t, x, y, reach, out, out_start, slots):
+    """Distinct subjects in the vicinity of one crime, ascending. Writes them to
+    out[out_start:] when out_start >= 0, else the first ``slots.size`` of them to ``slots``;
+    returns how many there are."""
     wlen = np.float64(w1 - w0) * NS
     mask = np.uint64(bin_start.size - 2)
     found = np.empty(16, dtype=np.int64)
@@ -108,11 +116,16 @@ def _crime_subjects(cx, cy, w0, w1, radius, chunk_first, chunk_end, chunk_key, b
                                 found[n_found] = s
                                 n_found += 1
                                 break
+    sub = np.sort(found[:n_found])
     if out_start >= 0:
-        sub = np.sort(found[:n_found])
-        for k in range(n_found):
-            out[out_start + k] = sub[k]
+        out[out_start:out_start + n_found] = sub
+    else:
+        m = min(n_found, slots.size)
+        slots[:m] = sub[:m]
     return n_found
+
+
+SLOTS = 8  # hits kept per crime in the single pass; crimes with more are queried again
 
 
 @nb.njit(cache=True, parallel=True)
@@ -121,22 +134,28 @@ def _hit_pairs(cx, cy, w0, w1, radius, chunk_first, chunk_end, chunk_key, box, t
                subject, t, x, y, reach):
     n = cx.size
     counts = np.zeros(n + 1, dtype=np.int64)
-    dummy = np.empty(0, dtype=np.int64)
+    slots = np.empty(n * SLOTS, dtype=np.int64)
+    scratch = np.empty(0, dtype=np.int64)
     for i in nb.prange(n):
-        counts[i + 1] = _crime_subjects(cx[i], cy[i], w0[i], w1[i], radius, chunk_first,
-                                        chunk_end, chunk_key, box, tspan, bin_start, levels,
-                                        cell_m, bucket_ns, max_chunk_ns, max_gap_ns,
-                                        subject, t, x, y, reach, dummy, -1)
+        k = _crime_subjects(cx[i], cy[i], w0[i], w1[i], radius, chunk_first, chunk_end,
+                            chunk_key, box, tspan, bin_start, levels, cell_m, bucket_ns,
+                            max_chunk_ns, max_gap_ns, subject, t, x, y, reach, scratch, -1,
+                            slots[i * SLOTS:(i + 1) * SLOTS])
+        counts[i + 1] = k
     for i in range(n):
         counts[i + 1] += counts[i]
     pair_subject = np.empty(counts[n], dtype=np.int64)
     pair_crime = np.empty(counts[n], dtype=np.int64)
     for i in nb.prange(n):
-        _crime_subjects(cx[i], cy[i], w0[i], w1[i], radius, chunk_first, chunk_end, chunk_key,
-                        box, tspan, bin_start, levels, cell_m, bucket_ns, max_chunk_ns,
-                        max_gap_ns, subject, t, x, y, reach, pair_subject, counts[i])
-        for k in range(counts[i], counts[i + 1]):
-            pair_crime[k] = i
+        k = counts[i + 1] - counts[i]
+        if k <= SLOTS:
+            pair_subject[counts[i]:counts[i + 1]] = slots[i * SLOTS:i * SLOTS + k]
+        else:  # a crowded crime: query again straight into its place in the output
+            _crime_subjects(cx[i], cy[i], w0[i], w1[i], radius, chunk_first, chunk_end,
+                            chunk_key, box, tspan, bin_start, levels, cell_m, bucket_ns,
+                            max_chunk_ns, max_gap_ns, subject, t, x, y, reach, pair_subject,
+                            counts[i], scratch)
+        pair_crime[counts[i]:counts[i + 1]] = i
     return pair_crime, pair_subject
 
 
@@ -185,6 +204,7 @@ def _hit_fields(pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns,
         hi = starts[s + 1]
         m = max(_first_at_or_after(t, lo, hi, base) - 1, lo)
         best = math.inf
+        best2 = math.inf
         best_t = 0.0
         f_in = math.inf
         l_in = -math.inf
@@ -203,15 +223,15 @@ def _hit_fields(pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns,
                         mp = precision[m]
                     src |= source_bit[m]
             if joined(subject, t, m, max_gap_ns):
-                lb = box_distance(x[m], y[m], x[m + 1], y[m + 1], ccx, ccy)
-                may_hit = lb <= radius + max(reach[m], reach[m + 1])
-                if may_hit or lb < best:
+                may_hit = segment_may_hit(x, y, reach, m, ccx, ccy, radius)
+                if may_hit or box_distance2(x[m], y[m], x[m + 1], y[m + 1], ccx, ccy) < best2:
                     ov, ok, a, b, dmin, tmin = segment_vicinity(
                         rel, x[m], y[m], reach[m], np.float64(t[m + 1] - base) * NS,
                         x[m + 1], y[m + 1], reach[m + 1], ccx, ccy, radius, wlen)
                     if ov:
                         if dmin < best:
                             best = dmin
+                            best2 = dmin * dmin
                             best_t = tmin
                         if ok and may_hit:
                             f_in = min(f_in, a)
@@ -221,6 +241,7 @@ def _hit_fields(pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns,
                 d = point_distance(x[m], y[m], ccx, ccy)
                 if d < best:
                     best = d
+                    best2 = d * d
                     best_t = rel
                 if d <= radius + reach[m]:
                     f_in = min(f_in, rel)

@@ -26,6 +26,9 @@ import numpy as np
 from trailmatch.trails import Trail
 
 N_LEVELS = 16
+# Build parameters (tuned on the synthetic national day, see benchmarks/): cell width of
+# level 0, time bucket, and the most fixes / longest span of one chunk.
+BUILD_DEFAULTS = {"cell_m": 256.0, "bucket_s": 14_400.0, "chunk_fixes": 4, "chunk_span_s": 600.0}
 _OFF = 1 << 19  # cell index offset so negative coordinates pack into 20 bits
 
 
@@ -168,9 +171,21 @@ def _bin_sort(key, n_bins):
     return counts, order
 
 
+@nb.njit(cache=True)
+def _levels_and_longest(key, tspan):
+    levels = np.zeros(N_LEVELS, dtype=np.bool_)
+    longest = 0
+    for c in range(key.size):
+        levels[np.int64(key[c] >> np.uint64(60))] = True
+        longest = max(longest, tspan[c, 1] - tspan[c, 0])
+    return levels, longest
+
+
 def build_index(trail: Trail, max_gap_s: float = 300.0, count_precision: bool = True, *,
-                cell_m: float = 256.0, bucket_s: float = 3600.0, chunk_fixes: int = 8,
-                chunk_span_s: float = 600.0) -> SegmentIndex:
+                cell_m: float = BUILD_DEFAULTS["cell_m"],
+                bucket_s: float = BUILD_DEFAULTS["bucket_s"],
+                chunk_fixes: int = int(BUILD_DEFAULTS["chunk_fixes"]),
+                chunk_span_s: float = BUILD_DEFAULTS["chunk_span_s"]) -> SegmentIndex:
     """Cut ``trail`` into chunks and bin them. O(number of fixes)."""
     max_gap_ns = int(round(max_gap_s * 1e9))
     bucket_ns = int(round(bucket_s * 1e9))
@@ -185,9 +200,8 @@ def build_index(trail: Trail, max_gap_s: float = 300.0, count_precision: bool = 
     while n_bins < 2 * max(firsts.size, 1):
         n_bins *= 2
     bin_start, order = _bin_sort(key, n_bins)
-    levels = np.zeros(N_LEVELS, dtype=np.bool_)
-    levels[np.unique((key >> np.uint64(60)).astype(np.int64))] = True
-    max_chunk_ns = int((tspan[:, 1] - tspan[:, 0]).max()) if firsts.size else 0
+    levels, max_chunk_ns = _levels_and_longest(key, tspan)
     return SegmentIndex(trail.subject, trail.t, trail.x, trail.y, reach,
                         firsts[order], ends[order], key[order], box[order], tspan[order],
-                        bin_start, levels, max_gap_ns, float(cell_m), bucket_ns, max_chunk_ns)
+                        bin_start, levels, max_gap_ns, float(cell_m), bucket_ns,
+                        int(max_chunk_ns))
