@@ -47,7 +47,11 @@ def write_rejects(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     if path.exists() and path.stat().st_size > 0:
         parts.append(pd.read_csv(path, dtype=str, keep_default_na=False))
     new = frame.copy()
-    parts.append(new.astype({c: str for c in new.columns if c != "row"}))
+    for c in new.columns:
+        if c != "row":  # text as written; a missing value is an empty field (pandas 2 and 3)
+            new[c] = [v if isinstance(v, str) else "" if v is None or v != v else str(v)
+                      for v in new[c].tolist()]
+    parts.append(new)
     if len(parts) == 2 and list(parts[0].columns) != list(new.columns):
         columns = list(dict.fromkeys([*parts[0].columns, *new.columns]))
     else:

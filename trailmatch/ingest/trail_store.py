@@ -448,6 +448,12 @@ class TrailStore:
                            else pa.nulls(table.num_rows, typ))
                     table = table.append_column(name, col)
             t = _col(table, "time", np.int64)
+            bad = (t == NAT) | ~np.isfinite(_col(table, "x", np.float64)) \
+                | ~np.isfinite(_col(table, "y", np.float64))
+            if bad.any() or table.column("subject").null_count:
+                # read_positions never gives these: the caller's frame is wrong
+                raise ValueError("ingest_fixes: fix(es) without a subject or time, or with a "
+                                 "non-finite x/y; validate with read_positions first")
             day_no = np.floor_divide(t, DAY_NS)
             order = np.argsort(day_no, kind="stable")
             uniq, first = np.unique(day_no[order], return_index=True)
