@@ -101,6 +101,7 @@ COVERAGE_COLUMNS = [
     "covered_fraction", "gaps", "worst_gap_from", "worst_gap_to", "min_speed_needed_mps",
 ]
 ACTIVATION_COLUMNS = ("subject", "start", "end")
+CRIME_BLOCK = 256  # crimes per tile of the coverage kernel (see ``coverage_rows``)
 
 
 def empty_coverage() -> pd.DataFrame:
@@ -219,15 +220,24 @@ def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules:
     gap_hi[trail_to_u] = gap_index.gap_starts[1:]
     mon_lo, mon_hi, mon_start, mon_end = _monitoring(trail, names, trail_to_u, activations)
 
+    # within each crime, subjects ascending in universe codes (the coverage kernel merges)
+    hit_u = trail_to_u[pair_subject]
+    by = np.lexsort((hit_u, pair_crime))
+    hit_u = hit_u[by]
+    reach_crime = np.repeat(np.arange(n_c, dtype=np.int64), np.diff(reach_offsets))
+    reach_u = trail_to_u[reach_subject]
+    by = np.lexsort((reach_u, reach_crime))
+    reach_u, reach_gap, reach_speed = reach_u[by], reach_gap[by], reach_speed[by]
+
     frame = crimes.frame
     order = frame[["police_force", "crime_reference"]].astype(str).sort_values(
         ["police_force", "crime_reference"], kind="stable").index.to_numpy(dtype=np.int64)
     status, fixes, covered, gaps, worst_from, worst_to, min_speed = coverage_rows(
         order, crimes.x, crimes.y, crimes.w0, crimes.w1, float(rules.radius_m),
-        float(rules.max_speed_mps), n_u, hit_offsets, trail_to_u[pair_subject],
-        reach_offsets, trail_to_u[reach_subject], reach_gap, reach_speed,
-        fix_lo, fix_hi, trail.t, trail.x, trail.y, index.reach, gap_lo, gap_hi,
-        gap_index.gap_ta, gap_index.gap_tb, mon_lo, mon_hi, mon_start, mon_end)
+        float(rules.max_speed_mps), n_u, hit_offsets, hit_u, reach_offsets, reach_u,
+        reach_gap, reach_speed, fix_lo, fix_hi, trail.t, trail.x, trail.y, index.reach,
+        gap_lo, gap_hi, gap_index.gap_ta, gap_index.gap_tb, mon_lo, mon_hi, mon_start, mon_end,
+        CRIME_BLOCK)
 
     ref_codes, refs = pd.factorize(frame["crime_reference"].astype(str))
     force_codes, forces = pd.factorize(frame["police_force"].astype(str))
@@ -241,10 +251,10 @@ def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules:
         "fixes_in_window": fixes,
         "covered_fraction": covered,
         "gaps": gaps,
-        "worst_gap_from": pd.Series(worst_from.view("M8[ns]")).dt.tz_localize("UTC"),
-        "worst_gap_to": pd.Series(worst_to.view("M8[ns]")).dt.tz_localize("UTC"),
+        "worst_gap_from": pd.Series(worst_from.view("M8[ns]"), dtype="datetime64[ns, UTC]"),
+        "worst_gap_to": pd.Series(worst_to.view("M8[ns]"), dtype="datetime64[ns, UTC]"),
         "min_speed_needed_mps": min_speed,
-    })
+    }, copy=False)  # a national day is ~10^8 rows: no consolidating copies
 
 
 def eliminate(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules | None = None, *,

@@ -374,18 +374,38 @@ def _first_after(t, lo, hi, value, strict):
     return lo
 
 
+@nb.njit(cache=True, inline="always")
+def _gallop(t, p, hi, value, strict):
+    """``_first_after(t, p, hi, value, strict)`` found by galloping forward from p: cheap when
+    the answer is near p (the next window of a sweep)."""
+    if p >= hi or not (t[p] < value or (strict and t[p] == value)):
+        return p
+    lo = p
+    step = 1
+    while lo + step < hi and (t[lo + step] < value or (strict and t[lo + step] == value)):
+        lo += step
+        step *= 2
+    return _first_after(t, lo + 1, min(lo + step, hi), value, strict)
+
+
 @nb.njit(cache=True, parallel=True)
 def coverage_rows(order, cx, cy, w0, w1, radius, speed, n_subjects,
                   hit_offsets, hit_subject, reach_offsets, reach_subject, reach_gap, reach_speed,
                   fix_lo, fix_hi, t, x, y, reach, gap_lo, gap_hi, gap_ta, gap_tb,
-                  mon_lo, mon_hi, mon_start, mon_end):
+                  mon_lo, mon_hi, mon_start, mon_end, block):
     """One row per (crime, subject): crime ``order[r]`` fills rows r·n_subjects + s.
 
     Subjects are universe codes (fix, gap and monitoring ranges per code); hits and reachable
-    gaps come grouped by crime (CSR offsets). The unwatched time before the first fix and after
-    the last one inside the monitoring (activation data only) is tested here, O(1) per row.
+    gaps come grouped by crime (CSR offsets), subjects ascending within a crime. The unwatched
+    time before the first fix and after the last one inside the monitoring (activation data
+    only) is tested here, O(1) per row.
+
+    Tiled for the memory hierarchy: a block of ``block`` crimes (in output order) against each
+    subject in turn, so the subject's fixes stay in cache while the block's windows sweep them
+    in time order, and the block's rows of consecutive subjects share cache lines.
     """
-    n_rows = order.size * n_subjects
+    n_c = order.size
+    n_rows = n_c * n_subjects
     status = np.empty(n_rows, dtype=np.int8)
     fixes = np.empty(n_rows, dtype=np.int32)
     covered = np.empty(n_rows, dtype=np.float64)
@@ -393,101 +413,128 @@ def coverage_rows(order, cx, cy, w0, w1, radius, speed, n_subjects,
     worst_from = np.empty(n_rows, dtype=np.int64)
     worst_to = np.empty(n_rows, dtype=np.int64)
     min_speed = np.empty(n_rows, dtype=np.float64)
-    for r in nb.prange(order.size):
-        i = order[r]
-        a0 = w0[i]
-        a1 = w1[i]
-        ccx = cx[i]
-        ccy = cy[i]
-        is_hit = np.zeros(n_subjects, dtype=np.bool_)
-        for k in range(hit_offsets[i], hit_offsets[i + 1]):
-            is_hit[hit_subject[k]] = True
-        via = np.full(n_subjects, -1, dtype=np.int64)
-        for k in range(reach_offsets[i], reach_offsets[i + 1]):
-            via[reach_subject[k]] = k
+    n_blocks = (n_c + block - 1) // block
+    for bi in nb.prange(n_blocks):
+        r0 = bi * block
+        nb_ = min(r0 + block, n_c) - r0
+        crime = order[r0:r0 + nb_]
+        bw0 = w0[crime]
+        bw1 = w1[crime]
+        by0 = np.argsort(bw0)
+        by1 = np.argsort(bw1)
+        hp = hit_offsets[crime]
+        rp = reach_offsets[crime]
+        first = np.empty(nb_, dtype=np.int64)
+        after = np.empty(nb_, dtype=np.int64)
         for s in range(n_subjects):
-            row = r * n_subjects + s
             f0 = fix_lo[s]
             f1 = fix_hi[s]
-            first = _first_after(t, f0, f1, a0, False)
-            fixes[row] = _first_after(t, first, f1, a1, True) - first
-            # monitoring: merged closed periods
-            inside = False
-            overlap = 0
-            for m in range(mon_lo[s], mon_hi[s]):
-                if mon_start[m] <= a0 and a1 <= mon_end[m]:
-                    inside = True
-                overlap += max(min(mon_end[m], a1) - max(mon_start[m], a0), 0)
-            if a1 > a0:
-                covered[row] = np.float64(overlap) / np.float64(a1 - a0)
-            else:
+            # first fix at or after w0 / after w1: one sweep per bound in window order
+            p = f0
+            for jj in range(nb_):
+                j = by0[jj]
+                p = _gallop(t, p, f1, bw0[j], False)
+                first[j] = p
+            p = f0
+            for jj in range(nb_):
+                j = by1[jj]
+                p = _gallop(t, p, f1, bw1[j], True)
+                after[j] = p
+            n_mon = mon_hi[s] - mon_lo[s]
+            m0 = mon_start[mon_lo[s]] if n_mon > 0 else 0
+            m1 = mon_end[mon_hi[s] - 1] if n_mon > 0 else 0
+            for j in range(nb_):
+                i = crime[j]
+                row = (r0 + j) * n_subjects + s
+                a0 = bw0[j]
+                a1 = bw1[j]
+                fixes[row] = after[j] - first[j]
+                # is it a hit / a subject reachable through a gap? (lists ascending)
+                k = hp[j]
+                while k < hit_offsets[i + 1] and hit_subject[k] < s:
+                    k += 1
+                hp[j] = k
+                is_hit = k < hit_offsets[i + 1] and hit_subject[k] == s
+                k = rp[j]
+                while k < reach_offsets[i + 1] and reach_subject[k] < s:
+                    k += 1
+                rp[j] = k
+                via = k if (k < reach_offsets[i + 1] and reach_subject[k] == s) else -1
+                # monitoring: merged closed periods
+                inside = False
                 touched = False
+                overlap = 0
                 for m in range(mon_lo[s], mon_hi[s]):
+                    if mon_start[m] <= a0 and a1 <= mon_end[m]:
+                        inside = True
                     if mon_start[m] <= a0 and a0 <= mon_end[m]:
                         touched = True
-                covered[row] = 1.0 if touched else 0.0
-            # gaps meeting the window: after w0 ends, before w1 starts
-            g_lo = _first_after(gap_tb, gap_lo[s], gap_hi[s], a0, True)
-            g_hi = _first_after(gap_ta, g_lo, gap_hi[s], a1, False)
-            n_gaps = g_hi - g_lo
-            decide = inside and not is_hit[s]
-            found = False
-            best = 0.0
-            b_from = NO_TIME
-            b_to = NO_TIME
-            m0 = mon_start[mon_lo[s]] if mon_hi[s] > mon_lo[s] else 0
-            m1 = mon_end[mon_hi[s] - 1] if mon_hi[s] > mon_lo[s] else 0
-            if f1 == f0:
-                if mon_hi[s] > mon_lo[s] and m0 <= a1 and m1 >= a0:
-                    n_gaps += 1
-                    found = decide
-                    b_from = m0
-                    b_to = m1
-            else:
-                if m0 < t[f0] and m0 <= a1 and t[f0] > a0:
-                    n_gaps += 1
-                    if decide:
-                        ok, need = stretch_prism(False, 0, 0.0, 0.0, 0.0, True, t[f0], x[f0],
-                                                 y[f0], reach[f0], m0, t[f0], ccx, ccy, a0, a1,
-                                                 radius, speed)
-                        if ok:
-                            found = True
-                            best = need
-                            b_from = m0
-                            b_to = t[f0]
-                k = via[s]
-                if decide and k >= 0 and (not found or reach_speed[k] < best):
-                    found = True
-                    best = reach_speed[k]
-                    b_from = gap_ta[reach_gap[k]]
-                    b_to = gap_tb[reach_gap[k]]
-                last = f1 - 1
-                if m1 > t[last] and t[last] < a1 and m1 >= a0:
-                    n_gaps += 1
-                    if decide:
-                        ok, need = stretch_prism(True, t[last], x[last], y[last], reach[last],
-                                                 False, 0, 0.0, 0.0, 0.0, t[last], m1, ccx, ccy,
-                                                 a0, a1, radius, speed)
-                        if ok and (not found or need < best):
-                            found = True
-                            best = need
-                            b_from = t[last]
-                            b_to = m1
-            gaps[row] = n_gaps
-            if is_hit[s]:
-                status[row] = HIT
-            elif not inside:
-                status[row] = NOT_MONITORED
-            elif found:
-                status[row] = CANNOT_EXCLUDE
-            else:
-                status[row] = EXCLUDED
-            if status[row] == CANNOT_EXCLUDE:
-                worst_from[row] = b_from
-                worst_to[row] = NO_TIME if b_to == OPEN_END else b_to
-                min_speed[row] = best
-            else:
-                worst_from[row] = NO_TIME
-                worst_to[row] = NO_TIME
-                min_speed[row] = np.nan
+                    overlap += max(min(mon_end[m], a1) - max(mon_start[m], a0), 0)
+                if a1 > a0:
+                    covered[row] = np.float64(overlap) / np.float64(a1 - a0)
+                else:
+                    covered[row] = 1.0 if touched else 0.0
+                # gaps meeting the window: ending after w0, starting before w1
+                n_gaps = 0
+                if gap_hi[s] > gap_lo[s]:
+                    g_lo = _first_after(gap_tb, gap_lo[s], gap_hi[s], a0, True)
+                    n_gaps = _first_after(gap_ta, g_lo, gap_hi[s], a1, False) - g_lo
+                decide = inside and not is_hit
+                found = False
+                best = 0.0
+                b_from = NO_TIME
+                b_to = NO_TIME
+                if f1 == f0:
+                    if n_mon > 0 and m0 <= a1 and m1 >= a0:
+                        n_gaps += 1
+                        found = decide
+                        b_from = m0
+                        b_to = m1
+                else:
+                    if m0 < t[f0] and m0 <= a1 and t[f0] > a0:
+                        n_gaps += 1
+                        if decide:
+                            ok, need = stretch_prism(False, 0, 0.0, 0.0, 0.0, True, t[f0], x[f0],
+                                                     y[f0], reach[f0], m0, t[f0], cx[i], cy[i],
+                                                     a0, a1, radius, speed)
+                            if ok:
+                                found = True
+                                best = need
+                                b_from = m0
+                                b_to = t[f0]
+                    if decide and via >= 0 and (not found or reach_speed[via] < best):
+                        found = True
+                        best = reach_speed[via]
+                        b_from = gap_ta[reach_gap[via]]
+                        b_to = gap_tb[reach_gap[via]]
+                    last = f1 - 1
+                    if m1 > t[last] and t[last] < a1 and m1 >= a0:
+                        n_gaps += 1
+                        if decide:
+                            ok, need = stretch_prism(True, t[last], x[last], y[last], reach[last],
+                                                     False, 0, 0.0, 0.0, 0.0, t[last], m1, cx[i],
+                                                     cy[i], a0, a1, radius, speed)
+                            if ok and (not found or need < best):
+                                found = True
+                                best = need
+                                b_from = t[last]
+                                b_to = m1
+                gaps[row] = n_gaps
+                if is_hit:
+                    st = HIT
+                elif not inside:
+                    st = NOT_MONITORED
+                elif found:
+                    st = CANNOT_EXCLUDE
+                else:
+                    st = EXCLUDED
+                status[row] = st
+                if st == CANNOT_EXCLUDE:
+                    worst_from[row] = b_from
+                    worst_to[row] = NO_TIME if b_to == OPEN_END else b_to
+                    min_speed[row] = best
+                else:
+                    worst_from[row] = NO_TIME
+                    worst_to[row] = NO_TIME
+                    min_speed[row] = np.nan
     return status, fixes, covered, gaps, worst_from, worst_to, min_speed
