@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import event
 
 from service.access import AccessRules
 from service.auth import current_user
@@ -23,6 +24,16 @@ from trailmatch.hitstore import open_store
 from trailmatch.rules import Rules
 
 STATIC = Path(__file__).resolve().parent / "static"
+
+
+def _sqlite_service_pragmas(dbapi_conn, _record) -> None:
+    # The service commits one audit row per request. In WAL mode, synchronous=NORMAL syncs the
+    # log at checkpoints instead of at every commit: the database stays consistent whatever
+    # happens, a crash of the service loses nothing, and only a power cut can lose the last
+    # moments' commits. That trade keeps a request at a few milliseconds on a busy disk.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
 
 
 def create_app(store_dir: str | Path, db_url: str | None = None, *, rules: Rules | None = None,
@@ -44,6 +55,9 @@ def create_app(store_dir: str | Path, db_url: str | None = None, *, rules: Rules
     )
     app.state.settings = settings
     app.state.engine = open_store(store_dir, db_url)
+    if app.state.engine.dialect.name == "sqlite":
+        event.listen(app.state.engine, "connect", _sqlite_service_pragmas)
+        app.state.engine.dispose()  # connections opened by the migration lack the pragma
     app.state.trails = TrailAccess(settings.store_dir, settings.rules)
     for name in PUBLIC:
         app.include_router(importlib.import_module(f"service.routes.{name}").router)
