@@ -273,3 +273,51 @@ def eliminate(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules | None = 
     prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
     index = build_index(trail, rules.max_gap_s, rules.count_precision)
     return eliminate_prepared(trail, index, prepared, rules, activations=activations)
+
+
+def activations_from_subjects(subjects: pd.DataFrame) -> pd.DataFrame:
+    """The ``activations`` argument from a subjects table (``trailmatch.ingest.subjects``:
+    ``subject``, ``activation_start``, ``activation_end``)."""
+    return pd.DataFrame({"subject": subjects["subject"].astype(str).to_numpy(),
+                         "start": subjects["activation_start"].to_numpy(),
+                         "end": subjects["activation_end"].to_numpy()})
+
+
+def coverage_for_csv(coverage: pd.DataFrame) -> pd.DataFrame:
+    """Text-ready copy: times ISO 8601 UTC (empty when none), speed and fraction rounded."""
+    out = coverage[COVERAGE_COLUMNS].copy()
+    for c in ("worst_gap_from", "worst_gap_to"):
+        s = out[c]
+        text = pd.Series("", index=out.index, dtype=object)
+        has = s.notna().to_numpy()
+        if has.any():  # format only the few cannot_exclude rows: 10^8 rows are possible
+            text[has] = s[has].dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00").to_numpy()
+        out[c] = text
+    out["covered_fraction"] = out["covered_fraction"].round(6)
+    out["min_speed_needed_mps"] = out["min_speed_needed_mps"].round(3)
+    return out
+
+
+def write_coverage_csv(coverage: pd.DataFrame, path) -> None:
+    """The coverage CSV (columns ``COVERAGE_COLUMNS``), written atomically: readers see the old
+    file or the whole new one. Streams in chunks, so a national day does not need its text in
+    memory at once."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            step = 1_000_000
+            for k in range(0, max(len(coverage), 1), step):
+                coverage_for_csv(coverage.iloc[k:k + step]).to_csv(f, index=False,
+                                                                   header=k == 0)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
