@@ -194,6 +194,13 @@ def test_flags_match_naive_reference(tmp_path, fixes, cut):
         assert got == expected[(s, t.value)]
 
 
+def test_empty_store_reads_empty_trails(tmp_path):
+    f = TrailStore(tmp_path / "nothing").read_trails(0, 2**62)
+    assert f.empty and list(f.columns) == ["subject", "time", "x", "y", "precision_m", "source"]
+    assert str(f["time"].dtype) == "datetime64[ns, UTC]"
+    assert TrailStore(tmp_path / "nothing").days() == []
+
+
 def test_read_trails_reads_only_needed_days(sample_store, monkeypatch):
     opened = []
     real = pq.read_table
@@ -407,3 +414,32 @@ def test_cli_ingest_and_purge(tmp_path, sample_dir, capsys):
     assert pd.read_csv(report, dtype=str)["subject"].tolist() == ["07013"]
     assert run_cli("purge", "--store", store, "--before", "2025-03-01") == 0
     assert "0 fix(es) deleted" in capsys.readouterr().err
+
+
+ROW_PARTS = st.tuples(
+    st.sampled_from(["A", "B", "", " A "]),
+    st.sampled_from(["2025-01-23 10:00:00", "2025-01-23 10:00:30", "2025-01-23 10:01:00",
+                     "2025-01-24 00:00:00", "2025-01-23T10:00:00Z", "bad", ""]),
+    st.sampled_from(["50.9", "50.95", "51.9", "nan", "", "x", "91"]),
+    st.sampled_from(["-1.4", "-1.45", "200", ""]),
+    st.sampled_from(["10", "0", "", "-3", "inf"]),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(ROW_PARTS.map(lambda r: export_lines([r])[0]),
+                          st.text(max_size=30).map(lambda s: s.replace("\r", ""))),
+                max_size=12), st.integers(0, 12))
+def test_fuzz_ingest_counts_add_up(tmp_path, lines, cut):
+    """Mangled rows, duplicates and flags through the whole ingest: every record counted once,
+    in two files that overlap or not."""
+    store = TrailStore(tmp_path / f"s{abs(hash(tuple(lines)))}_{cut}")
+    for i, part in enumerate((lines[:cut], lines[max(0, cut - 2):])):
+        p = tmp_path / f"f{i}.csv"
+        p.write_text(HEADER + "\n" + "\n".join(part) + "\n", encoding="utf-8")
+        c, rejects = store.ingest_positions(p)
+        assert c.accepted + c.duplicate + c.flagged + c.rejected == c.read
+        assert c.rejected == rejects["row"].nunique()
+    stored = sum(store.read_day(d).num_rows for d in store.days())
+    assert stored == len(store.read_trails(0, 2**62, include_flagged=True))

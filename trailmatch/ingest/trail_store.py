@@ -144,7 +144,7 @@ def store_lock(root: Path):
 
 
 def _empty_trails() -> pa.Table:
-    schema = POSITION_SCHEMA.select(TRAIL_COLUMNS)
+    schema = pa.schema([POSITION_SCHEMA.field(c) for c in TRAIL_COLUMNS])
     schema = schema.set(0, pa.field("subject", pa.dictionary(pa.int32(), pa.string())))
     return schema.empty_table()
 
