@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import event
+from sqlalchemy import Engine, create_engine, event
 
 from service.access import AccessRules
 from service.auth import current_user
@@ -26,14 +26,37 @@ from trailmatch.rules import Rules
 STATIC = Path(__file__).resolve().parent / "static"
 
 
+# Sync routes run in Starlette's thread pool (40 threads): give the pool as many connections,
+# so that a burst of requests never queues for a connection behind the pool's timeout.
+POOL_SIZE = 40
+
+
 def _sqlite_service_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    # as the hit store sets them (trailmatch.hitstore.db)
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
     # The service commits one audit row per request. In WAL mode, synchronous=NORMAL syncs the
     # log at checkpoints instead of at every commit: the database stays consistent whatever
     # happens, a crash of the service loses nothing, and only a power cut can lose the last
     # moments' commits. That trade keeps a request at a few milliseconds on a busy disk.
-    cur = dbapi_conn.cursor()
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def service_engine(store_dir: str | Path, db_url: str | None) -> Engine:
+    """The hit store, migrated (``open_store``), then reopened with a pool sized for the
+    service; no pre-ping on SQLite (a file has no connection to lose)."""
+    migrated = open_store(store_dir, db_url)
+    url = migrated.url
+    migrated.dispose()
+    sqlite = url.get_backend_name() == "sqlite"
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=10, pool_timeout=60,
+                           pool_pre_ping=not sqlite)
+    if sqlite:
+        event.listen(engine, "connect", _sqlite_service_pragmas)
+    return engine
 
 
 def create_app(store_dir: str | Path, db_url: str | None = None, *, rules: Rules | None = None,
@@ -54,10 +77,7 @@ def create_app(store_dir: str | Path, db_url: str | None = None, *, rules: Rules
                     "witnessed the crime.",
     )
     app.state.settings = settings
-    app.state.engine = open_store(store_dir, db_url)
-    if app.state.engine.dialect.name == "sqlite":
-        event.listen(app.state.engine, "connect", _sqlite_service_pragmas)
-        app.state.engine.dispose()  # connections opened by the migration lack the pragma
+    app.state.engine = service_engine(store_dir, db_url)
     app.state.trails = TrailAccess(settings.store_dir, settings.rules)
     for name in PUBLIC:
         app.include_router(importlib.import_module(f"service.routes.{name}").router)
