@@ -183,3 +183,16 @@ def test_late_copy_of_an_older_batch_does_not_supersede(engine):
     assert list(repo.current_crimes(engine)["id"]) == [cur["crime_id"]]
     assert [v["superseded"] for v in repo.crime_versions(engine, "Hampshire", "44/1/25")] == [
         False, True]
+
+
+def test_two_processes_opening_a_new_store_at_once(db_url):
+    import subprocess
+    import sys
+
+    code = ("import sys; from trailmatch.hitstore import db; "
+            "e = db.open_store(None, sys.argv[1]); print(db.current_revision(e))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, db_url], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [r[1][-500:] for r in results]
+    assert {r[0].strip() for r in results} == {db.head_revision()}

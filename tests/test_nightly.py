@@ -27,7 +27,16 @@ def fixes(sample_dir):
 
 @pytest.fixture
 def engine(db_url):
+    """On SQLite and PostgreSQL: for the tests that write the most distinct kinds of rows."""
     engine = open_store(None, db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def lite(tmp_path):
+    """SQLite only (the PostgreSQL path is exercised by the tests above and test_nightly_cli)."""
+    engine = open_store(tmp_path / "store")
     yield engine
     engine.dispose()
 
@@ -83,18 +92,18 @@ def test_sample_end_to_end(engine, fixes, sample_dir, tmp_path):
         assert (batch_dir / name).stat().st_size > 0
 
 
-def test_rerun_creates_nothing_new(engine, fixes, sample_dir, tmp_path):
+def test_rerun_creates_nothing_new(lite, fixes, sample_dir, tmp_path):
     trails = FrameTrails(fixes)
-    run_nightly(engine, [sample_dir / "crimes.csv"], trails, tmp_path / "a", RULES)
-    before = current_hits(engine)
-    again = run_nightly(engine, [sample_dir / "crimes.csv"], trails, tmp_path / "b", RULES)
+    run_nightly(lite, [sample_dir / "crimes.csv"], trails, tmp_path / "a", RULES)
+    before = current_hits(lite)
+    again = run_nightly(lite, [sample_dir / "crimes.csv"], trails, tmp_path / "b", RULES)
     counts = again.counts["forces"]["Hampshire"]
     assert (counts["crimes_unchanged"], counts["crimes_matched"], counts["hits_new"]) == (
         400, 0, 0)
-    after = current_hits(engine)
+    after = current_hits(lite)
     assert list(after["id"]) == list(before["id"])
-    assert repo.count_hits(engine, status=None) == len(before)
-    assert len(repo.list_batches(engine)) == 1
+    assert repo.count_hits(lite, status=None) == len(before)
+    assert len(repo.list_batches(lite)) == 1
     # The outputs are the same files, byte for byte, apart from the run/produced lines.
     a = (tmp_path / "a" / "Hampshire" / BATCH / "hits.csv").read_text()
     b = (tmp_path / "b" / "Hampshire" / BATCH / "hits.csv").read_text()
@@ -165,34 +174,34 @@ def test_late_positions_give_a_new_hit_via_rematch(engine, fixes, sample_dir, tm
     assert quiet.changes.empty and quiet.crimes_rematched == 0
 
 
-def test_rejected_rows_are_reported(engine, fixes, sample_dir, tmp_path):
+def test_rejected_rows_are_reported(lite, fixes, sample_dir, tmp_path):
     lines = (sample_dir / "crimes.csv").read_text(encoding="utf-8-sig").splitlines()[:10]
     lines[2] = lines[2].replace("Hampshire,", "Hampshire,XX,", 1)  # 14 columns
     path = tmp_path / "bad.csv"
     path.write_text("\n".join(lines) + "\n")
-    result = run_nightly(engine, [path], FrameTrails(fixes), tmp_path / "out", RULES)
+    result = run_nightly(lite, [path], FrameTrails(fixes), tmp_path / "out", RULES)
     counts = result.counts["forces"]["Hampshire"]
     assert (counts["received"], counts["accepted"], counts["rejected"]) == (10, 9, 1)
     rejects = pd.read_csv(tmp_path / "out" / "Hampshire" / BATCH / "rejects.csv")
     assert list(rejects["row"]) == [3] and list(rejects["error"]) == ["wrong_column_count"]
 
 
-def test_failed_run_is_recorded(engine, sample_dir, tmp_path):
+def test_failed_run_is_recorded(lite, sample_dir, tmp_path):
     class Broken:
         def read(self, start, end):
             raise OSError("trail store unreadable")
 
     with pytest.raises(OSError):
-        run_nightly(engine, [sample_dir / "crimes.csv"], Broken(), tmp_path, RULES)
-    [run] = repo.list_runs(engine)
+        run_nightly(lite, [sample_dir / "crimes.csv"], Broken(), tmp_path, RULES)
+    [run] = repo.list_runs(lite)
     assert run["status"] == "failed" and "trail store unreadable" in run["summary"]
     assert run["ended"] is not None
 
 
-def test_output_dir_is_safe(engine, fixes, sample_dir, tmp_path):
+def test_output_dir_is_safe(lite, fixes, sample_dir, tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     shutil.copy(sample_dir / "crimes.csv", src / "c.csv")
-    result = run_nightly(engine, [src / "c.csv"], FrameTrails(fixes), tmp_path / "o", RULES)
+    result = run_nightly(lite, [src / "c.csv"], FrameTrails(fixes), tmp_path / "o", RULES)
     assert [o.directory.relative_to(tmp_path / "o").as_posix() for o in result.outputs] == [
         f"Hampshire/{BATCH}"]

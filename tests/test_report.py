@@ -102,7 +102,7 @@ def test_precision_not_counted():
 
 def test_geojson_is_wgs84_and_split_at_gaps():
     ev = evidence()
-    lines = path_lines(ev.path)
+    lines = path_lines(ev)
     assert [len(line) for line in lines] == [5, 5]
     collection = json.loads(dumps(batch_geojson([CRIME], {7: [hit_row()]}, {(7, "S1"): ev},
                                                 RULES)))
@@ -117,6 +117,7 @@ def test_geojson_is_wgs84_and_split_at_gaps():
         assert ((flat[:, 1] > 49) & (flat[:, 1] < 62)).all()
     fix = collection["features"][3]["properties"]
     assert fix["precision_m"] == 10.0 and fix["subject"] == "S1"
+    assert fix["time"] == "2025-01-22T08:15:00.000000+00:00" and fix["seq"] == 6
 
 
 def _points(coords):
@@ -148,7 +149,9 @@ def test_report_content_and_escaping():
     # The fixes table lists the four fixes in the vicinity with their sequence numbers.
     table = html[html.index('<table class="fixes">'):]
     table = table[:table.index("</table>")]
-    assert re.findall(r"<tr><td class='num'>(\d+)</td>", table) == ["6", "7", "8", "9"]
+    assert re.findall(r"<tr><td class='num'>(\d+)</td><td>([^<]*)</td>", table) == [
+        ("6", "2025-01-22 08:15:00"), ("7", "2025-01-22 08:16:00"),
+        ("8", "2025-01-22 08:17:00"), ("9", "2025-01-22 08:19:00")]
 
 
 def assert_offline(html: str) -> None:

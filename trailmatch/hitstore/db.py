@@ -8,13 +8,15 @@ no alembic.ini: the migration scripts ship inside the package (``trailmatch/migr
 
 from __future__ import annotations
 
+import fcntl
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -50,10 +52,17 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+# Any fixed number: PostgreSQL advisory lock key that serialises migrations between processes.
+_MIGRATION_LOCK = 0x7472_6D61_7463_68
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply every migration up to ``revision`` in one transaction."""
+    """Apply every migration up to ``revision`` in one transaction (on PostgreSQL, holding an
+    advisory lock so that two processes starting at once migrate one after the other)."""
     cfg = _alembic_config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
@@ -86,5 +95,23 @@ def open_store(store_dir: str | Path | None, url: str | None = None, *,
     """An engine on the hit store, migrated to the newest schema."""
     engine = make_engine(store_url(store_dir, url))
     if migrate and current_revision(engine) != head_revision():
-        upgrade(engine)
+        with _sqlite_migration_lock(engine):
+            if current_revision(engine) != head_revision():  # not done by another process
+                upgrade(engine)
     return engine
+
+
+@contextmanager
+def _sqlite_migration_lock(engine: Engine):
+    """An exclusive file lock beside an SQLite file while it is migrated (SQLite has no
+    transactional DDL across processes; PostgreSQL uses an advisory lock in ``upgrade``)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a+") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)

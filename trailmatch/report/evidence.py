@@ -32,17 +32,35 @@ PATH_COLUMNS = ["seq", "time", "x", "y", "lat", "lon", "precision_m", "source", 
 
 @dataclass
 class Evidence:
-    """One hit's path (``PATH_COLUMNS``) and closest approach, in working CRS and WGS84."""
+    """One hit's path and closest approach, in working CRS and WGS84.
+
+    ``arrays`` holds the path as numpy arrays named as ``PATH_COLUMNS`` (``time`` as int64 ns):
+    what the maps and tables read; ``path`` is the same as a DataFrame."""
 
     subject: str
-    path: pd.DataFrame
+    arrays: dict
     closest_time: pd.Timestamp
     closest_xy: tuple[float, float]
     closest_lonlat: tuple[float, float]
 
+    @property
+    def n(self) -> int:
+        return int(self.arrays["seq"].size)
+
+    @cached_property
+    def path(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.arrays, columns=PATH_COLUMNS)
+        frame["time"] = ns_to_datetime(self.arrays["time"])
+        return frame
+
     @cached_property
     def fixes_in(self) -> pd.DataFrame:
-        return self.path[self.path["in_vicinity"].to_numpy()]
+        return self.path[self.arrays["in_vicinity"]].reset_index(drop=True)
+
+    @cached_property
+    def fixes_in_arrays(self) -> dict:
+        mask = self.arrays["in_vicinity"]
+        return {k: v[mask] for k, v in self.arrays.items()}
 
 
 def window_ns(time_from, time_to, rules: Rules) -> tuple[int, int]:
@@ -70,16 +88,17 @@ def path_evidence(subject: str, t: np.ndarray, x: np.ndarray, y: np.ndarray,
     rho = np.where(np.isfinite(prec), prec, 0.0) if rules.count_precision else 0.0
     in_vicinity = in_window & (dist <= rules.radius_m + rho)
     lon, lat = working_to_lonlat(xs, ys, rules.crs) if ts.size else (np.array([]), np.array([]))
-    path = pd.DataFrame({
+    arrays = {
         "seq": np.arange(1, ts.size + 1),
-        "time": ns_to_datetime(ts),
-        "x": xs, "y": ys, "lat": np.asarray(lat), "lon": np.asarray(lon),
+        "time": np.asarray(ts, dtype=np.int64),
+        "x": np.asarray(xs, dtype=np.float64), "y": np.asarray(ys, dtype=np.float64),
+        "lat": np.asarray(lat, dtype=np.float64), "lon": np.asarray(lon, dtype=np.float64),
         "precision_m": prec,
-        "source": [SOURCE_NAMES.get(int(s), "unknown") for s in source[lo:hi]],
+        "source": np.array([SOURCE_NAMES.get(int(s), "unknown") for s in source[lo:hi]],
+                           dtype=object),
         "speed_kmh": speed, "distance_m": dist, "in_window": in_window,
-        "in_vicinity": in_vicinity, "joined_to_previous": joined,
-    }, columns=PATH_COLUMNS)
-
+        "in_vicinity": np.asarray(in_vicinity, dtype=bool), "joined_to_previous": joined,
+    }
     tc = pd.Timestamp(closest_time).value
     k = int(np.searchsorted(ts, tc, side="right"))  # first fix after the closest instant
     if k == 0 or ts.size == 0:
@@ -91,7 +110,7 @@ def path_evidence(subject: str, t: np.ndarray, x: np.ndarray, y: np.ndarray,
     else:
         cx, cy = float(xs[k - 1]), float(ys[k - 1])
     clon, clat = working_to_lonlat(np.array([cx]), np.array([cy]), rules.crs)
-    return Evidence(subject=subject, path=path, closest_time=pd.Timestamp(closest_time),
+    return Evidence(subject=subject, arrays=arrays, closest_time=pd.Timestamp(closest_time),
                     closest_xy=(cx, cy), closest_lonlat=(float(clon[0]), float(clat[0])))
 
 

@@ -50,11 +50,11 @@ def vicinity_ring(x: float, y: float, radius_m: float, crs: str) -> list[list[fl
     return ring + [ring[0]]
 
 
-def path_lines(path: pd.DataFrame) -> list[list[list[float]]]:
+def path_lines(evidence: Evidence) -> list[list[list[float]]]:
     """The path split at coverage gaps: one coordinate list per run of joined fixes."""
-    coords = np.round(np.column_stack([path["lon"].to_numpy(dtype=float),
-                                       path["lat"].to_numpy(dtype=float)]), 7).tolist()
-    breaks = np.flatnonzero(~path["joined_to_previous"].to_numpy(dtype=bool))
+    a = evidence.arrays
+    coords = np.round(np.column_stack([a["lon"], a["lat"]]), 7).tolist()
+    breaks = np.flatnonzero(~a["joined_to_previous"])
     bounds = [*breaks.tolist(), len(coords)]
     # A lone fix is a point, not a line: keep it out of the MultiLineString.
     return [coords[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b - a >= 2]
@@ -86,24 +86,25 @@ def hit_features(crime: dict, hit: dict, evidence: Evidence) -> list[dict]:
     base = {"crime_reference": ref, "subject": subject}
     feats = [{
         "type": "Feature",
-        "geometry": {"type": "MultiLineString", "coordinates": path_lines(evidence.path)},
+        "geometry": {"type": "MultiLineString", "coordinates": path_lines(evidence)},
         "properties": {"kind": "path", **base, "hit_id": hit.get("id"),
                        "min_distance_m": _num(hit["min_distance_m"]),
                        "first_in": _iso(hit["first_in"]), "last_in": _iso(hit["last_in"]),
                        "duration_s": _num(hit["duration_s"]), "fixes_in": int(hit["fixes_in"]),
-                       "fixes": len(evidence.path)},
+                       "fixes": evidence.n},
     }]
-    fixes = evidence.fixes_in
-    times = [t.isoformat() for t in fixes["time"].dt.tz_convert("UTC")]
-    cols = fixes[["seq", "lat", "lon", "precision_m", "source", "distance_m"]].to_dict("list")
-    for i, when in enumerate(times):
+    f = evidence.fixes_in_arrays
+    times = np.datetime_as_string(f["time"].view("datetime64[ns]"), unit="us")
+    lon, lat = np.round(f["lon"], 7).tolist(), np.round(f["lat"], 7).tolist()
+    for i, when in enumerate(times.tolist()):
         feats.append({
             "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": _pos(cols["lon"][i], cols["lat"][i])},
-            "properties": {"kind": "fix", **base, "seq": int(cols["seq"][i]), "time": when,
-                           "precision_m": _num(cols["precision_m"][i], 1),
-                           "source": cols["source"][i],
-                           "distance_m": _num(cols["distance_m"][i], 2)},
+            "geometry": {"type": "Point", "coordinates": [lon[i], lat[i]]},
+            "properties": {"kind": "fix", **base, "seq": int(f["seq"][i]),
+                           "time": when + "+00:00",
+                           "precision_m": _num(f["precision_m"][i], 1),
+                           "source": str(f["source"][i]),
+                           "distance_m": _num(f["distance_m"][i], 2)},
         })
     feats.append({
         "type": "Feature",

@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable
 from html import escape
 
+import numpy as np
 import pandas as pd
 
 from trailmatch.report.evidence import Evidence
@@ -31,7 +32,7 @@ CSS = """
 @page { size: A4; margin: 14mm 12mm; }
 * { box-sizing: border-box; }
 body { font-family: "DejaVu Sans", "Liberation Sans", Arial, Helvetica, sans-serif;
-       font-size: 10.5pt; color: #111; margin: 0 auto; max-width: 190mm; padding: 8mm 0; }
+       font-size: 10.5pt; color: #111; margin: 0 auto; max-width: 186mm; padding: 8mm 0; }
 h1 { font-size: 17pt; margin: 0 0 2mm 0; }
 h2 { font-size: 13.5pt; margin: 6mm 0 2mm 0; border-bottom: 2px solid #222; padding-bottom: 1mm; }
 h3 { font-size: 11.5pt; margin: 4mm 0 1.5mm 0; }
@@ -61,7 +62,9 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .decision span { display: inline-block; border-bottom: 1px solid #666; min-width: 50mm; }
 footer { margin-top: 8mm; font-size: 8.5pt; color: #444; border-top: 1px solid #999;
          padding-top: 2mm; }
-@media print { body { padding: 0; } .hit { page-break-inside: avoid; } }
+table.kv, .notice { break-inside: avoid; }
+h2, h3 { break-after: avoid; }
+@media print { body { padding: 0; max-width: none; } .hit { page-break-inside: avoid; } }
 """
 
 
@@ -128,25 +131,23 @@ def _figure(key: str, value: str) -> str:
 
 
 def fixes_table(ev: Evidence) -> str:
-    fixes = ev.fixes_in
-    if fixes.empty:
+    f = ev.fixes_in_arrays
+    if not f["seq"].size:
         return ("<p><em>No fix lies in the vicinity itself: the subject's path between two "
                 "joined fixes passes through it.</em></p>")
     head = ("<tr><th class='num'>#</th><th>Time (UTC)</th><th class='num'>Latitude</th>"
             "<th class='num'>Longitude</th><th class='num'>Precision</th>"
             "<th class='num'>Speed</th><th>Source</th><th class='num'>Distance</th></tr>")
+    times = np.datetime_as_string(f["time"].view("datetime64[ns]"), unit="s")
     rows = []
-    times = fixes["time"].dt.strftime("%Y-%m-%d %H:%M:%S").tolist()
-    cols = fixes[["seq", "lat", "lon", "precision_m", "speed_kmh", "source",
-                  "distance_m"]].to_dict("list")
-    for i, when in enumerate(times):
+    for i, when in enumerate(times.tolist()):
         rows.append(
-            f"<tr><td class='num'>{int(cols['seq'][i])}</td><td>{when}</td>"
-            f"<td class='num'>{cols['lat'][i]:.6f}</td><td class='num'>{cols['lon'][i]:.6f}</td>"
-            f"<td class='num'>{fmt_num(cols['precision_m'][i], 0, ' m')}</td>"
-            f"<td class='num'>{fmt_num(cols['speed_kmh'][i], 0, ' km/h')}</td>"
-            f"<td>{escape(str(cols['source'][i]))}</td>"
-            f"<td class='num'>{fmt_num(cols['distance_m'][i], 1, ' m')}</td></tr>")
+            f"<tr><td class='num'>{int(f['seq'][i])}</td><td>{when.replace('T', ' ')}</td>"
+            f"<td class='num'>{f['lat'][i]:.6f}</td><td class='num'>{f['lon'][i]:.6f}</td>"
+            f"<td class='num'>{fmt_num(f['precision_m'][i], 0, ' m')}</td>"
+            f"<td class='num'>{fmt_num(f['speed_kmh'][i], 0, ' km/h')}</td>"
+            f"<td>{escape(str(f['source'][i]))}</td>"
+            f"<td class='num'>{fmt_num(f['distance_m'][i], 1, ' m')}</td></tr>")
     return f'<table class="fixes">{head}{"".join(rows)}</table>'
 
 
@@ -154,10 +155,10 @@ def hit_section(crime: dict, hit: dict, ev: Evidence, rules: Rules, map_id: str)
     cx, cy = float(crime["x"]), float(crime["y"])
     r = rules.radius_m
     overview = svg_map(ev, cx, cy, r, extent_overview(ev, cx, cy, r), map_id=f"{map_id}o",
-                       title="Path through the crime window", width=340, height=320)
+                       title="Path through the crime window", width=320, height=290)
     detail = svg_map(ev, cx, cy, r, extent_detail(ev, cx, cy, r, float(hit["min_distance_m"])),
                      map_id=f"{map_id}d", title="Around the crime location", label_fixes=True,
-                     width=340, height=320)
+                     width=320, height=290)
     lon, lat = ev.closest_lonlat
     figures = "".join([
         _figure("Closest approach", fmt_num(hit["min_distance_m"], 1, " m")),
@@ -169,14 +170,14 @@ def hit_section(crime: dict, hit: dict, ev: Evidence, rules: Rules, map_id: str)
         _figure("Largest precision", fmt_num(hit.get("max_precision_m"), 0, " m")),
         _figure("Fix sources", escape(str(hit.get("sources") or "-"))),
     ])
-    in_window = ev.path[ev.path["in_window"]]
-    gaps = int((~ev.path["joined_to_previous"].iloc[1:]).sum()) if len(ev.path) > 1 else 0
+    in_window = int(ev.arrays["in_window"].sum())
+    gaps = int((~ev.arrays["joined_to_previous"][1:]).sum())
     hit_id = f" (hit {hit['id']})" if hit.get("id") is not None else ""
     return (
         f'<section class="hit"><h3>Subject {escape(str(ev.subject))}{escape(hit_id)}</h3>'
         f'<div class="figures">{figures}</div>'
         f'<p class="meta">Closest approach on {fmt_time(hit["closest_time"])} at '
-        f'{lat:.6f}, {lon:.6f}. {len(in_window)} fixes inside the window; {gaps} gap(s) '
+        f'{lat:.6f}, {lon:.6f}. {in_window} fixes inside the window; {gaps} gap(s) '
         f'longer than {rules.max_gap_s:g} s on the path shown.</p>'
         f'<div class="maps">{overview}{detail}</div>'
         f'<div class="legend">{legend_html()}</div>'

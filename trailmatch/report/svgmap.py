@@ -36,15 +36,15 @@ def _fmt_m(metres: float) -> str:
 
 
 def extent_overview(ev: Evidence, cx: float, cy: float, radius: float) -> tuple:
-    xs = np.concatenate([ev.path["x"].to_numpy(), [cx - radius, cx + radius]])
-    ys = np.concatenate([ev.path["y"].to_numpy(), [cy - radius, cy + radius]])
+    xs = np.concatenate([ev.arrays["x"], [cx - radius, cx + radius]])
+    ys = np.concatenate([ev.arrays["y"], [cy - radius, cy + radius]])
     return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
 
 
 def extent_detail(ev: Evidence, cx: float, cy: float, radius: float,
                   min_distance: float) -> tuple:
-    fixes_in = ev.fixes_in
-    far = float(fixes_in["distance_m"].max()) if len(fixes_in) else 0.0
+    near = ev.fixes_in_arrays["distance_m"]
+    far = float(near.max()) if near.size else 0.0
     half = max(1.5 * radius, 1.15 * far, 1.3 * min_distance)
     return cx - half, cy - half, cx + half, cy + half
 
@@ -93,23 +93,23 @@ def svg_map(ev: Evidence, cx: float, cy: float, radius: float, extent: tuple, *,
                f'fill="{COLORS["vicinity"]}" fill-opacity="0.08" stroke="{COLORS["vicinity"]}" '
                f'stroke-width="1.5" stroke-dasharray="5,3"/>')
 
-    path = ev.path
-    xs, ys = px(path["x"].to_numpy()), py(path["y"].to_numpy())
+    path = ev.arrays
+    xs, ys = px(path["x"]), py(path["y"])
     # Only what can show: fixes in or near the frame, and the neighbours that draw lines into it.
     inside = (xs > -width) & (xs < 2 * width) & (ys > -height) & (ys < 2 * height)
     shown = inside.copy()
     shown[1:] |= inside[:-1]
     shown[:-1] |= inside[1:]
-    prec = path["precision_m"].to_numpy()
+    prec = path["precision_m"]
     for i in np.flatnonzero(np.isfinite(prec) & (prec > 0) & inside):
         r = prec[i] * scale
         if r >= 1.5:
             out.append(f'<circle cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="{r:.1f}" fill="none" '
                        f'stroke="{COLORS["confidence"]}" stroke-opacity="0.25" '
                        f'stroke-width="0.8"/>')
-    joined = path["joined_to_previous"].to_numpy()
+    joined = path["joined_to_previous"]
     run: list[str] = []
-    for i in range(len(path)):
+    for i in range(ev.n):
         if not shown[i]:
             if len(run) > 1:
                 out.append(_polyline(run))
@@ -125,15 +125,15 @@ def svg_map(ev: Evidence, cx: float, cy: float, radius: float, extent: tuple, *,
         run.append(f"{xs[i]:.1f},{ys[i]:.1f}")
     if len(run) > 1:
         out.append(_polyline(run))
-    in_v = path["in_vicinity"].to_numpy()
-    in_w = path["in_window"].to_numpy()
-    for i in range(len(path)):
+    in_v = path["in_vicinity"]
+    in_w = path["in_window"]
+    for i in range(ev.n):
         if in_v[i] or not inside[i]:
             continue
         fill = COLORS["fix"] if in_w[i] else "#ffffff"
         out.append(f'<circle cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="2.2" fill="{fill}" '
                    f'stroke="{COLORS["fix"]}" stroke-width="0.8"/>')
-    seq = path["seq"].to_numpy()
+    seq = path["seq"]
     for i in np.flatnonzero(in_v):
         out.append(f'<circle cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="3.6" '
                    f'fill="{COLORS["fix_in"]}" stroke="#000" stroke-width="0.6"/>')
