@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from trailmatch.commands.options import add_rules_args, rules_from_args
+from trailmatch.scale.cluster import add_scheduler_arg
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -43,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--include-flagged", action="store_true",
                    help="with --store: also match fixes flagged as suspicious at ingest")
     add_rules_args(p)
+    add_scheduler_arg(p)
     p.set_defaults(run=run)
 
 
@@ -84,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
 
     position_rejects = []
-    if args.store is not None:
+    if args.store is not None and args.scheduler:
+        progress.step("trail store (read by the Dask workers)")
+    elif args.store is not None:
         progress.step("trail store")
         trail, index = _from_store(args.store, prepared, rules, args.include_flagged)
     else:
@@ -109,11 +113,25 @@ def run(args: argparse.Namespace) -> int:
             parts.append(read.fixes)
             position_rejects.append(read.rejects)
         fixes = pd.concat(parts, ignore_index=True)
-        trail = prepare_trail(fixes)
-        index = build_index(trail, rules.max_gap_s, rules.count_precision)
+        if not args.scheduler:
+            trail = prepare_trail(fixes)
+            index = build_index(trail, rules.max_gap_s, rules.count_precision)
 
     progress.step("matching")
-    hits = match_prepared(trail, index, prepared, rules)
+    if args.scheduler:
+        from trailmatch.scale.cluster import client_from_arg
+        from trailmatch.scale.run import RunStats, match_distributed
+        stats = RunStats()
+        with client_from_arg(args.scheduler) as client:
+            hits = match_distributed(fixes if args.store is None else str(args.store), crimes,
+                                     rules, client, stats=stats,
+                                     read_options={"include_flagged": args.include_flagged}
+                                     if args.store is not None else None)
+        scope = (f"{stats.partitions} day partitions on Dask, {stats.fixes} fixes matched "
+                 "(stretches overlap at midnight)")
+    else:
+        hits = match_prepared(trail, index, prepared, rules)
+        scope = f"{trail.n_subjects} subjects, {trail.n_fixes} fixes"
     progress.step("writing")
     write_hits_csv(hits, args.out)
     notes = []
@@ -125,8 +143,8 @@ def run(args: argparse.Namespace) -> int:
             notes.append(f"{sum(len(f) for f in frames)} {kind} reject lines -> {path}")
     progress.close()
     seconds = time.perf_counter() - started
-    print(f"trailmatch match: {prepared.n} crimes, {trail.n_subjects} subjects, "
-          f"{trail.n_fixes} fixes, {len(hits)} hits, {seconds:.2f} s -> {args.out}"
+    print(f"trailmatch match: {prepared.n} crimes, {scope}, "
+          f"{len(hits)} hits, {seconds:.2f} s -> {args.out}"
           + "".join(f"; {n}" for n in notes), file=sys.stderr)
     return 0
 

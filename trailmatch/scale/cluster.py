@@ -58,7 +58,10 @@ def client_from_arg(value: str, *, memory_limit: str | int = "auto"):
     # threshold: every large array of a partition is then a fresh mmap that page-faults in,
     # measured 1.6x slower matching. A partition's memory is freed whole after each task.
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        # No dashboard; the scheduler's HTTP endpoint (health, metrics) on a free loopback port
         return Client(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=logging.ERROR,
+                      dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                      silence_logs=logging.ERROR,
                       memory_limit=memory_limit,
                       env={"NUMBA_NUM_THREADS": str(numba_threads)})

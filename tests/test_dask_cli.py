@@ -1,0 +1,76 @@
+"""``--scheduler`` on the CLI: the same hits CSV, byte for byte, with and without Dask; and
+without the flag nothing from Dask is imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from test_dask_data import DATA
+
+from trailmatch.cli import build_parser, main
+
+ROOT = Path(__file__).parents[1]
+# the verbs that take --scheduler (each wired with trailmatch.scale.cluster.add_scheduler_arg)
+SCHEDULED_VERBS = ["match"]
+
+
+@pytest.fixture(scope="module")
+def cluster_address():
+    """A running cluster to pass as tcp://... (as an operator would), started once."""
+    from trailmatch.scale.cluster import client_from_arg
+
+    with client_from_arg("local:2", memory_limit="2GiB") as client:
+        client.wait_for_workers(2)
+        yield client.scheduler.address
+
+
+def test_match_from_files_same_csv_with_local_cluster(tmp_path, capsys):
+    """The plain run happens in a fresh interpreter, which also shows it loads no Dask."""
+    plain = tmp_path / "plain.csv"
+    dask = tmp_path / "dask.csv"
+    common = ["match", "--positions", str(DATA / "positions.csv"),
+              "--crimes", str(DATA / "crimes.csv")]
+    code = textwrap.dedent(f"""
+        import sys
+        from trailmatch.cli import main
+        assert main({[*common, "--out", str(plain)]!r}) == 0
+        print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert main([*common, "--out", str(dask), "--scheduler", "local:2"]) == 0
+    assert "partitions on Dask" in capsys.readouterr().err
+    assert plain.read_bytes() == dask.read_bytes()
+    assert len(plain.read_text().splitlines()) > 20
+
+
+def test_match_from_store_same_csv_on_a_running_cluster(tmp_path, cluster_address):
+    store = tmp_path / "store"
+    assert main(["ingest", "positions", str(DATA / "positions.csv"), "--store", str(store)]) == 0
+    plain = tmp_path / "plain.csv"
+    dask = tmp_path / "dask.csv"
+    common = ["match", "--store", str(store), "--crimes", str(DATA / "crimes.csv")]
+    assert main([*common, "--out", str(plain)]) == 0
+    assert main([*common, "--out", str(dask), "--scheduler", cluster_address]) == 0
+    assert plain.read_bytes() == dask.read_bytes()
+    assert len(plain.read_text().splitlines()) > 20
+
+
+@pytest.mark.parametrize("verb", SCHEDULED_VERBS)
+def test_bad_scheduler_is_a_command_line_error(verb):
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args([verb, "--scheduler", "somewhere"])
+    assert e.value.code == 2
+
+
+@pytest.mark.parametrize("verb", SCHEDULED_VERBS)
+def test_scheduler_flag_documented(verb, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([verb, "--help"])
+    assert "--scheduler" in capsys.readouterr().out
