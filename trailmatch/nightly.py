@@ -424,11 +424,8 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
                 fc["seconds"]["store"] += time.perf_counter() - t0
 
             # What the outputs show: the current version of every crime the batches name.
-            current = repo.current_crimes(engine)
-            current = crimes_in_rules_crs(current, rules)
             wanted = {(f, r) for (f, _), e in batch_crimes.items() for r in e["refs"]}
-            keys = list(zip(current["police_force"], current["crime_reference"], strict=True))
-            shown = current[[k in wanted for k in keys]].reset_index(drop=True)
+            shown = crimes_in_rules_crs(repo.current_crimes_for(engine, wanted), rules)
             to_match = shown[shown["matched_rules"].ne(digest) | shown["matched_rules"].isna()]
 
         with timer.stage("trails"):

@@ -76,6 +76,17 @@ def affected_crimes(crimes: pd.DataFrame, late: pd.DataFrame, rules: Rules) -> p
     return crimes[hit].reset_index(drop=True)
 
 
+def _late_span(late: pd.DataFrame, rules: Rules):
+    """The crime windows that can meet the late stretches lie within this span (or None)."""
+    if late.empty:
+        return None
+    margin = pd.Timedelta(seconds=rules.max_gap_s + max(rules.buffer_before_s,
+                                                         rules.buffer_after_s))
+    first = pd.to_datetime(late["first_time"], utc=True).min() - margin
+    last = pd.to_datetime(late["last_time"], utc=True).max() + margin
+    return first.to_pydatetime(), last.to_pydatetime()
+
+
 def run_rematch(engine: Engine, trails: TrailSource, since, rules: Rules | None = None, *,
                 out_dir: str | Path | None = None) -> RematchResult:
     rules = rules or Rules()
@@ -88,7 +99,10 @@ def run_rematch(engine: Engine, trails: TrailSource, since, rules: Rules | None 
         with timer.stage("read"):
             late = trails.ingested_since(since)
             digest = repo.rules_digest(rules.to_dict())
-            current = crimes_in_rules_crs(repo.current_crimes(engine), rules)
+            span = _late_span(late, rules)
+            current = (repo.current_crimes(engine, overlapping=span) if span is not None
+                       else repo.current_crimes(engine, ids=[]))
+            current = crimes_in_rules_crs(current, rules)
             # Only versions already matched under these rules: their hits are what can change.
             current = current[current["matched_rules"] == digest]
             crimes = affected_crimes(current, late, rules)
