@@ -69,6 +69,8 @@ def create_app(store_dir: str | Path, db_url: str | None = None, *, rules: Rules
                         tile_attribution=tile_attribution)
     app = FastAPI(
         title="trailmatch officer service",
+        docs_url=None,  # served by routes/public.py from the vendored Swagger UI (no CDN)
+        redoc_url=None,
         version="1",
         description="Hits of tagged subjects near reported crimes, for investigating officers "
                     "(their own force's crimes only) and the central processing team. "

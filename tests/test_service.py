@@ -81,6 +81,15 @@ def test_page_loads_nothing_from_elsewhere(client):
     assert client.get("/config").json() == {"tile_url": None, "tile_attribution": ""}
 
 
+def test_api_docs_are_served_by_the_app(client):
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower()
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/openapi.json").json()["info"]["title"] == "trailmatch officer service"
+
+
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer nonsense", "Basic dXNlcjpwYXNz"])
 def test_no_or_bad_token_is_401(client, header):
     headers = {"Authorization": header} if header else {}

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 
-PUBLIC = {"/health", "/config", "/"}
+PUBLIC = {"/health", "/config", "/", "/docs"}
 
 
 @pytest.fixture(scope="module")

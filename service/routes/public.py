@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import FileResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy import Engine, text
 
 from service.models import ClientConfig, Health
@@ -32,3 +33,12 @@ def config(cfg: Annotated[Settings, Depends(settings)]) -> ClientConfig:
 @router.get("/", include_in_schema=False)
 def page() -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
+@router.get("/docs", include_in_schema=False)
+def docs() -> HTMLResponse:
+    vendor = "/static/vendor/swagger-ui"
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="trailmatch API",
+                               swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+                               swagger_css_url=f"{vendor}/swagger-ui.css",
+                               swagger_favicon_url=f"{vendor}/favicon-32x32.png")
