@@ -145,6 +145,16 @@ def _changes(engine: Engine, saved: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
 
 
+def changes_csv(changes: pd.DataFrame) -> str:
+    """The changed hits as CSV, numbers and times written as in hits.csv."""
+    out = changes.copy()
+    for col in ("closest_time", "first_in", "last_in"):
+        out[col] = pd.to_datetime(out[col], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    for col in ("min_distance_m", "duration_s"):
+        out[col] = out[col].astype(float).round(3)
+    return out.to_csv(index=False, lineterminator="\n")
+
+
 def _rewrite_outputs(engine, out_dir: Path, changes: pd.DataFrame, crimes: pd.DataFrame,
                      trails: TrailSource, rules: Rules, run_id: int) -> None:
     """Refresh hits.csv, hits.geojson and report.html of every batch with a changed hit (the

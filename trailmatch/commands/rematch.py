@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     from trailmatch.commands.nightly import open_inputs
     from trailmatch.nightly import atomic_write
-    from trailmatch.rematch import run_rematch
+    from trailmatch.rematch import changes_csv, run_rematch
 
     try:
         since = pd.Timestamp(args.since)
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         result = run_rematch(engine, trails, since, rules, out_dir=args.out)
     finally:
         engine.dispose()
-    text = result.changes.to_csv(index=False, lineterminator="\n")
+    text = changes_csv(result.changes)
     if args.changes:
         atomic_write(args.changes, text)
     else:
