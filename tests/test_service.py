@@ -69,6 +69,8 @@ def test_health_and_page_need_no_token(client):
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "/static/vendor/leaflet/leaflet.js" in page.text
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "connect-src 'self'" in csp
     assert client.get("/static/vendor/leaflet/leaflet.js").status_code == 200
     assert client.get("/static/app.js").status_code == 200
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -30,9 +31,29 @@ def config(cfg: Annotated[Settings, Depends(settings)]) -> ClientConfig:
     return ClientConfig(tile_url=cfg.tile_url, tile_attribution=cfg.tile_attribution)
 
 
+def _tile_origin(tile_url: str | None) -> str:
+    """The CSP source for a tile URL template ('https://{s}.tile.example/{z}/{x}/{y}.png' ->
+    'https://*.tile.example'), or nothing."""
+    if not tile_url:
+        return ""
+    parts = urlsplit(tile_url.replace("{s}", "x"))
+    host = parts.netloc
+    if "{s}" in tile_url.split("//", 1)[-1].split("/", 1)[0]:
+        host = "*." + host.split(".", 1)[1]
+    return f" {parts.scheme}://{host}" if parts.scheme and host else ""
+
+
 @router.get("/", include_in_schema=False)
-def page() -> FileResponse:
-    return FileResponse(STATIC / "index.html", media_type="text/html")
+def page(cfg: Annotated[Settings, Depends(settings)]) -> FileResponse:
+    # Scripts only from the app; images also from the tile server when one is configured.
+    # Inline styles are allowed for the evidence report the page opens as a blob document.
+    csp = ("default-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; "
+           "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; "
+           f"img-src 'self' data: blob:{_tile_origin(cfg.tile_url)}")
+    return FileResponse(STATIC / "index.html", media_type="text/html",
+                        headers={"Content-Security-Policy": csp,
+                                 "X-Content-Type-Options": "nosniff",
+                                 "Referrer-Policy": "no-referrer"})
 
 
 @router.get("/docs", include_in_schema=False)
