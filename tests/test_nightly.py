@@ -205,3 +205,38 @@ def test_output_dir_is_safe(lite, fixes, sample_dir, tmp_path):
     result = run_nightly(lite, [src / "c.csv"], FrameTrails(fixes), tmp_path / "o", RULES)
     assert [o.directory.relative_to(tmp_path / "o").as_posix() for o in result.outputs] == [
         f"Hampshire/{BATCH}"]
+
+
+def test_reads_only_the_stretches_the_crimes_need(lite, fixes, sample_dir, tmp_path):
+    """Crimes on two days far apart: two reads, no fixes between, the same hits as match()."""
+    from trailmatch.ingest.crime_batch import read_crime_batch
+    from trailmatch.match import match
+
+    lines = (sample_dir / "crimes.csv").read_text(encoding="utf-8-sig").splitlines()
+    keep = [ln for ln in lines if ln.split(",")[5][:8] in ("20250120", "20250125")
+            and ln.split(",")[6][:8] == ln.split(",")[5][:8]]
+    path = tmp_path / "two_days.csv"
+    path.write_text("\n".join(keep) + "\n")
+
+    class Recording(FrameTrails):
+        calls: list = []
+
+        def read(self, start, end):
+            self.calls.append((start, end))
+            return super().read(start, end)
+
+    source = Recording(fixes)
+    run_nightly(lite, [path], source, tmp_path / "out", RULES)
+    assert len(source.calls) >= 2
+    for (_, end), (start, _) in zip(source.calls, source.calls[1:], strict=False):
+        assert end < start  # disjoint stretches, in time order
+    assert source.calls[0][0] < pd.Timestamp("2025-01-21", tz="UTC") < source.calls[-1][0]
+    assert not any(a <= pd.Timestamp("2025-01-23", tz="UTC") <= b for a, b in source.calls)
+
+    want = match(fixes, read_crime_batch(path).crimes, RULES)
+    got = current_hits(lite)
+    assert len(want) > 5
+    assert set(zip(want["crime_reference"], want["subject"], strict=True)) == set(got.index)
+    w = want.set_index(["crime_reference", "subject"]).sort_index()
+    assert (w["min_distance_m"] - got["min_distance_m"]).abs().max() < 1e-6
+    assert (w["fixes_in"] == got["fixes_in"]).all()

@@ -246,12 +246,28 @@ def crimes_in_rules_crs(crimes: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     return crimes
 
 
-def trail_span(crimes: pd.DataFrame, rules: Rules) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The stretch of time whose fixes can bear on these crimes: their widened windows plus one
-    max gap each side (the fixes joined to the path at the window's edges)."""
+def trail_spans(crimes: pd.DataFrame, rules: Rules) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The stretches of time whose fixes can bear on these crimes: their widened windows plus
+    one max gap each side (the fixes joined to the path at the window's edges), overlapping
+    ones merged - so a resent crime from last month does not pull in the month between.
+
+    Reading only these is exact: a fix inside some window W is more than max gap away from
+    any fix outside every stretch, so no segment that touches a window is lost or invented.
+    """
+    if crimes.empty:
+        return []
     margin_before = pd.Timedelta(seconds=rules.buffer_before_s + rules.max_gap_s)
     margin_after = pd.Timedelta(seconds=rules.buffer_after_s + rules.max_gap_s)
-    return crimes["time_from"].min() - margin_before, crimes["time_to"].max() + margin_after
+    starts = (crimes["time_from"] - margin_before).to_numpy(dtype="datetime64[ns]")
+    ends = (crimes["time_to"] + margin_after).to_numpy(dtype="datetime64[ns]")
+    order = np.argsort(starts, kind="stable")
+    spans: list[list] = []
+    for a, b in zip(starts[order], ends[order], strict=True):
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    return [(pd.Timestamp(a, tz="UTC"), pd.Timestamp(b, tz="UTC")) for a, b in spans]
 
 
 @dataclass
@@ -262,12 +278,14 @@ class LoadedTrails:
 
     @classmethod
     def load(cls, source: TrailSource, crimes: pd.DataFrame, rules: Rules) -> LoadedTrails:
-        if crimes.empty:
+        parts = [source.read(a, b) for a, b in trail_spans(crimes, rules)]
+        parts = [p.assign(subject=p["subject"].astype(str)) for p in parts if len(p)]
+        if parts:
+            frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        else:
             frame = pd.DataFrame({"subject": pd.Series(dtype=str),
                                   "time": pd.Series(dtype="datetime64[ns, UTC]"),
                                   "x": pd.Series(dtype=float), "y": pd.Series(dtype=float)})
-        else:
-            frame = source.read(*trail_span(crimes, rules))
         trail = prepare_trail(frame)
         index = build_index(trail, rules.max_gap_s, rules.count_precision)
         codes = {s: i for i, s in enumerate(trail.subjects.tolist())}
