@@ -196,3 +196,13 @@ def test_two_processes_opening_a_new_store_at_once(db_url):
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [r[1][-500:] for r in results]
     assert {r[0].strip() for r in results} == {db.head_revision()}
+
+
+def test_store_url(tmp_path):
+    assert db.store_url(tmp_path / "s") == f"sqlite:///{(tmp_path / 's' / 'hits.sqlite')}"
+    assert (tmp_path / "s").is_dir()
+    assert db.store_url(None, "postgresql://u:pw@127.0.0.1:5432/tm") == (
+        "postgresql+psycopg://u:pw@127.0.0.1:5432/tm")
+    assert db.store_url(tmp_path, "sqlite:///x.db") == "sqlite:///x.db"
+    with pytest.raises(ValueError, match="store directory"):
+        db.store_url(None)
