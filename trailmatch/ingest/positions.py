@@ -42,6 +42,7 @@ from trailmatch.ingest.rejects import POSITION_REJECT_COLUMNS, empty_rejects, re
 from trailmatch.trails import SOURCE_CODES
 
 NAT = np.iinfo(np.int64).min
+UTC_NS = pa.timestamp("ns", tz="UTC")
 FIX_COLUMNS = ["subject", "time", "x", "y", "precision_m", "source", "device", "position_id",
                "lat", "lon", "uploaded", "speed_kmh", "row"]
 BLOCK_BYTES = 64 << 20  # CSV bytes per record batch: bounds memory on national files
@@ -324,32 +325,32 @@ def _convert(cols: dict[str, pa.Array], rows: np.ndarray, m: Mapping, crs: str,
 
     def opt_strings(role):
         if role not in cols:
-            return pd.array([None] * int(g.sum()), dtype="str")
-        return pd.array(keep(_as_strings(cols[role])), dtype="str")
+            return pa.nulls(int(g.sum()), pa.string())
+        return keep(_as_strings(cols[role])).cast(pa.string())
 
-    if "uploaded" in cols:
-        up = _parse_times(cols["uploaded"], m).ns[g]
-    else:
-        up = np.full(int(g.sum()), NAT)
-    speed = _parse_float(cols["speed"])[0][g] if "speed" in cols else np.full(int(g.sum()),
-                                                                              np.nan)
-    src = _source_codes(cols["source"])[g] if "source" in cols else np.zeros(int(g.sum()),
-                                                                             np.uint8)
-    fixes = pd.DataFrame({
-        "subject": pd.array(keep(subj), dtype="str"),
-        "time": pd.to_datetime(t.ns[g], unit="ns", utc=True),
+    k = int(g.sum())
+    up = _parse_times(cols["uploaded"], m).ns[g] if "uploaded" in cols else np.full(k, NAT)
+    speed = _parse_float(cols["speed"])[0][g] if "speed" in cols else np.full(k, np.nan)
+    src = _source_codes(cols["source"])[g] if "source" in cols else np.zeros(k, np.uint8)
+    fixes = pa.table({
+        "subject": keep(subj).cast(pa.string()),
+        "time": _ns_array(t.ns[g]),
         "x": x, "y": y,
         "precision_m": p[g],
-        "source": src,
+        "source": pa.array(src, pa.uint8()),
         "device": opt_strings("device"),
         "position_id": opt_strings("position_id"),
         "lat": lat, "lon": lon,
-        "uploaded": pd.to_datetime(np.where(up == NAT, np.iinfo(np.int64).min, up), unit="ns",
-                                   utc=True),
+        "uploaded": _ns_array(up),
         "speed_kmh": speed,
-        "row": rows[g],
-    }, columns=FIX_COLUMNS)
+        "row": pa.array(rows[g], pa.int64()),
+    })
     return fixes, rej.parts
+
+
+def _ns_array(ns: np.ndarray) -> pa.Array:
+    """int64 UTC nanoseconds (NAT = missing) as an Arrow timestamp array."""
+    return pa.array(ns, pa.int64(), mask=ns == NAT).cast(UTC_NS)
 
 
 # ----------------------------------------------------------------------------- readers
@@ -456,6 +457,19 @@ def _csv_batches_exact(path: Path, m: Mapping, roles: dict[str, str], file: str,
     return (table, np.asarray(rows, dtype=np.int64)), n
 
 
+@dataclass
+class PositionsTable:
+    """``read_positions`` before pandas: the fixes as one Arrow table (FIX_COLUMNS)."""
+
+    table: pa.Table
+    rejects: pd.DataFrame
+    rows_read: int
+
+    @property
+    def rows_rejected(self) -> int:
+        return int(self.rejects["row"].nunique()) if len(self.rejects) else 0
+
+
 def read_positions(path: str | os.PathLike, *, crs: str = "EPSG:27700",
                    mapping: Mapping | str | os.PathLike | None = None,
                    timezone: str | None = None) -> PositionsRead:
@@ -464,11 +478,21 @@ def read_positions(path: str | os.PathLike, *, crs: str = "EPSG:27700",
     ``timezone`` overrides the mapping's zone for times written without an offset. Raises
     ``PositionsFormatError`` when the file is unusable as a whole, ``OSError`` when unreadable.
     """
+    got = read_positions_table(path, crs=crs, mapping=mapping, timezone=timezone)
+    fixes = got.table.to_pandas() if got.table.num_rows else _empty_fixes()
+    return PositionsRead(fixes=fixes, rejects=got.rejects, rows_read=got.rows_read)
+
+
+def read_positions_table(path: str | os.PathLike, *, crs: str = "EPSG:27700",
+                         mapping: Mapping | str | os.PathLike | None = None,
+                         timezone: str | None = None) -> PositionsTable:
+    """``read_positions`` with the fixes as an Arrow table (what the trail store merges: no
+    pandas copy of a national file)."""
     path = Path(path)
     file = str(path)
     if not path.is_file():
         raise PositionsFormatError(f"{file}: no such file")
-    fixes_parts: list[pd.DataFrame] = []
+    fixes_parts: list[pa.Table] = []
     rej_parts: list[pd.DataFrame] = []
     rows_read = 0
 
@@ -518,13 +542,11 @@ def read_positions(path: str | os.PathLike, *, crs: str = "EPSG:27700",
                 fixes_parts.append(fx)
                 rej_parts.extend(rj)
 
-    fixes = (pd.concat(fixes_parts, ignore_index=True) if len(fixes_parts) > 1
-             else fixes_parts[0] if fixes_parts else None)
-    if fixes is None:
-        fixes = _empty_fixes()
+    table = (pa.concat_tables(fixes_parts) if fixes_parts
+             else pa.Table.from_pandas(_empty_fixes(), preserve_index=False))
     rejects = (reject_frame(pd.concat(rej_parts, ignore_index=True), POSITION_REJECT_COLUMNS)
                if rej_parts else empty_rejects(POSITION_REJECT_COLUMNS))
-    return PositionsRead(fixes=fixes, rejects=rejects, rows_read=rows_read)
+    return PositionsTable(table=table, rejects=rejects, rows_read=rows_read)
 
 
 def _empty_fixes() -> pd.DataFrame:

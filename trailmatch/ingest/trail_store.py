@@ -427,20 +427,23 @@ class TrailStore:
         return pd.concat(parts, ignore_index=True)
 
     # --- writing
-    def ingest_fixes(self, fixes: pd.DataFrame, *, crs: str = "EPSG:27700",
+    def ingest_fixes(self, fixes: pd.DataFrame | pa.Table, *, crs: str = "EPSG:27700",
                      max_speed_kmh: float = DEFAULT_MAX_SPEED_KMH,
                      ingested_at_ns: int | None = None) -> tuple[IngestCounts, list[date]]:
         """Merge validated fixes (``read_positions(...).fixes``) into the day partitions.
         Counts cover the given fixes only (``read`` is their number, ``rejected`` 0)."""
         ingested_at_ns = ingested_at_ns or time.time_ns()
         counts = IngestCounts(file="", read=len(fixes))
-        if fixes.empty:
+        if len(fixes) == 0:
             return counts, []
         with store_lock(self.root):
             self._ensure_meta(crs)
-            table = pa.Table.from_pandas(
-                fixes[[c for c in POSITION_SCHEMA.names if c in fixes.columns]],
-                preserve_index=False)
+            if isinstance(fixes, pa.Table):
+                table = fixes.select([c for c in POSITION_SCHEMA.names if c in fixes.column_names])
+            else:
+                table = pa.Table.from_pandas(
+                    fixes[[c for c in POSITION_SCHEMA.names if c in fixes.columns]],
+                    preserve_index=False)
             for name in POSITION_SCHEMA.names:
                 if name not in table.column_names and name not in ("flagged", "ingested_at"):
                     typ = POSITION_SCHEMA.field(name).type
@@ -481,10 +484,10 @@ class TrailStore:
                          max_speed_kmh: float = DEFAULT_MAX_SPEED_KMH):
         """Read one positions file and merge it; returns ``(IngestCounts, rejects)``.
         Raises ``PositionsFormatError`` when the file is unusable as a whole."""
-        from trailmatch.ingest.positions import read_positions
+        from trailmatch.ingest.positions import read_positions_table
 
-        got = read_positions(path, crs=crs, mapping=mapping, timezone=timezone)
-        counts, _ = self.ingest_fixes(got.fixes, crs=crs, max_speed_kmh=max_speed_kmh)
+        got = read_positions_table(path, crs=crs, mapping=mapping, timezone=timezone)
+        counts, _ = self.ingest_fixes(got.table, crs=crs, max_speed_kmh=max_speed_kmh)
         counts.file = str(path)
         counts.read = got.rows_read
         counts.rejected = got.rows_rejected
