@@ -137,7 +137,8 @@ def fixes_table(ev: Evidence) -> str:
                 "joined fixes passes through it.</em></p>")
     head = ("<tr><th class='num'>#</th><th>Time (UTC)</th><th class='num'>Latitude</th>"
             "<th class='num'>Longitude</th><th class='num'>Precision</th>"
-            "<th class='num'>Speed</th><th>Source</th><th class='num'>Distance</th></tr>")
+            "<th class='num'>Speed from previous fix</th><th>Source</th>"
+            "<th class='num'>Distance</th></tr>")
     times = np.datetime_as_string(f["time"].view("datetime64[ns]"), unit="s")
     rows = []
     for i, when in enumerate(times.tolist()):
