@@ -54,24 +54,31 @@ def match_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rul
     if not found.all():  # both steps use the same arithmetic: this cannot happen
         raise AssertionError("hit_pairs and hit_fields disagree")
     frame = crimes.frame
-    masks = np.unique(sources)
-    names = dict(zip(masks.tolist(), [sources_text(int(m)) for m in masks], strict=True))
-    hits = pd.DataFrame({
+    # order by force, crime reference, subject: sort integer ranks, not strings
+    crime_rank = np.empty(crimes.n, dtype=np.int64)
+    crime_rank[frame.sort_values(["police_force", "crime_reference"], kind="stable")
+               .index.to_numpy()] = np.arange(crimes.n)
+    subject_rank = np.empty(trail.n_subjects, dtype=np.int64)
+    subject_rank[np.argsort(trail.subjects.astype(str), kind="stable")] = np.arange(
+        trail.n_subjects)
+    order = np.lexsort((subject_rank[pair_subject], crime_rank[pair_crime]))
+    pair_crime, pair_subject = pair_crime[order], pair_subject[order]
+    masks, mask_index = np.unique(sources[order], return_inverse=True)
+    names = np.array([sources_text(int(m)) for m in masks], dtype=object)
+    return pd.DataFrame({
         "crime_reference": frame["crime_reference"].to_numpy()[pair_crime],
         "police_force": frame["police_force"].to_numpy()[pair_crime],
         "crime_type": frame["crime_type"].to_numpy()[pair_crime],
         "subject": trail.subjects[pair_subject],
-        "min_distance_m": dist,
-        "closest_time": ns_to_datetime(tmin),
-        "first_in": ns_to_datetime(first_in),
-        "last_in": ns_to_datetime(last_in),
-        "duration_s": duration,
-        "fixes_in": fixes_in,
-        "max_precision_m": max_prec,
-        "sources": [names[m] for m in sources.tolist()],
+        "min_distance_m": dist[order],
+        "closest_time": ns_to_datetime(tmin[order]),
+        "first_in": ns_to_datetime(first_in[order]),
+        "last_in": ns_to_datetime(last_in[order]),
+        "duration_s": duration[order],
+        "fixes_in": fixes_in[order],
+        "max_precision_m": max_prec[order],
+        "sources": names[mask_index],
     })
-    hits = hits.sort_values(["police_force", "crime_reference", "subject"], kind="stable")
-    return hits.reset_index(drop=True)
 
 
 def match(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules | None = None) -> pd.DataFrame:

@@ -25,15 +25,26 @@ _BIT_NAMES = [(1 << 0, "GPS"), (1 << 1, "RF"), (1 << 2, "LBS"), (1 << 3, "WiFi")
 TRAIL_COLUMNS = ("subject", "time", "x", "y")
 
 
+_SOURCE_LUT = np.zeros(256, dtype=np.uint8)
+_SOURCE_LUT[[1, 4, 5, 6]] = [1, 4, 5, 6]
+
+
 def source_codes(values) -> np.ndarray:
-    """Map a source column (names like 'GPS'/'WiFi' or tag-store codes 1/4/5/6) to uint8 codes."""
-    s = pd.Series(values)
+    """Map a source column (names like 'GPS'/'WiFi' or tag-store codes 1/4/5/6) to uint8 codes;
+    anything else is 0 (unknown)."""
+    s = pd.Series(values) if not isinstance(values, pd.Series) else values
     if s.empty:
         return np.zeros(0, dtype=np.uint8)
+    if pd.api.types.is_integer_dtype(s.dtype) and not s.hasnans:
+        codes = s.to_numpy()
+        if codes.dtype == np.uint8:
+            return _SOURCE_LUT[codes]
+        inside = (codes >= 0) & (codes < 256)
+        return np.where(inside, _SOURCE_LUT[np.where(inside, codes, 0)], 0).astype(np.uint8)
     if pd.api.types.is_numeric_dtype(s.dtype):
-        codes = s.fillna(0).to_numpy(dtype=np.int64)
-        codes = np.where(np.isin(codes, [1, 4, 5, 6]), codes, 0)
-        return codes.astype(np.uint8)
+        codes = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        ok = np.isin(codes, [1.0, 4.0, 5.0, 6.0])
+        return np.where(ok, np.nan_to_num(codes), 0).astype(np.uint8)
     upper = s.astype("string").str.strip().str.upper()
     mapped = upper.map(lambda v: SOURCE_CODES.get(v, 0) if isinstance(v, str) else 0)
     numeric = pd.to_numeric(upper, errors="coerce")
@@ -47,17 +58,16 @@ def sources_text(mask: int) -> str:
 
 
 def to_utc_ns(values, what: str) -> np.ndarray:
-    """Instants as int64 nanoseconds since the epoch, UTC. Naive datetimes are taken as UTC."""
-    s = pd.Series(values)
+    """Instants as int64 nanoseconds since the epoch, UTC. Naive datetimes are taken as UTC;
+    strings are parsed as ISO 8601."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
     if not pd.api.types.is_datetime64_any_dtype(s.dtype):
         s = pd.to_datetime(s, utc=True, format="ISO8601")
-    if getattr(s.dt, "tz", None) is None:
-        s = s.dt.tz_localize("UTC")
-    s = s.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
-    if s.isna().any():
-        row = int(np.flatnonzero(s.isna().to_numpy())[0])
-        raise ValueError(f"{what}: row {row}: missing time")
-    return s.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
+    ns = s.dt.as_unit("ns").array.asi8  # tz-aware values are stored as UTC instants
+    missing = ns == np.iinfo(np.int64).min  # NaT
+    if missing.any():
+        raise ValueError(f"{what}: row {int(np.flatnonzero(missing)[0])}: missing time")
+    return ns
 
 
 def ns_to_datetime(ns: np.ndarray) -> pd.Series:
@@ -91,6 +101,23 @@ def _is_sorted(code, t):
         if code[i] < code[i - 1] or (code[i] == code[i - 1] and t[i] < t[i - 1]):
             return False
     return True
+
+
+@nb.njit(cache=True)
+def _first_bad(x, y, prec):
+    """(first row with a non-finite coordinate, first row with a negative precision, whether
+    any precision is infinite); -1 where none."""
+    bad_xy = -1
+    bad_prec = -1
+    infinite = False
+    for i in range(x.size):
+        if bad_xy < 0 and not (np.isfinite(x[i]) and np.isfinite(y[i])):
+            bad_xy = i
+        if bad_prec < 0 and prec[i] < 0.0:
+            bad_prec = i
+        if np.isinf(prec[i]):
+            infinite = True
+    return bad_xy, bad_prec, infinite
 
 
 @nb.njit(cache=True)
@@ -141,19 +168,18 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
     t = to_utc_ns(trails["time"], "trails.time")
     x = trails["x"].to_numpy(dtype=np.float64)
     y = trails["y"].to_numpy(dtype=np.float64)
-    bad = ~(np.isfinite(x) & np.isfinite(y))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"trails: row {i}: non-finite coordinate x={x[i]!r}, y={y[i]!r}")
     if "precision_m" in trails.columns:
         prec = trails["precision_m"].to_numpy(dtype=np.float64, na_value=np.nan)
-        neg = prec < 0
-        if neg.any():
-            i = int(np.flatnonzero(neg)[0])
-            raise ValueError(f"trails: row {i}: negative precision_m={prec[i]!r}")
-        prec = np.where(np.isfinite(prec), prec, np.nan)
     else:
         prec = np.full(n, np.nan)
+    bad_xy, bad_prec, infinite_prec = _first_bad(x, y, prec)
+    if bad_xy >= 0:
+        raise ValueError(f"trails: row {bad_xy}: non-finite coordinate x={x[bad_xy]!r}, "
+                         f"y={y[bad_xy]!r}")
+    if bad_prec >= 0:
+        raise ValueError(f"trails: row {bad_prec}: negative precision_m={prec[bad_prec]!r}")
+    if infinite_prec:  # an infinite precision says nothing: treat it as unknown
+        prec = np.where(np.isfinite(prec), prec, np.nan)
     src = source_codes(trails["source"]) if "source" in trails.columns else np.zeros(n, np.uint8)
 
     if not _is_sorted(codes, t):
