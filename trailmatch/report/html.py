@@ -47,7 +47,6 @@ table.kv th { width: 34%; }
 table.fixes td, table.fixes th { font-size: 8.8pt; padding: 0.6mm 1.2mm; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .crime { break-before: page; }
-.crime:first-of-type { break-before: auto; }
 .hit { break-inside: avoid; border-left: 4px solid #d35400; padding-left: 3mm; margin: 4mm 0; }
 .maps { display: flex; gap: 4mm; flex-wrap: wrap; }
 .legend { margin: 1mm 0 2mm 0; font-size: 8.5pt; }
