@@ -193,3 +193,30 @@ def test_report_renders_in_chromium(tmp_path):
                    check=True, timeout=180, capture_output=True)
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+@pytest.mark.parametrize("rules", [
+    Rules(), Rules(count_precision=False),
+    Rules(buffer_before_s=600, buffer_after_s=300, max_gap_s=120),
+], ids=["precision", "no-precision", "buffers"])
+def test_evidence_agrees_with_the_engine_on_the_sample(sample_dir, rules):
+    """What the report shows is what the engine counted: the fixes in the vicinity are exactly
+    ``fixes_in`` of them, and the marked closest approach is ``min_distance_m`` away."""
+    from trailmatch.ingest.crime_batch import read_crime_batch
+    from trailmatch.ingest.positions import read_positions
+    from trailmatch.match import match
+    from trailmatch.report.evidence import trail_evidence
+    from trailmatch.trails import prepare_trail
+
+    fixes = read_positions(sample_dir / "positions.csv").fixes
+    crimes = read_crime_batch(sample_dir / "crimes.csv").crimes.set_index("crime_reference")
+    hits = match(fixes, crimes.reset_index(), rules)
+    trail = prepare_trail(fixes)
+    assert len(hits) > 50
+    for h in hits.to_dict("records"):
+        c = crimes.loc[h["crime_reference"]]
+        ev = trail_evidence(trail, h["subject"], c.x, c.y, c.time_from, c.time_to,
+                            h["closest_time"], rules)
+        assert int(ev.arrays["in_vicinity"].sum()) == h["fixes_in"]
+        d = float(np.hypot(ev.closest_xy[0] - c.x, ev.closest_xy[1] - c.y))
+        assert d == pytest.approx(h["min_distance_m"], abs=0.01)
