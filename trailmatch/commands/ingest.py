@@ -22,18 +22,28 @@ def add_parser(sub) -> None:
     kinds.required = True
 
     def common(q: argparse.ArgumentParser, what: str) -> None:
-        q.add_argument("files", nargs="+", metavar="FILE", help=f"{what} file(s)")
+        q.add_argument("files", nargs="+", metavar="FILE",
+                       help={"positions": "position files (tag export CSV, or CSV/Parquet "
+                                          "with --mapping)",
+                             "crimes": "crime batch CSV files",
+                             "subjects": "subjects CSV files"}[what])
         q.add_argument("--store", required=True, metavar="DIR",
                        help="store directory (created when absent)")
         q.add_argument("--rejects", metavar="FILE",
                        help="append rejected records here, one CSV line per problem")
-        q.add_argument("--forces", metavar="FILE", action="append",
-                       help="extra forces CSV (force,code) on top of the shipped list and "
-                            "$TRAILMATCH_FORCES; may be repeated")
-        q.set_defaults(run=run)
+        if what != "positions":
+            q.add_argument("--forces", metavar="FILE", action="append",
+                           help="extra forces CSV (force,code) on top of the shipped list and "
+                                "$TRAILMATCH_FORCES; may be repeated")
+        q.set_defaults(run=run, forces=None)
+
+    def crs(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--crs", metavar="EPSG:N",
+                       help="metric working CRS of the store (default: the store's, "
+                            f"{WORKING_CRS} for a new store)")
 
     pos = kinds.add_parser("positions", help="tag position exports or mapped CSV/Parquet files")
-    common(pos, "positions (tag export CSV, or CSV/Parquet with --mapping)")
+    common(pos, "positions")
     pos.add_argument("--mapping", metavar="FILE",
                      help="TOML column mapping for files that are not tag exports "
                           "(see docs/ingest.md)")
@@ -42,18 +52,16 @@ def add_parser(sub) -> None:
                           "(default: the mapping's, else UTC)")
     pos.add_argument("--max-speed-kmh", type=float, default=200.0, metavar="KMH",
                      help="flag a fix reached and left faster than this (default 200 km/h)")
-    pos.add_argument("--crs", default=WORKING_CRS, metavar="EPSG:N",
-                     help=f"metric working CRS of the store (default {WORKING_CRS})")
+    crs(pos)
 
     cr = kinds.add_parser("crimes", help="crime batch CSVs as forces send them")
-    common(cr, "crime batch")
+    common(cr, "crimes")
     cr.add_argument("--max-window-h", type=float, default=12.0, metavar="H",
                     help="longest allowed crime window in hours (default 12)")
-    cr.add_argument("--crs", default=WORKING_CRS, metavar="EPSG:N",
-                    help=f"metric working CRS of the store (default {WORKING_CRS})")
+    crs(cr)
 
     su = kinds.add_parser("subjects", help="subjects, devices, activation periods, licence end")
-    common(su, "subjects CSV")
+    common(su, "subjects")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,16 +78,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"trailmatch ingest: {e}", file=sys.stderr)
         return 2
     store = TrailStore(args.store)
+    try:
+        working_crs = getattr(args, "crs", None) or store.crs() or WORKING_CRS
+    except (OSError, ValueError, KeyError) as e:
+        print(f"trailmatch ingest: {args.store}: unreadable store.json ({e})", file=sys.stderr)
+        return 1
     failed = 0
     for path in args.files:
         try:
             if args.kind == "positions":
                 counts, rejects = store.ingest_positions(
-                    path, crs=args.crs, mapping=args.mapping, timezone=args.timezone,
+                    path, crs=working_crs, mapping=args.mapping, timezone=args.timezone,
                     max_speed_kmh=args.max_speed_kmh)
             elif args.kind == "crimes":
                 counts, rejects, batch = store.ingest_crimes(
-                    path, crs=args.crs, forces=forces, max_window_h=args.max_window_h)
+                    path, crs=working_crs, forces=forces, max_window_h=args.max_window_h)
                 if batch.rows_read and (rejects["error"] == "wrong_column_count").sum() \
                         == batch.rows_read:
                     print(f"{path}: not a crime batch: no record has {N_COLUMNS} fields",
