@@ -240,3 +240,14 @@ def test_reads_only_the_stretches_the_crimes_need(lite, fixes, sample_dir, tmp_p
     w = want.set_index(["crime_reference", "subject"]).sort_index()
     assert (w["min_distance_m"] - got["min_distance_m"]).abs().max() < 1e-6
     assert (w["fixes_in"] == got["fixes_in"]).all()
+
+
+def test_an_unreadable_file_does_not_stop_the_other_forces(lite, fixes, sample_dir, tmp_path):
+    missing = tmp_path / "KNT20250127.csv"
+    result = run_nightly(lite, [missing, sample_dir / "crimes.csv"], FrameTrails(fixes),
+                         tmp_path / "out", RULES)
+    assert len(result.unusable) == 1 and str(missing) in result.unusable[0]
+    assert "UNUSABLE batch file" in result.summary
+    assert result.counts["forces"]["Hampshire"]["hits"] > 80
+    [run] = repo.list_runs(lite)
+    assert run["counts"]["unusable_files"] == result.unusable

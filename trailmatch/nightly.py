@@ -137,6 +137,7 @@ class RunResult:
     counts: dict
     summary: str
     outputs: list[BatchOutput]
+    unusable: list[str] = field(default_factory=list)  # batch files that could not be read
 
 
 def progress(iterable, *, desc: str, total: int | None = None):
@@ -194,14 +195,25 @@ def _file_force(raw: bytes, crimes: pd.DataFrame) -> str:
 
 
 def read_batches(paths: Sequence[Path], rules: Rules, *, forces=None,
-                 max_window_h: float = 12.0) -> list[ReadBatch]:
+                 max_window_h: float = 12.0,
+                 unusable: list[str] | None = None) -> list[ReadBatch]:
+    """Read every batch file. A file that cannot be read at all is named in ``unusable`` (one
+    line each, with the reason) and skipped, so one force's broken e-mail does not stop the
+    other forces' night; without ``unusable`` the error propagates."""
     from trailmatch.ingest.crime_batch import read_crime_batch
 
     out = []
     for path in progress(paths, desc="read batches"):
         path = Path(path)
-        raw = path.read_bytes()
-        batch = read_crime_batch(path, crs=rules.crs, forces=forces, max_window_h=max_window_h)
+        try:
+            raw = path.read_bytes()
+            batch = read_crime_batch(path, crs=rules.crs, forces=forces,
+                                     max_window_h=max_window_h)
+        except (OSError, ValueError) as e:
+            if unusable is None:
+                raise
+            unusable.append(f"{path}: {e}")
+            continue
         crimes = batch.crimes
         if len(crimes):
             # Both location kinds in WGS84 for the store and the maps: project the grid ones.
@@ -403,8 +415,9 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
     try:
         with timer.stage("read"):
             t0 = time.perf_counter()
+            unusable: list[str] = []
             read = read_batches([Path(p) for p in crime_files], rules, forces=forces,
-                                max_window_h=max_window_h)
+                                max_window_h=max_window_h, unusable=unusable)
             per_file = (time.perf_counter() - t0) / max(len(read), 1)
             for rb in read:
                 fc = force_counts[rb.police_force]
@@ -503,10 +516,11 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
         raise
 
     counts = _counts(force_counts, timer, totals)
+    counts["unusable_files"] = unusable
     summary = format_summary(run_id, "ok", counts, rules, outputs)
     repo.finish_run(engine, run_id, "ok", counts, summary)
     return RunResult(run_id=run_id, status="ok", counts=counts, summary=summary,
-                     outputs=outputs)
+                     outputs=outputs, unusable=unusable)
 
 
 def _counts(force_counts: dict, timer: Timer, totals: dict) -> dict:
@@ -538,6 +552,8 @@ def format_summary(run_id: int, status: str, counts: dict, rules: Rules,
                      f"{fc['crimes_matched']:>8}{fc['subjects_monitored']:>9}{fc['hits']:>6}"
                      f"{fc['hits_new']:>5}{fc['hits_withdrawn']:>10}   {secs}")
     lines.append("stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
+    for line in counts.get("unusable_files", []):
+        lines.append(f"UNUSABLE batch file (nothing read from it): {line}")
     for o in outputs:
         lines.append(f"report {o.police_force} {o.batch_id}: {o.directory / 'report.html'} "
                      f"({o.crimes} crimes, {o.hits} hits)")

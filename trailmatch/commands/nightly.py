@@ -64,10 +64,6 @@ def open_inputs(args: argparse.Namespace, verb: str):
 def run(args: argparse.Namespace) -> int:
     from trailmatch.nightly import run_nightly
 
-    for path in args.crimes:
-        if not path.is_file():
-            print(f"trailmatch nightly: {path}: no such file", file=sys.stderr)
-            return 1
     rules, engine, trails = open_inputs(args, "nightly")
     try:
         result = run_nightly(engine, args.crimes, trails, args.out, rules, forces=args.forces,
@@ -78,4 +74,4 @@ def run(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(result.summary, file=sys.stderr)
-    return 0
+    return 1 if result.unusable else 0
