@@ -54,14 +54,14 @@ def match_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rul
     if not found.all():  # both steps use the same arithmetic: this cannot happen
         raise AssertionError("hit_pairs and hit_fields disagree")
     frame = crimes.frame
-    # order by force, crime reference, subject: sort integer ranks, not strings
-    crime_rank = np.empty(crimes.n, dtype=np.int64)
-    crime_rank[frame.sort_values(["police_force", "crime_reference"], kind="stable")
-               .index.to_numpy()] = np.arange(crimes.n)
+    # Order by force, crime reference, subject, then crime row (two rows with the same force and
+    # reference keep their input order): sort integer ranks, not strings.
+    keys = frame["police_force"].astype(str) + "\x00" + frame["crime_reference"].astype(str)
+    crime_rank = pd.factorize(keys, sort=True)[0]
     subject_rank = np.empty(trail.n_subjects, dtype=np.int64)
     subject_rank[np.argsort(trail.subjects.astype(str), kind="stable")] = np.arange(
         trail.n_subjects)
-    order = np.lexsort((subject_rank[pair_subject], crime_rank[pair_crime]))
+    order = np.lexsort((pair_crime, subject_rank[pair_subject], crime_rank[pair_crime]))
     pair_crime, pair_subject = pair_crime[order], pair_subject[order]
     masks, mask_index = np.unique(sources[order], return_inverse=True)
     names = np.array([sources_text(int(m)) for m in masks], dtype=object)
