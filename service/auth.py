@@ -61,10 +61,13 @@ _UNAUTHORISED = HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid 
                               headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_user(request: Request,
+async def current_user(request: Request,
                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
                  ) -> Principal:
-    """The caller, from ``Authorization: Bearer <token>``; 401 when absent, unknown or revoked."""
+    """The caller, from ``Authorization: Bearer <token>``; 401 when absent, unknown or revoked.
+
+    Async on purpose: the lookup is one indexed row (well under a millisecond), cheaper run on
+    the event loop than handed to the thread pool and back on every request."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise _UNAUTHORISED
     row = repository.user_by_token_hash(request.app.state.engine,

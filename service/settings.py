@@ -29,15 +29,17 @@ class Settings:
     max_radius_m: float = 2000.0
 
 
-def settings(request: Request) -> Settings:
+# The three below are async on purpose: they only read app.state, and a sync dependency would
+# cost a hop through the thread pool on every request.
+async def settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def engine(request: Request) -> Engine:
+async def engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def trail_access(request: Request) -> TrailAccess:
+async def trail_access(request: Request) -> TrailAccess:
     return request.app.state.trails
 
 

@@ -25,8 +25,12 @@ from trailmatch.trails import SOURCE_BITS, SOURCE_NAMES, Trail, sources_text
 
 _ENGINE_LOCK = threading.Lock()
 
-# tag-store source code -> the bit hit_fields ORs into a hit's set of sources
-_BIT_LUT = np.zeros(256, dtype=np.int64)
+# Days whose per-fix source bits are kept (uint8: 1.4 MB for a national day), as many as the
+# index module keeps days open.
+OPEN_DAYS = 64
+
+# tag-store source code -> the bit hit_fields ORs into a hit's set of sources (all bits < 256)
+_BIT_LUT = np.zeros(256, dtype=np.uint8)
 for _code, _bit in SOURCE_BITS.items():
     _BIT_LUT[_code] = _bit
 
@@ -157,7 +161,7 @@ class TrailAccess:
             if held is trail:
                 return bits
         bits = _BIT_LUT[np.asarray(trail.source)]
-        self._bits = [(trail, bits), *self._bits[:7]]
+        self._bits = [(trail, bits), *self._bits[:OPEN_DAYS - 1]]
         return bits
 
 

@@ -58,12 +58,14 @@ def _visible_hit(db: Engine, principal: Principal, hit_id: int, action: str) -> 
 
 @router.get("/hits", response_model=list[HitOut],
             responses={403: {"model": Problem}, 404: {"model": Problem}})
-def list_hits(principal: CurrentUser, db: Db, police_force: Name,
+async def list_hits(principal: CurrentUser, db: Db, police_force: Name,
               crime_reference: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
               date: Annotated[dt.date | None, Query(description="UTC day YYYY-MM-DD")] = None,
               ) -> list[dict]:
     """The current hits of one crime (``crime_reference``) or of a force's crimes whose window
     meets a UTC day (``date``): give exactly one of the two."""
+    # Async on purpose: three short indexed statements (~1 ms each on SQLite) cost less on the
+    # event loop than two hops through the thread pool, the busiest endpoint's main cost.
     if (crime_reference is None) == (date is None):
         raise unprocessable(["query", "crime_reference"],
                             "give exactly one of crime_reference and date")
