@@ -44,8 +44,11 @@ def run(work: Workload) -> dict:
 
 
 def lookups(work: Workload, queries: pd.DataFrame) -> dict:
-    f, fixes = _frames(work)
-    tree = fixes.sindex
+    setup: dict = {}
+    with timed(setup, "load"):
+        f, fixes = _frames(work)
+    with timed(setup, "index"):
+        tree = fixes.sindex
     cx, cy, w0, w1 = crime_arrays(queries)
     pts = gpd.points_from_xy(cx, cy)
     lat = np.empty(len(queries))
@@ -57,4 +60,4 @@ def lookups(work: Workload, queries: pd.DataFrame) -> dict:
         subj = np.unique(f.subject[cand[(tt >= w0[i]) & (tt <= w1[i])]])
         lat[i] = time.perf_counter() - t
         pairs |= {(i, s) for s in f.names[subj].tolist()}
-    return {"latency": lat, "pairs": pairs}
+    return {"latency": lat, "pairs": pairs, "setup": setup}

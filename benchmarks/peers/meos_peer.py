@@ -118,9 +118,12 @@ def run(work: Workload) -> dict:
 
 def lookups(work: Workload, queries: pd.DataFrame) -> dict:
     _init()
-    f = fixes_of(work.trails)
-    trajs = _trajectories(f, RULES.max_gap_ns)
-    tiles = _tiles(trajs)
+    setup: dict = {}
+    with timed(setup, "load"):
+        f = fixes_of(work.trails)
+        trajs = _trajectories(f, RULES.max_gap_ns)
+    with timed(setup, "index"):
+        tiles = _tiles(trajs)
     cx, cy, w0, w1 = crime_arrays(queries)
     lat = np.empty(len(queries))
     pairs = set()
@@ -129,4 +132,4 @@ def lookups(work: Workload, queries: pd.DataFrame) -> dict:
         found = _look(tiles, cx[i], cy[i], w0[i], w1[i])
         lat[i] = time.perf_counter() - t
         pairs |= {(i, str(f.names[s])) for s in found}
-    return {"latency": lat, "pairs": pairs}
+    return {"latency": lat, "pairs": pairs, "setup": setup}

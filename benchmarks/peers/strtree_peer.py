@@ -58,9 +58,13 @@ def run(work: Workload) -> dict:
 
 
 def lookups(work: Workload, queries: pd.DataFrame) -> dict:
-    f = fixes_of(work.trails)
-    p = pieces_of(f, RULES.max_gap_ns)
-    tree = shapely.STRtree(_geoms(p))
+    setup: dict = {}
+    with timed(setup, "load"):
+        f = fixes_of(work.trails)
+        p = pieces_of(f, RULES.max_gap_ns)
+        geoms = _geoms(p)
+    with timed(setup, "index"):
+        tree = shapely.STRtree(geoms)
     cx, cy, w0, w1 = crime_arrays(queries)
     lat = np.empty(len(queries))
     pairs = set()
@@ -70,4 +74,4 @@ def lookups(work: Workload, queries: pd.DataFrame) -> dict:
         subj = np.unique(subj)
         lat[i] = time.perf_counter() - t
         pairs |= {(i, s) for s in f.names[subj].tolist()}
-    return {"latency": lat, "pairs": pairs}
+    return {"latency": lat, "pairs": pairs, "setup": setup}
