@@ -149,6 +149,24 @@ def _empty_trails() -> pa.Table:
     return schema.empty_table()
 
 
+def _subject_categorical(col: pa.ChunkedArray) -> pd.Categorical:
+    """The subject column as a pandas categorical of the subjects present, in name order
+    (computed on the dictionary codes: no string per fix is touched)."""
+    enc = col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)
+    enc = enc.combine_chunks() if isinstance(enc, pa.ChunkedArray) else enc
+    if len(enc) == 0:
+        return pd.Categorical([], categories=pd.Index([], dtype=object))
+    idx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    words = np.asarray(enc.dictionary.to_pylist(), dtype=object)
+    used = np.flatnonzero(np.bincount(idx, minlength=words.size) > 0)
+    names = words[used]
+    rank = np.argsort(names.astype(str), kind="stable")
+    lut = np.full(words.size, -1, dtype=np.int64)
+    lut[used[rank]] = np.arange(used.size)
+    return pd.Categorical.from_codes(lut[idx].astype(np.int32),
+                                     categories=pd.Index(names[rank].tolist(), dtype=object))
+
+
 # ----------------------------------------------------------------------------- merging
 
 @dataclass
@@ -375,12 +393,9 @@ class TrailStore:
             wanted = pa.array(sorted({str(s) for s in subjects}), pa.string())
             table = table.filter(pc.is_in(table.column("subject"), value_set=wanted))
         table = self._within_activations(table)
-        frame = table.to_pandas()
-        if not isinstance(frame["subject"].dtype, pd.CategoricalDtype):
-            frame["subject"] = pd.Categorical(frame["subject"].astype(str))
-        # Only the subjects present, in name order (cheap: recodes small integers).
-        cat = frame["subject"].cat.remove_unused_categories()
-        frame["subject"] = cat.cat.reorder_categories(sorted(cat.cat.categories))
+        subject = _subject_categorical(table.column("subject"))
+        frame = table.drop_columns(["subject"]).to_pandas()
+        frame.insert(0, "subject", subject)
         return frame
 
     def _within_activations(self, table: pa.Table) -> pa.Table:
