@@ -15,12 +15,20 @@ from trailmatch.hitstore import open_store, repository
 
 
 def users(*args: str) -> subprocess.CompletedProcess:
-    code = ("import argparse, sys\n"
-            "from trailmatch.commands import users\n"
-            "p = argparse.ArgumentParser(); users.add_parser(p.add_subparsers(dest='verb'))\n"
-            "a = p.parse_args(sys.argv[1:]); sys.exit(a.run(a))\n")
-    return subprocess.run([sys.executable, "-c", code, "users", *args], capture_output=True,
-                          text=True, timeout=120)
+    """``trailmatch users ...`` in this process (the verb's own parser and run)."""
+    import argparse
+    import contextlib
+    import io
+
+    from trailmatch.commands import users as verb
+
+    parser = argparse.ArgumentParser(prog="trailmatch")
+    verb.add_parser(parser.add_subparsers(dest="verb"))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        args = parser.parse_args(["users", *args])
+        code = args.run(args)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def test_users_add_prints_the_token_once_and_stores_only_its_hash(tmp_path):
