@@ -310,7 +310,8 @@ def naive_coverage(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules,
                    activations: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (crime, subject) by brute force: the coverage contract of DESIGN.md.
 
-    Extra column ``hit_margin``: the naive hit's fix margin (boundary cases)."""
+    Extra column ``hit_duration_s``: the naive hit's time in the vicinity (a touch of measure
+    zero at the boundary may fall either side by round-off)."""
     paths = subject_paths(trails) if len(trails) else {}
     periods = naive_monitoring(paths, activations)
     rows = []
@@ -364,7 +365,7 @@ def naive_coverage(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules,
                 "worst_gap_from": _instant(worst[1]) if show else None,
                 "worst_gap_to": _instant(worst[2]) if show else None,
                 "min_speed_needed_mps": worst[0] if show else math.nan,
-                "hit_margin": hit["fix_margin"] if hit is not None else math.inf,
+                "hit_duration_s": hit["duration_s"] if hit is not None else math.nan,
             })
     return pd.DataFrame(rows)
 

@@ -89,7 +89,7 @@ from trailmatch.index.gaps import (
     STATUSES,
     build_gap_index,
     coverage_rows,
-    reachable_pairs,
+    reach_rows,
 )
 from trailmatch.index.query import hit_pairs
 from trailmatch.index.segments import SegmentIndex, build_index
@@ -201,14 +201,10 @@ def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules:
                                              rules.radius_m)
     else:
         pair_crime = pair_subject = np.zeros(0, dtype=np.int64)
-    hit_offsets = np.searchsorted(pair_crime, np.arange(n_c + 1), side="left").astype(np.int64)
 
     gap_index = build_gap_index(trail.subject, trail.t, trail.x, trail.y, index.reach,
                                 trail.n_subjects, rules.max_gap_ns, rules.radius_m,
                                 rules.max_speed_mps)
-    reach_offsets, reach_subject, reach_gap, reach_speed = reachable_pairs(
-        gap_index, trail.subject, trail.t, trail.x, trail.y, index.reach,
-        crimes.x, crimes.y, crimes.w0, crimes.w1)
 
     fix_lo = np.zeros(n_u, dtype=np.int64)
     fix_hi = np.zeros(n_u, dtype=np.int64)
@@ -220,24 +216,22 @@ def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules:
     gap_hi[trail_to_u] = gap_index.gap_starts[1:]
     mon_lo, mon_hi, mon_start, mon_end = _monitoring(trail, names, trail_to_u, activations)
 
-    # within each crime, subjects ascending in universe codes (the coverage kernel merges)
+    # hits grouped by crime, subjects ascending in universe codes (the coverage kernel merges)
     hit_u = trail_to_u[pair_subject]
     by = np.lexsort((hit_u, pair_crime))
     hit_u = hit_u[by]
-    reach_crime = np.repeat(np.arange(n_c, dtype=np.int64), np.diff(reach_offsets))
-    reach_u = trail_to_u[reach_subject]
-    by = np.lexsort((reach_u, reach_crime))
-    reach_u, reach_gap, reach_speed = reach_u[by], reach_gap[by], reach_speed[by]
+    hit_offsets = np.searchsorted(pair_crime[by], np.arange(n_c + 1)).astype(np.int64)
 
     frame = crimes.frame
     order = frame[["police_force", "crime_reference"]].astype(str).sort_values(
         ["police_force", "crime_reference"], kind="stable").index.to_numpy(dtype=np.int64)
-    status, fixes, covered, gaps, worst_from, worst_to, min_speed = coverage_rows(
+    min_speed, worst_from, worst_to = reach_rows(gap_index, order, crimes.x, crimes.y,
+                                                 crimes.w0, crimes.w1, trail_to_u, n_u)
+    status, fixes, covered, gaps = coverage_rows(
         order, crimes.x, crimes.y, crimes.w0, crimes.w1, float(rules.radius_m),
-        float(rules.max_speed_mps), n_u, hit_offsets, hit_u, reach_offsets, reach_u,
-        reach_gap, reach_speed, fix_lo, fix_hi, trail.t, trail.x, trail.y, index.reach,
-        gap_lo, gap_hi, gap_index.gap_ta, gap_index.gap_tb, mon_lo, mon_hi, mon_start, mon_end,
-        CRIME_BLOCK)
+        float(rules.max_speed_mps), n_u, hit_offsets, hit_u, fix_lo, fix_hi, trail.t, trail.x,
+        trail.y, index.reach, gap_lo, gap_hi, gap_index.gap_ta, gap_index.gap_tb, mon_lo,
+        mon_hi, mon_start, mon_end, CRIME_BLOCK, min_speed, worst_from, worst_to)
 
     ref_codes, refs = pd.factorize(frame["crime_reference"].astype(str))
     force_codes, forces = pd.factorize(frame["police_force"].astype(str))

@@ -61,6 +61,11 @@ class GapIndex:
     bin_gap: np.ndarray  # int64: gap id
     bin_key: np.ndarray  # uint64 packed (level, bucket, cell x, cell y)
     box: np.ndarray  # float64 (n, 4): xmin, xmax, ymin, ymax of the crime locations reachable
+    # what the prism test reads, copied in bin order so a probe reads memory sequentially:
+    # columns ta, tb (int64 ns) and xa, ya, reach_a, xb, yb, reach_b (float64), subject code
+    bin_t: np.ndarray  # int64 (n, 2)
+    bin_p: np.ndarray  # float64 (n, 6)
+    bin_subject: np.ndarray  # int64
     bin_start: np.ndarray  # int64 CSR offsets of the hashed bins
     level_bucket_ns: np.ndarray  # int64 per level: time bucket (0 = level empty)
     # parameters the boxes were built with
@@ -247,119 +252,88 @@ def build_gap_index(subject: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.nda
     bin_start, order, key = _bin_gaps(live, gap_a, t, box, level, np.maximum(level_bucket_ns, 1),
                                       float(cell_m), n_bins)
     bin_gap = live[order]
+    a = gap_a[bin_gap]
+    bin_t = np.ascontiguousarray(np.stack([t[a], t[a + 1]], axis=1))
+    bin_p = np.ascontiguousarray(np.stack([x[a], y[a], reach[a], x[a + 1], y[a + 1],
+                                           reach[a + 1]], axis=1))
     return GapIndex(gap_a, gap_starts, gap_ta, gap_tb, bin_gap, key[order],
-                    np.ascontiguousarray(box[bin_gap]), bin_start, level_bucket_ns,
+                    np.ascontiguousarray(box[bin_gap]), bin_t, bin_p,
+                    np.ascontiguousarray(subject[a], dtype=np.int64), bin_start, level_bucket_ns,
                     float(radius_m), float(speed_mps), float(cell_m))
 
 
-@nb.njit(cache=True)
-def _crime_gaps(cx, cy, w0, w1, radius, speed, cell_m, bin_gap, bin_key, box, bin_start,
-                level_bucket_ns, gap_a, subject, t, x, y, reach, out_subject, out_gap,
-                out_speed, out_start):
-    """Subjects with a gap through which they could have been in the vicinity of one crime,
-    each with its worst gap (least speed needed; ties: the earliest gap). Written to
-    out_*[out_start:] when out_start >= 0, subjects ascending; returns how many."""
-    mask = np.uint64(bin_start.size - 2)
-    cand_s = np.empty(16, dtype=np.int64)
-    cand_g = np.empty(16, dtype=np.int64)
-    cand_v = np.empty(16, dtype=np.float64)
-    n = 0
-    for lev in range(N_LEVELS):
-        bk = level_bucket_ns[lev]
-        if bk == 0:
-            continue
-        size = cell_m * (2.0 ** lev)
-        ix0 = np.int64(np.floor((cx - size) / size))
-        ix1 = np.int64(np.floor(cx / size))
-        iy0 = np.int64(np.floor((cy - size) / size))
-        iy1 = np.int64(np.floor(cy / size))
-        # a gap meeting the window starts within one bucket (>= its duration) before w0
-        for bucket in range((w0 - bk) // bk, w1 // bk + 1):
-            for ix in range(ix0, ix1 + 1):
-                for iy in range(iy0, iy1 + 1):
-                    key = pack_key(lev, bucket, ix, iy)
-                    b = np.int64(mix64(key) & mask)
-                    for k in range(bin_start[b], bin_start[b + 1]):
-                        if bin_key[k] != key:
-                            continue
-                        if cx < box[k, 0] or cx > box[k, 1] or cy < box[k, 2] or cy > box[k, 3]:
-                            continue
-                        g = bin_gap[k]
-                        a = gap_a[g]
-                        if not (t[a] < w1 and t[a + 1] > w0):
-                            continue
-                        ok, need = stretch_prism(True, t[a], x[a], y[a], reach[a],
-                                                 True, t[a + 1], x[a + 1], y[a + 1], reach[a + 1],
-                                                 t[a], t[a + 1], cx, cy, w0, w1, radius, speed)
-                        if not ok:
-                            continue
-                        if n == cand_s.size:
-                            grown_s = np.empty(2 * n, dtype=np.int64)
-                            grown_g = np.empty(2 * n, dtype=np.int64)
-                            grown_v = np.empty(2 * n, dtype=np.float64)
-                            grown_s[:n] = cand_s
-                            grown_g[:n] = cand_g
-                            grown_v[:n] = cand_v
-                            cand_s, cand_g, cand_v = grown_s, grown_g, grown_v
-                        cand_s[n] = subject[a]
-                        cand_g[n] = g
-                        cand_v[n] = need
-                        n += 1
-    if n == 0:
-        return 0
-    order = np.argsort(cand_s[:n], kind="mergesort")
-    distinct = 0
-    k = 0
-    while k < n:
-        s = cand_s[order[k]]
-        best = order[k]
-        j = k + 1
-        while j < n and cand_s[order[j]] == s:
-            c = order[j]
-            if cand_v[c] < cand_v[best] or (cand_v[c] == cand_v[best] and cand_g[c] < cand_g[best]):
-                best = c
-            j += 1
-        if out_start >= 0:
-            out_subject[out_start + distinct] = s
-            out_gap[out_start + distinct] = cand_g[best]
-            out_speed[out_start + distinct] = cand_v[best]
-        distinct += 1
-        k = j
-    return distinct
-
-
 @nb.njit(cache=True, parallel=True)
-def _reachable_pairs(cx, cy, w0, w1, radius, speed, cell_m, bin_gap, bin_key, box, bin_start,
-                     level_bucket_ns, gap_a, subject, t, x, y, reach):
-    n = cx.size
-    counts = np.zeros(n + 1, dtype=np.int64)
-    no_i = np.empty(0, dtype=np.int64)
-    no_f = np.empty(0, dtype=np.float64)
-    for i in nb.prange(n):
-        counts[i + 1] = _crime_gaps(cx[i], cy[i], w0[i], w1[i], radius, speed, cell_m, bin_gap,
-                                    bin_key, box, bin_start, level_bucket_ns, gap_a, subject,
-                                    t, x, y, reach, no_i, no_i, no_f, -1)
-    for i in range(n):
-        counts[i + 1] += counts[i]
-    out_subject = np.empty(counts[n], dtype=np.int64)
-    out_gap = np.empty(counts[n], dtype=np.int64)
-    out_speed = np.empty(counts[n], dtype=np.float64)
-    for i in nb.prange(n):
-        _crime_gaps(cx[i], cy[i], w0[i], w1[i], radius, speed, cell_m, bin_gap, bin_key, box,
-                    bin_start, level_bucket_ns, gap_a, subject, t, x, y, reach, out_subject,
-                    out_gap, out_speed, counts[i])
-    return counts, out_subject, out_gap, out_speed
+def _reach_rows(order, cx, cy, w0, w1, radius, speed, cell_m, bin_key, box, bin_t, bin_p,
+                bin_subject, bin_start, level_bucket_ns, subject_row, n_subjects,
+                min_speed, worst_from, worst_to):
+    mask = np.uint64(bin_start.size - 2)
+    for r in nb.prange(order.size):
+        i = order[r]
+        ccx = cx[i]
+        ccy = cy[i]
+        a0 = w0[i]
+        a1 = w1[i]
+        base = r * n_subjects
+        for lev in range(N_LEVELS):
+            bk = level_bucket_ns[lev]
+            if bk == 0:
+                continue
+            size = cell_m * (2.0 ** lev)
+            ix0 = np.int64(np.floor((ccx - size) / size))
+            ix1 = np.int64(np.floor(ccx / size))
+            iy0 = np.int64(np.floor((ccy - size) / size))
+            iy1 = np.int64(np.floor(ccy / size))
+            # a gap meeting the window starts within one bucket (>= its duration) before w0
+            for bucket in range((a0 - bk) // bk, a1 // bk + 1):
+                for ix in range(ix0, ix1 + 1):
+                    for iy in range(iy0, iy1 + 1):
+                        key = pack_key(lev, bucket, ix, iy)
+                        b = np.int64(mix64(key) & mask)
+                        for k in range(bin_start[b], bin_start[b + 1]):
+                            if bin_key[k] != key:
+                                continue
+                            if (ccx < box[k, 0] or ccx > box[k, 1] or ccy < box[k, 2]
+                                    or ccy > box[k, 3]):
+                                continue
+                            ta = bin_t[k, 0]
+                            tb = bin_t[k, 1]
+                            if not (ta < a1 and tb > a0):
+                                continue
+                            ok, need = stretch_prism(True, ta, bin_p[k, 0], bin_p[k, 1],
+                                                     bin_p[k, 2], True, tb, bin_p[k, 3],
+                                                     bin_p[k, 4], bin_p[k, 5], ta, tb, ccx, ccy,
+                                                     a0, a1, radius, speed)
+                            if not ok:
+                                continue
+                            row = base + subject_row[bin_subject[k]]
+                            old = min_speed[row]
+                            # worst gap: least speed, then the earliest (a subject's gaps are
+                            # disjoint, so the earliest start is the earliest gap)
+                            if old != old or need < old or (need == old and ta < worst_from[row]):
+                                min_speed[row] = need
+                                worst_from[row] = ta
+                                worst_to[row] = tb
 
 
-def reachable_pairs(index: GapIndex, subject, t, x, y, reach, cx, cy, w0, w1):
-    """For each crime (CSR ``offsets``), the subjects that could have been in its vicinity
-    during a gap, ascending, with their worst gap id and the speed it needed."""
-    return _reachable_pairs(np.ascontiguousarray(cx, np.float64),
-                            np.ascontiguousarray(cy, np.float64),
-                            np.ascontiguousarray(w0, np.int64), np.ascontiguousarray(w1, np.int64),
-                            index.radius_m, index.speed_mps, index.cell_m, index.bin_gap,
-                            index.bin_key, index.box, index.bin_start, index.level_bucket_ns,
-                            index.gap_a, subject, t, x, y, reach)
+def reach_rows(index: GapIndex, order, cx, cy, w0, w1, subject_row, n_subjects: int):
+    """The prism test of every gap the index finds for each crime, straight into the coverage
+    rows: crime ``order[r]`` and subject ``subject_row[s]`` (trail code s) is row
+    r·n_subjects + subject_row[s]. Returns ``(min_speed, worst_from, worst_to)``: for each row
+    the worst gap through which the subject could have been in the vicinity (NaN / NaT when
+    none). Each crime is one task, so rows are never shared between threads."""
+    n_rows = len(order) * n_subjects
+    min_speed = np.full(n_rows, np.nan)
+    worst_from = np.full(n_rows, NO_TIME, dtype=np.int64)
+    worst_to = np.full(n_rows, NO_TIME, dtype=np.int64)
+    if index.bin_gap.size:
+        _reach_rows(np.ascontiguousarray(order, np.int64), np.ascontiguousarray(cx, np.float64),
+                    np.ascontiguousarray(cy, np.float64), np.ascontiguousarray(w0, np.int64),
+                    np.ascontiguousarray(w1, np.int64), index.radius_m, index.speed_mps,
+                    index.cell_m, index.bin_key, index.box, index.bin_t, index.bin_p,
+                    index.bin_subject, index.bin_start, index.level_bucket_ns,
+                    np.ascontiguousarray(subject_row, np.int64), n_subjects,
+                    min_speed, worst_from, worst_to)
+    return min_speed, worst_from, worst_to
 
 
 @nb.njit(cache=True, inline="always")
@@ -389,16 +363,16 @@ def _gallop(t, p, hi, value, strict):
 
 
 @nb.njit(cache=True, parallel=True)
-def coverage_rows(order, cx, cy, w0, w1, radius, speed, n_subjects,
-                  hit_offsets, hit_subject, reach_offsets, reach_subject, reach_gap, reach_speed,
+def coverage_rows(order, cx, cy, w0, w1, radius, speed, n_subjects, hit_offsets, hit_subject,
                   fix_lo, fix_hi, t, x, y, reach, gap_lo, gap_hi, gap_ta, gap_tb,
-                  mon_lo, mon_hi, mon_start, mon_end, block):
+                  mon_lo, mon_hi, mon_start, mon_end, block, min_speed, worst_from, worst_to):
     """One row per (crime, subject): crime ``order[r]`` fills rows r·n_subjects + s.
 
-    Subjects are universe codes (fix, gap and monitoring ranges per code); hits and reachable
-    gaps come grouped by crime (CSR offsets), subjects ascending within a crime. The unwatched
-    time before the first fix and after the last one inside the monitoring (activation data
-    only) is tested here, O(1) per row.
+    Subjects are universe codes (fix, gap and monitoring ranges per code); hits come grouped
+    by crime (CSR offsets), subjects ascending within a crime; ``min_speed``, ``worst_from``
+    and ``worst_to`` arrive filled by ``reach_rows`` (the worst interior gap per row) and leave
+    as the output columns. The unwatched time before the first fix and after the last one
+    inside the monitoring (activation data only) is tested here, O(1) per row.
 
     Tiled for the memory hierarchy: a block of ``block`` crimes (in output order) against each
     subject in turn, so the subject's fixes stay in cache while the block's windows sweep them
@@ -410,9 +384,6 @@ def coverage_rows(order, cx, cy, w0, w1, radius, speed, n_subjects,
     fixes = np.empty(n_rows, dtype=np.int32)
     covered = np.empty(n_rows, dtype=np.float64)
     gaps = np.empty(n_rows, dtype=np.int32)
-    worst_from = np.empty(n_rows, dtype=np.int64)
-    worst_to = np.empty(n_rows, dtype=np.int64)
-    min_speed = np.empty(n_rows, dtype=np.float64)
     n_blocks = (n_c + block - 1) // block
     for bi in nb.prange(n_blocks):
         r0 = bi * block
@@ -423,7 +394,6 @@ def coverage_rows(order, cx, cy, w0, w1, radius, speed, n_subjects,
         by0 = np.argsort(bw0)
         by1 = np.argsort(bw1)
         hp = hit_offsets[crime]
-        rp = reach_offsets[crime]
         first = np.empty(nb_, dtype=np.int64)
         after = np.empty(nb_, dtype=np.int64)
         for s in range(n_subjects):
@@ -455,11 +425,6 @@ def coverage_rows(order, cx, cy, w0, w1, radius, speed, n_subjects,
                     k += 1
                 hp[j] = k
                 is_hit = k < hit_offsets[i + 1] and hit_subject[k] == s
-                k = rp[j]
-                while k < reach_offsets[i + 1] and reach_subject[k] < s:
-                    k += 1
-                rp[j] = k
-                via = k if (k < reach_offsets[i + 1] and reach_subject[k] == s) else -1
                 # monitoring: merged closed periods
                 inside = False
                 touched = False
@@ -502,11 +467,12 @@ def coverage_rows(order, cx, cy, w0, w1, radius, speed, n_subjects,
                                 best = need
                                 b_from = m0
                                 b_to = t[f0]
-                    if decide and via >= 0 and (not found or reach_speed[via] < best):
+                    via = min_speed[row]
+                    if decide and via == via and (not found or via < best):
                         found = True
-                        best = reach_speed[via]
-                        b_from = gap_ta[reach_gap[via]]
-                        b_to = gap_tb[reach_gap[via]]
+                        best = via
+                        b_from = worst_from[row]
+                        b_to = worst_to[row]
                     last = f1 - 1
                     if m1 > t[last] and t[last] < a1 and m1 >= a0:
                         n_gaps += 1
@@ -537,4 +503,4 @@ def coverage_rows(order, cx, cy, w0, w1, radius, speed, n_subjects,
                     worst_from[row] = NO_TIME
                     worst_to[row] = NO_TIME
                     min_speed[row] = np.nan
-    return status, fixes, covered, gaps, worst_from, worst_to, min_speed
+    return status, fixes, covered, gaps

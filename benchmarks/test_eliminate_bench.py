@@ -1,0 +1,86 @@
+"""eliminate() next to match() on the synthetic national day (target: within 2x of match()).
+
+The national day: 5,000 subjects x 1,440 fixes (one a minute), 20,000 crimes with windows of 0
+to 12 h (``trailmatch.synthetic``): 10^8 (crime, subject) rows of coverage. Two trail sets:
+
+- ``continuous``: the synthetic walk as it is (fixes 40-80 s apart: no gap anywhere);
+- ``gappy``: the same with every subject's tag going quiet three times a day for 10 min to
+  4 h (indoors, uncharged): ~15,000 gaps, so the gap index and the prism test do real work.
+
+    .venv/bin/python -m pytest benchmarks/test_eliminate_bench.py -s --benchmark-only
+    TRAILMATCH_BENCH_SCALE=0.1 .venv/bin/python -m pytest benchmarks/test_eliminate_bench.py -s
+
+``TRAILMATCH_BENCH_SCALE`` scales subjects and crimes (rows scale with its square). Prints
+each eliminate/match ratio and the status counts. Both are timed end to end from DataFrames
+(eliminate() includes its own prepare, index and hit search).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trailmatch import Rules, match, synthetic
+from trailmatch.eliminate import eliminate
+
+SCALE = float(os.environ.get("TRAILMATCH_BENCH_SCALE", "1"))
+N_SUBJECTS = max(int(round(5000 * SCALE)), 2)
+N_CRIMES = max(int(round(20_000 * SCALE)), 10)
+RULES = Rules()  # precision counted, R 100 m, max gap 300 s, v_max 50 m/s
+TIMES: dict[str, float] = {}
+
+
+def _with_gaps(trails: pd.DataFrame, seed: int = 5) -> pd.DataFrame:
+    """Drop three stretches of 10 min to 4 h from each subject's day."""
+    rng = np.random.default_rng(seed)
+    code = trails["subject"].cat.codes.to_numpy()
+    minute = (trails["time"] - trails["time"].dt.floor("D")).dt.total_seconds().to_numpy() / 60
+    drop = np.zeros(len(trails), dtype=bool)
+    n = int(code.max()) + 1
+    for _ in range(3):
+        start = rng.uniform(0, 1440, size=n)
+        length = rng.uniform(10, 240, size=n)
+        drop |= (minute >= start[code]) & (minute < (start + length)[code])
+    return trails[~drop].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def day():
+    trails = synthetic.trails(n_subjects=N_SUBJECTS, fixes_per_day=1440, days=1)
+    crimes = synthetic.crimes(n_crimes=N_CRIMES, days=1)
+    eliminate(trails.iloc[:3000], crimes.iloc[:20], RULES)  # compile / load the numba cache
+    return {"continuous": trails, "gappy": _with_gaps(trails)}, crimes
+
+
+@pytest.mark.parametrize("trails_kind", ["continuous", "gappy"])
+def test_match_national_day(benchmark, day, trails_kind):
+    trails, crimes = day[0][trails_kind], day[1]
+    hits = benchmark.pedantic(match, args=(trails, crimes, RULES), rounds=3, iterations=1)
+    assert len(hits) > 0
+    TIMES[f"match {trails_kind}"] = benchmark.stats.stats.median
+
+
+@pytest.mark.parametrize("trails_kind", ["continuous", "gappy"])
+def test_eliminate_national_day(benchmark, day, trails_kind):
+    trails, crimes = day[0][trails_kind], day[1]
+    cov = benchmark.pedantic(eliminate, args=(trails, crimes, RULES), rounds=3, iterations=1)
+    assert len(cov) == N_SUBJECTS * N_CRIMES
+    counts = cov["status"].value_counts()
+    if trails_kind == "gappy":
+        assert counts.get("cannot_exclude", 0) > 0
+    TIMES[f"eliminate {trails_kind}"] = benchmark.stats.stats.median
+    benchmark.extra_info.update({k: int(v) for k, v in counts.items()})
+    del cov
+    line = ", ".join(f"{int(counts.get(s, 0))} {s}"
+                     for s in ("hit", "excluded", "cannot_exclude", "not_monitored"))
+    print(f"\n{trails_kind}: {len(trails)} fixes, {N_CRIMES} crimes x {N_SUBJECTS} subjects: "
+          f"{line}")
+    m = TIMES.get(f"match {trails_kind}")
+    if m:
+        e = TIMES[f"eliminate {trails_kind}"]
+        print(f"scale {SCALE}: match() {m:.2f} s, eliminate() {e:.2f} s, ratio {e / m:.2f} "
+              f"(measured {time.strftime('%Y-%m-%d %H:%M')})")
