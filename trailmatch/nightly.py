@@ -140,9 +140,9 @@ class RunResult:
     unusable: list[str] = field(default_factory=list)  # batch files that could not be read
 
 
-def progress(iterable, *, desc: str, total: int | None = None):
+def progress(iterable, *, desc: str, unit: str, total: int | None = None):
     """A progress bar on a terminal only (never in logs or pipes)."""
-    return tqdm(iterable, desc=desc, total=total, leave=False, unit="",
+    return tqdm(iterable, desc=desc, total=total, leave=False, unit=f" {unit}",
                 disable=not sys.stderr.isatty())
 
 
@@ -203,7 +203,7 @@ def read_batches(paths: Sequence[Path], rules: Rules, *, forces=None,
     from trailmatch.ingest.crime_batch import read_crime_batch
 
     out = []
-    for path in progress(paths, desc="read batches"):
+    for path in progress(paths, desc="read batches", unit="file"):
         path = Path(path)
         try:
             raw = path.read_bytes()
@@ -435,7 +435,7 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
                     groups.append((force, batch_id, rb, crimes))
             groups.sort(key=lambda g: (g[0], _batch_key(g[1])))
             batch_crimes: dict[tuple[str, str], dict] = {}
-            for force, batch_id, rb, crimes in progress(groups, desc="store crimes"):
+            for force, batch_id, rb, crimes in progress(groups, desc="store crimes", unit="batch"):
                 t0 = time.perf_counter()
                 existing = repo.find_batch(engine, force, batch_id, rb.sha256)
                 with engine.begin() as conn:
@@ -465,7 +465,8 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
         totals = {"hits_new": 0, "hits_updated": 0, "hits_withdrawn": 0}
         with timer.stage("match"):
             for force, crimes in progress(list(shown.groupby("police_force")),
-                                          desc="match forces"):
+                                          desc="match forces",
+                                          unit="force"):
                 t0 = time.perf_counter()
                 fc = force_counts[force]
                 fc["subjects_monitored"] = loaded.subjects_monitored(crimes, rules)
@@ -486,7 +487,8 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
         outputs = []
         with timer.stage("outputs"):
             for (force, batch_id), entry in progress(sorted(batch_crimes.items()),
-                                                     desc="write reports"):
+                                                     desc="write reports",
+                                                     unit="batch"):
                 t0 = time.perf_counter()
                 crimes = shown[(shown["police_force"] == force)
                                & shown["crime_reference"].isin(entry["refs"])]
