@@ -19,8 +19,8 @@ from service.access import AccessRules
 from service.auth import current_user
 from service.routes import PROTECTED, PUBLIC
 from service.settings import Settings
-from service.trails import TrailAccess
-from trailmatch.hitstore import open_store
+from service.trails import TrailAccess, rules_from_record
+from trailmatch.hitstore import open_store, repository
 from trailmatch.rules import Rules
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -59,12 +59,23 @@ def service_engine(store_dir: str | Path, db_url: str | None) -> Engine:
     return engine
 
 
+def latest_rules(engine: Engine) -> Rules:
+    """The rules of the newest successful run (so proximity answers as the nightly matched),
+    else the contract's defaults."""
+    for run in repository.list_runs(engine, limit=50):
+        if run["status"] == "ok":
+            return rules_from_record(run["rules"], Rules())
+    return Rules()
+
+
 def create_app(store_dir: str | Path, db_url: str | None = None, *, rules: Rules | None = None,
                access: AccessRules | None = None, tile_url: str | None = None,
                tile_attribution: str = "") -> FastAPI:
     """The app over the trail store ``store_dir`` and the hit store (its SQLite file, or
-    ``db_url``). The hit store's schema is migrated on open."""
-    settings = Settings(store_dir=Path(store_dir), rules=rules or Rules(),
+    ``db_url``). The hit store's schema is migrated on open. ``rules`` (max gap, precision,
+    CRS) for proximity and positions: by default those of the newest successful run."""
+    engine = service_engine(store_dir, db_url)
+    settings = Settings(store_dir=Path(store_dir), rules=rules or latest_rules(engine),
                         access=access or AccessRules(), tile_url=tile_url,
                         tile_attribution=tile_attribution)
     app = FastAPI(
@@ -79,7 +90,7 @@ def create_app(store_dir: str | Path, db_url: str | None = None, *, rules: Rules
                     "witnessed the crime.",
     )
     app.state.settings = settings
-    app.state.engine = service_engine(store_dir, db_url)
+    app.state.engine = engine
     app.state.trails = TrailAccess(settings.store_dir, settings.rules)
     for name in PUBLIC:
         app.include_router(importlib.import_module(f"service.routes.{name}").router)
