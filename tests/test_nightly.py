@@ -251,3 +251,36 @@ def test_an_unreadable_file_does_not_stop_the_other_forces(lite, fixes, sample_d
     assert result.counts["forces"]["Hampshire"]["hits"] > 80
     [run] = repo.list_runs(lite)
     assert run["counts"]["unusable_files"] == result.unusable
+
+
+def test_late_fix_that_bends_the_path_away_withdraws_the_hit(lite, tmp_path):
+    """Two fixes 2 minutes apart whose straight segment crosses the crime: a hit with no fix
+    in the vicinity. A late fix between them, 1 km north, shows the subject went round: the
+    rematch withdraws the hit (kept in the store as withdrawn, gone from the outputs)."""
+    t0 = pd.Timestamp("2025-01-22 10:00", tz="UTC")
+    ingest_1 = pd.Timestamp("2025-01-23 06:00", tz="UTC")
+    ingest_2 = pd.Timestamp("2025-01-23 18:00", tz="UTC")
+
+    def fix(seconds, x, y, ingested):
+        return {"subject": "S9", "time": t0 + pd.Timedelta(seconds=seconds), "x": x, "y": y,
+                "precision_m": 5.0, "source": 1, "ingested_at": ingested}
+
+    on_time = [fix(0, 441000.0, 112000.0, ingest_1), fix(120, 443000.0, 112000.0, ingest_1)]
+    late = [fix(60, 442000.0, 113000.0, ingest_2)]
+    batch = tmp_path / "HAM20250123.csv"
+    batch.write_text("Hampshire,RB,Robbery,HAM20250123,44/9/25,20250122095500,20250122100500,"
+                     "442000.0,112000.0,,,OSGB36,\n")
+    run_nightly(lite, [batch], FrameTrails(pd.DataFrame(on_time)), tmp_path / "out", RULES)
+    [hit] = repo.hits_for_crime(lite, "Hampshire", "44/9/25")
+    assert hit["subject"] == "S9" and hit["fixes_in"] == 0 and hit["min_distance_m"] < 1e-6
+
+    trails = FrameTrails(pd.DataFrame(on_time + late))
+    result = run_rematch(lite, trails, ingest_2 - pd.Timedelta(hours=1), RULES,
+                         out_dir=tmp_path / "out")
+    assert list(result.changes["change"]) == ["withdrawn"]
+    assert list(result.changes["hit_id"]) == [hit["id"]]
+    assert repo.hits_for_crime(lite, "Hampshire", "44/9/25") == []
+    [kept] = repo.hits_for_crime(lite, "Hampshire", "44/9/25", include_withdrawn=True)
+    assert kept["status"] == "withdrawn" and kept["withdrawn_run_id"] == result.run_id
+    csv = pd.read_csv(tmp_path / "out" / "Hampshire" / "HAM20250123" / "hits.csv")
+    assert csv.empty
