@@ -11,7 +11,9 @@ Stages, each timed (seconds per stage go to the summary and the run record):
 4. **match**   only the crime versions that were never matched under these rules;
                ``save_hits`` keeps one row per (crime version, subject): a rerun adds nothing;
 5. **outputs** for each force and batch ``OUT/<force>/<batch_id>/``: ``hits.csv``,
-               ``hits.geojson``, ``report.html``, ``rejects.csv`` (``write_batch_outputs``).
+               ``hits.geojson``, ``report.html``, ``rejects.csv`` (``write_batch_outputs``),
+               and ``coverage.csv`` (``trailmatch.eliminate``: who is excluded, who cannot
+               be, who was not monitored; the report gets a section on it).
 
 A run is recorded (``runs``: started, ended, algorithm version, rules, counts, status, summary)
 whatever happens: a failure is recorded as ``failed`` with its error before it propagates.
@@ -106,6 +108,13 @@ class StoreTrails:
 
     def ingested_since(self, since) -> pd.DataFrame:
         return self._store().ingested_since(pd.Timestamp(since).value)
+
+    def activations(self) -> pd.DataFrame | None:
+        """Device activation periods (subjects file) for coverage; None when there are none."""
+        from trailmatch.eliminate import activations_from_subjects
+
+        subjects = self._store().subjects()
+        return activations_from_subjects(subjects) if len(subjects) else None
 
 
 @dataclass
@@ -287,6 +296,7 @@ class LoadedTrails:
     trail: Trail
     index: object
     codes: dict
+    activations: pd.DataFrame | None = None  # for coverage: None = first to last fix
 
     @classmethod
     def load(cls, source: TrailSource, crimes: pd.DataFrame, rules: Rules) -> LoadedTrails:
@@ -301,7 +311,24 @@ class LoadedTrails:
         trail = prepare_trail(frame)
         index = build_index(trail, rules.max_gap_s, rules.count_precision)
         codes = {s: i for i, s in enumerate(trail.subjects.tolist())}
-        return cls(trail=trail, index=index, codes=codes)
+        activations = source.activations() if hasattr(source, "activations") else None
+        if activations is not None and len(frame):
+            # only periods meeting the fixes read: others would list every past subject
+            lo, hi = frame["time"].min(), frame["time"].max()
+            end = pd.to_datetime(activations["end"], utc=True)
+            activations = activations[(pd.to_datetime(activations["start"], utc=True) <= hi)
+                                      & (end.isna() | (end >= lo)).to_numpy()]
+        return cls(trail=trail, index=index, codes=codes, activations=activations)
+
+    def coverage(self, crimes: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+        """Coverage rows (``trailmatch.eliminate``) of these crimes against the loaded trails.
+        Only the fixes read for matching are known here (windows widened by max gap): a gap
+        reaching beyond them loses its outer fix, which can only make fewer exclusions."""
+        from trailmatch.eliminate import eliminate_prepared
+
+        prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
+        return eliminate_prepared(self.trail, self.index, prepared, rules,
+                                  activations=self.activations)
 
     def match(self, crimes: pd.DataFrame, rules: Rules) -> pd.DataFrame:
         """Hits of stored crime versions (``id`` column) with a ``crime_id`` column added."""
@@ -356,7 +383,8 @@ def write_batch_outputs(directory: Path, *, police_force: str, batch_id: str,
                         crimes: pd.DataFrame, hits: pd.DataFrame,
                         evidence: Callable[[dict, dict], Evidence], rules: Rules,
                         meta: list[tuple[str, str]], rejects: pd.DataFrame | None = None,
-                        extra_sections: Sequence[str] = ()) -> dict[str, Path]:
+                        extra_sections: Sequence[str] = (),
+                        coverage: pd.DataFrame | None = None) -> dict[str, Path]:
     """Every file a force gets for one batch, written atomically into ``directory``.
 
     ``crimes``: the batch's current crime versions (``id`` and the ``crimes`` columns, x/y in
@@ -380,6 +408,13 @@ def write_batch_outputs(directory: Path, *, police_force: str, batch_id: str,
     atomic_write(paths["hits.csv"], hits_csv(hits.sort_values(["crime_reference", "subject"])))
     atomic_write(paths["hits.geojson"], dumps(batch_geojson(crime_rows, hits_by_crime, ev,
                                                             rules)))
+    if coverage is not None:  # one row per (crime, subject): hit / excluded / cannot / not
+        from trailmatch.eliminate import write_coverage_csv
+        from trailmatch.report.coverage import coverage_section
+
+        paths["coverage.csv"] = directory / "coverage.csv"
+        write_coverage_csv(coverage, paths["coverage.csv"])
+        extra_sections = [*extra_sections, coverage_section(crime_rows, coverage, rules)]
     html = render_report(
         title=f"Evidence report: {police_force}, batch {batch_id}",
         subtitle=f"Hits of the crimes in batch {batch_id} against the monitored subjects' "
@@ -504,7 +539,8 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
                                           " (see rejects.csv)")]
                 write_batch_outputs(directory, police_force=force, batch_id=batch_id,
                                     crimes=crimes, hits=hits, evidence=loaded.evidence,
-                                    rules=rules, meta=meta, rejects=rejects)
+                                    rules=rules, meta=meta, rejects=rejects,
+                                    coverage=loaded.coverage(crimes, rules))
                 force_counts[force]["hits"] += len(hits)
                 force_counts[force]["seconds"]["outputs"] += time.perf_counter() - t0
                 outputs.append(BatchOutput(force, batch_id, directory, len(crimes), len(hits)))
