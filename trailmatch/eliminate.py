@@ -235,10 +235,12 @@ def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules:
 
     ref_codes, refs = pd.factorize(frame["crime_reference"].astype(str))
     force_codes, forces = pd.factorize(frame["police_force"].astype(str))
-    per_crime = np.repeat(order, n_u)
+    # int32 codes repeated per subject: a national day is 10^8 rows
     return pd.DataFrame({
-        "crime_reference": pd.Categorical.from_codes(ref_codes[per_crime], categories=refs),
-        "police_force": pd.Categorical.from_codes(force_codes[per_crime], categories=forces),
+        "crime_reference": pd.Categorical.from_codes(
+            np.repeat(ref_codes[order].astype(np.int32), n_u), categories=refs),
+        "police_force": pd.Categorical.from_codes(
+            np.repeat(force_codes[order].astype(np.int32), n_u), categories=forces),
         "subject": pd.Categorical.from_codes(np.tile(np.arange(n_u, dtype=np.int32), n_c),
                                              categories=pd.Index(names.astype(str))),
         "status": pd.Categorical.from_codes(status, categories=list(STATUSES)),
