@@ -119,7 +119,7 @@ def served(tmp_path_factory):
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "service.app:app_from_env", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
-         "--log-level", "warning", "--no-access-log"], env=env)
+         "--log-level", "warning", "--no-access-log", "--timeout-keep-alive", "75"], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -145,6 +145,7 @@ async def closed_loop(base: str, token: str, make_params, path: str, clients: in
     """``clients`` concurrent clients share ``total`` requests; stops at ``TIME_CAP_S``."""
     latencies: list[float] = []
     errors = 0
+    kinds: dict[str, int] = {}
     remaining = total
     stop_at = time.monotonic() + TIME_CAP_S
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -158,11 +159,13 @@ async def closed_loop(base: str, token: str, make_params, path: str, clients: in
                 t = time.perf_counter()
                 try:
                     r = await client.get(path, params=make_params(rng))
-                    ok = r.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    kind = None if r.status_code == 200 else f"HTTP {r.status_code}"
+                except httpx.HTTPError as e:
+                    kind = type(e).__name__
                 latencies.append(time.perf_counter() - t)
-                errors += not ok
+                if kind:
+                    errors += 1
+                    kinds[kind] = kinds.get(kind, 0) + 1
 
         t0 = time.perf_counter()
         await asyncio.gather(*(one_client(i) for i in range(clients)))
@@ -171,7 +174,8 @@ async def closed_loop(base: str, token: str, make_params, path: str, clients: in
     return {"requests": len(ms), "errors": errors, "clients": clients,
             "p50_ms": round(float(np.percentile(ms, 50)), 2),
             "p99_ms": round(float(np.percentile(ms, 99)), 2),
-            "max_ms": round(float(ms.max()), 2), "rps": round(len(ms) / wall, 1)}
+            "max_ms": round(float(ms.max()), 2), "rps": round(len(ms) / wall, 1),
+            "error_kinds": kinds}
 
 
 def report(name: str, stats: dict, benchmark) -> None:

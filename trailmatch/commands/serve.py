@@ -47,5 +47,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"trailmatch serve: http://{args.host}:{args.port}/ (API docs at /docs)",
           file=sys.stderr)
     uvicorn.run("service.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning", access_log=False)
+                workers=args.workers, log_level="warning", access_log=False,
+                # clients (and proxies) keep connections open between an officer's clicks
+                timeout_keep_alive=75)
     return 0
