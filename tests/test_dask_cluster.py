@@ -48,6 +48,17 @@ def test_cluster_equals_single_process(client, expected, name):
     assert len(client.scheduler_info()["workers"]) == 2
 
 
+def test_progress_bar_goes_to_stderr(client, expected, capsys):
+    """The Dask progress bar (shown when stderr is a terminal) never mixes into stdout,
+    which may carry data."""
+    trails, crimes, rules, hits = expected["sample"]
+    got = match_distributed(trails, crimes, rules, client, progress=True)
+    pd.testing.assert_frame_equal(got, hits)
+    out = capsys.readouterr()
+    assert "100% Completed" in out.err
+    assert out.out == ""
+
+
 def test_cluster_reads_a_store_object(client, expected):
     """Workers read their own stretch from a store (here an object with read_trails)."""
     trails, crimes, rules, hits = expected["multi_day"]
@@ -65,6 +76,43 @@ def test_cluster_reads_a_trail_store(client, expected, tmp_path, as_url):
     assert len(hits) > 20
     source = f"file://{path}" if as_url else path
     pd.testing.assert_frame_equal(match_distributed(source, crimes, rules, client), hits)
+
+
+def test_rematch_on_the_cluster_saves_the_same_hits(client, tmp_path, sample_dir):
+    """``trailmatch rematch --scheduler``: late uploads re-matched on Dask change the hit store
+    exactly as in one process."""
+    from trailmatch.hitstore import open_store
+    from trailmatch.hitstore import repository as repo
+    from trailmatch.ingest.positions import read_positions
+    from trailmatch.nightly import FrameTrails, run_nightly
+    from trailmatch.rematch import run_rematch
+    from trailmatch.rules import Rules
+
+    rules = Rules(count_precision=False)
+    fixes = read_positions(sample_dir / "positions.csv").fixes
+    t_ingest = pd.Timestamp("2025-01-27 06:00", tz="UTC")
+    late = (fixes["subject"] == "07012") & (fixes["time"] >= pd.Timestamp("2025-01-22", tz="UTC"))
+    on_time = fixes[~late].assign(ingested_at=t_ingest)
+    uploaded = FrameTrails(pd.concat([on_time, fixes[late].assign(
+        ingested_at=t_ingest + pd.Timedelta(hours=5))]).reset_index(drop=True))
+    results = {}
+    for name, dask_client in (("single", None), ("dask", client)):
+        engine = open_store(tmp_path / name)
+        try:
+            run_nightly(engine, [sample_dir / "crimes.csv"], FrameTrails(on_time),
+                        tmp_path / f"out-{name}", rules)
+            done = run_rematch(engine, uploaded, t_ingest + pd.Timedelta(hours=1), rules,
+                               client=dask_client)
+            hits = repo.hits_for_crime_ids(engine, repo.current_crimes(engine)["id"])
+        finally:
+            engine.dispose()
+        results[name] = (done, hits)
+    (single, single_hits), (dask, dask_hits) = results["single"], results["dask"]
+    assert (single.changes["change"] == "new").sum() > 0
+    assert single.crimes_rematched == dask.crimes_rematched
+    pd.testing.assert_frame_equal(dask.changes, single.changes)
+    drop = [c for c in single_hits.columns if c in ("run_id", "created_at", "updated_at")]
+    pd.testing.assert_frame_equal(dask_hits.drop(columns=drop), single_hits.drop(columns=drop))
 
 
 def test_worker_killed_mid_run_changes_nothing(client, expected):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from trailmatch.commands.nightly import add_db_args
 from trailmatch.commands.options import add_rules_args
+from trailmatch.scale.cluster import add_scheduler_arg
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--changes", type=Path, metavar="FILE",
                    help="write the changed hits to this CSV instead of stdout")
     add_rules_args(p)
+    add_scheduler_arg(p)
     p.set_defaults(run=run)
 
 
@@ -42,7 +44,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     rules, engine, trails = open_inputs(args, "rematch")
     try:
-        result = run_rematch(engine, trails, since, rules, out_dir=args.out)
+        if args.scheduler:
+            from trailmatch.scale.cluster import client_from_arg
+            with client_from_arg(args.scheduler) as client:
+                result = run_rematch(engine, trails, since, rules, out_dir=args.out,
+                                     client=client)
+        else:
+            result = run_rematch(engine, trails, since, rules, out_dir=args.out)
     finally:
         engine.dispose()
     text = changes_csv(result.changes)

@@ -49,6 +49,10 @@ def client_from_arg(value: str, *, memory_limit: str | int = "auto"):
     import dask
     from distributed import Client
 
+    # Dask logs its own lifecycle at INFO (scheduler start, comms closing): not for our stderr,
+    # which carries the command's summary.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+
     m = _LOCAL.fullmatch(value)
     if m is None:
         return Client(value)
