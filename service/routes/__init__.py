@@ -7,4 +7,4 @@ own ``router``, and its name added to ``PROTECTED``.
 """
 
 PUBLIC = ["public"]
-PROTECTED = ["me", "hits", "subjects", "proximity", "admin"]
+PROTECTED = ["me", "hits", "subjects", "proximity", "admin", "coverage"]

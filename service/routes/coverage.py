@@ -1,0 +1,103 @@
+"""Coverage of one crime: for every subject, hit / excluded / cannot_exclude / not_monitored,
+with the evidence (``trailmatch.eliminate``), computed from the trail store on request.
+
+Same access rules as ``GET /hits``: an officer sees only their own force's crimes (403
+otherwise, before anything is looked up), every request is audited, an unknown crime is 404.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BaseModel
+from sqlalchemy import Engine
+
+from service import access, audit
+from service.auth import CurrentUser
+from service.models import Problem
+from service.settings import Settings, engine, settings
+from trailmatch.hitstore import repository
+
+router = APIRouter(tags=["coverage"])
+
+Db = Annotated[Engine, Depends(engine)]
+Cfg = Annotated[Settings, Depends(settings)]
+Name = Annotated[str, Query(min_length=1, max_length=64)]
+
+# Fixes are read this far around the window, so that a gap that began or ends outside it has
+# its fixes (a shorter reach only ever excludes fewer subjects).
+LOOKBACK = dt.timedelta(hours=24)
+
+
+class CoverageOut(BaseModel):
+    """One subject against one crime (columns of ``trailmatch eliminate``)."""
+
+    crime_reference: str
+    police_force: str
+    subject: str
+    status: Literal["hit", "excluded", "cannot_exclude", "not_monitored"]
+    fixes_in_window: int
+    covered_fraction: float
+    gaps: int
+    worst_gap_from: dt.datetime | None
+    worst_gap_to: dt.datetime | None
+    min_speed_needed_mps: float | None
+
+
+def crime_coverage(store_dir, crimes, rules) -> list[dict]:
+    """Coverage rows of stored crime versions (``repository.current_crimes_for`` frame)."""
+    import pandas as pd
+
+    from service.trails import _ENGINE_LOCK
+    from trailmatch.eliminate import activations_from_subjects, eliminate_prepared
+    from trailmatch.index.persist import load_index_for_window
+    from trailmatch.ingest.trail_store import TrailStore
+    from trailmatch.nightly import crimes_in_rules_crs
+    from trailmatch.trails import prepare_crimes
+
+    crimes = crimes_in_rules_crs(crimes, rules)
+    prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
+    w0, w1 = int(prepared.w0.min()), int(prepared.w1.max())
+    margin = int(LOOKBACK.total_seconds() * 1e9) + rules.max_gap_ns
+    subjects = TrailStore(store_dir).subjects()
+    activations = None
+    if len(subjects):
+        start = pd.to_datetime(subjects["activation_start"], utc=True)
+        end = pd.to_datetime(subjects["activation_end"], utc=True)
+        meets = (start <= pd.Timestamp(w1 + margin, tz="UTC")) & (
+            end.isna() | (end >= pd.Timestamp(w0 - margin, tz="UTC")))
+        activations = activations_from_subjects(subjects[meets.to_numpy()])
+    with _ENGINE_LOCK:  # the index cache and numba's thread pool are not for concurrent callers
+        trail, index = load_index_for_window(store_dir, w0, w1, rules, margin_ns=margin)
+        cov = eliminate_prepared(trail, index, prepared, rules, activations=activations)
+    out = cov.astype({"crime_reference": str, "police_force": str, "subject": str,
+                      "status": str})
+    rows = out.to_dict("records")
+    for r in rows:
+        for k in ("worst_gap_from", "worst_gap_to"):
+            r[k] = None if pd.isna(r[k]) else r[k].to_pydatetime()
+        if pd.isna(r["min_speed_needed_mps"]):
+            r["min_speed_needed_mps"] = None
+    return rows
+
+
+@router.get("/coverage", response_model=list[CoverageOut],
+            responses={403: {"model": Problem}, 404: {"model": Problem}})
+def coverage(principal: CurrentUser, db: Db, cfg: Cfg, police_force: Name,
+             crime_reference: Name) -> list[dict]:
+    """Every subject's status against the current version of one crime: ``hit``,
+    ``excluded`` (could not have been in the vicinity at the rules' maximum speed through any
+    gap of its trail), ``cannot_exclude`` (with the gap needing the least speed, and that
+    speed) or ``not_monitored`` (with the share of the window monitored)."""
+    target = f"crime:{police_force}/{crime_reference}"
+    if not access.sees_force(principal, police_force):
+        audit.record(db, principal, "coverage.denied", target)
+        raise access.deny("officers see the crimes and hits of their own force only")
+    audit.record(db, principal, "coverage", target)
+    crimes = repository.current_crimes_for(db, [(police_force, crime_reference)])
+    if crimes.empty:
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            "no crime with that reference from that force")
+    return crime_coverage(cfg.store_dir, crimes, cfg.rules)

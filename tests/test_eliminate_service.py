@@ -1,0 +1,86 @@
+"""``GET /coverage``: the coverage of one crime, with the same need-to-know as ``GET /hits``."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from service_world import build_world
+
+from service.app import create_app
+from trailmatch.hitstore import repository
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return build_world(tmp_path_factory.mktemp("store"))
+
+
+@pytest.fixture(scope="module")
+def app(world):
+    return create_app(world.store)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return TestClient(app)
+
+
+def auth(world, who: str) -> dict:
+    return {"Authorization": f"Bearer {world.tokens[who]}"}
+
+
+def test_officer_gets_the_coverage_of_their_crime(client, world, app):
+    hit = world.hits[world.hits["police_force"] == "Hampshire"].iloc[0]
+    r = client.get("/coverage", params={"police_force": "Hampshire",
+                                        "crime_reference": hit["crime_reference"]},
+                   headers=auth(world, "ham"))
+    assert r.status_code == 200, r.text
+    rows = pd.DataFrame(r.json())
+    assert set(rows["subject"]) == set(world.trails["subject"])
+    assert (rows["crime_reference"] == hit["crime_reference"]).all()
+    assert rows.set_index("subject").loc[hit["subject"], "status"] == "hit"
+    hits = {h["subject"] for h in repository.hits_for_crime(app.state.engine, "Hampshire",
+                                                            hit["crime_reference"])}
+    assert set(rows.loc[rows["status"] == "hit", "subject"]) == hits
+    ce = rows[rows["status"] == "cannot_exclude"]
+    assert ce["worst_gap_from"].notna().all() and ce["min_speed_needed_mps"].notna().all()
+    last = repository.list_audit(app.state.engine, limit=1)[0]
+    assert (last["action"], last["target"]) == (
+        "coverage", f"crime:Hampshire/{hit['crime_reference']}")
+
+
+def test_every_status_is_reachable_through_the_api(client, world):
+    seen = set()
+    for ref in world.crimes.loc[world.crimes["police_force"] == "Hampshire",
+                                "crime_reference"].iloc[:40]:
+        r = client.get("/coverage", params={"police_force": "Hampshire", "crime_reference": ref},
+                       headers=auth(world, "proc"))
+        assert r.status_code == 200
+        seen |= {row["status"] for row in r.json()}
+    assert {"hit", "excluded", "cannot_exclude", "not_monitored"} <= seen
+
+
+def test_another_forces_crime_is_403_and_audited(client, world, app):
+    ref = world.crimes.loc[world.crimes["police_force"] == "Hampshire", "crime_reference"].iloc[0]
+    r = client.get("/coverage", params={"police_force": "Hampshire", "crime_reference": ref},
+                   headers=auth(world, "sus"))
+    assert r.status_code == 403
+    last = repository.list_audit(app.state.engine, limit=1)[0]
+    assert last["action"] == "coverage.denied"
+
+
+@pytest.mark.parametrize(("params", "code"), [
+    ({"police_force": "Hampshire", "crime_reference": "no/such/ref"}, 404),
+    ({"police_force": "Hampshire"}, 422),
+    ({"police_force": "", "crime_reference": "x"}, 422),
+])
+def test_bad_or_unknown_queries(client, world, params, code):
+    assert client.get("/coverage", params=params, headers=auth(world, "ham")).status_code == code
+
+
+def test_no_token_is_401(client):
+    assert client.get("/coverage", params={"police_force": "Hampshire",
+                                           "crime_reference": "x"}).status_code == 401
