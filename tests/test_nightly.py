@@ -284,3 +284,16 @@ def test_late_fix_that_bends_the_path_away_withdraws_the_hit(lite, tmp_path):
     assert kept["status"] == "withdrawn" and kept["withdrawn_run_id"] == result.run_id
     csv = pd.read_csv(tmp_path / "out" / "Hampshire" / "HAM20250123" / "hits.csv")
     assert csv.empty
+
+
+def test_rematch_names_crimes_matched_under_other_rules(lite, fixes, sample_dir, tmp_path):
+    ingested = pd.Timestamp("2025-01-27 06:00", tz="UTC")
+    trails = FrameTrails(fixes.assign(ingested_at=ingested))
+    result = run_nightly(lite, [sample_dir / "crimes.csv"], trails, tmp_path / "out", RULES)
+    other = Rules(radius_m=50, count_precision=False)
+    again = run_rematch(lite, trails, ingested, other)
+    assert again.crimes_rematched == 0 and again.changes.empty
+    assert "NOT re-matched" in again.summary and f"run(s) {result.run_id}" in again.summary
+    same = run_rematch(lite, trails, ingested, RULES)
+    assert same.crimes_rematched > 300 and "NOT re-matched" not in same.summary
+    assert same.changes.empty  # nothing late changed anything

@@ -119,6 +119,10 @@ def run_rematch(engine: Engine, trails: TrailSource, since, rules: Rules | None 
                        else repo.current_crimes(engine, ids=[]))
             current = crimes_in_rules_crs(current, rules)
             # Only versions already matched under these rules: their hits are what can change.
+            # Those matched under other rules are named, so nobody takes silence for "no change".
+            other = affected_crimes(current[current["matched_rules"].notna()
+                                            & (current["matched_rules"] != digest)], late, rules)
+            other_runs = sorted({int(r) for r in other["matched_run_id"]})
             current = current[current["matched_rules"] == digest]
             crimes = affected_crimes(current, late, rules)
             subjects = set(late["subject"].astype(str))
@@ -142,11 +146,16 @@ def run_rematch(engine: Engine, trails: TrailSource, since, rules: Rules | None 
     counts = {"late_fixes": n_late, "subjects_with_late_fixes": len(subjects),
               "crimes_rematched": len(crimes), "hits_new": len(saved["new"]),
               "hits_updated": len(saved["updated"]), "hits_withdrawn": len(saved["withdrawn"]),
-              "stages_s": {k: round(v, 3) for k, v in timer.seconds.items()}}
+              "stages_s": {k: round(v, 3) for k, v in timer.seconds.items()},
+              "crimes_under_other_rules": len(other), "other_rules_runs": other_runs}
     summary = (f"rematch run {run_id}: ok; {n_late} fixes of {len(subjects)} subject(s) "
                f"ingested since {since.isoformat()}; {len(crimes)} crime(s) re-matched; hits "
                f"{len(saved['new'])} new, {len(saved['updated'])} updated, "
                f"{len(saved['withdrawn'])} withdrawn")
+    if len(other):
+        summary += (f"\nNOT re-matched: {len(other)} crime(s) with late fixes were matched under "
+                    f"other rules (run(s) {', '.join(map(str, other_runs))}); rerun rematch "
+                    f"with those runs' rules flags (trailmatch runs are listed in the hit store)")
     repo.finish_run(engine, run_id, "ok", counts, summary)
     return RematchResult(run_id=run_id, changes=changes, crimes_rematched=len(crimes),
                          late_fixes=n_late, summary=summary)
