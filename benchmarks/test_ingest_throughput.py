@@ -134,15 +134,22 @@ def test_ingest_throughput(benchmark, exports, kind, monkeypatch):
         monkeypatch.setattr(trail_store, "_refresh_day_index", lambda *a, **k: None)
     store_dir = d / f"store_{kind.replace('+', '_')}"
     _ingest_once(src, store_dir)  # warm up: numba compile, page cache
+    cpu0 = psutil.Process().cpu_times()
     with PeakRSS() as mem:
         counts = benchmark.pedantic(_ingest_once, args=(src, store_dir), rounds=1,
                                     iterations=1)
+    cpu1 = psutil.Process().cpu_times()
+    # CPU seconds of this process (all threads): on a shared machine the wall clock depends on
+    # the other jobs, the CPU time much less.
+    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     assert counts.read == n
     assert counts.accepted + counts.flagged + counts.duplicate == n
     secs = benchmark.stats.stats.mean
     rate = n / secs
     benchmark.extra_info.update({"fixes": n, "fixes_per_s": round(rate),
                                  "peak_rss_mib": round(mem.mib),
-                                 "peak_rss_total_mib": round(mem.total_mib), "source": kind})
+                                 "peak_rss_total_mib": round(mem.total_mib), "source": kind,
+                                 "cpu_s": round(cpu, 2), "fixes_per_cpu_s": round(n / cpu)})
     print(f"\ningest {kind}: {n:,} fixes in {secs:.2f} s = {rate:,.0f} fixes/s, "
+          f"{cpu:.1f} CPU s ({n / cpu:,.0f} fixes per CPU s), "
           f"peak RSS +{mem.mib:,.0f} MiB above the start ({mem.total_mib:,.0f} MiB in all)")
