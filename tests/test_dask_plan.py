@@ -118,6 +118,13 @@ def test_in_process_from_a_timestamp_source_equals_match(data_sets):
     assert all(s.tz is not None and s < e for s, e in seen) and len(seen) >= 3
 
 
+def test_a_missing_store_is_an_error_not_an_empty_answer(data_sets, tmp_path):
+    _, crimes, rules = data_sets["multi_day"]
+    for missing in (str(tmp_path / "nowhere"), f"file://{tmp_path / 'nowhere'}"):
+        with pytest.raises(FileNotFoundError, match="nowhere"):
+            match_distributed(missing, crimes, rules)
+
+
 def test_stretch_margin_is_needed(data_sets):
     """The multi-day set is sensitive to the max-gap margin: without it some partition loses
     or changes hits, so the equality tests above would catch a plan that forgot it."""

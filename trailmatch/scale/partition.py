@@ -67,6 +67,9 @@ def read_fixes(source, lo_ns: int, hi_ns: int, read_options: dict | None = None
     if isinstance(source, str | os.PathLike):
         from trailmatch.ingest.trail_store import TrailStore
 
+        if not Path(source).is_dir():  # an empty answer would look like "no hits"
+            raise FileNotFoundError(f"trail store {source}: no such directory "
+                                    f"(on host {os.uname().nodename})")
         source = TrailStore(source)
     if hasattr(source, "read_trails"):
         return source.read_trails(lo_ns, hi_ns, **options)
@@ -86,6 +89,8 @@ def _read_remote_store(url: str, lo_ns: int, hi_ns: int, options: dict) -> pd.Da
 
     fs, root = fsspec.core.url_to_fs(url)
     root = root.rstrip("/")
+    if not fs.isdir(root):
+        raise FileNotFoundError(f"trail store {url}: not found")
     with tempfile.TemporaryDirectory(prefix="trailmatch-part-") as scratch:
         local = TrailStore(scratch)
         wanted = ["store.json", "subjects.parquet"]
