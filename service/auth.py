@@ -80,7 +80,7 @@ async def current_user(request: Request,
     return principal
 
 
-def processing_only(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
+async def processing_only(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
     if not principal.is_processing:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "for the processing team only")
     return principal

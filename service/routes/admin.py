@@ -17,14 +17,14 @@ router = APIRouter(tags=["processing"], responses={403: {"model": Problem}})
 
 
 @router.get("/runs", response_model=list[RunOut])
-def runs(principal: ProcessingUser, db: Annotated[object, Depends(engine)],
+async def runs(principal: ProcessingUser, db: Annotated[object, Depends(engine)],
          limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
     """The most recent nightly and rematch runs first."""
     return repository.list_runs(db, limit=limit)
 
 
 @router.get("/audit", response_model=list[AuditOut])
-def audit_log(principal: ProcessingUser, db: Annotated[object, Depends(engine)],
+async def audit_log(principal: ProcessingUser, db: Annotated[object, Depends(engine)],
               user: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
               action: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
               police_force: Annotated[str | None, Query(min_length=1, max_length=64)] = None,

@@ -11,5 +11,5 @@ router = APIRouter(tags=["session"])
 
 
 @router.get("/me", response_model=Me)
-def me(principal: CurrentUser) -> Me:
+async def me(principal: CurrentUser) -> Me:
     return Me(name=principal.name, role=principal.role, force=principal.force)
