@@ -301,8 +301,10 @@ def on_day_written(store_dir: Path, day: str) -> None:
             continue
         if params.get("format") == FORMAT:
             wanted[params_key(params)] = params
-    trail = read_partition_trail(partition)
+    # fingerprint first: should the partition change while we read it, the index is labelled
+    # older than its content and the next reader rebuilds it, never the other way round
     fingerprint = day_fingerprint(partition)
+    trail = read_partition_trail(partition)
     for params in wanted.values():
         save_index(directory, trail, build_for(trail, params), params=params,
                    fingerprint=fingerprint, partition=partition.name)
