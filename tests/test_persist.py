@@ -308,3 +308,23 @@ def test_flagged_fixes_are_left_out_like_read_trails(tmp_path, three_days):
     trail, _ = persist.day_index(store.root, DAY, store.day_path(pd.Timestamp(DAY).date()),
                                  Rules())
     assert trail.n_fixes == len(view)
+
+
+def test_new_activation_periods_make_the_days_index_stale(tmp_path, three_days):
+    store = store_with(tmp_path, three_days)
+    part = store.day_path(pd.Timestamp(DAY).date())
+    rules = Rules()
+    before, _ = persist.day_index(store.root, DAY, part, rules)
+    built = persist.STATS["built"]
+    subjects = tmp_path / "subjects.csv"
+    subjects.write_text("subject,device,activation_start,activation_end,licence_end,force,"
+                        f"cohort\nS000001,D1,{DAY}T12:00:00Z,,,,\n")
+    store.ingest_subjects(subjects)
+    persist.forget_open_indexes()
+    after, _ = persist.day_index(store.root, DAY, part, rules)
+    assert persist.STATS["built"] == built + 1  # the partition is unchanged: the subjects file
+    code = list(after.subjects).index("S000001")
+    t = after.t[after.starts[code]:after.starts[code + 1]]
+    assert t.size > 0 and t.min() >= T0 + 12 * 3600 * NS
+    assert after.n_fixes < before.n_fixes
+    assert after.n_fixes == len(store.read_trails(T0, T0 + 86_400 * NS - 1))

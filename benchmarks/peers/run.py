@@ -285,7 +285,8 @@ def render(rows: list[dict], args, started: str, notes: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scale", type=float, default=1.0, help="workload scale (1.0 = full)")
+    ap.add_argument("--scale", type=float, default=common.scale_env(1.0),
+                    help="workload scale (1.0 = full; default $TRAILMATCH_BENCH_SCALE or 1)")
     ap.add_argument("--workloads", default="abc", help="which workloads: any of a, b, c")
     ap.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers to run")
     ap.add_argument("--cap", action="append", default=[],
