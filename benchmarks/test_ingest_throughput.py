@@ -46,7 +46,7 @@ def export_table(n_subjects: int, fixes_per_day: int = FIXES_PER_DAY) -> pa.Tabl
     rng = np.random.default_rng(3)
     blocks = np.array_split(np.arange(n), max(1, n // 5000))
     order = np.concatenate([blocks[i] for i in rng.permutation(len(blocks))])
-    t = pa.array(tr["time"].to_numpy().astype("datetime64[s]")[order])
+    t = pa.array(tr["time"].dt.tz_localize(None).to_numpy().astype("datetime64[s]")[order])
     names = np.asarray(tr["subject"].astype(str))[order]
     return pa.table({
         "position_id": pa.array(np.arange(1, n + 1)[order].astype(str)),
