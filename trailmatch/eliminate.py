@@ -172,6 +172,13 @@ def _monitoring(trail: Trail, names: np.ndarray, trail_to_u: np.ndarray,
             np.asarray(mon_end, dtype=np.int64))
 
 
+def _code_dtype(n_categories: int) -> type:
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
+
+
 def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rules, *,
                        activations: pd.DataFrame | None = None) -> pd.DataFrame:
     """The coverage step on already prepared arrays (index built with the same rules)."""
@@ -235,14 +242,17 @@ def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules:
 
     ref_codes, refs = pd.factorize(frame["crime_reference"].astype(str))
     force_codes, forces = pd.factorize(frame["police_force"].astype(str))
-    # int32 codes repeated per subject: a national day is 10^8 rows
+    # codes in the dtype pandas keeps for that many categories, so nothing is converted
+    # again: a national day is 10^8 rows
     return pd.DataFrame({
         "crime_reference": pd.Categorical.from_codes(
-            np.repeat(ref_codes[order].astype(np.int32), n_u), categories=refs),
+            np.repeat(ref_codes[order].astype(_code_dtype(refs.size)), n_u), categories=refs),
         "police_force": pd.Categorical.from_codes(
-            np.repeat(force_codes[order].astype(np.int32), n_u), categories=forces),
-        "subject": pd.Categorical.from_codes(np.tile(np.arange(n_u, dtype=np.int32), n_c),
-                                             categories=pd.Index(names.astype(str))),
+            np.repeat(force_codes[order].astype(_code_dtype(forces.size)), n_u),
+            categories=forces),
+        "subject": pd.Categorical.from_codes(
+            np.tile(np.arange(n_u, dtype=_code_dtype(n_u)), n_c),
+            categories=pd.Index(names.astype(str))),
         "status": pd.Categorical.from_codes(status, categories=list(STATUSES)),
         "fixes_in_window": fixes,
         "covered_fraction": covered,

@@ -183,8 +183,9 @@ def changes_csv(changes: pd.DataFrame) -> str:
 
 def _rewrite_outputs(engine, out_dir: Path, changes: pd.DataFrame, crimes: pd.DataFrame,
                      trails: TrailSource, rules: Rules, run_id: int) -> None:
-    """Refresh hits.csv, hits.geojson and report.html of every batch with a changed hit (the
-    batch that brought the crime's current version; its rejects.csv is left as it is)."""
+    """Refresh hits.csv, hits.geojson, coverage.csv and report.html of every batch with a
+    changed hit (the batch that brought the crime's current version; its rejects.csv is left
+    as it is)."""
     touched = crimes[crimes["crime_reference"].isin(changes["crime_reference"])]
     current = crimes_in_rules_crs(repo.current_crimes(engine), rules)
     for (force, batch_id), _ in touched.groupby(["police_force", "batch_id"]):
@@ -196,4 +197,5 @@ def _rewrite_outputs(engine, out_dir: Path, changes: pd.DataFrame, crimes: pd.Da
                 ("Produced", pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC"))]
         write_batch_outputs(out_dir / safe_name(force) / safe_name(batch_id),
                             police_force=force, batch_id=batch_id, crimes=batch, hits=hits,
-                            evidence=loaded.evidence, rules=rules, meta=meta)
+                            evidence=loaded.evidence, rules=rules, meta=meta,
+                            coverage=loaded.coverage(batch, rules))
