@@ -74,10 +74,14 @@ def test_round_trip_is_exact_and_memory_mapped(tmp_path, three_days):
     for name in ("subject", "t", "x", "y", "precision", "source", "starts"):
         np.testing.assert_array_equal(getattr(got_trail, name), getattr(trail, name))
     assert list(got_trail.subjects) == list(trail.subjects)
-    assert isinstance(got.t.base, np.memmap) and not got.t.flags.writeable
+    assert isinstance(got.t.base, np.memmap)
     crimes = prepare_crimes(synthetic.crimes(300, days=3, extent_m=3000.0))
     pd.testing.assert_frame_equal(match_prepared(got_trail, got, crimes, rules),
                                   match_prepared(trail, index, crimes, rules))
+    # copy-on-write: a write stays in this process, the file is untouched
+    got.x[0] += 1.0
+    np.testing.assert_array_equal(persist.open_index(tmp_path / "d", params, "abc")[0].x,
+                                  trail.x)
 
 
 def test_open_refuses_other_fingerprint_or_params(tmp_path, three_days):

@@ -187,7 +187,7 @@ def read_manifest(directory: Path, params: dict) -> dict | None:
 
 def open_index(directory: Path, params: dict, fingerprint: str | None = None,
                mmap: bool = True) -> tuple[Trail, SegmentIndex]:
-    """Open the generation the manifest names (memory-mapped by default).
+    """Open the generation the manifest names (memory-mapped copy-on-write by default).
 
     Raises ``StaleIndex`` when there is no manifest for these params, or when ``fingerprint``
     is given and differs from the one the index was built from.
@@ -201,7 +201,10 @@ def open_index(directory: Path, params: dict, fingerprint: str | None = None,
     if fingerprint is not None and manifest["fingerprint"] != fingerprint:
         raise StaleIndex(f"{directory}: the partition changed since the index was built")
     gen = directory / manifest["generation"]
-    mode = "r" if mmap else None
+    # copy-on-write mapping: pages come from the file and nothing is copied unless written,
+    # and the arrays are writeable like in-memory ones, so the numba kernels run with the
+    # signatures they were compiled (and cached) for instead of compiling read-only variants
+    mode = "c" if mmap else None
     try:
         a = {name: np.asarray(np.load(gen / f"{name}.npy", mmap_mode=mode, allow_pickle=False))
              for name in manifest["arrays"]}
