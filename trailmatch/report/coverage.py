@@ -3,6 +3,7 @@ why (``trailmatch.eliminate``). Plugged into ``render_report(extra_sections=...)
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 import pandas as pd
@@ -11,10 +12,15 @@ from trailmatch.report.html import fmt_num, fmt_time
 from trailmatch.rules import Rules
 
 
-def _subjects(frame: pd.DataFrame, note=None) -> str:
-    names = [escape(str(s)) + (f" ({note(r)})" if note else "")
-             for s, r in zip(frame["subject"].astype(str), frame.to_dict("records"), strict=True)]
+def _subjects(rows: list[dict], note=None) -> str:
+    names = [escape(str(r["subject"])) + (f" ({note(r)})" if note else "") for r in rows]
     return ", ".join(names) if names else "none"
+
+
+def _by_speed(r: dict) -> tuple:
+    """Least speed needed first (unknown last), then subject: as pandas' sort_values did."""
+    v = float(r["min_speed_needed_mps"])
+    return (math.isnan(v), 0.0 if math.isnan(v) else v, r["subject"])
 
 
 def coverage_section(crimes: list[dict], coverage: pd.DataFrame, rules: Rules) -> str:
@@ -38,29 +44,36 @@ def coverage_section(crimes: list[dict], coverage: pd.DataFrame, rules: Rules) -
         return "".join(parts)
     cov = coverage.assign(crime_reference=coverage["crime_reference"].astype(str),
                           police_force=coverage["police_force"].astype(str),
-                          status=coverage["status"].astype(str))
-    groups = dict(iter(cov.groupby(["police_force", "crime_reference"], sort=False)))
+                          status=coverage["status"].astype(str),
+                          subject=coverage["subject"].astype(str))
+    # Plain records bucketed once: per-crime DataFrame filtering cost seconds per batch.
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in cov.to_dict("records"):
+        groups.setdefault((r["police_force"], r["crime_reference"]), []).append(r)
     for c in crimes:
         rows = groups.get((str(c["police_force"]), str(c["crime_reference"])))
         parts.append(f"<h3>Crime {escape(str(c['crime_reference']))}</h3>")
         if rows is None:
             parts.append("<p>No subject known for this window.</p>")
             continue
-        by = {s: rows[rows["status"] == s] for s in
-              ("hit", "excluded", "cannot_exclude", "not_monitored")}
+        by: dict[str, list[dict]] = {s: [] for s in
+                                     ("hit", "excluded", "cannot_exclude", "not_monitored")}
+        for r in rows:
+            if r["status"] in by:
+                by[r["status"]].append(r)
         parts.append(
             f"<p>{len(by['hit'])} hit, {len(by['excluded'])} excluded, "
             f"{len(by['cannot_exclude'])} cannot be excluded, {len(by['not_monitored'])} not "
             "monitored through the window.</p>")
-        ce = by["cannot_exclude"].sort_values(["min_speed_needed_mps", "subject"])
-        if len(ce):
+        ce = sorted(by["cannot_exclude"], key=_by_speed)
+        if ce:
             body = "".join(
                 f"<tr><td>{escape(str(r['subject']))}</td>"
                 f"<td>{fmt_time(r['worst_gap_from'])}</td><td>{fmt_time(r['worst_gap_to'])}</td>"
                 f"<td class='num'>{fmt_num(r['min_speed_needed_mps'], 2, ' m/s')}</td>"
                 f"<td class='num'>{int(r['gaps'])}</td>"
                 f"<td class='num'>{int(r['fixes_in_window'])}</td></tr>"
-                for r in ce.to_dict("records"))
+                for r in ce)
             parts.append(
                 "<table><tr><th>Cannot be excluded</th><th>Gap from (fix before)</th>"
                 "<th>Gap to (fix after)</th><th class='num'>Speed needed</th>"
@@ -73,7 +86,7 @@ def coverage_section(crimes: list[dict], coverage: pd.DataFrame, rules: Rules) -
             + _subjects(ex, lambda r: f"{int(r['fixes_in_window'])} fixes, {int(r['gaps'])} gaps")
             + "</p>")
         nm = by["not_monitored"]
-        if len(nm):
+        if nm:
             parts.append("<p><strong>Not monitored through the window</strong> (share of the "
                          "window monitored): "
                          + _subjects(nm, lambda r: f"{100 * float(r['covered_fraction']):.0f}%")
