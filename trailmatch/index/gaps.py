@@ -23,11 +23,13 @@ Boxes are binned like the segment chunks: a loose hierarchical grid (the level w
 time buckets per level at least as long as the longest gap of that level, so a crime probes
 2 × 2 cells per level and a few buckets. Bins are a hashed CSR table (counting sort, O(n)).
 
-The query returns, for each crime, every subject with a gap through which it could have been
-in the vicinity, and that subject's *worst* gap: the one needing the least speed
-(``min_speed``, smallest ``v`` for which the prism test passes; ties: the earliest gap).
-``coverage_rows`` then writes one row per (crime, subject) — fixes in the window, monitored
-fraction, gaps meeting the window and the status — from binary searches, not geometry.
+``reach_rows`` probes the index for each crime (one task per crime, both cores), runs the
+exact prism test on each candidate (its data copied in bin order, so probes read memory
+sequentially) and keeps, in that crime's rows, each subject's *worst* gap: the one needing the
+least speed (smallest ``v`` for which the prism test passes; ties: the earliest gap).
+``coverage_rows`` then fills one row per (crime, subject) — fixes in the window, monitored
+fraction, gaps meeting the window and the status — from sweeps and binary searches, not
+geometry (plus the O(1) test of the unwatched edges of an activation period).
 """
 
 from __future__ import annotations
