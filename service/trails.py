@@ -21,18 +21,9 @@ from trailmatch.crs import lonlat_to_working, working_to_lonlat
 from trailmatch.index.persist import DAY_NS, day_index, load_index_for_window
 from trailmatch.index.query import hit_fields, hit_pairs
 from trailmatch.rules import Rules
-from trailmatch.trails import SOURCE_BITS, SOURCE_NAMES, Trail, sources_text
+from trailmatch.trails import SOURCE_NAMES, sources_text
 
 _ENGINE_LOCK = threading.Lock()
-
-# Days whose per-fix source bits are kept (uint8: 1.4 MB for a national day), as many as the
-# index module keeps days open.
-OPEN_DAYS = 64
-
-# tag-store source code -> the bit hit_fields ORs into a hit's set of sources (all bits < 256)
-_BIT_LUT = np.zeros(256, dtype=np.uint8)
-for _code, _bit in SOURCE_BITS.items():
-    _BIT_LUT[_code] = _bit
 
 
 def rules_from_record(record: dict | None, fallback: Rules) -> Rules:
@@ -77,7 +68,6 @@ class TrailAccess:
     def __init__(self, store_dir: Path, rules: Rules) -> None:
         self.store_dir = Path(store_dir)
         self.rules = rules
-        self._bits: list[tuple[Trail, np.ndarray]] = []
 
     def partitions(self) -> dict[str, Path]:
         """Day (YYYY-MM-DD) -> partition file, as the persistent index lays the store out."""
@@ -139,9 +129,8 @@ class TrailAccess:
                 return []
             pair_crime, pair_subject = hit_pairs(index, cx, cy, w0, w1, float(radius_m))
             (found, dist, tmin, first_in, last_in, duration, fixes_in, max_prec,
-             sources) = hit_fields(index, trail.starts, trail.precision,
-                                   self._source_bits(trail), pair_crime, pair_subject, cx, cy,
-                                   w0, w1, float(radius_m))
+             sources) = hit_fields(index, trail, pair_crime, pair_subject, cx, cy, w0, w1,
+                                   float(radius_m))
         if not found.all():  # both kernels use the same arithmetic: this cannot happen
             raise AssertionError("hit_pairs and hit_fields disagree")
         rows = [{
@@ -153,16 +142,6 @@ class TrailAccess:
             "sources": sources_text(int(sources[k])),
         } for k in range(pair_subject.size)]
         return sorted(rows, key=lambda r: (r["min_distance_m"], r["subject"]))
-
-    def _source_bits(self, trail: Trail) -> np.ndarray:
-        """Per-fix source bit of a day trail, kept while the trail is (the index's cache holds
-        the same Trail object for a day until its partition changes)."""
-        for held, bits in self._bits:
-            if held is trail:
-                return bits
-        bits = _BIT_LUT[np.asarray(trail.source)]
-        self._bits = [(trail, bits), *self._bits[:OPEN_DAYS - 1]]
-        return bits
 
 
 def _utc(value_ns) -> dt.datetime:

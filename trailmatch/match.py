@@ -9,7 +9,6 @@ from trailmatch.index.query import hit_fields, hit_pairs
 from trailmatch.index.segments import SegmentIndex, build_index
 from trailmatch.rules import Rules
 from trailmatch.trails import (
-    SOURCE_BITS,
     Crimes,
     Trail,
     ns_to_datetime,
@@ -23,10 +22,6 @@ HIT_COLUMNS = [
     "closest_time", "first_in", "last_in", "duration_s", "fixes_in", "max_precision_m",
     "sources",
 ]
-
-_BIT_LUT = np.zeros(256, dtype=np.int64)
-for _code, _bit in SOURCE_BITS.items():
-    _BIT_LUT[_code] = _bit
 
 
 def empty_hits() -> pd.DataFrame:
@@ -48,9 +43,8 @@ def match_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rul
     pair_crime, pair_subject = hit_pairs(index, crimes.x, crimes.y, crimes.w0, crimes.w1,
                                          rules.radius_m)
     (found, dist, tmin, first_in, last_in, duration, fixes_in, max_prec,
-     sources) = hit_fields(index, trail.starts, trail.precision, _BIT_LUT[trail.source],
-                           pair_crime, pair_subject, crimes.x, crimes.y, crimes.w0, crimes.w1,
-                           rules.radius_m)
+     sources) = hit_fields(index, trail, pair_crime, pair_subject, crimes.x, crimes.y,
+                           crimes.w0, crimes.w1, rules.radius_m)
     if not found.all():  # both steps use the same arithmetic: this cannot happen
         raise AssertionError("hit_pairs and hit_fields disagree")
     frame = crimes.frame

@@ -7,7 +7,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numba as nb
 import numpy as np
 import pandas as pd
 
@@ -16,7 +15,7 @@ from trailmatch import synthetic
 from trailmatch.index import persist
 from trailmatch.index.query import hit_fields, hit_pairs
 from trailmatch.index.segments import build_index
-from trailmatch.match import _BIT_LUT, match, match_prepared
+from trailmatch.match import match, match_prepared
 from trailmatch.trails import prepare_crimes, prepare_trail
 
 NAME = "trailmatch"
@@ -100,23 +99,17 @@ def lookups(work: Workload, queries: pd.DataFrame) -> dict:
         cx, cy, w0, w1 = crime_arrays(queries)
         lat = np.empty(len(queries))
         pairs = set()
-        # one look-up is microseconds of work: waking a team of threads costs more
-        threads = nb.get_num_threads()
-        nb.set_num_threads(1)
+        # one look-up runs the kernels' serial variants (hit_pairs/hit_fields choose them
+        # for small inputs: waking a team of threads costs more than the work)
         frame_lat = np.empty(len(queries))
-        source_bits: dict[int, np.ndarray] = {}  # per opened day, as a service would keep it
         for i in range(len(queries)):
             t = time.perf_counter()
             trail, index = persist.load_index_for_window(store, int(w0[i]), int(w1[i]), RULES)
             t_open = time.perf_counter()
             pc, ps = hit_pairs(index, cx[i:i + 1], cy[i:i + 1], w0[i:i + 1], w1[i:i + 1],
                                RULES.radius_m)
-            bits = source_bits.get(id(trail.source))
-            if bits is None:
-                bits = source_bits[id(trail.source)] = _BIT_LUT[trail.source]
-            fields = hit_fields(index, trail.starts, trail.precision, bits, pc, ps,
-                                cx[i:i + 1], cy[i:i + 1], w0[i:i + 1], w1[i:i + 1],
-                                RULES.radius_m)
+            fields = hit_fields(index, trail, pc, ps, cx[i:i + 1], cy[i:i + 1], w0[i:i + 1],
+                                w1[i:i + 1], RULES.radius_m)
             t_kernel = time.perf_counter()
             hits = match_prepared(trail, index, prepare_crimes(queries.iloc[[i]]), RULES)
             t_frame = time.perf_counter()
@@ -124,7 +117,6 @@ def lookups(work: Workload, queries: pd.DataFrame) -> dict:
             frame_lat[i] = (t_open - t) + (t_frame - t_kernel)
             assert fields[0].all() and sorted(trail.subjects[ps]) == sorted(hits["subject"])
             pairs |= {(i, s) for s in hits["subject"].astype(str)}
-        nb.set_num_threads(threads)
         nightly = match_from_store(store, work.crimes)
         return {"nightly": nightly, "latency": lat, "frame_latency": frame_lat, "pairs": pairs,
                 "open": np.asarray(opens), "store_build": build,

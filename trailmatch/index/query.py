@@ -19,8 +19,13 @@ import numpy as np
 
 from trailmatch.index.segments import N_LEVELS, SegmentIndex, joined, mix64, pack_key
 from trailmatch.index.vicinity import point_distance, segment_vicinity
+from trailmatch.trails import SOURCE_BITS, Trail
 
 NS = 1e-9
+# tag-store source code -> the bit a hit ORs into its set of sources
+SOURCE_BIT_LUT = np.zeros(256, dtype=np.int64)
+for _code, _bit in SOURCE_BITS.items():
+    SOURCE_BIT_LUT[_code] = _bit
 
 
 @nb.njit(cache=True, inline="always")
@@ -128,40 +133,82 @@ def _crime_subjects(cx, cy, w0, w1, radius, chunk_first, chunk_end, chunk_key, b
 SLOTS = 8  # hits kept per crime in the single pass; crimes with more are queried again
 
 
+@nb.njit(cache=True, inline="always")
+def _pairs_first_pass(i, counts, slots, cx, cy, w0, w1, radius, chunk_first, chunk_end,
+                      chunk_key, box, tspan, bin_start, levels, cell_m, bucket_ns, max_chunk_ns,
+                      max_gap_ns, subject, t, x, y, reach):
+    counts[i + 1] = _crime_subjects(cx[i], cy[i], w0[i], w1[i], radius, chunk_first, chunk_end,
+                                    chunk_key, box, tspan, bin_start, levels, cell_m, bucket_ns,
+                                    max_chunk_ns, max_gap_ns, subject, t, x, y, reach,
+                                    slots[:0], -1, slots[i * SLOTS:(i + 1) * SLOTS])
+
+
+@nb.njit(cache=True, inline="always")
+def _pairs_second_pass(i, counts, slots, pair_crime, pair_subject, cx, cy, w0, w1, radius,
+                       chunk_first, chunk_end, chunk_key, box, tspan, bin_start, levels, cell_m,
+                       bucket_ns, max_chunk_ns, max_gap_ns, subject, t, x, y, reach):
+    k = counts[i + 1] - counts[i]
+    if k <= SLOTS:
+        pair_subject[counts[i]:counts[i + 1]] = slots[i * SLOTS:i * SLOTS + k]
+    else:  # a crowded crime: query again straight into its place in the output
+        _crime_subjects(cx[i], cy[i], w0[i], w1[i], radius, chunk_first, chunk_end, chunk_key,
+                        box, tspan, bin_start, levels, cell_m, bucket_ns, max_chunk_ns,
+                        max_gap_ns, subject, t, x, y, reach, pair_subject, counts[i], slots[:0])
+    pair_crime[counts[i]:counts[i + 1]] = i
+
+
 @nb.njit(cache=True, parallel=True)
-def _hit_pairs(cx, cy, w0, w1, radius, chunk_first, chunk_end, chunk_key, box, tspan,
-               bin_start, levels, cell_m, bucket_ns, max_chunk_ns, max_gap_ns,
-               subject, t, x, y, reach):
+def _hit_pairs_parallel(cx, cy, w0, w1, radius, chunk_first, chunk_end, chunk_key, box, tspan,
+                        bin_start, levels, cell_m, bucket_ns, max_chunk_ns, max_gap_ns,
+                        subject, t, x, y, reach):
     n = cx.size
     counts = np.zeros(n + 1, dtype=np.int64)
     slots = np.empty(n * SLOTS, dtype=np.int64)
-    scratch = np.empty(0, dtype=np.int64)
     for i in nb.prange(n):
-        k = _crime_subjects(cx[i], cy[i], w0[i], w1[i], radius, chunk_first, chunk_end,
-                            chunk_key, box, tspan, bin_start, levels, cell_m, bucket_ns,
-                            max_chunk_ns, max_gap_ns, subject, t, x, y, reach, scratch, -1,
-                            slots[i * SLOTS:(i + 1) * SLOTS])
-        counts[i + 1] = k
+        _pairs_first_pass(i, counts, slots, cx, cy, w0, w1, radius, chunk_first, chunk_end,
+                          chunk_key, box, tspan, bin_start, levels, cell_m, bucket_ns,
+                          max_chunk_ns, max_gap_ns, subject, t, x, y, reach)
     for i in range(n):
         counts[i + 1] += counts[i]
     pair_subject = np.empty(counts[n], dtype=np.int64)
     pair_crime = np.empty(counts[n], dtype=np.int64)
     for i in nb.prange(n):
-        k = counts[i + 1] - counts[i]
-        if k <= SLOTS:
-            pair_subject[counts[i]:counts[i + 1]] = slots[i * SLOTS:i * SLOTS + k]
-        else:  # a crowded crime: query again straight into its place in the output
-            _crime_subjects(cx[i], cy[i], w0[i], w1[i], radius, chunk_first, chunk_end,
-                            chunk_key, box, tspan, bin_start, levels, cell_m, bucket_ns,
-                            max_chunk_ns, max_gap_ns, subject, t, x, y, reach, pair_subject,
-                            counts[i], scratch)
-        pair_crime[counts[i]:counts[i + 1]] = i
+        _pairs_second_pass(i, counts, slots, pair_crime, pair_subject, cx, cy, w0, w1, radius,
+                           chunk_first, chunk_end, chunk_key, box, tspan, bin_start, levels,
+                           cell_m, bucket_ns, max_chunk_ns, max_gap_ns, subject, t, x, y, reach)
     return pair_crime, pair_subject
+
+
+@nb.njit(cache=True)
+def _hit_pairs_serial(cx, cy, w0, w1, radius, chunk_first, chunk_end, chunk_key, box, tspan,
+                      bin_start, levels, cell_m, bucket_ns, max_chunk_ns, max_gap_ns,
+                      subject, t, x, y, reach):
+    n = cx.size
+    counts = np.zeros(n + 1, dtype=np.int64)
+    slots = np.empty(n * SLOTS, dtype=np.int64)
+    for i in range(n):
+        _pairs_first_pass(i, counts, slots, cx, cy, w0, w1, radius, chunk_first, chunk_end,
+                          chunk_key, box, tspan, bin_start, levels, cell_m, bucket_ns,
+                          max_chunk_ns, max_gap_ns, subject, t, x, y, reach)
+    for i in range(n):
+        counts[i + 1] += counts[i]
+    pair_subject = np.empty(counts[n], dtype=np.int64)
+    pair_crime = np.empty(counts[n], dtype=np.int64)
+    for i in range(n):
+        _pairs_second_pass(i, counts, slots, pair_crime, pair_subject, cx, cy, w0, w1, radius,
+                           chunk_first, chunk_end, chunk_key, box, tspan, bin_start, levels,
+                           cell_m, bucket_ns, max_chunk_ns, max_gap_ns, subject, t, x, y, reach)
+    return pair_crime, pair_subject
+
+
+# Below this many crimes (or hits) waking the thread pool costs more than the work.
+PARALLEL_FROM = 64
 
 
 def hit_pairs(index: SegmentIndex, cx, cy, w0, w1, radius: float):
     """(crime row, subject code) of every hit, grouped by crime, subjects ascending."""
-    return _hit_pairs(np.ascontiguousarray(cx, np.float64), np.ascontiguousarray(cy, np.float64),
+    kernel = _hit_pairs_parallel if np.size(cx) >= PARALLEL_FROM else _hit_pairs_serial
+    return kernel(np.ascontiguousarray(cx, np.float64), np.ascontiguousarray(cy, np.float64),
                       np.ascontiguousarray(w0, np.int64), np.ascontiguousarray(w1, np.int64),
                       float(radius), index.chunk_first, index.chunk_end, index.chunk_key,
                       index.box, index.tspan, index.bin_start, index.levels, index.cell_m,
@@ -180,91 +227,116 @@ def _first_at_or_after(t, lo, hi, value):
     return lo
 
 
+@nb.njit(cache=True, inline="always")
+def _pair_fields(p, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns, starts,
+                 subject, t, x, y, reach, precision, source, bit_lut, found, min_dist,
+                 min_time, first_in, last_in, duration, fixes_in, max_prec, sources):
+    """Every field of hit p: one walk along the subject's path through the window."""
+    i = pair_crime[p]
+    s = pair_subject[p]
+    base = w0[i]
+    wlen = np.float64(w1[i] - base) * NS
+    ccx = cx[i]
+    ccy = cy[i]
+    lo = starts[s]
+    hi = starts[s + 1]
+    m = max(_first_at_or_after(t, lo, hi, base) - 1, lo)
+    best = math.inf
+    best2 = math.inf
+    best_t = 0.0
+    f_in = math.inf
+    l_in = -math.inf
+    dur = 0.0
+    nfix = 0
+    mp = -1.0
+    src = 0
+    while m < hi and t[m] <= w1[i]:
+        rel = np.float64(t[m] - base) * NS
+        inside = rel >= 0.0 and rel <= wlen
+        if inside:
+            d = point_distance(x[m], y[m], ccx, ccy)
+            if d <= radius + reach[m]:
+                nfix += 1
+                if precision[m] == precision[m] and precision[m] > mp:
+                    mp = precision[m]
+                src |= bit_lut[source[m]]
+        if joined(subject, t, m, max_gap_ns):
+            may_hit = segment_may_hit(x, y, reach, m, ccx, ccy, radius)
+            if may_hit or box_distance2(x[m], y[m], x[m + 1], y[m + 1], ccx, ccy) < best2:
+                ov, ok, a, b, dmin, tmin = segment_vicinity(
+                    rel, x[m], y[m], reach[m], np.float64(t[m + 1] - base) * NS,
+                    x[m + 1], y[m + 1], reach[m + 1], ccx, ccy, radius, wlen)
+                if ov:
+                    if dmin < best:
+                        best = dmin
+                        best2 = dmin * dmin
+                        best_t = tmin
+                    if ok and may_hit:
+                        f_in = min(f_in, a)
+                        l_in = max(l_in, b)
+                        dur += b - a
+        elif inside and not joined(subject, t, m - 1, max_gap_ns):
+            d = point_distance(x[m], y[m], ccx, ccy)
+            if d < best:
+                best = d
+                best2 = d * d
+                best_t = rel
+            if d <= radius + reach[m]:
+                f_in = min(f_in, rel)
+                l_in = max(l_in, rel)
+        m += 1
+    found[p] = f_in <= l_in
+    min_dist[p] = best
+    min_time[p] = base + np.int64(round(best_t * 1e9))
+    if found[p]:
+        first_in[p] = base + np.int64(round(f_in * 1e9))
+        last_in[p] = base + np.int64(round(l_in * 1e9))
+    duration[p] = dur
+    fixes_in[p] = nfix
+    if mp >= 0.0:
+        max_prec[p] = mp
+    sources[p] = src
+
+
+@nb.njit(cache=True)
+def _field_arrays(n):
+    return (np.zeros(n, dtype=np.bool_), np.full(n, np.inf), np.zeros(n, dtype=np.int64),
+            np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n),
+            np.zeros(n, dtype=np.int64), np.full(n, np.nan), np.zeros(n, dtype=np.int64))
+
+
 @nb.njit(cache=True, parallel=True)
-def _hit_fields(pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns,
-                starts, subject, t, x, y, reach, precision, source_bit):
-    n = pair_crime.size
-    found = np.zeros(n, dtype=np.bool_)
-    min_dist = np.full(n, np.inf)
-    min_time = np.zeros(n, dtype=np.int64)
-    first_in = np.zeros(n, dtype=np.int64)
-    last_in = np.zeros(n, dtype=np.int64)
-    duration = np.zeros(n)
-    fixes_in = np.zeros(n, dtype=np.int64)
-    max_prec = np.full(n, np.nan)
-    sources = np.zeros(n, dtype=np.int64)
-    for p in nb.prange(n):
-        i = pair_crime[p]
-        s = pair_subject[p]
-        base = w0[i]
-        wlen = np.float64(w1[i] - base) * NS
-        ccx = cx[i]
-        ccy = cy[i]
-        lo = starts[s]
-        hi = starts[s + 1]
-        m = max(_first_at_or_after(t, lo, hi, base) - 1, lo)
-        best = math.inf
-        best2 = math.inf
-        best_t = 0.0
-        f_in = math.inf
-        l_in = -math.inf
-        dur = 0.0
-        nfix = 0
-        mp = -1.0
-        src = 0
-        while m < hi and t[m] <= w1[i]:
-            rel = np.float64(t[m] - base) * NS
-            inside = rel >= 0.0 and rel <= wlen
-            if inside:
-                d = point_distance(x[m], y[m], ccx, ccy)
-                if d <= radius + reach[m]:
-                    nfix += 1
-                    if precision[m] == precision[m] and precision[m] > mp:
-                        mp = precision[m]
-                    src |= source_bit[m]
-            if joined(subject, t, m, max_gap_ns):
-                may_hit = segment_may_hit(x, y, reach, m, ccx, ccy, radius)
-                if may_hit or box_distance2(x[m], y[m], x[m + 1], y[m + 1], ccx, ccy) < best2:
-                    ov, ok, a, b, dmin, tmin = segment_vicinity(
-                        rel, x[m], y[m], reach[m], np.float64(t[m + 1] - base) * NS,
-                        x[m + 1], y[m + 1], reach[m + 1], ccx, ccy, radius, wlen)
-                    if ov:
-                        if dmin < best:
-                            best = dmin
-                            best2 = dmin * dmin
-                            best_t = tmin
-                        if ok and may_hit:
-                            f_in = min(f_in, a)
-                            l_in = max(l_in, b)
-                            dur += b - a
-            elif inside and not joined(subject, t, m - 1, max_gap_ns):
-                d = point_distance(x[m], y[m], ccx, ccy)
-                if d < best:
-                    best = d
-                    best2 = d * d
-                    best_t = rel
-                if d <= radius + reach[m]:
-                    f_in = min(f_in, rel)
-                    l_in = max(l_in, rel)
-            m += 1
-        found[p] = f_in <= l_in
-        min_dist[p] = best
-        min_time[p] = base + np.int64(round(best_t * 1e9))
-        if found[p]:
-            first_in[p] = base + np.int64(round(f_in * 1e9))
-            last_in[p] = base + np.int64(round(l_in * 1e9))
-        duration[p] = dur
-        fixes_in[p] = nfix
-        if mp >= 0.0:
-            max_prec[p] = mp
-        sources[p] = src
+def _hit_fields_parallel(pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns,
+                         starts, subject, t, x, y, reach, precision, source, bit_lut):
+    (found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec,
+     sources) = _field_arrays(pair_crime.size)
+    for p in nb.prange(pair_crime.size):
+        _pair_fields(p, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns, starts,
+                     subject, t, x, y, reach, precision, source, bit_lut, found, min_dist,
+                     min_time, first_in, last_in, duration, fixes_in, max_prec, sources)
     return found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec, sources
 
 
-def hit_fields(index: SegmentIndex, starts, precision, source_bit, pair_crime, pair_subject,
-               cx, cy, w0, w1, radius: float):
-    return _hit_fields(pair_crime, pair_subject, np.ascontiguousarray(cx, np.float64),
-                       np.ascontiguousarray(cy, np.float64), np.ascontiguousarray(w0, np.int64),
-                       np.ascontiguousarray(w1, np.int64), float(radius), index.max_gap_ns,
-                       starts, index.subject, index.t, index.x, index.y, index.reach,
-                       precision, source_bit)
+@nb.njit(cache=True)
+def _hit_fields_serial(pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns,
+                       starts, subject, t, x, y, reach, precision, source, bit_lut):
+    (found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec,
+     sources) = _field_arrays(pair_crime.size)
+    for p in range(pair_crime.size):
+        _pair_fields(p, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns, starts,
+                     subject, t, x, y, reach, precision, source, bit_lut, found, min_dist,
+                     min_time, first_in, last_in, duration, fixes_in, max_prec, sources)
+    return found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec, sources
+
+
+def hit_fields(index: SegmentIndex, trail: Trail, pair_crime, pair_subject, cx, cy, w0, w1,
+               radius: float):
+    """Every hit field of each (crime row, subject code) pair from ``hit_pairs``: arrays
+    (found, min_dist, min_time ns, first_in ns, last_in ns, duration s, fixes_in,
+    max_precision (NaN: none), source bit mask)."""
+    kernel = _hit_fields_parallel if np.size(pair_crime) >= PARALLEL_FROM else _hit_fields_serial
+    return kernel(pair_crime, pair_subject, np.ascontiguousarray(cx, np.float64),
+                  np.ascontiguousarray(cy, np.float64), np.ascontiguousarray(w0, np.int64),
+                  np.ascontiguousarray(w1, np.int64), float(radius), index.max_gap_ns,
+                  trail.starts, index.subject, index.t, index.x, index.y, index.reach,
+                  trail.precision, trail.source, SOURCE_BIT_LUT)

@@ -152,23 +152,39 @@ def _chunk_boxes(subject, t, x, y, reach, firsts, n_fixes, max_gap_ns, cell_m, b
 
 
 @nb.njit(cache=True)
-def _bin_sort(key, n_bins):
+def _bin_sort(key, firsts, ends, box, tspan, n_bins):
+    """Counting sort of the chunks by hashed bin: the CSR offsets and every chunk array in bin
+    order, written in one scatter pass (no separate gather)."""
+    n = key.size
     mask = np.uint64(n_bins - 1)
     counts = np.zeros(n_bins + 1, dtype=np.int64)
-    bins = np.empty(key.size, dtype=np.int64)
-    for c in range(key.size):
+    bins = np.empty(n, dtype=np.int64)
+    for c in range(n):
         b = np.int64(mix64(key[c]) & mask)
         bins[c] = b
         counts[b + 1] += 1
     for b in range(n_bins):
         counts[b + 1] += counts[b]
     fill = counts[:-1].copy()
-    order = np.empty(key.size, dtype=np.int64)
-    for c in range(key.size):
+    s_first = np.empty(n, dtype=np.int64)
+    s_end = np.empty(n, dtype=np.int64)
+    s_key = np.empty(n, dtype=np.uint64)
+    s_box = np.empty((n, 4), dtype=np.float64)
+    s_tspan = np.empty((n, 2), dtype=np.int64)
+    for c in range(n):
         b = bins[c]
-        order[fill[b]] = c
-        fill[b] += 1
-    return counts, order
+        o = fill[b]
+        fill[b] = o + 1
+        s_first[o] = firsts[c]
+        s_end[o] = ends[c]
+        s_key[o] = key[c]
+        s_box[o, 0] = box[c, 0]
+        s_box[o, 1] = box[c, 1]
+        s_box[o, 2] = box[c, 2]
+        s_box[o, 3] = box[c, 3]
+        s_tspan[o, 0] = tspan[c, 0]
+        s_tspan[o, 1] = tspan[c, 1]
+    return counts, s_first, s_end, s_key, s_box, s_tspan
 
 
 @nb.njit(cache=True)
@@ -199,9 +215,8 @@ def build_index(trail: Trail, max_gap_s: float = 300.0, count_precision: bool = 
     n_bins = 1
     while n_bins < 2 * max(firsts.size, 1):
         n_bins *= 2
-    bin_start, order = _bin_sort(key, n_bins)
     levels, max_chunk_ns = _levels_and_longest(key, tspan)
-    return SegmentIndex(trail.subject, trail.t, trail.x, trail.y, reach,
-                        firsts[order], ends[order], key[order], box[order], tspan[order],
-                        bin_start, levels, max_gap_ns, float(cell_m), bucket_ns,
+    bin_start, firsts, ends, key, box, tspan = _bin_sort(key, firsts, ends, box, tspan, n_bins)
+    return SegmentIndex(trail.subject, trail.t, trail.x, trail.y, reach, firsts, ends, key, box,
+                        tspan, bin_start, levels, max_gap_ns, float(cell_m), bucket_ns,
                         int(max_chunk_ns))
