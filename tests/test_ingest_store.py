@@ -371,6 +371,19 @@ def test_sigkill_half_way_leaves_store_consistent(tmp_path, multi_day_export, wh
     assert not list(pos.glob("*.tmp"))
 
 
+def test_next_writer_removes_only_stale_store_temps(tmp_path):
+    store = TrailStore(tmp_path / "s")
+    (store.root / "positions").mkdir(parents=True)
+    stale = store.root / "positions" / ".2025-01-23.x1y2.tmp"
+    stale.write_bytes(b"half a partition")
+    foreign = store.root / ".rejects.csv.abc.tmp"  # another writer's file: not the store's
+    foreign.write_text("x")
+    store.ingest_positions(write_export(tmp_path / "p.csv", export_lines(
+        [("A", "2025-01-23 10:00:00", "50.9", "-1.4", "5")])))
+    assert not stale.exists() and foreign.exists()
+    assert store.days() == [date(2025, 1, 23)]
+
+
 def run_cli(*argv: str) -> int:
     from trailmatch.commands import ingest, purge
 

@@ -135,8 +135,10 @@ def store_lock(root: Path):
     with open(root / ".lock", "a+") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try:
-            for d in (root, root / "positions", root / "crimes"):
-                for tmp in d.glob(".*.tmp") if d.is_dir() else ():
+            # only the store's own temporary names (a rejects file may live here too)
+            for pattern in (".store.*.tmp", ".subjects.parquet.*.tmp",
+                            "positions/.????-??-??.*.tmp", "crimes/.crimes.parquet.*.tmp"):
+                for tmp in root.glob(pattern):
                     tmp.unlink(missing_ok=True)
             yield
         finally:
