@@ -232,13 +232,13 @@ def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules:
     frame = crimes.frame
     order = frame[["police_force", "crime_reference"]].astype(str).sort_values(
         ["police_force", "crime_reference"], kind="stable").index.to_numpy(dtype=np.int64)
-    min_speed, worst_from, worst_to = reach_rows(gap_index, order, crimes.x, crimes.y,
+    touched, min_speed, worst_from, worst_to = reach_rows(gap_index, order, crimes.x, crimes.y,
                                                  crimes.w0, crimes.w1, trail_to_u, n_u)
     status, fixes, covered, gaps = coverage_rows(
         order, crimes.x, crimes.y, crimes.w0, crimes.w1, float(rules.radius_m),
         float(rules.max_speed_mps), n_u, hit_offsets, hit_u, fix_lo, fix_hi, trail.t, trail.x,
         trail.y, index.reach, gap_lo, gap_hi, gap_index.gap_ta, gap_index.gap_tb, mon_lo,
-        mon_hi, mon_start, mon_end, CRIME_BLOCK, min_speed, worst_from, worst_to)
+        mon_hi, mon_start, mon_end, CRIME_BLOCK, touched, min_speed, worst_from, worst_to)
 
     ref_codes, refs = pd.factorize(frame["crime_reference"].astype(str))
     force_codes, forces = pd.factorize(frame["police_force"].astype(str))

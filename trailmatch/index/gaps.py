@@ -267,7 +267,7 @@ def build_gap_index(subject: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.nda
 @nb.njit(cache=True, parallel=True)
 def _reach_rows(order, cx, cy, w0, w1, radius, speed, cell_m, bin_key, box, bin_t, bin_p,
                 bin_subject, bin_start, level_bucket_ns, subject_row, n_subjects,
-                min_speed, worst_from, worst_to):
+                touched, min_speed, worst_from, worst_to):
     mask = np.uint64(bin_start.size - 2)
     for r in nb.prange(order.size):
         i = order[r]
@@ -308,36 +308,30 @@ def _reach_rows(order, cx, cy, w0, w1, radius, speed, cell_m, bin_key, box, bin_
                             if not ok:
                                 continue
                             row = base + subject_row[bin_subject[k]]
-                            old = min_speed[row]
                             # worst gap: least speed, then the earliest (a subject's gaps are
                             # disjoint, so the earliest start is the earliest gap)
-                            if old != old or need < old or (need == old and ta < worst_from[row]):
+                            if (not touched[row] or need < min_speed[row]
+                                    or (need == min_speed[row] and ta < worst_from[row])):
+                                touched[row] = True
                                 min_speed[row] = need
                                 worst_from[row] = ta
                                 worst_to[row] = tb
 
 
-@nb.njit(cache=True, parallel=True)
-def _empty_evidence(n_rows):
-    """NaN speeds and NaT times, written by both cores (first touch of 2.4 GB on a national
-    day)."""
-    min_speed = np.empty(n_rows, dtype=np.float64)
-    worst_from = np.empty(n_rows, dtype=np.int64)
-    worst_to = np.empty(n_rows, dtype=np.int64)
-    for k in nb.prange(n_rows):
-        min_speed[k] = np.nan
-        worst_from[k] = NO_TIME
-        worst_to[k] = NO_TIME
-    return min_speed, worst_from, worst_to
-
-
 def reach_rows(index: GapIndex, order, cx, cy, w0, w1, subject_row, n_subjects: int):
     """The prism test of every gap the index finds for each crime, straight into the coverage
     rows: crime ``order[r]`` and subject ``subject_row[s]`` (trail code s) is row
-    r·n_subjects + subject_row[s]. Returns ``(min_speed, worst_from, worst_to)``: for each row
-    the worst gap through which the subject could have been in the vicinity (NaN / NaT when
-    none). Each crime is one task, so rows are never shared between threads."""
-    min_speed, worst_from, worst_to = _empty_evidence(len(order) * n_subjects)
+    r·n_subjects + subject_row[s]. Returns ``(touched, min_speed, worst_from, worst_to)``: per row
+    the worst gap through which the subject could have been in the vicinity, valid where
+    ``touched``. Each crime is one task, so rows are never shared
+    between threads."""
+    n_rows = len(order) * n_subjects
+    # zeroed lazily by the OS: only the pages of rows a gap reaches are ever touched here; the
+    # evidence columns get their first write in ``coverage_rows``
+    touched = np.zeros(n_rows, dtype=np.bool_)
+    min_speed = np.empty(n_rows, dtype=np.float64)
+    worst_from = np.empty(n_rows, dtype=np.int64)
+    worst_to = np.empty(n_rows, dtype=np.int64)
     if index.bin_gap.size:
         _reach_rows(np.ascontiguousarray(order, np.int64), np.ascontiguousarray(cx, np.float64),
                     np.ascontiguousarray(cy, np.float64), np.ascontiguousarray(w0, np.int64),
@@ -345,8 +339,8 @@ def reach_rows(index: GapIndex, order, cx, cy, w0, w1, subject_row, n_subjects: 
                     index.cell_m, index.bin_key, index.box, index.bin_t, index.bin_p,
                     index.bin_subject, index.bin_start, index.level_bucket_ns,
                     np.ascontiguousarray(subject_row, np.int64), n_subjects,
-                    min_speed, worst_from, worst_to)
-    return min_speed, worst_from, worst_to
+                    touched, min_speed, worst_from, worst_to)
+    return touched, min_speed, worst_from, worst_to
 
 
 @nb.njit(cache=True, inline="always")
@@ -378,7 +372,8 @@ def _gallop(t, p, hi, value, strict):
 @nb.njit(cache=True, parallel=True)
 def coverage_rows(order, cx, cy, w0, w1, radius, speed, n_subjects, hit_offsets, hit_subject,
                   fix_lo, fix_hi, t, x, y, reach, gap_lo, gap_hi, gap_ta, gap_tb,
-                  mon_lo, mon_hi, mon_start, mon_end, block, min_speed, worst_from, worst_to):
+                  mon_lo, mon_hi, mon_start, mon_end, block, reached, min_speed, worst_from,
+                  worst_to):
     """One row per (crime, subject): crime ``order[r]`` fills rows r·n_subjects + s.
 
     Subjects are universe codes (fix, gap and monitoring ranges per code); hits come grouped
@@ -487,8 +482,8 @@ def coverage_rows(order, cx, cy, w0, w1, radius, speed, n_subjects, hit_offsets,
                                 best = need
                                 b_from = m0
                                 b_to = t[f0]
-                    via = min_speed[row]
-                    if decide and via == via and (not found or via < best):
+                    if decide and reached[row] and (not found or min_speed[row] < best):
+                        via = min_speed[row]
                         found = True
                         best = via
                         b_from = worst_from[row]
@@ -515,13 +510,11 @@ def coverage_rows(order, cx, cy, w0, w1, radius, speed, n_subjects, hit_offsets,
                 else:
                     st = EXCLUDED
                 status[row] = st
-                # the three evidence columns arrive as NaN / NaT except where a gap reached:
-                # write only what changes (most rows of a national day are untouched)
                 if st == CANNOT_EXCLUDE:
                     worst_from[row] = b_from
                     worst_to[row] = NO_TIME if b_to == OPEN_END else b_to
                     min_speed[row] = best
-                elif min_speed[row] == min_speed[row]:
+                else:
                     worst_from[row] = NO_TIME
                     worst_to[row] = NO_TIME
                     min_speed[row] = np.nan
