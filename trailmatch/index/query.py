@@ -205,15 +205,43 @@ def _hit_pairs_serial(cx, cy, w0, w1, radius, chunk_first, chunk_end, chunk_key,
 PARALLEL_FROM = 64
 
 
+def _spread_bits(v: np.ndarray) -> np.ndarray:
+    v = v.astype(np.uint64) & np.uint64(0xFFFF)
+    v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
+    v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
+    v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
+    return (v | (v << np.uint64(1))) & np.uint64(0x55555555)
+
+
+def locality_order(cx: np.ndarray, cy: np.ndarray, w0: np.ndarray,
+                   cell_m: float = 2048.0) -> np.ndarray:
+    """An order of the crimes along a Z curve over ~2 km cells, then by time: crimes queried
+    one after another then reach the same bins and chunks while they are still in cache
+    (measured ~1.5x faster on the national day than input order)."""
+    ix = np.floor(np.asarray(cx) / cell_m).astype(np.int64)
+    iy = np.floor(np.asarray(cy) / cell_m).astype(np.int64)
+    z = _spread_bits(ix - ix.min(initial=0)) | (_spread_bits(iy - iy.min(initial=0))
+                                                 << np.uint64(1))
+    return np.lexsort((w0, z))
+
+
 def hit_pairs(index: SegmentIndex, cx, cy, w0, w1, radius: float):
-    """(crime row, subject code) of every hit, grouped by crime, subjects ascending."""
-    kernel = _hit_pairs_parallel if np.size(cx) >= PARALLEL_FROM else _hit_pairs_serial
-    return kernel(np.ascontiguousarray(cx, np.float64), np.ascontiguousarray(cy, np.float64),
-                      np.ascontiguousarray(w0, np.int64), np.ascontiguousarray(w1, np.int64),
-                      float(radius), index.chunk_first, index.chunk_end, index.chunk_key,
-                      index.box, index.tspan, index.bin_start, index.levels, index.cell_m,
-                      index.bucket_ns, index.max_chunk_ns, index.max_gap_ns,
-                      index.subject, index.t, index.x, index.y, index.reach)
+    """(crime row, subject code) of every hit, grouped by crime row ascending, subjects
+    ascending within a crime."""
+    cx = np.ascontiguousarray(cx, np.float64)
+    cy = np.ascontiguousarray(cy, np.float64)
+    w0 = np.ascontiguousarray(w0, np.int64)
+    w1 = np.ascontiguousarray(w1, np.int64)
+    order = locality_order(cx, cy, w0)
+    kernel = _hit_pairs_parallel if cx.size >= PARALLEL_FROM else _hit_pairs_serial
+    pair_crime, pair_subject = kernel(
+        cx[order], cy[order], w0[order], w1[order], float(radius), index.chunk_first,
+        index.chunk_end, index.chunk_key, index.box, index.tspan, index.bin_start, index.levels,
+        index.cell_m, index.bucket_ns, index.max_chunk_ns, index.max_gap_ns, index.subject,
+        index.t, index.x, index.y, index.reach)
+    pair_crime = order[pair_crime]
+    back = np.argsort(pair_crime, kind="stable")
+    return pair_crime[back], pair_subject[back]
 
 
 @nb.njit(cache=True)
@@ -333,10 +361,21 @@ def hit_fields(index: SegmentIndex, trail: Trail, pair_crime, pair_subject, cx, 
                radius: float):
     """Every hit field of each (crime row, subject code) pair from ``hit_pairs``: arrays
     (found, min_dist, min_time ns, first_in ns, last_in ns, duration s, fixes_in,
-    max_precision (NaN: none), source bit mask)."""
-    kernel = _hit_fields_parallel if np.size(pair_crime) >= PARALLEL_FROM else _hit_fields_serial
-    return kernel(pair_crime, pair_subject, np.ascontiguousarray(cx, np.float64),
-                  np.ascontiguousarray(cy, np.float64), np.ascontiguousarray(w0, np.int64),
-                  np.ascontiguousarray(w1, np.int64), float(radius), index.max_gap_ns,
-                  trail.starts, index.subject, index.t, index.x, index.y, index.reach,
-                  trail.precision, trail.source, SOURCE_BIT_LUT)
+    max_precision (NaN: none), source bit mask), in the order of the pairs given."""
+    w0 = np.ascontiguousarray(w0, np.int64)
+    pair_crime = np.asarray(pair_crime, np.int64)
+    pair_subject = np.asarray(pair_subject, np.int64)
+    # walk the pairs subject by subject, in time: consecutive walks share the fixes in cache
+    order = np.lexsort((w0[pair_crime], pair_subject))
+    kernel = _hit_fields_parallel if pair_crime.size >= PARALLEL_FROM else _hit_fields_serial
+    fields = kernel(pair_crime[order], pair_subject[order], np.ascontiguousarray(cx, np.float64),
+                    np.ascontiguousarray(cy, np.float64), w0,
+                    np.ascontiguousarray(w1, np.int64), float(radius), index.max_gap_ns,
+                    trail.starts, index.subject, index.t, index.x, index.y, index.reach,
+                    trail.precision, trail.source, SOURCE_BIT_LUT)
+    out = []
+    for a in fields:
+        b = np.empty_like(a)
+        b[order] = a
+        out.append(b)
+    return tuple(out)

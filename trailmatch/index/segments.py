@@ -28,7 +28,7 @@ from trailmatch.trails import Trail
 N_LEVELS = 16
 # Build parameters (tuned on the synthetic national day, see benchmarks/): cell width of
 # level 0, time bucket, and the most fixes / longest span of one chunk.
-BUILD_DEFAULTS = {"cell_m": 256.0, "bucket_s": 14_400.0, "chunk_fixes": 4, "chunk_span_s": 600.0}
+BUILD_DEFAULTS = {"cell_m": 256.0, "bucket_s": 14_400.0, "chunk_fixes": 8, "chunk_span_s": 600.0}
 _OFF = 1 << 19  # cell index offset so negative coordinates pack into 20 bits
 
 
