@@ -308,22 +308,9 @@ def write_coverage_csv(coverage: pd.DataFrame, path) -> None:
     """The coverage CSV (columns ``COVERAGE_COLUMNS``), written atomically: readers see the old
     file or the whole new one. Streams in chunks, so a national day does not need its text in
     memory at once."""
-    import os
-    import tempfile
-    from pathlib import Path
+    from trailmatch.atomic import atomic_open
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            step = 1_000_000
-            for k in range(0, max(len(coverage), 1), step):
-                coverage_for_csv(coverage.iloc[k:k + step]).to_csv(f, index=False,
-                                                                   header=k == 0)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        step = 1_000_000
+        for k in range(0, max(len(coverage), 1), step):
+            coverage_for_csv(coverage.iloc[k:k + step]).to_csv(f, index=False, header=k == 0)

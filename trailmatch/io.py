@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from trailmatch.atomic import atomic_write
 from trailmatch.crs import WGS84, grid_to_working, lonlat_to_working, project
 from trailmatch.match import HIT_COLUMNS
 
@@ -30,25 +29,9 @@ def hits_for_csv(hits: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_hits_csv(hits: pd.DataFrame, path: Path) -> None:
     """The hits CSV: the columns of HIT_COLUMNS in that order, times ISO 8601 UTC, atomic."""
-    atomic_write_text(Path(path), hits_for_csv(hits).to_csv(index=False))
+    atomic_write(path, hits_for_csv(hits).to_csv(index=False))
 
 
 GENERIC_CRIME_COLUMNS = ("crime_reference", "police_force", "crime_type", "time_from", "time_to")
@@ -87,4 +70,4 @@ def read_generic_crimes(path: Path, crs: str = "EPSG:27700") -> pd.DataFrame:
     return out
 
 
-__all__ = ["WGS84", "atomic_write_text", "hits_for_csv", "read_generic_crimes", "write_hits_csv"]
+__all__ = ["WGS84", "hits_for_csv", "read_generic_crimes", "write_hits_csv"]

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -41,6 +39,7 @@ from sqlalchemy import Engine
 from tqdm import tqdm
 
 from trailmatch import __version__
+from trailmatch.atomic import atomic_write
 from trailmatch.crs import lonlat_to_working, working_to_lonlat
 from trailmatch.hitstore import repository as repo
 from trailmatch.index.segments import build_index
@@ -158,26 +157,6 @@ def progress(iterable, *, desc: str, unit: str, total: int | None = None):
 def safe_name(text: str) -> str:
     """A force or batch id as a directory name (they are plain codes; anything else is masked)."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", str(text)) or "_"
-
-
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write through a temporary file beside ``path`` and ``os.replace``: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes the file private; outputs are ordinary files (mode from the umask).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # --- reading batches ---------------------------------------------------------------------------

@@ -8,6 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+from trailmatch.commands.inputs import (
+    Unusable,
+    add_input_args,
+    read_crime_files,
+    read_position_files,
+)
 from trailmatch.commands.options import add_rules_args, rules_from_args
 
 
@@ -19,16 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "'cannot_exclude' (with the worst gap and the speed it needs) or "
                     "'not_monitored' (with the monitored fraction of the window), and write "
                     "one CSV row per pair (times ISO 8601 UTC).")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--positions", nargs="+", type=Path, metavar="FILE",
-                     help="position files: tag data store export CSV, or CSV/Parquet with "
-                          "--mapping")
-    src.add_argument("--store", type=Path, metavar="DIR",
-                     help="trail store directory; its subjects file gives the activation "
-                          "periods")
-    p.add_argument("--crimes", nargs="+", type=Path, required=True, metavar="FILE",
-                   help="crime batch CSV files (FORMATS.md §1), or generic files with "
-                        "--crimes-format generic")
+    add_input_args(p, store_help="trail store directory; its subjects file gives the "
+                                 "activation periods")
     p.add_argument("--out", type=Path, required=True, metavar="COVERAGE.csv",
                    help="where to write the coverage CSV")
     p.add_argument("--subjects", type=Path, metavar="FILE",
@@ -39,17 +37,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="with --store: read fixes this many hours before and after the crime "
                         "windows, so gaps that began or end outside a window have their fixes "
                         "(default 24; a shorter one only ever excludes fewer subjects)")
-    p.add_argument("--positions-format", choices=["auto", "export", "generic"], default="auto",
-                   help="'export': the tag data store's position export; 'generic': CSV/Parquet "
-                        "described by --mapping; 'auto' (default): export unless --mapping")
-    p.add_argument("--mapping", type=Path, metavar="FILE",
-                   help="TOML column mapping for generic position files")
-    p.add_argument("--timezone", metavar="ZONE",
-                   help="zone of position times written without an offset, e.g. Europe/London")
-    p.add_argument("--crimes-format", choices=["batch", "generic"], default="batch",
-                   help="'batch' (default): the forces' crime batch CSV; 'generic': CSV/Parquet "
-                        "with columns crime_reference, police_force, crime_type, time_from, "
-                        "time_to and x/y (working CRS) or latitude/longitude")
     add_rules_args(p, speed=True)
     p.set_defaults(run=run)
 
@@ -64,8 +51,6 @@ def run(args: argparse.Namespace) -> int:
         write_coverage_csv,
     )
     from trailmatch.index.segments import build_index
-    from trailmatch.ingest.crime_batch import latest_versions, read_crime_batch
-    from trailmatch.io import read_generic_crimes
     from trailmatch.trails import prepare_crimes, prepare_trail
 
     try:
@@ -83,24 +68,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     started = time.perf_counter()
 
-    parts = []
-    for path in args.crimes:
-        try:
-            if args.crimes_format == "batch":
-                batch = read_crime_batch(path, crs=rules.crs)
-                parts.append(batch.crimes)
-                if len(batch.rejects):
-                    print(f"trailmatch eliminate: {path}: {len(batch.rejects)} rejected row "
-                          "errors (see trailmatch ingest crimes for the rejects file)",
-                          file=sys.stderr)
-            else:
-                parts.append(read_generic_crimes(path, crs=rules.crs))
-        except (OSError, ValueError) as e:
-            print(f"trailmatch eliminate: {path}: unusable: {e}", file=sys.stderr)
-            return 1
-    crimes = pd.concat(parts, ignore_index=True)
-    if args.crimes_format == "batch" and len(crimes):
-        crimes = latest_versions(crimes)
+    try:
+        crimes, rejects = read_crime_files(args, rules.crs)
+    except Unusable as e:
+        print(f"trailmatch eliminate: {e}", file=sys.stderr)
+        return 1
+    for frame in rejects:
+        if len(frame):
+            print(f"trailmatch eliminate: {frame['file'].iloc[0]}: {len(frame)} rejected row "
+                  "errors (see trailmatch ingest crimes for the rejects file)", file=sys.stderr)
     prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
 
     activations = None
@@ -122,25 +98,18 @@ def run(args: argparse.Namespace) -> int:
         else:
             fixes = store.read_trails(0, 0)
     else:
-        from trailmatch.ingest.positions import read_positions
-        mapping = args.mapping if args.positions_format != "export" else None
-        if args.positions_format == "generic" and mapping is None:
-            print("trailmatch eliminate: --positions-format generic needs --mapping FILE",
-                  file=sys.stderr)
+        try:
+            fixes, rejects = read_position_files(args, rules.crs)
+        except Unusable as e:
+            print(f"trailmatch eliminate: {e}", file=sys.stderr)
+            return 1
+        except ValueError as e:
+            print(f"trailmatch eliminate: {e}", file=sys.stderr)
             return 2
-        frames = []
-        for path in args.positions:
-            try:
-                read = read_positions(path, crs=rules.crs, mapping=mapping,
-                                      timezone=args.timezone)
-            except (OSError, ValueError) as e:
-                print(f"trailmatch eliminate: {path}: unusable: {e}", file=sys.stderr)
-                return 1
-            frames.append(read.fixes)
-            if len(read.rejects):
-                print(f"trailmatch eliminate: {path}: {len(read.rejects)} rejected position "
-                      "rows left out", file=sys.stderr)
-        fixes = pd.concat(frames, ignore_index=True)
+        for frame in rejects:
+            if len(frame):
+                print(f"trailmatch eliminate: {frame['file'].iloc[0]}: {len(frame)} rejected "
+                      "position rows left out", file=sys.stderr)
         if args.subjects is not None:
             from trailmatch.ingest.subjects import read_subjects
             try:

@@ -7,6 +7,12 @@ import sys
 import time
 from pathlib import Path
 
+from trailmatch.commands.inputs import (
+    Unusable,
+    add_input_args,
+    read_crime_files,
+    read_position_files,
+)
 from trailmatch.commands.options import add_rules_args, rules_from_args
 from trailmatch.scale.cluster import add_scheduler_arg
 
@@ -16,31 +22,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "match", help="find every (crime, subject) hit and write them as CSV",
         description="Match crime batches against tag trails under the vicinity contract and "
                     "write one CSV row per hit (times ISO 8601 UTC).")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--positions", nargs="+", type=Path, metavar="FILE",
-                     help="position files: tag data store export CSV, or CSV/Parquet with "
-                          "--mapping")
-    src.add_argument("--store", type=Path, metavar="DIR",
-                     help="trail store directory (trailmatch ingest positions ... --store DIR)")
-    p.add_argument("--crimes", nargs="+", type=Path, required=True, metavar="FILE",
-                   help="crime batch CSV files (FORMATS.md §1), or generic files with "
-                        "--crimes-format")
+    add_input_args(p, store_help="trail store directory (trailmatch ingest positions ... "
+                                 "--store DIR)")
     p.add_argument("--out", type=Path, required=True, metavar="HITS.csv",
                    help="where to write the hits CSV")
     p.add_argument("--rejects", type=Path, metavar="PREFIX",
                    help="write rejected input rows to PREFIX.crimes.csv and PREFIX.positions.csv "
                         "(default: beside --out, named after it)")
-    p.add_argument("--positions-format", choices=["auto", "export", "generic"], default="auto",
-                   help="'export': the tag data store's position export; 'generic': CSV/Parquet "
-                        "described by --mapping; 'auto' (default): export unless --mapping")
-    p.add_argument("--mapping", type=Path, metavar="FILE",
-                   help="TOML column mapping for generic position files")
-    p.add_argument("--timezone", metavar="ZONE",
-                   help="zone of position times written without an offset, e.g. Europe/London")
-    p.add_argument("--crimes-format", choices=["batch", "generic"], default="batch",
-                   help="'batch' (default): the forces' crime batch CSV; 'generic': CSV/Parquet "
-                        "with columns crime_reference, police_force, crime_type, time_from, "
-                        "time_to and x/y (working CRS) or latitude/longitude")
     p.add_argument("--include-flagged", action="store_true",
                    help="with --store: also match fixes flagged as suspicious at ingest")
     add_rules_args(p)
@@ -52,9 +40,8 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from trailmatch.crs import check_metric
-    from trailmatch.ingest.crime_batch import read_crime_batch
     from trailmatch.ingest.rejects import write_rejects
-    from trailmatch.io import read_generic_crimes, write_hits_csv
+    from trailmatch.io import write_hits_csv
     from trailmatch.match import match_prepared
     from trailmatch.progress import Progress
     from trailmatch.trails import prepare_crimes
@@ -65,24 +52,12 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(total=len(args.crimes) + (len(args.positions or []) or 1) + 2)
     prefix = args.rejects or args.out.with_name(args.out.stem + ".rejects")
 
-    crime_parts, crime_rejects = [], []
-    for path in args.crimes:
-        progress.step(f"crimes {path.name}")
-        try:
-            if args.crimes_format == "batch":
-                batch = read_crime_batch(path, crs=rules.crs)
-                crime_parts.append(batch.crimes)
-                crime_rejects.append(batch.rejects)
-            else:
-                crime_parts.append(read_generic_crimes(path, crs=rules.crs))
-        except (OSError, ValueError) as e:
-            progress.close()
-            print(f"trailmatch match: {path}: unusable: {e}", file=sys.stderr)
-            return 1
-    crimes = pd.concat(crime_parts, ignore_index=True) if crime_parts else pd.DataFrame()
-    if args.crimes_format == "batch" and len(crimes):
-        from trailmatch.ingest.crime_batch import latest_versions
-        crimes = latest_versions(crimes)
+    try:
+        crimes, crime_rejects = read_crime_files(args, rules.crs, progress.step)
+    except Unusable as e:
+        progress.close()
+        print(f"trailmatch match: {e}", file=sys.stderr)
+        return 1
     prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
 
     position_rejects = []
@@ -93,26 +68,17 @@ def run(args: argparse.Namespace) -> int:
         trail, index = _from_store(args.store, prepared, rules, args.include_flagged)
     else:
         from trailmatch.index.segments import build_index
-        from trailmatch.ingest.positions import read_positions
         from trailmatch.trails import prepare_trail
-        mapping = args.mapping if args.positions_format != "export" else None
-        if args.positions_format == "generic" and mapping is None:
-            print("trailmatch match: --positions-format generic needs --mapping FILE",
-                  file=sys.stderr)
+        try:
+            fixes, position_rejects = read_position_files(args, rules.crs, progress.step)
+        except Unusable as e:
+            progress.close()
+            print(f"trailmatch match: {e}", file=sys.stderr)
+            return 1
+        except ValueError as e:
+            progress.close()
+            print(f"trailmatch match: {e}", file=sys.stderr)
             return 2
-        parts = []
-        for path in args.positions:
-            progress.step(f"positions {path.name}")
-            try:
-                read = read_positions(path, crs=rules.crs, mapping=mapping,
-                                      timezone=args.timezone)
-            except (OSError, ValueError) as e:
-                progress.close()
-                print(f"trailmatch match: {path}: unusable: {e}", file=sys.stderr)
-                return 1
-            parts.append(read.fixes)
-            position_rejects.append(read.rejects)
-        fixes = pd.concat(parts, ignore_index=True)
         if not args.scheduler:
             trail = prepare_trail(fixes)
             index = build_index(trail, rules.max_gap_s, rules.count_precision)

@@ -32,8 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from trailmatch.atomic import atomic_write
     from trailmatch.commands.nightly import open_inputs
-    from trailmatch.nightly import atomic_write
     from trailmatch.rematch import changes_csv, run_rematch
 
     try:
