@@ -49,7 +49,7 @@ from trailmatch.index.segments import BUILD_DEFAULTS, SegmentIndex, build_index
 from trailmatch.rules import Rules
 from trailmatch.trails import Trail, prepare_trail
 
-FORMAT = 1
+FORMAT = 2
 DAY_NS = 86_400 * 10**9
 _TAIL_BYTES = 64 * 1024
 
@@ -57,7 +57,7 @@ _TAIL_BYTES = 64 * 1024
 
 _TRAIL_ARRAYS = ("subject", "t", "x", "y", "precision", "source", "starts")
 _INDEX_ARRAYS = ("reach", "chunk_first", "chunk_end", "chunk_key", "box", "tspan", "bin_start",
-                 "levels")
+                 "block_box", "levels")
 _INDEX_SCALARS = ("max_gap_ns", "cell_m", "bucket_ns", "max_chunk_ns")
 
 
@@ -218,7 +218,7 @@ def open_index(directory: Path, params: dict, fingerprint: str | None = None,
     s = manifest["scalars"]
     index = SegmentIndex(a["subject"], a["t"], a["x"], a["y"], a["reach"], a["chunk_first"],
                          a["chunk_end"], a["chunk_key"], a["box"], a["tspan"], a["bin_start"],
-                         a["levels"], int(s["max_gap_ns"]), float(s["cell_m"]),
+                         a["levels"], a["block_box"], int(s["max_gap_ns"]), float(s["cell_m"]),
                          int(s["bucket_ns"]), int(s["max_chunk_ns"]))
     return trail, index
 

@@ -17,7 +17,7 @@ import math
 import numba as nb
 import numpy as np
 
-from trailmatch.index.segments import N_LEVELS, SegmentIndex, joined, mix64, pack_key
+from trailmatch.index.segments import BLOCK, N_LEVELS, SegmentIndex, joined, mix64, pack_key
 from trailmatch.index.vicinity import point_distance, segment_vicinity
 from trailmatch.trails import SOURCE_BITS, Trail
 
@@ -257,8 +257,9 @@ def _first_at_or_after(t, lo, hi, value):
 
 @nb.njit(cache=True, inline="always")
 def _pair_fields(p, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns, starts,
-                 subject, t, x, y, reach, precision, source, bit_lut, found, min_dist,
-                 min_time, first_in, last_in, duration, fixes_in, max_prec, sources):
+                 subject, t, x, y, reach, block_box, max_reach, precision, source, bit_lut,
+                 found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec,
+                 sources):
     """Every field of hit p: one walk along the subject's path through the window."""
     i = pair_crime[p]
     s = pair_subject[p]
@@ -278,7 +279,23 @@ def _pair_fields(p, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns
     nfix = 0
     mp = -1.0
     src = 0
+    # The pair is a hit, so its closest approach is within R + the largest reach anywhere:
+    # farther blocks cannot hold it even before a closest approach has been seen.
+    hit_bound = radius + max_reach
+    hit_bound2 = hit_bound * hit_bound
+    first = m
     while m < hi and t[m] <= w1[i]:
+        if m % BLOCK == 0 or m == first:
+            # a block of the path that can neither be in the vicinity nor come closer than the
+            # closest approach so far contributes nothing: step over it
+            k = m // BLOCK
+            ddx = max(block_box[k, 0] - ccx, 0.0, ccx - block_box[k, 1])
+            ddy = max(block_box[k, 2] - ccy, 0.0, ccy - block_box[k, 3])
+            d2 = ddx * ddx + ddy * ddy
+            reach_max = radius + block_box[k, 4]
+            if d2 > reach_max * reach_max and (d2 >= best2 or d2 > hit_bound2):
+                m = (k + 1) * BLOCK
+                continue
         rel = np.float64(t[m] - base) * NS
         inside = rel >= 0.0 and rel <= wlen
         if inside:
@@ -335,25 +352,29 @@ def _field_arrays(n):
 
 @nb.njit(cache=True, parallel=True)
 def _hit_fields_parallel(pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns,
-                         starts, subject, t, x, y, reach, precision, source, bit_lut):
+                         starts, subject, t, x, y, reach, block_box, max_reach, precision,
+                         source, bit_lut):
     (found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec,
      sources) = _field_arrays(pair_crime.size)
     for p in nb.prange(pair_crime.size):
         _pair_fields(p, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns, starts,
-                     subject, t, x, y, reach, precision, source, bit_lut, found, min_dist,
-                     min_time, first_in, last_in, duration, fixes_in, max_prec, sources)
+                     subject, t, x, y, reach, block_box, max_reach, precision, source, bit_lut,
+                     found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec,
+                     sources)
     return found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec, sources
 
 
 @nb.njit(cache=True)
 def _hit_fields_serial(pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns,
-                       starts, subject, t, x, y, reach, precision, source, bit_lut):
+                       starts, subject, t, x, y, reach, block_box, max_reach, precision,
+                       source, bit_lut):
     (found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec,
      sources) = _field_arrays(pair_crime.size)
     for p in range(pair_crime.size):
         _pair_fields(p, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns, starts,
-                     subject, t, x, y, reach, precision, source, bit_lut, found, min_dist,
-                     min_time, first_in, last_in, duration, fixes_in, max_prec, sources)
+                     subject, t, x, y, reach, block_box, max_reach, precision, source, bit_lut,
+                     found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec,
+                     sources)
     return found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec, sources
 
 
@@ -368,11 +389,12 @@ def hit_fields(index: SegmentIndex, trail: Trail, pair_crime, pair_subject, cx, 
     # walk the pairs subject by subject, in time: consecutive walks share the fixes in cache
     order = np.lexsort((w0[pair_crime], pair_subject))
     kernel = _hit_fields_parallel if pair_crime.size >= PARALLEL_FROM else _hit_fields_serial
+    max_reach = float(index.block_box[:, 4].max()) if len(index.block_box) else 0.0
     fields = kernel(pair_crime[order], pair_subject[order], np.ascontiguousarray(cx, np.float64),
                     np.ascontiguousarray(cy, np.float64), w0,
                     np.ascontiguousarray(w1, np.int64), float(radius), index.max_gap_ns,
                     trail.starts, index.subject, index.t, index.x, index.y, index.reach,
-                    trail.precision, trail.source, SOURCE_BIT_LUT)
+                    index.block_box, max_reach, trail.precision, trail.source, SOURCE_BIT_LUT)
     out = []
     for a in fields:
         b = np.empty_like(a)

@@ -26,6 +26,7 @@ import numpy as np
 from trailmatch.trails import Trail
 
 N_LEVELS = 16
+BLOCK = 16  # fixes per block of ``SegmentIndex.block_box``
 # Build parameters (tuned on the synthetic national day, see benchmarks/): cell width of
 # level 0, time bucket, and the most fixes / longest span of one chunk.
 BUILD_DEFAULTS = {"cell_m": 256.0, "bucket_s": 14_400.0, "chunk_fixes": 8, "chunk_span_s": 600.0}
@@ -48,6 +49,10 @@ class SegmentIndex:
     tspan: np.ndarray  # int64 (n, 2): first instant, last instant
     bin_start: np.ndarray  # int64, n_bins + 1: CSR offsets of the hashed bins
     levels: np.ndarray  # bool, N_LEVELS: which levels hold any chunk
+    # float64 (n_blocks, 5): box (xmin, xmax, ymin, ymax) and largest reach of fixes
+    # [k*BLOCK, (k+1)*BLOCK] (the next block's first fix included, so a segment is inside its
+    # block): lets a walk along a path skip stretches that cannot matter
+    block_box: np.ndarray
     # parameters
     max_gap_ns: int
     cell_m: float
@@ -197,6 +202,22 @@ def _levels_and_longest(key, tspan):
     return levels, longest
 
 
+@nb.njit(cache=True, parallel=True)
+def _block_boxes(x, y, reach):
+    n = x.size
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    out = np.empty((n_blocks, 5), dtype=np.float64)
+    for k in nb.prange(n_blocks):
+        a = k * BLOCK
+        e = min(a + BLOCK + 1, n)
+        out[k, 0] = x[a:e].min()
+        out[k, 1] = x[a:e].max()
+        out[k, 2] = y[a:e].min()
+        out[k, 3] = y[a:e].max()
+        out[k, 4] = reach[a:e].max()
+    return out
+
+
 def build_index(trail: Trail, max_gap_s: float = 300.0, count_precision: bool = True, *,
                 cell_m: float = BUILD_DEFAULTS["cell_m"],
                 bucket_s: float = BUILD_DEFAULTS["bucket_s"],
@@ -217,6 +238,7 @@ def build_index(trail: Trail, max_gap_s: float = 300.0, count_precision: bool = 
         n_bins *= 2
     levels, max_chunk_ns = _levels_and_longest(key, tspan)
     bin_start, firsts, ends, key, box, tspan = _bin_sort(key, firsts, ends, box, tspan, n_bins)
+    blocks = _block_boxes(trail.x, trail.y, reach) if trail.n_fixes else np.empty((0, 5))
     return SegmentIndex(trail.subject, trail.t, trail.x, trail.y, reach, firsts, ends, key, box,
-                        tspan, bin_start, levels, max_gap_ns, float(cell_m), bucket_ns,
+                        tspan, bin_start, levels, blocks, max_gap_ns, float(cell_m), bucket_ns,
                         int(max_chunk_ns))
