@@ -15,7 +15,7 @@ from trailmatch.cli import build_parser, main
 
 ROOT = Path(__file__).parents[1]
 # the verbs that take --scheduler (each wired with trailmatch.scale.cluster.add_scheduler_arg)
-SCHEDULED_VERBS = ["match", "rematch"]
+SCHEDULED_VERBS = ["match", "nightly", "rematch"]
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +81,23 @@ def test_scheduler_flag_documented(verb, capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args([verb, "--help"])
     assert "--scheduler" in capsys.readouterr().out
+
+
+def test_nightly_same_outputs_on_a_running_cluster(tmp_path, cluster_address, capsys):
+    """The nightly job matching on Dask writes the same hits (hits.csv byte for byte; the
+    hit ids are the hit store's own, so each run has its own store)."""
+    outs = {}
+    for name, extra in (("plain", []), ("dask", ["--scheduler", cluster_address])):
+        store = tmp_path / f"store-{name}"
+        assert main(["ingest", "positions", str(DATA / "positions.csv"),
+                     "--store", str(store)]) == 0
+        out = tmp_path / f"out-{name}"
+        assert main(["nightly", "--store", str(store), "--crimes", str(DATA / "crimes.csv"),
+                     "--out", str(out), "--no-precision", *extra]) == 0
+        outs[name] = sorted(out.rglob("hits.csv"))
+    capsys.readouterr()
+    assert [p.relative_to(tmp_path / "out-plain") for p in outs["plain"]] == \
+        [p.relative_to(tmp_path / "out-dask") for p in outs["dask"]]
+    for a, b in zip(outs["plain"], outs["dask"], strict=True):
+        assert a.read_bytes() == b.read_bytes()
+        assert len(a.read_text().splitlines()) > 20

@@ -348,6 +348,19 @@ class LoadedTrails:
 
 # --- outputs -----------------------------------------------------------------------------------
 
+def match_on_cluster(client, source, crimes: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    """``LoadedTrails.match`` on Dask (``trailmatch.scale``, ``--scheduler``): the workers read
+    their day partitions from ``source`` themselves; same hits, same ``crime_id``."""
+    from trailmatch.scale.run import match_distributed
+
+    if crimes.empty:
+        return pd.DataFrame(columns=[*HIT_COLUMNS, "crime_id"])
+    found = match_distributed(source, crimes, rules, client)
+    ids = crimes.set_index(["police_force", "crime_reference"])["id"]
+    key = pd.MultiIndex.from_arrays([found["police_force"], found["crime_reference"]])
+    return found.assign(crime_id=ids.reindex(key).to_numpy())
+
+
 def hits_csv(hits: pd.DataFrame) -> str:
     """The columns of ``trailmatch match`` (plus ``hit_id`` for the hit store and API)."""
     out = hits.rename(columns={"id": "hit_id"})[[*HIT_COLUMNS, "hit_id"]].copy()
@@ -415,8 +428,10 @@ def _batch_key(batch_id: str) -> tuple[str, int]:
 
 def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: TrailSource,
                 out_dir: str | Path, rules: Rules | None = None, *, forces=None,
-                max_window_h: float = 12.0) -> RunResult:
-    """The whole nightly job; see the module docstring. Returns the run's record."""
+                max_window_h: float = 12.0, client=None) -> RunResult:
+    """The whole nightly job; see the module docstring. Returns the run's record.
+    ``client``: a Dask client (``--scheduler``) to match on, day partition by day partition;
+    the evidence for the reports is still drawn from the trails read here."""
     rules = rules or Rules()
     out_dir = Path(out_dir)
     digest = repo.rules_digest(rules.to_dict())
@@ -487,7 +502,8 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
                 todo = to_match[to_match["police_force"] == force]
                 fc["crimes_matched"] = len(todo)
                 if len(todo):
-                    found = loaded.match(todo, rules)
+                    found = (loaded.match(todo, rules) if client is None else
+                             match_on_cluster(client, trails, todo, rules))
                     with engine.begin() as conn:
                         saved = repo.save_hits(conn, run_id, todo, found)
                         repo.mark_matched(conn, todo["id"], run_id, digest)

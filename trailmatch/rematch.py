@@ -25,6 +25,7 @@ from trailmatch.nightly import (
     Timer,
     TrailSource,
     crimes_in_rules_crs,
+    match_on_cluster,
     safe_name,
     write_batch_outputs,
 )
@@ -76,19 +77,6 @@ def affected_crimes(crimes: pd.DataFrame, late: pd.DataFrame, rules: Rules) -> p
     return crimes[hit].reset_index(drop=True)
 
 
-def _match_on_cluster(client, source, crimes: pd.DataFrame, rules: Rules) -> pd.DataFrame:
-    """``LoadedTrails.match`` on Dask (``trailmatch.scale``): same hits, same ``crime_id``."""
-    from trailmatch.match import HIT_COLUMNS
-    from trailmatch.scale.run import match_distributed
-
-    if crimes.empty:
-        return pd.DataFrame(columns=[*HIT_COLUMNS, "crime_id"])
-    found = match_distributed(source, crimes, rules, client)
-    ids = crimes.set_index(["police_force", "crime_reference"])["id"]
-    key = pd.MultiIndex.from_arrays([found["police_force"], found["crime_reference"]])
-    return found.assign(crime_id=ids.reindex(key).to_numpy())
-
-
 def _late_span(late: pd.DataFrame, rules: Rules):
     """The crime windows that can meet the late stretches lie within this span (or None)."""
     if late.empty:
@@ -131,7 +119,7 @@ def run_rematch(engine: Engine, trails: TrailSource, since, rules: Rules | None 
                 loaded = LoadedTrails.load(_FilteredTrails(trails, subjects), crimes, rules)
         with timer.stage("match"):
             found = (loaded.match(crimes, rules) if client is None else
-                     _match_on_cluster(client, _FilteredTrails(trails, subjects), crimes, rules))
+                     match_on_cluster(client, _FilteredTrails(trails, subjects), crimes, rules))
             with engine.begin() as conn:
                 saved = repo.save_hits(conn, run_id, crimes, found, subjects=subjects)
         changes = _changes(engine, saved)

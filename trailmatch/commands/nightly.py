@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from trailmatch.commands.options import add_rules_args, rules_from_args
+from trailmatch.scale.cluster import add_scheduler_arg
 
 
 def add_db_args(p: argparse.ArgumentParser) -> None:
@@ -38,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-window-h", type=float, default=12.0, metavar="H",
                    help="longest crime window accepted, hours (default 12)")
     add_rules_args(p)
+    add_scheduler_arg(p)
     p.set_defaults(run=run)
 
 
@@ -66,8 +68,15 @@ def run(args: argparse.Namespace) -> int:
 
     rules, engine, trails = open_inputs(args, "nightly")
     try:
-        result = run_nightly(engine, args.crimes, trails, args.out, rules, forces=args.forces,
-                             max_window_h=args.max_window_h)
+        if args.scheduler:
+            from trailmatch.scale.cluster import client_from_arg
+            with client_from_arg(args.scheduler) as client:
+                result = run_nightly(engine, args.crimes, trails, args.out, rules,
+                                     forces=args.forces, max_window_h=args.max_window_h,
+                                     client=client)
+        else:
+            result = run_nightly(engine, args.crimes, trails, args.out, rules,
+                                 forces=args.forces, max_window_h=args.max_window_h)
     except (OSError, ValueError) as e:
         print(f"trailmatch nightly: failed: {e}", file=sys.stderr)
         return 1
