@@ -26,14 +26,10 @@ class Me(BaseModel):
     force: str | None
 
 
-class HitOut(BaseModel):
-    """One hit: the hit fields of the vicinity contract, with the store's id and status."""
+class VicinityFields(BaseModel):
+    """A subject in the vicinity of a place during a window: the hit fields of the vicinity
+    contract (shared by stored hits and ad-hoc proximity answers)."""
 
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    crime_reference: str
-    police_force: str
-    crime_type: str
     subject: str
     min_distance_m: float
     closest_time: dt.datetime
@@ -43,6 +39,16 @@ class HitOut(BaseModel):
     fixes_in: int
     max_precision_m: float | None
     sources: str
+
+
+class HitOut(VicinityFields):
+    """One hit: the hit fields of the vicinity contract, with the store's id and status."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    crime_reference: str
+    police_force: str
+    crime_type: str
     status: Literal["current", "superseded", "withdrawn"]
     run_id: int
 
@@ -142,16 +148,8 @@ class Place(BaseModel):
     northing: float
 
 
-class ProximityHit(BaseModel):
-    subject: str
-    min_distance_m: float
-    closest_time: dt.datetime
-    first_in: dt.datetime
-    last_in: dt.datetime
-    duration_s: float
-    fixes_in: int
-    max_precision_m: float | None
-    sources: str
+class ProximityHit(VicinityFields):
+    """A subject found by an ad-hoc proximity query."""
 
 
 class ProximityOut(BaseModel):

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -36,7 +35,6 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
-from tqdm import tqdm
 
 from trailmatch import __version__
 from trailmatch.atomic import atomic_write
@@ -44,6 +42,7 @@ from trailmatch.crs import lonlat_to_working, working_to_lonlat
 from trailmatch.hitstore import repository as repo
 from trailmatch.index.segments import build_index
 from trailmatch.match import HIT_COLUMNS, match_prepared
+from trailmatch.progress import progress
 from trailmatch.report.evidence import Evidence, path_evidence, trail_evidence
 from trailmatch.report.geojson import batch_geojson, dumps
 from trailmatch.report.html import render_report
@@ -146,12 +145,6 @@ class RunResult:
     summary: str
     outputs: list[BatchOutput]
     unusable: list[str] = field(default_factory=list)  # batch files that could not be read
-
-
-def progress(iterable, *, desc: str, unit: str, total: int | None = None):
-    """A progress bar on a terminal only (never in logs or pipes)."""
-    return tqdm(iterable, desc=desc, total=total, leave=False, unit=f" {unit}",
-                disable=not sys.stderr.isatty())
 
 
 def safe_name(text: str) -> str:

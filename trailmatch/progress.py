@@ -1,4 +1,4 @@
-"""A progress bar on a terminal (stderr), silent otherwise: logs and pipes stay clean."""
+"""Progress bars on a terminal (stderr), silent otherwise: logs and pipes stay clean."""
 
 from __future__ import annotations
 
@@ -23,3 +23,11 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def progress(iterable, *, desc: str, unit: str, total: int | None = None):
+    """``iterable`` with a progress bar on a terminal only (never in logs or pipes)."""
+    from tqdm import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, leave=False, unit=f" {unit}",
+                file=sys.stderr, disable=not sys.stderr.isatty())
