@@ -81,6 +81,8 @@ answer consists of is then filled by binary searches.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -134,9 +136,34 @@ def _instants(values, what: str, allow_missing: bool) -> np.ndarray:
     return ns
 
 
-def _monitoring(trail: Trail, names: np.ndarray, trail_to_u: np.ndarray,
-                activations: pd.DataFrame | None):
-    """Merged closed monitoring periods per universe subject, as CSR arrays."""
+def check_activations(activations: pd.DataFrame | None) -> None:
+    """The activation periods' columns and subjects are there (times are read later)."""
+    if activations is None:
+        return
+    missing = [c for c in ACTIVATION_COLUMNS if c not in activations.columns]
+    if missing:
+        raise ValueError(f"activations: missing column(s) {missing}; "
+                         f"need {list(ACTIVATION_COLUMNS)}")
+    if activations["subject"].isna().any():
+        i = int(np.flatnonzero(activations["subject"].isna().to_numpy())[0])
+        raise ValueError(f"activations: row {i}: missing subject")
+
+
+def subject_universe(subjects, activations: pd.DataFrame | None) -> np.ndarray:
+    """Every subject an answer has rows for, in name order: those of the trail (``subjects``,
+    its names) and those with activation periods."""
+    known = set(np.asarray(subjects).astype(str).tolist())
+    if activations is not None:
+        known |= set(activations["subject"].astype(str).tolist())
+    return np.asarray(sorted(known), dtype=object)
+
+
+def monitoring_periods(names: np.ndarray, has_fix: np.ndarray, first_fix: np.ndarray,
+                       last_fix: np.ndarray, activations: pd.DataFrame | None):
+    """Merged closed monitoring periods per universe subject (``names``), as CSR arrays
+    ``(mon_lo, mon_hi, mon_start, mon_end)``: the activation periods, or for a subject without
+    any, ``[first_fix, last_fix]`` (its first and last fix over the whole trail) where
+    ``has_fix``. Per-subject arrays are indexed by universe code."""
     n_u = names.size
     periods: list[list[tuple[int, int]]] = [[] for _ in range(n_u)]
     if activations is not None and len(activations):
@@ -150,11 +177,9 @@ def _monitoring(trail: Trail, names: np.ndarray, trail_to_u: np.ndarray,
         for subj, a, b in zip(activations["subject"].astype(str).tolist(), start.tolist(),
                               end.tolist(), strict=True):
             periods[code[subj]].append((a, b))
-    starts = trail.starts
-    for s in range(trail.n_subjects):
-        u = trail_to_u[s]
-        if not periods[u] and starts[s + 1] > starts[s]:
-            periods[u].append((int(trail.t[starts[s]]), int(trail.t[starts[s + 1] - 1])))
+    for u in np.flatnonzero(has_fix).tolist():
+        if not periods[u]:
+            periods[u].append((int(first_fix[u]), int(last_fix[u])))
     mon_lo = np.zeros(n_u, dtype=np.int64)
     mon_hi = np.zeros(n_u, dtype=np.int64)
     mon_start: list[int] = []
@@ -179,30 +204,39 @@ def _code_dtype(n_categories: int) -> type:
     return np.int64
 
 
-def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rules, *,
-                       activations: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The coverage step on already prepared arrays (index built with the same rules)."""
-    if index.max_gap_ns != rules.max_gap_ns:
-        raise ValueError("the index was built with another max gap than the rules ask for")
-    if activations is not None:
-        missing = [c for c in ACTIVATION_COLUMNS if c not in activations.columns]
-        if missing:
-            raise ValueError(f"activations: missing column(s) {missing}; "
-                             f"need {list(ACTIVATION_COLUMNS)}")
-        if activations["subject"].isna().any():
-            i = int(np.flatnonzero(activations["subject"].isna().to_numpy())[0])
-            raise ValueError(f"activations: row {i}: missing subject")
-    # every subject known: from the fixes and from the activation periods
-    known = set(trail.subjects.astype(str).tolist())
-    if activations is not None:
-        known |= set(activations["subject"].astype(str).tolist())
-    names = np.asarray(sorted(known), dtype=object)
-    n_u = names.size
-    if crimes.n == 0 or n_u == 0:
-        return empty_coverage()
-    trail_to_u = np.searchsorted(names, trail.subjects.astype(str)).astype(np.int64)
+@dataclass
+class CoverageColumns:
+    """The coverage rows as flat arrays: crime ``order[r]`` (a row of the crimes frame) and
+    universe subject ``s`` are row ``r·n_subjects + s``. What a partition of a distributed run
+    sends back; ``coverage_frame`` turns it into the answer."""
 
+    order: np.ndarray  # int64 crime rows, in output order (force, reference; stable)
+    status: np.ndarray  # int8 codes of STATUSES
+    fixes_in_window: np.ndarray  # int32
+    covered_fraction: np.ndarray  # float64
+    gaps: np.ndarray  # int32
+    worst_gap_from: np.ndarray  # int64 ns, NO_TIME for none
+    worst_gap_to: np.ndarray  # int64 ns, NO_TIME for none
+    min_speed_needed_mps: np.ndarray  # float64
+
+
+def crime_order(frame: pd.DataFrame) -> np.ndarray:
+    """Crime rows in output order: by force, then reference; ties keep input order."""
+    return frame[["police_force", "crime_reference"]].astype(str).sort_values(
+        ["police_force", "crime_reference"], kind="stable").index.to_numpy(dtype=np.int64)
+
+
+def coverage_columns(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rules,
+                     names: np.ndarray, monitoring) -> CoverageColumns:
+    """The coverage rows of ``crimes`` against ``trail`` for the subjects ``names`` (the
+    universe, name order; a superset of the trail's subjects) monitored as ``monitoring``
+    says (``monitoring_periods``). The trail may be a stretch of the whole one: rows are the
+    same as long as it holds, per subject, a contiguous run of the whole trail's fixes that
+    reaches one fix beyond every crime window's stretch on both sides (or to the trail's end);
+    see ``trailmatch/scale/plan.py``."""
+    n_u = names.size
     n_c = crimes.n
+    trail_to_u = np.searchsorted(names, trail.subjects.astype(str)).astype(np.int64)
     if trail.n_fixes:
         pair_crime, pair_subject = hit_pairs(index, crimes.x, crimes.y, crimes.w0, crimes.w1,
                                              rules.radius_m)
@@ -221,7 +255,7 @@ def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules:
     gap_hi = np.zeros(n_u, dtype=np.int64)
     gap_lo[trail_to_u] = gap_index.gap_starts[:-1]
     gap_hi[trail_to_u] = gap_index.gap_starts[1:]
-    mon_lo, mon_hi, mon_start, mon_end = _monitoring(trail, names, trail_to_u, activations)
+    mon_lo, mon_hi, mon_start, mon_end = monitoring
 
     # hits grouped by crime, subjects ascending in universe codes (the coverage kernel merges)
     hit_u = trail_to_u[pair_subject]
@@ -229,9 +263,7 @@ def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules:
     hit_u = hit_u[by]
     hit_offsets = np.searchsorted(pair_crime[by], np.arange(n_c + 1)).astype(np.int64)
 
-    frame = crimes.frame
-    order = frame[["police_force", "crime_reference"]].astype(str).sort_values(
-        ["police_force", "crime_reference"], kind="stable").index.to_numpy(dtype=np.int64)
+    order = crime_order(crimes.frame)
     touched, min_speed, worst_from, worst_to = reach_rows(gap_index, order, crimes.x, crimes.y,
                                                  crimes.w0, crimes.w1, trail_to_u, n_u)
     status, fixes, covered, gaps = coverage_rows(
@@ -239,7 +271,15 @@ def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules:
         float(rules.max_speed_mps), n_u, hit_offsets, hit_u, fix_lo, fix_hi, trail.t, trail.x,
         trail.y, index.reach, gap_lo, gap_hi, gap_index.gap_ta, gap_index.gap_tb, mon_lo,
         mon_hi, mon_start, mon_end, CRIME_BLOCK, touched, min_speed, worst_from, worst_to)
+    return CoverageColumns(order, status, fixes, covered, gaps, worst_from, worst_to, min_speed)
 
+
+def coverage_frame(frame: pd.DataFrame, names: np.ndarray, cols: CoverageColumns
+                   ) -> pd.DataFrame:
+    """The answer's frame from its columns (``frame``: the crimes, rows as in ``cols.order``)."""
+    n_u = names.size
+    n_c = cols.order.size
+    order = cols.order
     ref_codes, refs = pd.factorize(frame["crime_reference"].astype(str))
     force_codes, forces = pd.factorize(frame["police_force"].astype(str))
     # codes in the dtype pandas keeps for that many categories, so nothing is converted
@@ -253,14 +293,40 @@ def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules:
         "subject": pd.Categorical.from_codes(
             np.tile(np.arange(n_u, dtype=_code_dtype(n_u)), n_c),
             categories=pd.Index(names.astype(str))),
-        "status": pd.Categorical.from_codes(status, categories=list(STATUSES)),
-        "fixes_in_window": fixes,
-        "covered_fraction": covered,
-        "gaps": gaps,
-        "worst_gap_from": pd.Series(worst_from.view("M8[ns]"), dtype="datetime64[ns, UTC]"),
-        "worst_gap_to": pd.Series(worst_to.view("M8[ns]"), dtype="datetime64[ns, UTC]"),
-        "min_speed_needed_mps": min_speed,
+        "status": pd.Categorical.from_codes(cols.status, categories=list(STATUSES)),
+        "fixes_in_window": cols.fixes_in_window,
+        "covered_fraction": cols.covered_fraction,
+        "gaps": cols.gaps,
+        "worst_gap_from": pd.Series(cols.worst_gap_from.view("M8[ns]"),
+                                    dtype="datetime64[ns, UTC]"),
+        "worst_gap_to": pd.Series(cols.worst_gap_to.view("M8[ns]"),
+                                  dtype="datetime64[ns, UTC]"),
+        "min_speed_needed_mps": cols.min_speed_needed_mps,
     }, copy=False)  # a national day is ~10^8 rows: no consolidating copies
+
+
+def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rules, *,
+                       activations: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The coverage step on already prepared arrays (index built with the same rules)."""
+    if index.max_gap_ns != rules.max_gap_ns:
+        raise ValueError("the index was built with another max gap than the rules ask for")
+    check_activations(activations)
+    # every subject known: from the fixes and from the activation periods
+    names = subject_universe(trail.subjects, activations)
+    if crimes.n == 0 or names.size == 0:
+        return empty_coverage()
+    trail_to_u = np.searchsorted(names, trail.subjects.astype(str)).astype(np.int64)
+    starts = trail.starts
+    has_fix = np.zeros(names.size, dtype=bool)
+    first_fix = np.zeros(names.size, dtype=np.int64)
+    last_fix = np.zeros(names.size, dtype=np.int64)
+    some = starts[1:] > starts[:-1]
+    has_fix[trail_to_u[some]] = True
+    first_fix[trail_to_u[some]] = trail.t[starts[:-1][some]]
+    last_fix[trail_to_u[some]] = trail.t[starts[1:][some] - 1]
+    monitoring = monitoring_periods(names, has_fix, first_fix, last_fix, activations)
+    cols = coverage_columns(trail, index, crimes, rules, names, monitoring)
+    return coverage_frame(crimes.frame, names, cols)
 
 
 def eliminate(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules | None = None, *,
