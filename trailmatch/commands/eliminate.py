@@ -15,6 +15,7 @@ from trailmatch.commands.inputs import (
     read_position_files,
 )
 from trailmatch.commands.options import add_rules_args, rules_from_args
+from trailmatch.scale.cluster import add_scheduler_arg
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "windows, so gaps that began or end outside a window have their fixes "
                         "(default 24; a shorter one only ever excludes fewer subjects)")
     add_rules_args(p, speed=True)
+    add_scheduler_arg(p)
     p.set_defaults(run=run)
 
 
@@ -86,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         if prepared.n:
             margin = int(round(args.lookback * 3600e9)) + rules.max_gap_ns
             lo, hi = int(prepared.w0.min()) - margin, int(prepared.w1.max()) + margin
-            fixes = store.read_trails(lo, hi)
+            # on Dask the workers read the store, day by day
+            fixes = None if args.scheduler else store.read_trails(lo, hi)
             subjects = store.subjects()
             if len(subjects):
                 # only the periods that can matter; others would list every past subject
@@ -96,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
                                            hi).to_numpy()
                 activations = activations_from_subjects(subjects[(start <= hi) & (end >= lo)])
         else:
+            lo = hi = 0
             fixes = store.read_trails(0, 0)
     else:
         try:
@@ -122,14 +126,31 @@ def run(args: argparse.Namespace) -> int:
                       "subject row errors; those records are left out", file=sys.stderr)
             activations = activations_from_subjects(got.subjects)
 
-    trail = prepare_trail(fixes)
-    index = build_index(trail, rules.max_gap_s, rules.count_precision)
-    coverage = eliminate_prepared(trail, index, prepared, rules, activations=activations)
+    if args.scheduler:
+        from trailmatch.scale.cluster import client_from_arg
+        from trailmatch.scale.coverage import eliminate_distributed
+        from trailmatch.scale.run import RunStats
+
+        stats = RunStats()
+        with client_from_arg(args.scheduler) as client:
+            if fixes is None:
+                coverage = eliminate_distributed(str(args.store), crimes, rules, client,
+                                                  activations=activations, start_ns=lo,
+                                                  end_ns=hi, stats=stats)
+            else:
+                coverage = eliminate_distributed(fixes, crimes, rules, client,
+                                                  activations=activations, stats=stats)
+        scope = f", {stats.partitions} day partitions on Dask"
+    else:
+        trail = prepare_trail(fixes)
+        index = build_index(trail, rules.max_gap_s, rules.count_precision)
+        coverage = eliminate_prepared(trail, index, prepared, rules, activations=activations)
+        scope = ""
     write_coverage_csv(coverage, args.out)
     counts = coverage["status"].value_counts()
     seconds = time.perf_counter() - started
     print(f"trailmatch eliminate: {prepared.n} crimes x {coverage['subject'].nunique()} "
-          "subjects: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in
+          f"subjects{scope}: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in
                                    ("hit", "excluded", "cannot_exclude", "not_monitored"))
           + f" (v_max {rules.max_speed_mps:g} m/s), {seconds:.2f} s -> {args.out}",
           file=sys.stderr)

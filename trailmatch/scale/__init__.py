@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {"Partition": "plan", "plan_partitions": "plan", "match_distributed": "run",
-            "RunStats": "run"}
+            "RunStats": "run", "eliminate_distributed": "coverage"}
 __all__ = sorted(_EXPORTS)
 
 

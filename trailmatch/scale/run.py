@@ -92,12 +92,19 @@ def _slicer(trails):
 
 def _run_on_cluster(client, parts: list[Partition], slices, frame: pd.DataFrame, rules: Rules,
                     read_options: dict | None, progress: bool | None) -> list[PartitionResult]:
+    return run_tasks(client, match_partition, "match-partition",
+                     [(p.label, (slices(p), p, frame.iloc[p.rows], rules, read_options))
+                      for p in parts], progress)
+
+
+def run_tasks(client, fn, name: str, calls: list[tuple[str, tuple]], progress: bool | None
+              ) -> list:
+    """``fn(*args)`` for each ``(label, args)`` of ``calls`` on the cluster, results in call
+    order; tasks are keyed ``{name}-{run id}-{label}`` (diagnostics, tests)."""
     run_id = uuid.uuid4().hex[:8]
     # pure=False: a rerun after late uploads must read the store again, not reuse old results.
-    futures = [client.submit(match_partition, slices(p), p, frame.iloc[p.rows], rules,
-                             read_options, key=f"match-partition-{run_id}-{p.label}", pure=False,
-                             retries=1)
-               for p in parts]
+    futures = [client.submit(fn, *args, key=f"{name}-{run_id}-{label}", pure=False, retries=1)
+               for label, args in calls]
     if progress is None:
         progress = sys.stderr.isatty()
     if progress and futures:
