@@ -15,7 +15,7 @@ from trailmatch.cli import build_parser, main
 
 ROOT = Path(__file__).parents[1]
 # the verbs that take --scheduler (each wired with trailmatch.scale.cluster.add_scheduler_arg)
-SCHEDULED_VERBS = ["match", "nightly", "rematch"]
+SCHEDULED_VERBS = ["match", "nightly", "rematch", "eliminate"]
 
 
 @pytest.fixture(scope="module")
