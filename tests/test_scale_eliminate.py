@@ -210,10 +210,23 @@ def test_cluster_reads_a_trail_store(client, cases, tmp_path):
     pd.testing.assert_frame_equal(got, expected)
 
 
-def test_a_store_needs_its_stretch(tmp_path):
+def test_a_store_needs_its_stretch_and_must_exist(tmp_path):
     _, crimes, rules = sample()
     with pytest.raises(ValueError, match="start_ns and end_ns"):
         eliminate_distributed(str(tmp_path), crimes, rules)
+    with pytest.raises(FileNotFoundError, match="no such directory"):
+        eliminate_distributed(str(tmp_path / "nowhere"), crimes, rules, start_ns=0,
+                              end_ns=2 * 10**18)
+
+
+def test_a_fix_without_subject_is_an_error_wherever_it_is():
+    trails, crimes, rules = sample()
+    trails = trails.astype({"subject": object})
+    trails.loc[3, "subject"] = None
+    with pytest.raises(ValueError, match="row 3: missing subject"):
+        eliminate(trails, crimes, rules)
+    with pytest.raises(ValueError, match="row 3: missing subject"):
+        eliminate_distributed(trails, crimes, rules)
 
 
 def test_cli_same_csv_with_local_cluster(tmp_path, capsys):

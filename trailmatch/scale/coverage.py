@@ -50,6 +50,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -98,6 +99,9 @@ def fix_ends(fixes: pd.DataFrame) -> pd.DataFrame:
     UTC day — every row at such an instant, so duplicates resolve as in the whole trail."""
     if not len(fixes):
         return fixes
+    missing = fixes["subject"].isna().to_numpy()
+    if missing.any():  # as prepare_trail says it, whichever partition the fix would be in
+        raise ValueError(f"trails: row {int(np.flatnonzero(missing)[0])}: missing subject")
     t = to_utc_ns(fixes["time"], "trails.time")
     code = pd.factorize(_subject_text(fixes))[0]
     keys = pd.DataFrame({"code": code, "day": np.floor_divide(t, DAY_NS), "t": t})
@@ -176,6 +180,8 @@ def _days_of(source, lo_ns: int, hi_ns: int) -> list[int]:
     if isinstance(source, str | os.PathLike) and "://" not in str(source):
         from trailmatch.ingest.trail_store import TrailStore
 
+        if not Path(source).is_dir():  # no days would look like "no fixes"
+            raise FileNotFoundError(f"trail store {source}: no such directory")
         stored = {(d - pd.Timestamp(0).date()).days for d in TrailStore(source).days()}
         return [d for d in days if d in stored]
     return list(days)
