@@ -169,6 +169,19 @@ def test_in_process_partitions_equal_single_process(cases, name):
     assert sum(p["halo"] for p in stats.per_partition) > 0
 
 
+def test_stretch_with_halo_keeps_the_bounding_fixes():
+    t = pd.to_datetime(["2025-01-20 01:00", "2025-01-20 02:00", "2025-01-20 02:00",
+                        "2025-01-20 05:00", "2025-01-20 09:00", "2025-01-20 10:00",
+                        "2025-01-20 03:00", "2025-01-20 12:00"], utc=True)
+    fixes = pd.DataFrame({"subject": ["a"] * 6 + ["b"] * 2, "time": t,
+                          "x": np.arange(8.0), "y": 0.0})
+    lo = pd.Timestamp("2025-01-20 04:00", tz="UTC").value
+    hi = pd.Timestamp("2025-01-20 06:00", tz="UTC").value
+    kept = scale_coverage.stretch_with_halo(fixes, lo, hi)
+    # a: both rows at 02:00 (duplicates resolve later), 05:00, 09:00; b: 03:00 and 12:00
+    assert kept["x"].tolist() == [1.0, 2.0, 3.0, 4.0, 6.0, 7.0]
+
+
 def test_multi_day_in_process_equals_single_process():
     """Windows crossing midnight, longer than a day, references shared across days."""
     trails, crimes, rules = multi_day(n_subjects=20, n_crimes=120)

@@ -19,12 +19,14 @@ universe, each subject's first and last fix over the whole trail (monitoring), a
 instant, each subject's last fix before it and first fix after it.
 
 Pass 2, one task per partition of ``plan_partitions`` (the UTC day of the crimes' windows, as
-for matching): read the whole UTC days that the partition's stretch overlaps, ``[A, B]``, plus
-a **halo**: per subject, its last fix before ``A`` and its first fix after ``B`` (from pass 1).
-Per subject the partition then holds a contiguous run of its whole-trail fixes that contains all
-of them in ``[A, B]`` and one more on each side (where there is one). Why that gives the very
-rows of a whole-trail run, for each crime of the partition (window ``W = [w0, w1]``, and
-``A <= w0 − max_gap``, ``w1 + max_gap <= B`` unless the trail itself starts or ends there):
+for matching): read the whole UTC days that the partition's stretch overlaps, plus a **halo**:
+per subject, its last fix before those days and its first fix after them (from pass 1); then
+keep the stretch ``[A, B] = [min w0 − max_gap, max w1 + max_gap]`` and, per subject, the last
+fix before ``A`` and the first after ``B`` among what it has (``stretch_with_halo``). Per
+subject the partition then holds a contiguous run of its whole-trail fixes that contains all of
+them in ``[A, B]`` and one more on each side (where there is one). Why that gives the very rows
+of a whole-trail run, for each crime of the partition (window ``W = [w0, w1]``, so
+``A <= w0 − max_gap`` and ``w1 + max_gap <= B``):
 
 - hits: as for matching, the stretch ``[w0 − max_gap, w1 + max_gap]`` is inside the run;
 - fixes in the window: all lie in ``[A, B]``; halo fixes lie outside ``W``;
@@ -154,15 +156,38 @@ def _with_halo(fixes: pd.DataFrame, halo: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def stretch_with_halo(fixes: pd.DataFrame, lo_ns: int, hi_ns: int) -> pd.DataFrame:
+    """The rows of ``fixes`` in ``[lo_ns, hi_ns]`` and, per subject, its last fix before and
+    its first fix after (every row at those instants)."""
+    if not len(fixes):
+        return fixes
+    t = to_utc_ns(fixes["time"], "trails.time")
+    inside = (t >= lo_ns) & (t <= hi_ns)
+    if inside.all():
+        return fixes
+    keep = inside.copy()
+    code = pd.factorize(_subject_text(fixes))[0]
+    for side, best in ((t < lo_ns, "max"), (t > hi_ns, "min")):
+        if side.any():
+            edge = pd.Series(t[side]).groupby(code[side]).agg(best)
+            want = np.full(code.max() + 1, -1, dtype=np.int64)
+            want[edge.index.to_numpy()] = edge.to_numpy()
+            keep |= side & (t == want[code])
+    return fixes[keep]
+
+
 def eliminate_partition(source, part: Partition, lo_ns: int, hi_ns: int, halo: pd.DataFrame,
                         crimes: pd.DataFrame, rules: Rules, context,
                         read_options: dict | None = None) -> PartitionCoverage:
     """Pass 2 task: the coverage rows of ``crimes`` (the partition's rows of the crimes frame)
-    from the fixes in ``[lo_ns, hi_ns]`` and the ``halo``; ``context`` is ``(names,
-    monitoring)``, the universe and its monitoring periods."""
+    from the fixes in ``[lo_ns, hi_ns]`` (whole UTC days) and the ``halo`` (the fixes bounding
+    them), cut down to the partition's stretch and the fixes bounding it; ``context`` is
+    ``(names, monitoring)``, the universe and its monitoring periods."""
     names, monitoring = context
     started = time.perf_counter()
     fixes = _with_halo(read_fixes(source, lo_ns, hi_ns, read_options), halo)
+    # the store gives whole days; the kernels need only the partition's stretch and its halo
+    fixes = stretch_with_halo(fixes, part.lo_ns, part.hi_ns)
     read = time.perf_counter()
     trail = prepare_trail(fixes)
     del fixes
