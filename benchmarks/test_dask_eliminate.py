@@ -109,7 +109,8 @@ def _report(benchmark, name: str, seconds: float, coverage: pd.DataFrame, n_fixe
     if stats is not None:
         parts = stats.per_partition
         info.update({
-            "partitions": stats.partitions, "fixes_read_by_partitions": stats.fixes,
+            "partitions": stats.partitions, "fixes_in_partitions": stats.fixes,
+            "day_ends_pass_s": round(stats.seconds_first_pass, 2),
             "partition_s_median": round(statistics.median(
                 p["seconds_read"] + p["seconds_match"] for p in parts), 3),
             "partition_read_s_median": round(statistics.median(

@@ -39,6 +39,7 @@ class RunStats:
     hits: int = 0
     seconds: float = 0.0
     per_partition: list[dict] = field(default_factory=list)
+    seconds_first_pass: float = 0.0  # eliminate: the day-ends pass before the partitions
 
 
 def match_distributed(trails, crimes: pd.DataFrame, rules: Rules | None = None, client=None, *,
