@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     uvicorn.run("service.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level="warning", access_log=False,
-                http="service.server:NoDelayH11Protocol",
+                http="service.server:NoDelayHttpProtocol",
                 # clients (and proxies) keep connections open between an officer's clicks
                 timeout_keep_alive=75)
     return 0

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
 
 from trailmatch.hitstore.schema import (
     OUTCOMES,
@@ -390,6 +390,14 @@ _HIT_WITH_CRIME = select(
 ).join(crimes, crimes.c.id == hits.c.crime_id)
 
 
+# The statements the service runs on every request are built once, with bound parameters:
+# building a statement per call (and computing its cache key) cost more than executing it.
+_HITS_OF_CRIME_ANY = _HIT_WITH_CRIME.where(
+    hits.c.police_force == bindparam("force"), hits.c.crime_reference == bindparam("reference"),
+).order_by(hits.c.min_distance_m, hits.c.subject)
+_HITS_OF_CRIME = _HITS_OF_CRIME_ANY.where(hits.c.status == "current")
+
+
 def get_hit(bind, hit_id: int) -> dict | None:
     """One hit with its crime version's details (window, location, batch), any status."""
     with _tx(bind) as conn:
@@ -400,12 +408,9 @@ def hits_for_crime(bind, police_force: str, crime_reference: str, *,
                    include_withdrawn: bool = False) -> list[dict]:
     """The current hits of a crime (its latest version), nearest first; with
     ``include_withdrawn`` also superseded and withdrawn ones, of every version."""
-    query = _HIT_WITH_CRIME.where(hits.c.police_force == police_force,
-                                  hits.c.crime_reference == crime_reference)
-    if not include_withdrawn:
-        query = query.where(hits.c.status == "current")
+    query = _HITS_OF_CRIME_ANY if include_withdrawn else _HITS_OF_CRIME
     with _tx(bind) as conn:
-        return _rows(conn.execute(query.order_by(hits.c.min_distance_m, hits.c.subject)))
+        return _rows(conn.execute(query, {"force": police_force, "reference": crime_reference}))
 
 
 def hits_for_day(bind, police_force: str, day: dt.date) -> list[dict]:
@@ -464,14 +469,17 @@ def list_decisions(bind, hit_id: int) -> list[dict]:
                                   .order_by(decisions.c.at, decisions.c.id)))
 
 
+_AUDIT_INSERT = insert(audit).returning(audit.c.id)  # built once, as _HITS_OF_CRIME
+
+
 def append_audit(bind, *, user_name: str, role: str, action: str, target: str,
                  user_id: int | None = None, police_force: str | None = None,
                  client_address: str | None = None, at: dt.datetime | None = None) -> int:
     with _tx(bind) as conn:
-        return conn.execute(insert(audit).values(
-            at=at or utcnow(), user_id=user_id, user_name=user_name, role=role,
-            police_force=police_force, action=action, target=target,
-            client_address=client_address).returning(audit.c.id)).scalar_one()
+        return conn.execute(_AUDIT_INSERT, {
+            "at": at or utcnow(), "user_id": user_id, "user_name": user_name, "role": role,
+            "police_force": police_force, "action": action, "target": target,
+            "client_address": client_address}).scalar_one()
 
 
 def list_audit(bind, *, user_name: str | None = None, action: str | None = None,
@@ -524,9 +532,12 @@ def revoke_user(bind, user: int | str) -> int:
                             .values(revoked_at=utcnow())).rowcount
 
 
+_USER_BY_TOKEN = select(users).where(users.c.token_hash == bindparam("token_hash"),
+                                     users.c.revoked_at.is_(None))  # built once, as above
+
+
 def user_by_token_hash(bind, token_hash: str) -> dict | None:
     """The active (unrevoked) user holding this token hash, or None."""
     with _tx(bind) as conn:
-        return _one(conn.execute(select(users).where(users.c.token_hash == token_hash,
-                                                     users.c.revoked_at.is_(None))))
+        return _one(conn.execute(_USER_BY_TOKEN, {"token_hash": token_hash}))
 
