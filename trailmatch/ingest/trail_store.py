@@ -30,6 +30,7 @@ import os
 import tempfile
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -67,6 +68,11 @@ POSITION_SCHEMA = pa.schema([
 ])
 TRAIL_COLUMNS = ["subject", "time", "x", "y", "precision_m", "source"]
 FORMAT_VERSION = 1
+# Text columns with few distinct values: kept dictionary-encoded from the reader through the
+# merge to the Parquet writer (sorting and taking move int32 codes, not strings, and the writer
+# stores the dictionary as it is). Readers see plain ``string`` (see ``write_day``).
+CODED_COLUMNS = ("subject", "device", "flagged")
+CODED = pa.dictionary(pa.int32(), pa.string())
 
 
 # ----------------------------------------------------------------------------- files
@@ -100,10 +106,13 @@ def write_day(positions_dir: Path, day: date, table: pa.Table) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{day.isoformat()}.", suffix=".tmp", dir=positions_dir)
     os.close(fd)
     try:
-        pq.write_table(table.select(POSITION_SCHEMA.names).cast(POSITION_SCHEMA), tmp,
+        # No Arrow schema in the file: every column then reads back as POSITION_SCHEMA (the
+        # Parquet types say string, UTC nanoseconds, uint8) whether it was written from plain
+        # or dictionary-encoded text.
+        pq.write_table(_storable(table), tmp,
                        compression="lz4", row_group_size=1 << 20,
-                       use_dictionary=["subject", "device", "flagged"],
-                       write_statistics=["time", "ingested_at", "subject"])
+                       use_dictionary=list(CODED_COLUMNS),
+                       write_statistics=["time", "ingested_at", "subject"], store_schema=False)
         publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -111,6 +120,26 @@ def write_day(positions_dir: Path, day: date, table: pa.Table) -> Path:
         raise
     _refresh_day_index(positions_dir, day)
     return path
+
+
+def _storable(table: pa.Table) -> pa.Table:
+    """``table`` in POSITION_SCHEMA's columns and types, except that the text columns of
+    CODED_COLUMNS may stay dictionary-encoded (one dictionary per column: a change of
+    dictionary inside a row group would make the writer fall back to plain values)."""
+    cols = []
+    fields = []
+    for f in POSITION_SCHEMA:
+        col = table.column(f.name)
+        if pa.types.is_dictionary(col.type) and f.name in CODED_COLUMNS:
+            col = col.cast(CODED)
+            if col.num_chunks > 1:
+                col = pa.chunked_array([col.unify_dictionaries().combine_chunks()])
+            fields.append(pa.field(f.name, CODED))
+        else:
+            col = col.cast(f.type)
+            fields.append(f)
+        cols.append(col)
+    return pa.Table.from_arrays(cols, schema=pa.schema(fields))
 
 
 def _refresh_day_index(positions_dir: Path, day: date) -> None:
@@ -195,6 +224,8 @@ def _sorted_codes(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
         return np.zeros(len(enc), dtype=np.int64), 0
     rank = np.empty(len(words), dtype=np.int64)
     rank[np.asarray(pc.sort_indices(words))] = np.arange(len(words))
+    if enc.indices.null_count == 0:
+        return rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False))], len(words)
     idx = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
     return np.where(idx < 0, -1, rank[np.maximum(idx, 0)]), len(words)
 
@@ -203,10 +234,55 @@ def _col(table: pa.Table, name: str, dtype) -> np.ndarray:
     c = table.column(name)
     if pa.types.is_timestamp(c.type):
         c = pc.cast(c, pa.int64())
-        return np.asarray(c.fill_null(NAT).to_numpy(), dtype=np.int64)
-    if pa.types.is_floating(c.type):
-        return np.asarray(c.fill_null(np.nan).to_numpy(), dtype=dtype)
-    return np.asarray(c.fill_null(0).to_numpy(), dtype=dtype)
+        fill = NAT
+        dtype = np.int64
+    else:
+        fill = np.nan if pa.types.is_floating(c.type) else 0
+    if c.null_count:
+        c = c.fill_null(fill)
+    return np.asarray(c.to_numpy(), dtype=dtype)
+
+
+def _merge_form(table: pa.Table) -> pa.Table:
+    """POSITION_SCHEMA's columns and types, with subject and device dictionary-encoded (codes
+    to sort and take; plain text is encoded once here, which the sort needed anyway)."""
+    cols = []
+    fields = []
+    for f in POSITION_SCHEMA:
+        col = table.column(f.name)
+        if f.name in ("subject", "device"):
+            col = (col.cast(CODED) if pa.types.is_dictionary(col.type)
+                   else pc.dictionary_encode(col.cast(pa.string())))
+            fields.append(pa.field(f.name, CODED))
+        else:
+            fields.append(f)
+            col = col.cast(f.type)
+        cols.append(col)
+    return pa.Table.from_arrays(cols, schema=pa.schema(fields))
+
+
+def _take(table: pa.Table, order: np.ndarray) -> pa.Table:
+    """``table.take(order)``, column by column on two threads (pyarrow releases the GIL).
+    Each column is first joined into one chunk: a gather across many chunks looks up the
+    chunk of every index, ten times slower than joining and gathering."""
+    idx = pa.array(order)
+
+    def one(col: pa.ChunkedArray) -> pa.Array:
+        return (col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)).take(idx)
+
+    with ThreadPoolExecutor(2) as ex:
+        cols = list(ex.map(one, table.columns))
+    return pa.Table.from_arrays(cols, schema=table.schema)
+
+
+def _flag_column(flags: np.ndarray) -> pa.Array:
+    """``flag_text(flags)`` as a dictionary-encoded column (no Python object per fix)."""
+    words = pa.array([flag_text(np.array([b]))[0] for b in (1, 2, 3)], pa.string())
+    if not flags.any():
+        return pa.DictionaryArray.from_arrays(pa.nulls(flags.size, pa.int32()), words)
+    codes = np.asarray(flags, dtype=np.int32) & 3
+    return pa.DictionaryArray.from_arrays(pa.array(codes - 1, pa.int32(), mask=codes == 0),
+                                          words)
 
 
 def merge_day(day: date, existing: pa.Table | None, new: pa.Table, *, ingested_at_ns: int,
@@ -222,11 +298,10 @@ def merge_day(day: date, existing: pa.Table | None, new: pa.Table, *, ingested_a
     new = new.select([c for c in POSITION_SCHEMA.names if c not in ("flagged", "ingested_at")])
     new = new.append_column("flagged", pa.nulls(new.num_rows, pa.string()))
     new = new.append_column("ingested_at",
-                            pa.array(np.full(new.num_rows, ingested_at_ns), pa.int64())
+                            pa.array(np.full(new.num_rows, ingested_at_ns, "datetime64[ns]"))
                             .cast(UTC_NS))
-    new = new.cast(POSITION_SCHEMA)
-    both = (pa.concat_tables([existing.select(POSITION_SCHEMA.names).cast(POSITION_SCHEMA), new])
-            if n_old else new)
+    new = _merge_form(new)
+    both = pa.concat_tables([_merge_form(existing), new]) if n_old else new
     n = both.num_rows
     is_new = np.zeros(n, dtype=np.int8)
     is_new[n_old:] = 1
@@ -262,12 +337,12 @@ def merge_day(day: date, existing: pa.Table | None, new: pa.Table, *, ingested_a
         keep[g] = False
         keep[gs[first]] = True
         order, code, t = order[keep], code[keep], t[keep]
-    out = both.take(pa.array(order)) if n else both
+    out = _take(both, order) if n else both
     kept_new = is_new[order] == 1
     flags = quality_flags(code, t, _col(out, "x", np.float64), _col(out, "y", np.float64),
                           _col(out, "precision_m", np.float64), max_speed_kmh)
     out = out.set_column(POSITION_SCHEMA.get_field_index("flagged"), "flagged",
-                         pa.array(flag_text(flags), pa.string()))
+                         _flag_column(flags))
     new_kept = int(kept_new.sum())
     return DayMerge(
         table=out,
@@ -475,8 +550,12 @@ class TrailStore:
                 raise ValueError("ingest_fixes: fix(es) without a subject or time, or with a "
                                  "non-finite x/y; validate with read_positions first")
             day_no = np.floor_divide(t, DAY_NS)
-            order = np.argsort(day_no, kind="stable")
-            uniq, first = np.unique(day_no[order], return_index=True)
+            if day_no.min() == day_no.max():  # one day (a daily export): nothing to split
+                order = np.arange(day_no.size)
+                uniq, first = day_no[:1], np.zeros(1, dtype=np.int64)
+            else:
+                order = np.argsort(day_no, kind="stable")
+                uniq, first = np.unique(day_no[order], return_index=True)
             bounds = [*first.tolist(), order.size]
             written = []
             for k, dn in enumerate(uniq.tolist()):
@@ -503,7 +582,8 @@ class TrailStore:
         Raises ``PositionsFormatError`` when the file is unusable as a whole."""
         from trailmatch.ingest.positions import read_positions_table
 
-        got = read_positions_table(path, crs=crs, mapping=mapping, timezone=timezone)
+        got = read_positions_table(path, crs=crs, mapping=mapping, timezone=timezone,
+                                   keep_dictionary=True)
         counts, _ = self.ingest_fixes(got.table, crs=crs, max_speed_kmh=max_speed_kmh)
         counts.file = str(path)
         counts.read = got.rows_read
