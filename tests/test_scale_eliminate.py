@@ -223,6 +223,27 @@ def test_cluster_reads_a_trail_store(client, cases, tmp_path):
     pd.testing.assert_frame_equal(got, expected)
 
 
+def test_a_source_object_read_day_by_day(cases):
+    """An object with ``read_trails`` (like the nightly job's sources) is read one calendar
+    day at a time; the whole trail is its stretch [start, end]."""
+    trails, crimes, rules, activations, _ = cases["gap_days_activations"]
+
+    class Source:
+        def read_trails(self, start_ns, end_ns, **options):
+            t = to_utc_ns(trails["time"], "t")
+            return trails[(t >= start_ns) & (t <= end_ns)]
+
+    lo = pd.Timestamp(START, tz="UTC").value + 20 * HOUR_NS
+    hi = lo + 2 * DAY_NS
+    t = to_utc_ns(trails["time"], "t")
+    expected = eliminate(trails[(t >= lo) & (t <= hi)], crimes, rules, activations=activations)
+    got = eliminate_distributed(Source(), crimes, rules, activations=activations, start_ns=lo,
+                                end_ns=hi)
+    pd.testing.assert_frame_equal(got, expected)
+    with pytest.raises(ValueError, match="spans"):
+        eliminate_distributed(Source(), crimes, rules, start_ns=0, end_ns=9 * 10**18)
+
+
 def test_a_store_needs_its_stretch_and_must_exist(tmp_path):
     _, crimes, rules = sample()
     with pytest.raises(ValueError, match="start_ns and end_ns"):

@@ -52,6 +52,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,8 @@ from trailmatch.trails import prepare_crimes, prepare_trail, to_utc_ns
 log = logging.getLogger(__name__)
 
 ALL_TIME = (np.iinfo(np.int64).min + 1, np.iinfo(np.int64).max - 1)
+EPOCH = date(1970, 1, 1)
+MAX_DAYS = 100 * 366  # calendar days read one by one from a source that cannot list its own
 
 
 def subject_names(fixes: pd.DataFrame) -> np.ndarray:
@@ -170,7 +173,7 @@ def stretch_with_halo(fixes: pd.DataFrame, lo_ns: int, hi_ns: int) -> pd.DataFra
     for side, best in ((t < lo_ns, "max"), (t > hi_ns, "min")):
         if side.any():
             edge = pd.Series(t[side]).groupby(code[side]).agg(best)
-            want = np.full(code.max() + 1, -1, dtype=np.int64)
+            want = np.full(code.max() + 1, np.iinfo(np.int64).min, dtype=np.int64)
             want[edge.index.to_numpy()] = edge.to_numpy()
             keep |= side & (t == want[code])
     return fixes[keep]
@@ -200,16 +203,33 @@ def eliminate_partition(source, part: Partition, lo_ns: int, hi_ns: int, halo: p
 
 
 def _days_of(source, lo_ns: int, hi_ns: int) -> list[int]:
-    """UTC days (since 1970-01-01) the trail may have fixes on within ``[lo_ns, hi_ns]``."""
-    days = range(lo_ns // DAY_NS, hi_ns // DAY_NS + 1)
-    if isinstance(source, str | os.PathLike) and "://" not in str(source):
-        from trailmatch.ingest.trail_store import TrailStore
+    """UTC days (since 1970-01-01) the trail may have fixes on within ``[lo_ns, hi_ns]``: the
+    store's day files, or for another source every calendar day of the stretch."""
+    first, last = lo_ns // DAY_NS, hi_ns // DAY_NS
+    if isinstance(source, str) and "://" in source:
+        import fsspec
 
+        fs, root = fsspec.core.url_to_fs(source)
+        root = root.rstrip("/")
+        if not fs.isdir(root):
+            raise FileNotFoundError(f"trail store {source}: not found")
+        files = [Path(f).stem for f in fs.glob(f"{root}/positions/*.parquet")]
+    elif isinstance(source, str | os.PathLike):
         if not Path(source).is_dir():  # no days would look like "no fixes"
             raise FileNotFoundError(f"trail store {source}: no such directory")
-        stored = {(d - pd.Timestamp(0).date()).days for d in TrailStore(source).days()}
-        return [d for d in days if d in stored]
-    return list(days)
+        files = [p.stem for p in (Path(source) / "positions").glob("*.parquet")]
+    else:
+        if last - first > MAX_DAYS:
+            raise ValueError(f"the stretch [start_ns, end_ns] spans {last - first + 1} days; "
+                             f"a trail source is read day by day: give at most {MAX_DAYS}")
+        return list(range(first, last + 1))
+    days = set()
+    for name in files:
+        try:
+            days.add((date.fromisoformat(name) - EPOCH).days)
+        except ValueError:  # not a day file
+            continue
+    return sorted(d for d in days if first <= d <= last)
 
 
 def _run(client, fn, name: str, calls: list[tuple[str, tuple]], progress: bool | None) -> list:
