@@ -7,12 +7,13 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy import Engine
 
 from service import access, audit
-from service.auth import CurrentUser
+from service.auth import CurrentUser, Principal
 from service.models import Place, Problem, ProximityHit, ProximityOut
 from service.settings import Settings, engine, ns, settings, trail_access, unprocessable, window
-from service.trails import TrailAccess, lonlat, to_working
+from service.trails import TrailAccess, grid_to_working, in_engine_thread, lonlat, to_working
 from trailmatch.crs import OSGB36_GRID
 
 router = APIRouter(tags=["proximity"])
@@ -23,7 +24,7 @@ def _coord(lo: float, hi: float, what: str):
 
 
 @router.get("/proximity", response_model=ProximityOut, responses={403: {"model": Problem}})
-def proximity(principal: CurrentUser, db: Annotated[object, Depends(engine)],
+async def proximity(principal: CurrentUser, db: Annotated[Engine, Depends(engine)],
               cfg: Annotated[Settings, Depends(settings)],
               trails: Annotated[TrailAccess, Depends(trail_access)],
               time_from: Annotated[dt.datetime, Query(alias="from", description="UTC instant")],
@@ -40,6 +41,15 @@ def proximity(principal: CurrentUser, db: Annotated[object, Depends(engine)],
     during ``[from, to]`` (at most 48 hours), with the hit fields. Answered from the per-day
     segment index. The processing team may ask anywhere; an officer only near their own force's
     crimes and around their windows."""
+    # The work (projections, the access check, the audit row, the index query) runs on the
+    # engine thread: requests queue for it in arrival order, and the event loop stays free.
+    return await in_engine_thread(_answer, principal, db, cfg, trails, time_from, time_to,
+                                  lat, lon, easting, northing, radius)
+
+
+def _answer(principal: Principal, db: Engine, cfg: Settings, trails: TrailAccess,
+            time_from: dt.datetime, time_to: dt.datetime, lat: float | None, lon: float | None,
+            easting: float | None, northing: float | None, radius: float) -> ProximityOut:
     by_latlon = lat is not None or lon is not None
     by_grid = easting is not None or northing is not None
     if by_latlon and by_grid:
@@ -58,10 +68,8 @@ def proximity(principal: CurrentUser, db: Annotated[object, Depends(engine)],
         ge, gn = to_working(np.array([lon]), np.array([lat]), OSGB36_GRID)
         place = Place(lat=lat, lon=lon, easting=float(ge[0]), northing=float(gn[0]))
     else:
-        from trailmatch.crs import project
-
         plon, plat = lonlat(np.array([easting]), np.array([northing]), OSGB36_GRID)
-        xs, ys = project(np.array([easting]), np.array([northing]), OSGB36_GRID, crs)
+        xs, ys = grid_to_working(np.array([easting]), np.array([northing]), crs)
         place = Place(lat=float(plat[0]), lon=float(plon[0]), easting=easting, northing=northing)
     x, y = float(xs[0]), float(ys[0])
     target = (f"place:{place.lat:.6f},{place.lon:.6f} r={radius:g} "
