@@ -5,9 +5,13 @@ frame ``eliminate`` returns, on the sample week and on synthetic days whose gaps
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -263,6 +267,62 @@ def test_a_fix_without_subject_is_an_error_wherever_it_is():
         eliminate_distributed(trails, crimes, rules)
 
 
+def test_worker_killed_mid_run_changes_nothing(client, cases):
+    """A worker dies while it computes a partition: Dask reruns it, the rows are identical."""
+    trails, crimes, rules, activations, expected = cases["gap_days_activations"]
+    source = _slow_source(trails, delay_s=1.5)  # slow reads: the kill lands while tasks run
+    lo = pd.Timestamp(START, tz="UTC").value - DAY_NS  # the whole frame is in [lo, hi]
+    hi = lo + 6 * DAY_NS
+    result: dict = {}
+
+    def run():
+        try:
+            result["coverage"] = eliminate_distributed(source, crimes, rules, client,
+                                                       activations=activations,
+                                                       start_ns=lo, end_ns=hi)
+        except BaseException as e:  # handed to the test thread below
+            result["error"] = e
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    victim = _busy_worker(client, "eliminate-partition", timeout_s=120)
+    with contextlib.suppress(Exception):  # the worker dies before it can answer
+        client.run(os._exit, 1, workers=[victim])
+    runner.join(timeout=240)
+    assert not runner.is_alive()
+    assert "error" not in result, result.get("error")
+    pd.testing.assert_frame_equal(result["coverage"], expected)
+    assert victim not in client.scheduler_info()["workers"]
+    client.wait_for_workers(2, timeout=60)
+
+
+def _busy_worker(client, name: str, timeout_s: float) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for worker, keys in client.processing().items():
+            if any(name in str(k) for k in keys):
+                return worker
+        time.sleep(0.05)
+    raise AssertionError(f"no {name} task started on any worker")
+
+
+def _slow_source(trails: pd.DataFrame, delay_s: float):
+    """A source object holding a frame, slow to read; defined in a function so it pickles by
+    value to the workers (they cannot import the test modules)."""
+    from trailmatch.scale.partition import read_fixes
+
+    class SlowSource:
+        def __init__(self, frame, delay):
+            self.frame = frame
+            self.delay = delay
+
+        def read_trails(self, start_ns, end_ns, **options):
+            time.sleep(self.delay)
+            return read_fixes(self.frame, start_ns, end_ns)
+
+    return SlowSource(trails, delay_s)
+
+
 def test_cli_same_csv_with_local_cluster(tmp_path, capsys):
     subjects = tmp_path / "subjects.csv"
     subjects.write_text("subject,device,activation_start,activation_end\n"
@@ -303,6 +363,13 @@ def test_cli_without_scheduler_imports_no_dask(tmp_path):
         assert main(["eliminate", "--positions", {str(DATA / "positions.csv")!r},
                      "--crimes", {str(DATA / "crimes.csv")!r},
                      "--out", {str(tmp_path / "coverage.csv")!r}]) == 0
+        # partitions run in this process without a client: no Dask either
+        from trailmatch.ingest.crime_batch import read_crime_batch
+        from trailmatch.ingest.positions import read_positions
+        from trailmatch.scale import eliminate_distributed
+        assert len(eliminate_distributed(
+            read_positions({str(DATA / "positions.csv")!r}).fixes,
+            read_crime_batch({str(DATA / "crimes.csv")!r}).crimes)) == 2000
         print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,

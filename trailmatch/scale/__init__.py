@@ -3,9 +3,11 @@ Dask cluster, with results identical to ``trailmatch.match.match``.
 
 ``plan`` cuts the crimes into partitions and says which stretch of fixes each needs;
 ``partition`` is what a worker runs for one partition (reads its fixes, calls ``match_prepared``);
-``run`` submits the partitions and gathers the hits; ``cluster`` turns ``--scheduler`` into a
-Dask client. Nothing here imports Dask until a client is asked for, and importing this package
-imports nothing heavy (``--help`` stays instant): the names below load on first use.
+``run`` submits the partitions and gathers the hits; ``coverage`` does the same for
+elimination (``eliminate_distributed``: a day-ends pass, then partitions with a halo of the
+fixes that bound them); ``cluster`` turns ``--scheduler`` into a Dask client. Nothing here
+imports Dask until a client is asked for, and importing this package imports nothing heavy
+(``--help`` stays instant): the names below load on first use.
 """
 
 from __future__ import annotations
