@@ -283,6 +283,7 @@ def test_worker_killed_mid_run_changes_nothing(client, cases):
         except BaseException as e:  # handed to the test thread below
             result["error"] = e
 
+    before = client.run_on_scheduler(_partition_starts)
     runner = threading.Thread(target=run)
     runner.start()
     victim = _busy_worker(client, "eliminate-partition", timeout_s=120)
@@ -293,7 +294,19 @@ def test_worker_killed_mid_run_changes_nothing(client, cases):
     assert "error" not in result, result.get("error")
     pd.testing.assert_frame_equal(result["coverage"], expected)
     assert victim not in client.scheduler_info()["workers"]
+    starts = client.run_on_scheduler(_partition_starts)
+    assert [k for k, n in starts.items() if n > before.get(k, 0) + 1], \
+        "no partition was started twice: the kill did not land mid-run"
     client.wait_for_workers(2, timeout=60)
+
+
+def _partition_starts(dask_scheduler) -> dict[str, int]:
+    """How many times each partition task was sent to a worker (from the transition log)."""
+    counts: dict[str, int] = {}
+    for entry in dask_scheduler.transition_log:
+        if entry.finish == "processing" and "eliminate-partition" in str(entry.key):
+            counts[str(entry.key)] = counts.get(str(entry.key), 0) + 1
+    return counts
 
 
 def _busy_worker(client, name: str, timeout_s: float) -> str:
