@@ -77,7 +77,7 @@ async def list_hits(principal: CurrentUser, db: Db, police_force: Name,
         raise access.deny("officers see the crimes and hits of their own force only")
     audit.record(db, principal, "hits.list", target)
     if crime_reference is not None:
-        rows = repository.hits_for_crime(db, police_force, crime_reference)
+        rows = repository.hit_list_for_crime(db, police_force, crime_reference)
         if not rows and not repository.crime_versions(db, police_force, crime_reference):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no crime with that reference "
                                                            "from that force")

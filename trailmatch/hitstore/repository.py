@@ -413,6 +413,23 @@ def hits_for_crime(bind, police_force: str, crime_reference: str, *,
         return _rows(conn.execute(query, {"force": police_force, "reference": crime_reference}))
 
 
+# What a list of hits shows (the service's HitOut): the hits table alone, no crime details.
+HIT_LIST_COLUMNS = ("id", "crime_reference", "police_force", "crime_type", "subject",
+                    *HIT_FIELDS, "status", "run_id")
+_HIT_LIST_OF_CRIME = select(*(hits.c[name] for name in HIT_LIST_COLUMNS)).where(
+    hits.c.police_force == bindparam("force"), hits.c.crime_reference == bindparam("reference"),
+    hits.c.status == "current").order_by(hits.c.min_distance_m, hits.c.subject)
+
+
+def hit_list_for_crime(bind, police_force: str, crime_reference: str) -> list[dict]:
+    """``hits_for_crime`` (current hits, nearest first) with only ``HIT_LIST_COLUMNS``: the
+    service lists hits on every request, and reading (and converting) the crime's details
+    it does not show was most of the statement's cost."""
+    with _tx(bind) as conn:
+        return _rows(conn.execute(_HIT_LIST_OF_CRIME,
+                                  {"force": police_force, "reference": crime_reference}))
+
+
 def hits_for_day(bind, police_force: str, day: dt.date) -> list[dict]:
     """The current hits of a force's crimes whose window meets the UTC day ``day``."""
     start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
