@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_dask_data import DATA, multi_day, sample, store_of
 
 from trailmatch import synthetic
@@ -184,6 +186,60 @@ def test_stretch_with_halo_keeps_the_bounding_fixes():
     kept = scale_coverage.stretch_with_halo(fixes, lo, hi)
     # a: both rows at 02:00 (duplicates resolve later), 05:00, 09:00; b: 03:00 and 12:00
     assert kept["x"].tolist() == [1.0, 2.0, 3.0, 4.0, 6.0, 7.0]
+
+
+@st.composite
+def _scenes(draw):
+    """A few subjects with sparse fixes over four days (clusters joined by the contract,
+    silences of minutes to days), crimes anywhere in those days, optional activations."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    t0 = pd.Timestamp(START, tz="UTC").value
+    rows = []
+    for s in range(draw(st.integers(1, 4))):
+        n_bursts = draw(st.integers(0, 6))
+        for _ in range(n_bursts):
+            start = t0 + int(rng.integers(0, 4 * DAY_NS))
+            n = int(rng.integers(1, 8))
+            times = start + np.cumsum(rng.integers(0, 400, size=n)) * 10**9
+            x0, y0 = rng.uniform(0, 3000, size=2)
+            for k, t in enumerate(times):
+                rows.append((f"S{s}", int(t), x0 + 20.0 * k, y0 + rng.uniform(-50, 50),
+                             float(rng.choice([np.nan, 10.0, 80.0]))))
+    trails = pd.DataFrame(rows, columns=["subject", "t", "x", "y", "precision_m"])
+    trails["time"] = pd.to_datetime(trails.pop("t").to_numpy(dtype=np.int64), unit="ns",
+                                    utc=True)
+    n_crimes = draw(st.integers(1, 8))
+    w0 = t0 + rng.integers(-DAY_NS // 2, 4 * DAY_NS, size=n_crimes)
+    w1 = w0 + rng.choice(np.array([0, 600, 3 * 3600, 30 * 3600]), size=n_crimes) * 10**9
+    crimes = pd.DataFrame({
+        "crime_reference": [f"1/{i % 5}/25" for i in range(n_crimes)],
+        "police_force": "Hampshire", "crime_type": "RB",
+        "x": rng.uniform(0, 3000, size=n_crimes), "y": rng.uniform(0, 3000, size=n_crimes),
+        "time_from": pd.to_datetime(w0, unit="ns", utc=True),
+        "time_to": pd.to_datetime(w1, unit="ns", utc=True)})
+    rules = Rules(max_gap_s=draw(st.sampled_from([300.0, 1800.0])),
+                  max_speed_mps=draw(st.sampled_from([0.5, 3.0, 30.0])),
+                  buffer_before_s=draw(st.sampled_from([0.0, 900.0])),
+                  count_precision=draw(st.booleans()))
+    activations = None
+    if draw(st.booleans()):
+        starts = t0 + rng.integers(-DAY_NS, 3 * DAY_NS, size=3)
+        ends = starts + rng.integers(1, 3 * DAY_NS, size=3)
+        activations = pd.DataFrame({
+            "subject": ["S0", "S1", "S9"],
+            "start": pd.to_datetime(starts, unit="ns", utc=True),
+            "end": pd.Series(pd.to_datetime(ends, unit="ns", utc=True)).where(
+                rng.random(3) < 0.7)})
+    return trails, crimes, rules, activations
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_scenes())
+def test_partitions_equal_single_process_on_random_scenes(scene):
+    trails, crimes, rules, activations = scene
+    pd.testing.assert_frame_equal(
+        eliminate_distributed(trails, crimes, rules, activations=activations),
+        eliminate(trails, crimes, rules, activations=activations))
 
 
 def test_multi_day_in_process_equals_single_process():
