@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 from trailmatch.index.query import hit_fields, hit_pairs
-from trailmatch.index.segments import SegmentIndex, build_index
+from trailmatch.index.segments import SegmentIndex, TrailPath, trail_path
+from trailmatch.index.sweep import sweep_pairs
 from trailmatch.rules import Rules
 from trailmatch.trails import (
     Crimes,
@@ -42,11 +43,29 @@ def match_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rul
         return empty_hits()
     pair_crime, pair_subject = hit_pairs(index, crimes.x, crimes.y, crimes.w0, crimes.w1,
                                          rules.radius_m)
+    return _hits_frame(trail, index, crimes, rules, pair_crime, pair_subject)
+
+
+def match_streamed(trail: Trail, crimes: Crimes, rules: Rules) -> pd.DataFrame:
+    """The matching step without a segment index: the crimes are binned and every subject's
+    path is streamed past them once (``index/sweep.py``). Same hits as ``match_prepared``."""
+    if crimes.n == 0 or trail.n_fixes == 0:
+        return empty_hits()
+    path = trail_path(trail, rules.max_gap_s, rules.count_precision)
+    pair_crime, pair_subject = sweep_pairs(trail.starts, path.subject, path.t, path.x, path.y,
+                                           path.reach, path.max_gap_ns, crimes.x, crimes.y,
+                                           crimes.w0, crimes.w1, rules.radius_m)
+    return _hits_frame(trail, path, crimes, rules, pair_crime, pair_subject)
+
+
+def _hits_frame(trail: Trail, path: SegmentIndex | TrailPath, crimes: Crimes, rules: Rules,
+                pair_crime: np.ndarray, pair_subject: np.ndarray) -> pd.DataFrame:
+    """Every field of the (crime row, subject code) hits, as the sorted hits DataFrame."""
     (found, dist, tmin, first_in, last_in, duration, fixes_in, max_prec,
-     sources) = hit_fields(index, trail, pair_crime, pair_subject, crimes.x, crimes.y,
+     sources) = hit_fields(path, trail, pair_crime, pair_subject, crimes.x, crimes.y,
                            crimes.w0, crimes.w1, rules.radius_m)
     if not found.all():  # both steps use the same arithmetic: this cannot happen
-        raise AssertionError("hit_pairs and hit_fields disagree")
+        raise AssertionError("the candidate search and hit_fields disagree")
     frame = crimes.frame
     # Order by force, crime reference, subject, then crime row (two rows with the same force and
     # reference keep their input order): sort integer ranks, not strings.
@@ -86,5 +105,4 @@ def match(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules | None = None
     rules = rules or Rules()
     trail = prepare_trail(trails)
     prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
-    index = build_index(trail, rules.max_gap_s, rules.count_precision)
-    return match_prepared(trail, index, prepared, rules)
+    return match_streamed(trail, prepared, rules)

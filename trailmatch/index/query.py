@@ -17,7 +17,15 @@ import math
 import numba as nb
 import numpy as np
 
-from trailmatch.index.segments import BLOCK, N_LEVELS, SegmentIndex, joined, mix64, pack_key
+from trailmatch.index.segments import (
+    BLOCK,
+    N_LEVELS,
+    SegmentIndex,
+    TrailPath,
+    joined,
+    mix64,
+    pack_key,
+)
 from trailmatch.index.vicinity import point_distance, segment_vicinity
 from trailmatch.trails import SOURCE_BITS, Trail
 
@@ -46,25 +54,37 @@ def segment_may_hit(x, y, reach, m, cx, cy, radius):
 
 
 @nb.njit(cache=True, inline="always")
-def piece_in_vicinity(subject, t, x, y, reach, m, max_gap_ns, w0, w1, wlen, cx, cy, radius):
-    """Is the path piece that starts at fix m (its segment, or the fix alone) ever in the
-    vicinity inside the window? Same arithmetic and the same box pre-test as ``hit_fields``,
-    so both make the same decision."""
-    if joined(subject, t, m, max_gap_ns):
-        if t[m + 1] < w0 or t[m] > w1:
-            return False
-        if not segment_may_hit(x, y, reach, m, cx, cy, radius):
-            return False
-        ov, found, _, _, _, _ = segment_vicinity(
-            np.float64(t[m] - w0) * NS, x[m], y[m], reach[m],
-            np.float64(t[m + 1] - w0) * NS, x[m + 1], y[m + 1], reach[m + 1],
-            cx, cy, radius, wlen)
-        return ov and found
-    if joined(subject, t, m - 1, max_gap_ns):
-        return False  # the end of a segment: covered by that segment
+def segment_in_vicinity(t, x, y, reach, m, w0, w1, wlen, cx, cy, radius):
+    """Is the joined segment from fix m to m+1 ever in the vicinity inside the window? Same
+    arithmetic and the same box pre-test as ``hit_fields``, so both make the same decision."""
+    if t[m + 1] < w0 or t[m] > w1:
+        return False
+    if not segment_may_hit(x, y, reach, m, cx, cy, radius):
+        return False
+    ov, found, _, _, _, _ = segment_vicinity(
+        np.float64(t[m] - w0) * NS, x[m], y[m], reach[m],
+        np.float64(t[m + 1] - w0) * NS, x[m + 1], y[m + 1], reach[m + 1],
+        cx, cy, radius, wlen)
+    return ov and found
+
+
+@nb.njit(cache=True, inline="always")
+def fix_in_vicinity(t, x, y, reach, m, w0, w1, cx, cy, radius):
+    """Is the isolated fix m inside the window and in the vicinity?"""
     if t[m] < w0 or t[m] > w1:
         return False
     return point_distance(x[m], y[m], cx, cy) <= radius + reach[m]
+
+
+@nb.njit(cache=True, inline="always")
+def piece_in_vicinity(subject, t, x, y, reach, m, max_gap_ns, w0, w1, wlen, cx, cy, radius):
+    """Is the path piece that starts at fix m (its segment, or the fix alone) ever in the
+    vicinity inside the window?"""
+    if joined(subject, t, m, max_gap_ns):
+        return segment_in_vicinity(t, x, y, reach, m, w0, w1, wlen, cx, cy, radius)
+    if joined(subject, t, m - 1, max_gap_ns):
+        return False  # the end of a segment: covered by that segment
+    return fix_in_vicinity(t, x, y, reach, m, w0, w1, cx, cy, radius)
 
 
 @nb.njit(cache=True)
@@ -378,8 +398,8 @@ def _hit_fields_serial(pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap
     return found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec, sources
 
 
-def hit_fields(index: SegmentIndex, trail: Trail, pair_crime, pair_subject, cx, cy, w0, w1,
-               radius: float):
+def hit_fields(index: SegmentIndex | TrailPath, trail: Trail, pair_crime, pair_subject, cx, cy,
+               w0, w1, radius: float):
     """Every hit field of each (crime row, subject code) pair from ``hit_pairs``: arrays
     (found, min_dist, min_time ns, first_in ns, last_in ns, duration s, fixes_in,
     max_precision (NaN: none), source bit mask), in the order of the pairs given."""

@@ -218,6 +218,39 @@ def _block_boxes(x, y, reach):
     return out
 
 
+@dataclass
+class TrailPath:
+    """What a walk along the trail needs without the chunk index (``match()`` from DataFrames):
+    the fix arrays, the precision radius counted per fix and the block boxes. A
+    ``SegmentIndex`` has the same fields, so ``hit_fields`` takes either."""
+
+    subject: np.ndarray
+    t: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    reach: np.ndarray
+    block_box: np.ndarray
+    max_gap_ns: int
+
+
+def reach_of(trail: Trail, count_precision: bool) -> np.ndarray:
+    """The precision radius counted for each fix: its precision (0 when unknown), or 0 when
+    precision is not counted."""
+    if count_precision:
+        return np.nan_to_num(trail.precision, nan=0.0)
+    return np.zeros(trail.n_fixes)
+
+
+def block_boxes(trail: Trail, reach: np.ndarray) -> np.ndarray:
+    return _block_boxes(trail.x, trail.y, reach) if trail.n_fixes else np.empty((0, 5))
+
+
+def trail_path(trail: Trail, max_gap_s: float = 300.0, count_precision: bool = True) -> TrailPath:
+    reach = reach_of(trail, count_precision)
+    return TrailPath(trail.subject, trail.t, trail.x, trail.y, reach, block_boxes(trail, reach),
+                     int(round(max_gap_s * 1e9)))
+
+
 def build_index(trail: Trail, max_gap_s: float = 300.0, count_precision: bool = True, *,
                 cell_m: float = BUILD_DEFAULTS["cell_m"],
                 bucket_s: float = BUILD_DEFAULTS["bucket_s"],
@@ -226,10 +259,7 @@ def build_index(trail: Trail, max_gap_s: float = 300.0, count_precision: bool = 
     """Cut ``trail`` into chunks and bin them. O(number of fixes)."""
     max_gap_ns = int(round(max_gap_s * 1e9))
     bucket_ns = int(round(bucket_s * 1e9))
-    if count_precision:
-        reach = np.nan_to_num(trail.precision, nan=0.0)
-    else:
-        reach = np.zeros(trail.n_fixes)
+    reach = reach_of(trail, count_precision)
     firsts = _chunk_bounds(trail.subject, trail.t, chunk_fixes, int(round(chunk_span_s * 1e9)))
     ends, box, tspan, key = _chunk_boxes(trail.subject, trail.t, trail.x, trail.y, reach, firsts,
                                          trail.n_fixes, max_gap_ns, float(cell_m), bucket_ns)
@@ -238,7 +268,7 @@ def build_index(trail: Trail, max_gap_s: float = 300.0, count_precision: bool = 
         n_bins *= 2
     levels, max_chunk_ns = _levels_and_longest(key, tspan)
     bin_start, firsts, ends, key, box, tspan = _bin_sort(key, firsts, ends, box, tspan, n_bins)
-    blocks = _block_boxes(trail.x, trail.y, reach) if trail.n_fixes else np.empty((0, 5))
+    blocks = block_boxes(trail, reach)
     return SegmentIndex(trail.subject, trail.t, trail.x, trail.y, reach, firsts, ends, key, box,
                         tspan, bin_start, levels, blocks, max_gap_ns, float(cell_m), bucket_ns,
                         int(max_chunk_ns))
