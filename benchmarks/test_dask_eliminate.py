@@ -31,6 +31,7 @@ from trailmatch.index.segments import build_index
 from trailmatch.ingest.trail_store import TrailStore
 from trailmatch.rules import Rules
 from trailmatch.scale import eliminate_distributed
+from trailmatch.scale.partition import _max_rss_mb
 from trailmatch.scale.run import RunStats
 from trailmatch.trails import prepare_crimes, prepare_trail
 
@@ -102,7 +103,7 @@ def _warm() -> int:
 
 def _report(benchmark, name: str, seconds: float, coverage: pd.DataFrame, n_fixes: int,
             stats: RunStats | None = None) -> None:
-    info = {"subjects": N_SUBJECTS, "days": DAYS, "fixes": n_fixes,
+    info = {**benchmark.extra_info, "subjects": N_SUBJECTS, "days": DAYS, "fixes": n_fixes,
             "crimes": CRIMES_PER_DAY * DAYS, "rows": len(coverage),
             "wall_s": round(seconds, 2),
             "rows_per_s": int(len(coverage) / seconds)}
@@ -134,7 +135,9 @@ def test_eliminate_single_process(benchmark, store_path, crimes):
 
     started = time.perf_counter()
     coverage, n_fixes = benchmark.pedantic(run, rounds=1, iterations=1)
-    _report(benchmark, "single process", time.perf_counter() - started, coverage, n_fixes)
+    seconds = time.perf_counter() - started
+    benchmark.extra_info["max_rss_mb"] = round(_max_rss_mb(), 1)  # this process, so far
+    _report(benchmark, "single process", seconds, coverage, n_fixes)
     _results["single"] = coverage
 
 
