@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba as nb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -71,6 +72,36 @@ class PositionsRead:
 
 # ----------------------------------------------------------------------------- conversion
 
+@nb.njit(cache=True)
+def _edges_alnum(offsets, data, start, n):
+    """True when each of the n strings from ``start`` is non-empty and begins and ends with
+    an ASCII letter or digit (so trimming whitespace cannot change it)."""
+    for i in range(start, start + n):
+        a = offsets[i]
+        b = offsets[i + 1]
+        if b <= a:
+            return False
+        for c in (data[a], data[b - 1]):
+            if not (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122):
+                return False
+    return True
+
+
+def _maybe_untrimmed(arr: pa.Array) -> bool:
+    """Whether ``arr`` (string or large_string) may hold a value that trimming or the
+    empty-as-null rule changes. A quick scan of the first and last byte of each value; any
+    doubt (other characters there, nulls) answers True, and the caller does the full work."""
+    if arr.null_count or len(arr) == 0:
+        return True
+    _, off_buf, data_buf = arr.buffers()
+    if data_buf is None:
+        return True
+    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(off_buf, dtype=off_type)
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    return not _edges_alnum(offsets, data, arr.offset, len(arr))
+
+
 def _per_value(arr: pa.Array, fn):
     """``fn`` of a dictionary-encoded column, computed once per distinct value.
 
@@ -97,6 +128,8 @@ def _as_strings(arr: pa.Array) -> pa.Array:
                                               enc.dictionary.cast(pa.string()))
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         arr = pc.cast(arr, pa.string())
+    if not _maybe_untrimmed(arr):
+        return arr  # nothing to trim, nothing empty: no copy of a national column
     arr = pc.utf8_trim_whitespace(arr)
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
 
@@ -347,35 +380,38 @@ def _convert(cols: dict[str, pa.Array], rows: np.ndarray, m: Mapping, crs: str,
     def keep(a):
         return a if gi is None else a.take(gi)
 
-    g = good
+    def sel(a: np.ndarray) -> np.ndarray:  # no copy of a clean batch
+        return a if gi is None else a[good]
+
     if m.uses_xy:
-        x, y = project(coords["x"][g], coords["y"][g], m.crs, crs)
+        x, y = project(sel(coords["x"]), sel(coords["y"]), m.crs, crs)
         lat = lon = np.full(x.size, np.nan)
     else:
-        lat, lon = coords["lat"][g], coords["lon"][g]
+        lat, lon = sel(coords["lat"]), sel(coords["lon"])
         x, y = _project_lonlat(lon, lat, crs, threads)
+
+    k = int(good.sum())
 
     def opt_strings(role):
         if role not in cols:
-            return pa.nulls(int(g.sum()), pa.string())
+            return pa.nulls(k, pa.string())
         return _string_column(keep(_as_strings(cols[role])))
 
-    k = int(g.sum())
-    up = _parse_times(cols["uploaded"], m).ns[g] if "uploaded" in cols else np.full(k, NAT)
-    speed = _parse_float(cols["speed"])[0][g] if "speed" in cols else np.full(k, np.nan)
-    src = _source_codes(cols["source"])[g] if "source" in cols else np.zeros(k, np.uint8)
+    up = sel(_parse_times(cols["uploaded"], m).ns) if "uploaded" in cols else np.full(k, NAT)
+    speed = sel(_parse_float(cols["speed"])[0]) if "speed" in cols else np.full(k, np.nan)
+    src = sel(_source_codes(cols["source"])) if "source" in cols else np.zeros(k, np.uint8)
     fixes = pa.table({
         "subject": _string_column(keep(subj)),
-        "time": _ns_array(t.ns[g]),
+        "time": _ns_array(sel(t.ns)),
         "x": x, "y": y,
-        "precision_m": p[g],
+        "precision_m": sel(p),
         "source": pa.array(src, pa.uint8()),
         "device": opt_strings("device"),
         "position_id": opt_strings("position_id"),
         "lat": lat, "lon": lon,
         "uploaded": _ns_array(up),
         "speed_kmh": speed,
-        "row": pa.array(rows[g], pa.int64()),
+        "row": pa.array(sel(rows), pa.int64()),
     })
     return fixes, rej.parts
 
@@ -387,7 +423,8 @@ def _string_column(arr: pa.Array) -> pa.Array:
 
 def _ns_array(ns: np.ndarray) -> pa.Array:
     """int64 UTC nanoseconds (NAT = missing) as an Arrow timestamp array."""
-    return pa.array(ns, pa.int64(), mask=ns == NAT).cast(UTC_NS)
+    missing = ns == NAT
+    return pa.array(ns, pa.int64(), mask=missing if missing.any() else None).cast(UTC_NS)
 
 
 # ----------------------------------------------------------------------------- readers

@@ -213,21 +213,24 @@ class DayMerge:
         return self.new_kept > 0
 
 
-def _sorted_codes(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
-    """Codes of a string column such that code order is string order."""
+def _sorted_codes(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Codes of a string column such that code order is string order (-1 for null), and the
+    distinct strings in that order (code ``i`` is ``words[i]``)."""
     enc = pc.dictionary_encode(arr)
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.unify_dictionaries().combine_chunks() if enc.num_chunks else pa.array(
             [], pa.dictionary(pa.int32(), pa.string()))
     words = enc.dictionary
     if len(words) == 0:
-        return np.zeros(len(enc), dtype=np.int64), 0
+        return np.zeros(len(enc), dtype=np.int64), words
+    by_name = pc.sort_indices(words)
     rank = np.empty(len(words), dtype=np.int64)
-    rank[np.asarray(pc.sort_indices(words))] = np.arange(len(words))
+    rank[np.asarray(by_name)] = np.arange(len(words))
+    words = words.take(by_name)
     if enc.indices.null_count == 0:
-        return rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False))], len(words)
+        return rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False))], words
     idx = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    return np.where(idx < 0, -1, rank[np.maximum(idx, 0)]), len(words)
+    return np.where(idx < 0, -1, rank[np.maximum(idx, 0)]), words
 
 
 def _col(table: pa.Table, name: str, dtype) -> np.ndarray:
@@ -261,17 +264,44 @@ def _merge_form(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=pa.schema(fields))
 
 
-def _take(table: pa.Table, order: np.ndarray) -> pa.Table:
-    """``table.take(order)``, column by column on two threads (pyarrow releases the GIL).
-    Each column is first joined into one chunk: a gather across many chunks looks up the
-    chunk of every index, ten times slower than joining and gathering."""
-    idx = pa.array(order)
+def _take(table: pa.Table, order: np.ndarray, given: dict[str, pa.Array]) -> pa.Table:
+    """``table.take(order)``, column by column on two threads (pyarrow and numpy release the
+    GIL), except the columns in ``given`` (already in that order). A fixed-width column
+    without nulls is scattered chunk by chunk straight into its place (no joined copy first:
+    fresh memory is the dear part of this gather); any other column is joined into one chunk
+    and gathered (a gather across chunks looks up the chunk of every index, ten times
+    slower)."""
+    idx = None
+    inverse = None
+    if any(name not in given for name in table.column_names):
+        idx = pa.array(order)
+        if order.size == table.num_rows:  # a permutation (no duplicate dropped)
+            inverse = np.empty(order.size, dtype=np.int64)
+            inverse[order] = np.arange(order.size)
 
-    def one(col: pa.ChunkedArray) -> pa.Array:
-        return (col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)).take(idx)
+    def one(name: str) -> pa.Array:
+        if name in given:
+            return given[name]
+        col = table.column(name)
+        fixed = (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)
+                 or pa.types.is_timestamp(col.type))
+        if fixed and col.null_count == 0 and inverse is not None:
+            out = None
+            start = 0
+            for chunk in col.chunks:
+                vals = chunk.to_numpy(zero_copy_only=False)
+                if pa.types.is_timestamp(col.type):
+                    vals = vals.view(np.int64)
+                if out is None:
+                    out = np.empty(len(col), dtype=vals.dtype)
+                out[inverse[start:start + len(chunk)]] = vals
+                start += len(chunk)
+            return pa.array(out).cast(col.type) if out is not None else col.combine_chunks()
+        joined = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+        return joined.take(idx)
 
     with ThreadPoolExecutor(2) as ex:
-        cols = list(ex.map(one, table.columns))
+        cols = list(ex.map(one, table.column_names))
     return pa.Table.from_arrays(cols, schema=table.schema)
 
 
@@ -305,7 +335,8 @@ def merge_day(day: date, existing: pa.Table | None, new: pa.Table, *, ingested_a
     n = both.num_rows
     is_new = np.zeros(n, dtype=np.int8)
     is_new[n_old:] = 1
-    code, n_subj = _sorted_codes(both.column("subject"))
+    code, names = _sorted_codes(both.column("subject"))
+    n_subj = len(names)
     t = _col(both, "time", np.int64)
     rel = t - (day.toordinal() - EPOCH_ORDINAL) * DAY_NS
     if n_subj < (1 << 16) and n and rel.min() >= 0 and rel.max() < DAY_NS:
@@ -337,7 +368,13 @@ def merge_day(day: date, existing: pa.Table | None, new: pa.Table, *, ingested_a
         keep[g] = False
         keep[gs[first]] = True
         order, code, t = order[keep], code[keep], t[keep]
-    out = _take(both, order) if n else both
+    # subject and time are known in order already (codes index the sorted names); the flags
+    # column is recomputed below
+    given = {"subject": pa.DictionaryArray.from_arrays(code.astype(np.int32),
+                                                       names.cast(pa.string())),
+             "time": pa.array(t).cast(UTC_NS),
+             "flagged": pa.nulls(order.size, pa.string())}
+    out = _take(both, order, given) if n else both
     kept_new = is_new[order] == 1
     flags = quality_flags(code, t, _col(out, "x", np.float64), _col(out, "y", np.float64),
                           _col(out, "precision_m", np.float64), max_speed_kmh)
