@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from trailmatch.crs import check_metric
     from trailmatch.ingest.rejects import write_rejects
     from trailmatch.io import write_hits_csv
-    from trailmatch.match import match_prepared
+    from trailmatch.match import match_prepared, match_streamed
     from trailmatch.progress import Progress
     from trailmatch.trails import prepare_crimes
 
@@ -67,7 +67,6 @@ def run(args: argparse.Namespace) -> int:
         progress.step("trail store")
         trail, index = _from_store(args.store, prepared, rules, args.include_flagged)
     else:
-        from trailmatch.index.segments import build_index
         from trailmatch.trails import prepare_trail
         try:
             fixes, position_rejects = read_position_files(args, rules.crs, progress.step)
@@ -81,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         if not args.scheduler:
             trail = prepare_trail(fixes)
-            index = build_index(trail, rules.max_gap_s, rules.count_precision)
+            index = None  # matched once: streamed past the crimes, no index to build
 
     progress.step("matching")
     if args.scheduler:
@@ -96,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         scope = (f"{stats.partitions} day partitions on Dask, {stats.fixes} fixes matched "
                  "(stretches overlap at midnight)")
     else:
-        hits = match_prepared(trail, index, prepared, rules)
+        hits = (match_streamed(trail, prepared, rules) if index is None
+                else match_prepared(trail, index, prepared, rules))
         scope = f"{trail.n_subjects} subjects, {trail.n_fixes} fixes"
     progress.step("writing")
     write_hits_csv(hits, args.out)
@@ -116,19 +116,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _from_store(store: Path, crimes, rules, include_flagged: bool):
-    """The trail and index that cover every crime window (plus max gap on each side), reading
-    only the day partitions needed; the persisted day indexes are used when current."""
-    from trailmatch.index.segments import build_index
+    """The trail that covers every crime window (plus max gap on each side), reading only the
+    day partitions needed, with its index: the persisted day indexes when current, or None
+    (the trail is streamed past the crimes) when flagged fixes are included."""
     from trailmatch.trails import empty_trail, prepare_trail
 
     if crimes.n == 0:
-        trail = empty_trail()
-        return trail, build_index(trail, rules.max_gap_s, rules.count_precision)
+        return empty_trail(), None
     lo = int(crimes.w0.min()) - rules.max_gap_ns
     hi = int(crimes.w1.max()) + rules.max_gap_ns
     if include_flagged:
         from trailmatch.ingest.trail_store import TrailStore
         trail = prepare_trail(TrailStore(store).read_trails(lo, hi, include_flagged=True))
-        return trail, build_index(trail, rules.max_gap_s, rules.count_precision)
+        return trail, None
     from trailmatch.index.persist import load_index_for_window
     return load_index_for_window(store, lo + rules.max_gap_ns, hi - rules.max_gap_ns, rules)
