@@ -169,3 +169,23 @@ def test_level_choice_covers_the_widest_piece(precision):
     assert len(hits) == int(precision)
     if precision:
         assert math.isclose(hits["min_distance_m"].iloc[0], 2990.0)
+
+
+def test_cli_match_from_files_from_the_store_and_with_flagged_fixes_agree(tmp_path, sample_dir):
+    """--positions and --store --include-flagged stream the trail; --store alone queries the
+    persisted day indexes: the same hits (the sample has no flagged fix)."""
+    from trailmatch.cli import main
+
+    store = str(tmp_path / "store")
+    crimes = str(sample_dir / "crimes.csv")
+    assert main(["ingest", "positions", str(sample_dir / "positions.csv"), "--store", store]) == 0
+    outs = {}
+    for name, extra in (("files", ["--positions", str(sample_dir / "positions.csv")]),
+                        ("store", ["--store", store]),
+                        ("flagged", ["--store", store, "--include-flagged"])):
+        outs[name] = tmp_path / f"{name}.csv"
+        assert main(["match", *extra, "--crimes", crimes, "--out", str(outs[name])]) == 0
+    files = outs["files"].read_text()
+    assert files.count("\n") > 50
+    assert outs["store"].read_text() == files
+    assert outs["flagged"].read_text() == files
