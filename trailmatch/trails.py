@@ -96,11 +96,16 @@ class Trail:
 
 
 @nb.njit(cache=True)
-def _is_sorted(code, t):
+def _sorted_and_duplicates(code, t):
+    """(whether the fixes are sorted by subject and time, how many repeat the subject and time
+    of the fix before them — meaningful when sorted): one pass."""
+    dups = 0
     for i in range(1, code.size):
         if code[i] < code[i - 1] or (code[i] == code[i - 1] and t[i] < t[i - 1]):
-            return False
-    return True
+            return False, 0
+        if code[i] == code[i - 1] and t[i] == t[i - 1]:
+            dups += 1
+    return True, dups
 
 
 @nb.njit(cache=True)
@@ -182,11 +187,11 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
         prec = np.where(np.isfinite(prec), prec, np.nan)
     src = source_codes(trails["source"]) if "source" in trails.columns else np.zeros(n, np.uint8)
 
-    if not _is_sorted(codes, t):
+    ordered, dups = _sorted_and_duplicates(codes, t)
+    if not ordered:
         order = np.lexsort((t, codes))
         codes, t, x, y, prec, src = (a[order] for a in (codes, t, x, y, prec, src))
-    keep = _first_of_runs(codes, t)
-    dups = int(n - keep.sum())
+        dups = int(n - _first_of_runs(codes, t).sum())
     if dups:
         # Re-sort so the kept duplicate is chosen by content, not by input order.
         pkey = np.where(np.isnan(prec), np.inf, prec)
