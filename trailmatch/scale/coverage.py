@@ -99,6 +99,14 @@ def _subject_text(fixes: pd.DataFrame) -> np.ndarray:
     return subj.astype(str).to_numpy(dtype=object)
 
 
+def _subject_codes(fixes: pd.DataFrame) -> np.ndarray:
+    """An integer per subject (not comparable across frames)."""
+    subj = fixes["subject"]
+    if isinstance(subj.dtype, pd.CategoricalDtype):  # no string per fix
+        return subj.cat.codes.to_numpy().astype(np.int64)
+    return pd.factorize(subj.astype(str))[0]
+
+
 def fix_ends(fixes: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``fixes`` that are the first or the last fix of their subject within their
     UTC day — every row at such an instant, so duplicates resolve as in the whole trail."""
@@ -108,7 +116,7 @@ def fix_ends(fixes: pd.DataFrame) -> pd.DataFrame:
     if missing.any():  # as prepare_trail says it, whichever partition the fix would be in
         raise ValueError(f"trails: row {int(np.flatnonzero(missing)[0])}: missing subject")
     t = to_utc_ns(fixes["time"], "trails.time")
-    code = pd.factorize(_subject_text(fixes))[0]
+    code = _subject_codes(fixes)
     keys = pd.DataFrame({"code": code, "day": np.floor_divide(t, DAY_NS), "t": t})
     by = keys.groupby(["code", "day"], sort=False)["t"]
     keep = ((t == by.transform("min").to_numpy()) | (t == by.transform("max").to_numpy()))
@@ -169,7 +177,7 @@ def stretch_with_halo(fixes: pd.DataFrame, lo_ns: int, hi_ns: int) -> pd.DataFra
     if inside.all():
         return fixes
     keep = inside.copy()
-    code = pd.factorize(_subject_text(fixes))[0]
+    code = _subject_codes(fixes)
     for side, best in ((t < lo_ns, "max"), (t > hi_ns, "min")):
         if side.any():
             edge = pd.Series(t[side]).groupby(code[side]).agg(best)
