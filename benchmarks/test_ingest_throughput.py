@@ -153,3 +153,69 @@ def test_ingest_throughput(benchmark, exports, kind, monkeypatch):
     print(f"\ningest {kind}: {n:,} fixes in {secs:.2f} s = {rate:,.0f} fixes/s, "
           f"{cpu:.1f} CPU s ({n / cpu:,.0f} fixes per CPU s), "
           f"peak RSS +{mem.mib:,.0f} MiB above the start ({mem.total_mib:,.0f} MiB in all)")
+
+
+def test_ingest_stages(exports):
+    """Where the Parquet ingest's time goes: each stage run alone on one thread, in CPU
+    seconds per fix (the wall clock of a shared machine says little). Stages: reading the
+    Parquet batches, validation and conversion without the projection, the projection
+    (pyproj, the pipeline of ``trailmatch.crs``), the day merge (sort, duplicates, flags,
+    gather), the LZ4 partition write."""
+    from datetime import date
+
+    from trailmatch.crs import WGS84, project
+    from trailmatch.ingest import positions as P
+
+    _, _, pq_path, n = exports
+    pf = pq.ParquetFile(pq_path)
+    m = P._choose_mapping(pf.schema_arrow.names, None, str(pq_path))
+    roles = P._roles_present(m, pf.schema_arrow.names)
+    wanted = sorted(set(roles.values()))
+    pf = pq.ParquetFile(pq_path, read_dictionary=P._dictionary_columns(pf, wanted))
+    proc = psutil.Process()
+    cpu: dict[str, float] = {}
+
+    def stage(name, fn):
+        t0 = proc.cpu_times()
+        out = fn()
+        t1 = proc.cpu_times()
+        cpu[name] = (t1.user - t0.user) + (t1.system - t0.system)
+        return out
+
+    batches = stage("read", lambda: list(pf.iter_batches(
+        batch_size=P.BATCH_ROWS, columns=wanted, use_threads=False)))
+
+    def convert():
+        parts, first = [], 0
+        for b in batches:
+            rows = np.arange(first + 1, first + b.num_rows + 1)
+            first += b.num_rows
+            cols = {r: b.column(c) for r, c in roles.items()}
+            parts.append(P._convert(cols, rows, m, "EPSG:27700", str(pq_path), 1)[0])
+        return pa.concat_tables(parts)
+
+    real = P._project_lonlat
+    P._project_lonlat = lambda lon, lat, crs, threads=0: (lon.copy(), lat.copy())
+    try:
+        fixes = stage("validate", convert)
+    finally:
+        P._project_lonlat = real
+    lon = fixes.column("lon").to_numpy()
+    lat = fixes.column("lat").to_numpy()
+    x, y = stage("project", lambda: project(lon, lat, WGS84, "EPSG:27700"))
+    fixes = fixes.set_column(2, "x", pa.array(x)).set_column(3, "y", pa.array(y))
+    day = date.fromisoformat(str(fixes.column("time")[0].as_py().date()))
+    merged = stage("merge", lambda: trail_store.merge_day(day, None, fixes,
+                                                          ingested_at_ns=time.time_ns()))
+    d = exports[0] / "stages"
+    shutil.rmtree(d, ignore_errors=True)
+    stage("write", lambda: pq.write_table(
+        trail_store._storable(merged.table), d.with_suffix(".parquet"), compression="lz4",
+        row_group_size=1 << 20, use_dictionary=list(trail_store.CODED_COLUMNS),
+        write_statistics=["time", "ingested_at", "subject"], store_schema=False))
+    total = sum(cpu.values())
+    print(f"\ningest stages, {n:,} fixes, CPU per fix (one thread each):")
+    for name, s in cpu.items():
+        print(f"  {name:9s} {s:6.2f} CPU s  {s / n * 1e6:5.2f} us/fix  {s / total:5.1%}")
+    print(f"  {'total':9s} {total:6.2f} CPU s  {total / n * 1e6:5.2f} us/fix")
+    assert merged.new_kept == n
