@@ -28,7 +28,9 @@ p99 < 100 ms and 0 errors. The traffic is bounded in count (``REQUESTS``) and ti
 
 ``TRAILMATCH_BENCH_SCALE`` scales subjects and days (0.1: 100 subjects x 3 days) and the number
 of requests; ``TRAILMATCH_BENCH_WORKERS`` sets ``trailmatch serve --workers`` (default 1);
-``TRAILMATCH_BENCH_PROXIMITY_CONCURRENCY`` the proximity clients (default 10).
+``TRAILMATCH_BENCH_PROXIMITY_CONCURRENCY`` the proximity clients (default 10);
+``TRAILMATCH_BENCH_PG=postgresql://...`` puts the hit store in a new database on that server
+(created and dropped by the run) instead of the store's SQLite file.
 """
 
 from __future__ import annotations
@@ -56,12 +58,14 @@ PROXIMITY_CONCURRENCY = int(os.environ.get("TRAILMATCH_BENCH_PROXIMITY_CONCURREN
 PROXIMITY_REQUESTS = max(200, int(round(1000 * SCALE)))
 TIME_CAP_S = 120.0
 WORKERS = int(os.environ.get("TRAILMATCH_BENCH_WORKERS", "1"))
+# a PostgreSQL server URL: the hit store goes into a new database there, dropped afterwards
+PG_SERVER = os.environ.get("TRAILMATCH_BENCH_PG")
 START_DAY = "2025-01-20"
 EXTENT_M = 60_000.0
 ORIGIN = (400_000.0, 100_000.0)
 
 
-def build_store(root: Path) -> dict:
+def build_store(root: Path, db_url: str | None = None) -> dict:
     import pandas as pd
 
     from service.auth import add_user
@@ -93,7 +97,7 @@ def build_store(root: Path) -> dict:
     crimes["crs"] = rules.crs
     crimes["lon"], crimes["lat"] = working_to_lonlat(crimes["x"].to_numpy(),
                                                      crimes["y"].to_numpy())
-    engine = open_store(root)
+    engine = open_store(root, db_url)
     run_id = repository.start_run(engine, "nightly", rules.to_dict(), "bench")
     batch = repository.add_batch(engine, police_force="Hampshire", batch_id="HAM20250120",
                                  file_name="bench.csv", file_sha256="0" * 64, run_id=run_id,
@@ -160,17 +164,43 @@ def proximity_targets(n: int, seed: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def database():
+    """None (the store's SQLite file), or the URL of a fresh database on ``PG_SERVER``."""
+    if not PG_SERVER:
+        yield None
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from trailmatch.hitstore.db import store_url
+
+    server = create_engine(store_url(None, PG_SERVER), isolation_level="AUTOCOMMIT")
+    name = f"trailmatch_bench_{os.getpid()}"
+    with server.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield make_url(store_url(None, PG_SERVER)).set(database=name).render_as_string(
+            hide_password=False)
+    finally:
+        with server.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        server.dispose()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, database):
     root = tmp_path_factory.mktemp("loadstore")
     t0 = time.perf_counter()
-    world = build_store(root)
+    world = build_store(root, database)
     print(f"\nstore: {N_SUBJECTS} subjects x {N_DAYS} days "
           f"({N_SUBJECTS * N_DAYS * FIXES_PER_DAY:,} fixes), {world['hits']} hits, "
           f"built in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     port = free_port()
     proc = subprocess.Popen(  # the front door: `trailmatch serve`
         [sys.executable, "-m", "trailmatch.cli", "serve", "--store", str(root),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS)])
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
+         *(["--db", database] if database else [])])
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -317,7 +347,9 @@ def closed_loop(served: dict, token: str, targets: list[str], clients: int,
 
 def report(name: str, stats: dict, benchmark, prefix: str = "") -> None:
     benchmark.extra_info.update({prefix + k: v for k, v in stats.items()})
-    print(f"\n{name}: {stats} (workers={WORKERS}, scale={SCALE}, {os.cpu_count()} cores)",
+    benchmark.extra_info.update(workers=WORKERS, database="postgresql" if PG_SERVER else "sqlite")
+    print(f"\n{name}: {stats} (workers={WORKERS}, "
+          f"{'PostgreSQL' if PG_SERVER else 'SQLite'}, scale={SCALE}, {os.cpu_count()} cores)",
           file=sys.stderr)
 
 

@@ -20,6 +20,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
+from service.db import run_db
 from trailmatch.hitstore import repository
 
 TOKEN_PREFIX = "tm_"
@@ -66,12 +67,13 @@ async def current_user(request: Request,
                  ) -> Principal:
     """The caller, from ``Authorization: Bearer <token>``; 401 when absent, unknown or revoked.
 
-    Async on purpose: the lookup is one indexed row (well under a millisecond), cheaper run on
-    the event loop than handed to the thread pool and back on every request."""
+    Async on purpose: the lookup is one indexed row, on SQLite cheaper run on the event loop
+    than handed to the thread pool and back on every request (``service/db.py``)."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise _UNAUTHORISED
-    row = repository.user_by_token_hash(request.app.state.engine,
-                                        token_hash(credentials.credentials))
+    engine = request.app.state.engine
+    row = await run_db(engine, repository.user_by_token_hash, engine,
+                       token_hash(credentials.credentials))
     if row is None:
         raise _UNAUTHORISED
     principal = Principal(int(row["id"]), row["name"], row["role"], row["police_force"],

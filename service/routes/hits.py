@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from service import access, audit
 from service.auth import CurrentUser, Principal
+from service.db import run_db
 from service.models import (
     ClosestApproach,
     CrimeOut,
@@ -64,9 +65,13 @@ async def list_hits(principal: CurrentUser, db: Db, police_force: Name,
               ) -> list[dict]:
     """The current hits of one crime (``crime_reference``) or of a force's crimes whose window
     meets a UTC day (``date``): give exactly one of the two."""
-    # Async on purpose (as the decisions routes): a few short indexed statements (~1 ms each on
-    # SQLite) cost less on the event loop than a hop through the thread pool and back, which was
-    # the main cost of these requests. Routes that read trails or render stay sync (threads).
+    # Async on purpose (as the decisions routes): see service/db.py. Routes that read trails or
+    # render stay sync (threads).
+    return await run_db(db, _list_hits, principal, db, police_force, crime_reference, date)
+
+
+def _list_hits(principal: Principal, db: Engine, police_force: str, crime_reference: str | None,
+               date: dt.date | None) -> list[dict]:
     if (crime_reference is None) == (date is None):
         raise unprocessable(["query", "crime_reference"],
                             "give exactly one of crime_reference and date")
