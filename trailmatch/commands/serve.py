@@ -18,7 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     p.add_argument("--workers", type=int, default=1,
-                   help="worker processes (default 1; each keeps its own index cache)")
+                   help="worker processes (default 1; each keeps its own index cache). On the "
+                        "SQLite hit store they take turns at its one write lock (every request "
+                        "writes an audit row); a PostgreSQL one (--db) suits several better")
     p.add_argument("--tile-url", metavar="TEMPLATE",
                    help="map tile URL template for the page, e.g. "
                         "https://tiles.example/{z}/{x}/{y}.png (default: none, plain background)")
@@ -46,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
         os.environ["TRAILMATCH_SERVE_TILE_ATTRIBUTION"] = args.tile_attribution
     print(f"trailmatch serve: http://{args.host}:{args.port}/ (API docs at /docs)",
           file=sys.stderr)
+    if args.workers > 1 and not args.db:
+        print(f"trailmatch serve: note: the {args.workers} workers take turns at the SQLite "
+              "file's one write lock (an audit row per request); PostgreSQL (--db) suits "
+              "several workers better", file=sys.stderr)
     uvicorn.run("service.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level="warning", access_log=False,
                 http="service.server:NoDelayHttpProtocol",
