@@ -76,7 +76,9 @@ itself the position is known, so touching W only at a fix adds nothing.
 
 Scale: the geometry runs on the gap index (``trailmatch/index/gaps.py``: gaps binned by their
 prism's bounding box), not on crimes × subjects; the one row per (crime, subject) that the
-answer consists of is then filled by binary searches.
+answer consists of is then filled by binary searches. Beyond one machine the same steps run
+per UTC-day partition on Dask (``trailmatch/scale/coverage.py``, ``--scheduler``), given the
+subjects and monitoring of the whole trail and the fixes that bound each partition.
 """
 
 from __future__ import annotations
@@ -233,7 +235,7 @@ def coverage_columns(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: R
     says (``monitoring_periods``). The trail may be a stretch of the whole one: rows are the
     same as long as it holds, per subject, a contiguous run of the whole trail's fixes that
     reaches one fix beyond every crime window's stretch on both sides (or to the trail's end);
-    see ``trailmatch/scale/plan.py``."""
+    see ``trailmatch/scale/coverage.py``."""
     n_u = names.size
     n_c = crimes.n
     trail_to_u = np.searchsorted(names, trail.subjects.astype(str)).astype(np.int64)
