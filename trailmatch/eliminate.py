@@ -95,8 +95,8 @@ from trailmatch.index.gaps import (
     coverage_rows,
     reach_rows,
 )
-from trailmatch.index.query import hit_pairs
-from trailmatch.index.segments import SegmentIndex, build_index
+from trailmatch.index.segments import SegmentIndex, TrailPath, trail_path
+from trailmatch.match import candidate_pairs
 from trailmatch.rules import Rules
 from trailmatch.trails import Crimes, Trail, prepare_crimes, prepare_trail
 
@@ -228,7 +228,7 @@ def crime_order(frame: pd.DataFrame) -> np.ndarray:
         ["police_force", "crime_reference"], kind="stable").index.to_numpy(dtype=np.int64)
 
 
-def coverage_columns(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rules,
+def coverage_columns(trail: Trail, index: SegmentIndex | TrailPath, crimes: Crimes, rules: Rules,
                      names: np.ndarray, monitoring) -> CoverageColumns:
     """The coverage rows of ``crimes`` against ``trail`` for the subjects ``names`` (the
     universe, name order; a superset of the trail's subjects) monitored as ``monitoring``
@@ -240,8 +240,7 @@ def coverage_columns(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: R
     n_c = crimes.n
     trail_to_u = np.searchsorted(names, trail.subjects.astype(str)).astype(np.int64)
     if trail.n_fixes:
-        pair_crime, pair_subject = hit_pairs(index, crimes.x, crimes.y, crimes.w0, crimes.w1,
-                                             rules.radius_m)
+        pair_crime, pair_subject = candidate_pairs(trail, index, crimes, rules.radius_m)
     else:
         pair_crime = pair_subject = np.zeros(0, dtype=np.int64)
 
@@ -307,9 +306,10 @@ def coverage_frame(frame: pd.DataFrame, names: np.ndarray, cols: CoverageColumns
     }, copy=False)  # a national day is ~10^8 rows: no consolidating copies
 
 
-def eliminate_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rules, *,
-                       activations: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The coverage step on already prepared arrays (index built with the same rules)."""
+def eliminate_prepared(trail: Trail, index: SegmentIndex | TrailPath, crimes: Crimes,
+                       rules: Rules, *, activations: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The coverage step on already prepared arrays: ``index`` a segment index built with the
+    same rules, or the bare path (``trail_path``) when the trail is used once."""
     if index.max_gap_ns != rules.max_gap_ns:
         raise ValueError("the index was built with another max gap than the rules ask for")
     check_activations(activations)
@@ -345,8 +345,8 @@ def eliminate(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules | None = 
     rules = rules or Rules()
     trail = prepare_trail(trails)
     prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
-    index = build_index(trail, rules.max_gap_s, rules.count_precision)
-    return eliminate_prepared(trail, index, prepared, rules, activations=activations)
+    path = trail_path(trail, rules.max_gap_s, rules.count_precision)
+    return eliminate_prepared(trail, path, prepared, rules, activations=activations)
 
 
 def activations_from_subjects(subjects: pd.DataFrame) -> pd.DataFrame:

@@ -35,14 +35,23 @@ def empty_hits() -> pd.DataFrame:
     return frame
 
 
+def candidate_pairs(trail: Trail, path: SegmentIndex | TrailPath, crimes: Crimes,
+                    radius_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """(crime row, subject code) of every hit, grouped by crime row ascending: a segment index
+    is queried; a bare path (``trail_path``) is streamed past the binned crimes. Same pairs."""
+    if isinstance(path, SegmentIndex):
+        return hit_pairs(path, crimes.x, crimes.y, crimes.w0, crimes.w1, radius_m)
+    return sweep_pairs(trail.starts, path.subject, path.t, path.x, path.y, path.reach,
+                       path.max_gap_ns, crimes.x, crimes.y, crimes.w0, crimes.w1, radius_m)
+
+
 def match_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rules) -> pd.DataFrame:
     """The matching step on already prepared arrays (index built with the same rules)."""
     if index.max_gap_ns != rules.max_gap_ns:
         raise ValueError("the index was built with another max gap than the rules ask for")
     if crimes.n == 0 or trail.n_fixes == 0:
         return empty_hits()
-    pair_crime, pair_subject = hit_pairs(index, crimes.x, crimes.y, crimes.w0, crimes.w1,
-                                         rules.radius_m)
+    pair_crime, pair_subject = candidate_pairs(trail, index, crimes, rules.radius_m)
     return _hits_frame(trail, index, crimes, rules, pair_crime, pair_subject)
 
 
@@ -52,9 +61,7 @@ def match_streamed(trail: Trail, crimes: Crimes, rules: Rules) -> pd.DataFrame:
     if crimes.n == 0 or trail.n_fixes == 0:
         return empty_hits()
     path = trail_path(trail, rules.max_gap_s, rules.count_precision)
-    pair_crime, pair_subject = sweep_pairs(trail.starts, path.subject, path.t, path.x, path.y,
-                                           path.reach, path.max_gap_ns, crimes.x, crimes.y,
-                                           crimes.w0, crimes.w1, rules.radius_m)
+    pair_crime, pair_subject = candidate_pairs(trail, path, crimes, rules.radius_m)
     return _hits_frame(trail, path, crimes, rules, pair_crime, pair_subject)
 
 

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         eliminate_prepared,
         write_coverage_csv,
     )
-    from trailmatch.index.segments import build_index
+    from trailmatch.index.segments import trail_path
     from trailmatch.trails import prepare_crimes, prepare_trail
 
     try:
@@ -143,8 +143,8 @@ def run(args: argparse.Namespace) -> int:
         scope = f", {stats.partitions} day partitions on Dask"
     else:
         trail = prepare_trail(fixes)
-        index = build_index(trail, rules.max_gap_s, rules.count_precision)
-        coverage = eliminate_prepared(trail, index, prepared, rules, activations=activations)
+        path = trail_path(trail, rules.max_gap_s, rules.count_precision)
+        coverage = eliminate_prepared(trail, path, prepared, rules, activations=activations)
         scope = ""
     write_coverage_csv(coverage, args.out)
     counts = coverage["status"].value_counts()

@@ -68,7 +68,7 @@ from trailmatch.eliminate import (
     monitoring_periods,
     subject_universe,
 )
-from trailmatch.index.segments import build_index
+from trailmatch.index.segments import trail_path
 from trailmatch.rules import Rules
 from trailmatch.scale.partition import _max_rss_mb, read_fixes
 from trailmatch.scale.plan import DAY_NS, Partition, plan_partitions
@@ -203,8 +203,8 @@ def eliminate_partition(source, part: Partition, lo_ns: int, hi_ns: int, halo: p
     trail = prepare_trail(fixes)
     del fixes
     prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
-    index = build_index(trail, rules.max_gap_s, rules.count_precision)
-    cols = coverage_columns(trail, index, prepared, rules, names, monitoring)
+    path = trail_path(trail, rules.max_gap_s, rules.count_precision)
+    cols = coverage_columns(trail, path, prepared, rules, names, monitoring)
     return PartitionCoverage(part.label, part.rows, trail.n_fixes, len(halo),
                              part.rows[cols.order], cols, read - started,
                              time.perf_counter() - read, _max_rss_mb())

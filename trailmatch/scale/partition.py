@@ -3,7 +3,7 @@
 The worker reads the fixes itself from the trail store (a shared path or an fsspec URL such as
 ``s3://bucket/trails``) so that nothing but crimes and hits travel through the client; for an
 in-memory trails frame the client sends the slice instead. Matching is
-``trailmatch.match.match_prepared`` — the very same kernels as a single-process run.
+``trailmatch.match.match_streamed`` — the very same kernels as a single-process run.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trailmatch.index.segments import build_index
-from trailmatch.match import match_prepared
+from trailmatch.match import match_streamed
 from trailmatch.rules import Rules
 from trailmatch.scale.plan import DAY_NS, Partition
 from trailmatch.trails import prepare_crimes, prepare_trail, to_utc_ns
@@ -117,7 +116,6 @@ def match_partition(source, part: Partition, crimes: pd.DataFrame, rules: Rules,
     trail = prepare_trail(fixes)
     del fixes
     prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
-    index = build_index(trail, rules.max_gap_s, rules.count_precision)
-    hits = match_prepared(trail, index, prepared, rules)
+    hits = match_streamed(trail, prepared, rules)  # the partition is matched once: no index
     return PartitionResult(part.label, part.rows, trail.n_fixes, hits, read - started,
                            time.perf_counter() - read, _max_rss_mb())
