@@ -104,30 +104,31 @@ def _level_of(extent, cell_m, top):
 
 
 @nb.njit(cache=True, inline="always")
-def _cell_range(lo, hi, origin, size, n):
-    """Cells [a, b] of a row of n cells of ``size`` from ``origin`` that [lo, hi] meets
-    (a > b: none)."""
-    a = math.floor((lo - origin) / size)
-    b = math.floor((hi - origin) / size)
+def _cell_range(lo, hi, origin, inv_size, n):
+    """Cells [a, b] of a row of n cells of width ``1 / inv_size`` from ``origin`` that
+    [lo, hi] meets (a > b: none). Crimes and pieces both go through here with the same
+    ``inv_size``, so a point is in the same cell for both."""
+    a = math.floor((lo - origin) * inv_size)
+    b = math.floor((hi - origin) * inv_size)
     return max(a, 0), min(b, n - 1)
 
 
 @nb.njit(cache=True)
-def _grid_cells(cx, cy, w0, w1, radius, gx, gy, cell_m, nx, ny, base):
+def _grid_cells(cx, cy, w0, w1, radius, gx, gy, inv_size, nx, ny, base):
     """CSR of crimes per cell over every level: ``cell_start`` (offsets, level by level from
     ``base[level]``) and the crime of each entry, crimes ascending within a cell, with its
     window inline (so time rejects read the cell's entries in a row, not the crime arrays)."""
     n_levels = nx.size
     counts = np.zeros(base[n_levels] + 1, dtype=np.int64)
     for i in range(cx.size):
-        size = cell_m
         for level in range(n_levels):
-            ix0, ix1 = _cell_range(cx[i] - radius, cx[i] + radius, gx, size, nx[level])
-            iy0, iy1 = _cell_range(cy[i] - radius, cy[i] + radius, gy, size, ny[level])
+            ix0, ix1 = _cell_range(cx[i] - radius, cx[i] + radius, gx, inv_size[level],
+                                   nx[level])
+            iy0, iy1 = _cell_range(cy[i] - radius, cy[i] + radius, gy, inv_size[level],
+                                   ny[level])
             for iy in range(iy0, iy1 + 1):
                 for ix in range(ix0, ix1 + 1):
                     counts[base[level] + iy * nx[level] + ix + 1] += 1
-            size *= LEVEL_FACTOR
     for c in range(base[n_levels]):
         counts[c + 1] += counts[c]
     fill = counts[:-1].copy()
@@ -135,10 +136,11 @@ def _grid_cells(cx, cy, w0, w1, radius, gx, gy, cell_m, nx, ny, base):
     open_at = np.empty(counts[base[n_levels]], dtype=np.int64)
     close_at = np.empty(counts[base[n_levels]], dtype=np.int64)
     for i in range(cx.size):  # in crime order, so each cell's list is ascending
-        size = cell_m
         for level in range(n_levels):
-            ix0, ix1 = _cell_range(cx[i] - radius, cx[i] + radius, gx, size, nx[level])
-            iy0, iy1 = _cell_range(cy[i] - radius, cy[i] + radius, gy, size, ny[level])
+            ix0, ix1 = _cell_range(cx[i] - radius, cx[i] + radius, gx, inv_size[level],
+                                   nx[level])
+            iy0, iy1 = _cell_range(cy[i] - radius, cy[i] + radius, gy, inv_size[level],
+                                   ny[level])
             for iy in range(iy0, iy1 + 1):
                 for ix in range(ix0, ix1 + 1):
                     c = base[level] + iy * nx[level] + ix
@@ -146,7 +148,6 @@ def _grid_cells(cx, cy, w0, w1, radius, gx, gy, cell_m, nx, ny, base):
                     open_at[fill[c]] = w0[i]
                     close_at[fill[c]] = w1[i]
                     fill[c] += 1
-            size *= LEVEL_FACTOR
     return counts, crime, open_at, close_at
 
 
@@ -172,19 +173,21 @@ class CrimeGrid:
         self.cell_m = float(cell_m)
         n_levels = _level_of(float(widest_piece_m), self.cell_m, N_LEVELS - 1)[0] + 1
         sizes = self.cell_m * LEVEL_FACTOR ** np.arange(n_levels)
+        self.inv_size = 1.0 / sizes
         self.nx = (np.floor(width / sizes) + 1).astype(np.int64)
         self.ny = (np.floor(height / sizes) + 1).astype(np.int64)
         self.base = np.concatenate([[0], np.cumsum(self.nx * self.ny)]).astype(np.int64)
         self.cell_start, self.crime, self.open_at, self.close_at = _grid_cells(
-            self.cx, self.cy, self.w0, self.w1, self.radius, self.gx, self.gy, self.cell_m,
+            self.cx, self.cy, self.w0, self.w1, self.radius, self.gx, self.gy, self.inv_size,
             self.nx, self.ny, self.base)
         self.max_window_ns = int((self.w1 - self.w0).max())
 
 
 @nb.njit(cache=True)
 def _subject_pairs(s, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w1, wlen,
-                   radius, gx, gy, cell_m, nx, ny, base, cell_start, crime, open_at, close_at,
-                   max_window_ns, t_lo, t_hi, found_by, tested_by, buf_crime, buf_subject, fill):
+                   radius, gx, gy, cell_m, inv_size, nx, ny, base, cell_start, crime, open_at,
+                   close_at, max_window_ns, t_lo, t_hi, found_by, tested_by, buf_crime,
+                   buf_subject, fill):
     """Append the crimes subject s is in the vicinity of to the buffer from ``fill``; returns
     the new fill, or -1 when the buffer is too small."""
     lo = starts[s]
@@ -218,13 +221,9 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w
         ya -= r
         yb += r
         extent = max(xb - xa, yb - ya)
-        if extent <= cell_m:
-            level = 0
-            size = cell_m
-        else:
-            level, size = _level_of(extent, cell_m, n_levels - 1)
-        ix0, ix1 = _cell_range(xa, xb, gx, size, nx[level])
-        iy0, iy1 = _cell_range(ya, yb, gy, size, ny[level])
+        level = 0 if extent <= cell_m else _level_of(extent, cell_m, n_levels - 1)[0]
+        ix0, ix1 = _cell_range(xa, xb, gx, inv_size[level], nx[level])
+        iy0, iy1 = _cell_range(ya, yb, gy, inv_size[level], ny[level])
         first_open = -1  # first crime whose window can still be open at t[m] (on demand)
         for iy in range(iy0, iy1 + 1):
             row = base[level] + iy * nx[level]
@@ -265,8 +264,8 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w
 
 @nb.njit(cache=True, parallel=True)
 def _sweep(subjects, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w1, radius,
-           gx, gy, cell_m, nx, ny, base, cell_start, crime, open_at, close_at, max_window_ns,
-           t_lo, t_hi, capacity, n_threads):
+           gx, gy, cell_m, inv_size, nx, ny, base, cell_start, crime, open_at, close_at,
+           max_window_ns, t_lo, t_hi, capacity, n_threads):
     """Pairs of the given subjects. Returns (crime, subject, fill per thread, subjects whose
     pairs did not fit); thread k's pairs are buf[k, :fill[k]]."""
     n_crimes = cx.size
@@ -282,7 +281,8 @@ def _sweep(subjects, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w1
     for j in nb.prange(subjects.size):
         k = _thread_id()
         got = _subject_pairs(subjects[j], starts, subject, t, x, y, reach, max_gap_ns, cx, cy,
-                             w0, w1, wlen, radius, gx, gy, cell_m, nx, ny, base, cell_start,
+                             w0, w1, wlen, radius, gx, gy, cell_m, inv_size, nx, ny, base,
+                             cell_start,
                              crime, open_at, close_at, max_window_ns, t_lo, t_hi,
                              found_by[k], tested_by[k],
                              buf_crime[k], buf_subject[k], fill[k])
@@ -318,7 +318,8 @@ def sweep_pairs(starts, subject, t, x, y, reach, max_gap_ns: int, cx, cy, w0, w1
     while todo.size:
         buf_crime, buf_subject, fill, overflow = _sweep(
             todo, starts, subject, t, x, y, reach, int(max_gap_ns), grid.cx, grid.cy, grid.w0,
-            grid.w1, grid.radius, grid.gx, grid.gy, grid.cell_m, grid.nx, grid.ny, grid.base,
+            grid.w1, grid.radius, grid.gx, grid.gy, grid.cell_m, grid.inv_size, grid.nx,
+            grid.ny, grid.base,
             grid.cell_start, grid.crime, grid.open_at, grid.close_at, grid.max_window_ns, t_lo,
             t_hi, capacity, n_threads)
         for k in range(fill.size):
