@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from helpers import crime, seconds, trail
@@ -144,3 +145,15 @@ def test_bad_input_is_named():
 def test_empty_inputs_give_an_empty_frame_with_the_columns():
     hits = match(trail((0, 0, 0)).iloc[:0], crime(0, 0, 0, 1), OFF)
     assert list(hits.columns) == HIT_COLUMNS and hits.empty
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("tz", [None, "UTC", "Europe/London"])
+def test_fix_times_in_any_unit_and_zone_are_the_same_instants(unit, tz):
+    """Times are read as instants whatever their resolution and zone (naive = UTC)."""
+    from trailmatch.trails import to_utc_ns
+
+    utc = pd.Series(pd.to_datetime(["2025-07-01T12:00:01Z", "2025-01-20T23:59:59Z"]))
+    local = utc.dt.tz_convert(tz) if tz else utc.dt.tz_localize(None)
+    np.testing.assert_array_equal(to_utc_ns(local.dt.as_unit(unit), "t"),
+                                  utc.dt.as_unit("ns").array.asi8)

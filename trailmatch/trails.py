@@ -63,7 +63,10 @@ def to_utc_ns(values, what: str) -> np.ndarray:
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     if not pd.api.types.is_datetime64_any_dtype(s.dtype):
         s = pd.to_datetime(s, utc=True, format="ISO8601")
-    ns = s.dt.as_unit("ns").array.asi8  # tz-aware values are stored as UTC instants
+    unit = s.dtype.unit if hasattr(s.dtype, "unit") else np.datetime_data(s.dtype)[0]
+    if unit != "ns":  # as_unit copies even when it changes nothing
+        s = s.dt.as_unit("ns")
+    ns = s.array.asi8  # tz-aware values are stored as UTC instants
     missing = ns == np.iinfo(np.int64).min  # NaT
     if missing.any():
         raise ValueError(f"{what}: row {int(np.flatnonzero(missing)[0])}: missing time")
