@@ -81,15 +81,16 @@ def _hits_frame(trail: Trail, path: SegmentIndex | TrailPath, crimes: Crimes, ru
     subject_rank = np.empty(trail.n_subjects, dtype=np.int64)
     subject_rank[np.argsort(trail.subjects.astype(str), kind="stable")] = np.arange(
         trail.n_subjects)
-    order = np.lexsort((pair_crime, subject_rank[pair_subject], crime_rank[pair_crime]))
+    order = _hit_order(crime_rank[pair_crime], subject_rank[pair_subject], pair_crime,
+                       max(frame.shape[0], 1), max(trail.n_subjects, 1))
     pair_crime, pair_subject = pair_crime[order], pair_subject[order]
     masks, mask_index = np.unique(sources[order], return_inverse=True)
-    names = np.array([sources_text(int(m)) for m in masks], dtype=object)
+    names = [sources_text(int(m)) for m in masks]
     return pd.DataFrame({
-        "crime_reference": frame["crime_reference"].to_numpy()[pair_crime],
-        "police_force": frame["police_force"].to_numpy()[pair_crime],
-        "crime_type": frame["crime_type"].to_numpy()[pair_crime],
-        "subject": trail.subjects[pair_subject],
+        "crime_reference": _take_text(frame["crime_reference"], pair_crime),
+        "police_force": _take_text(frame["police_force"], pair_crime),
+        "crime_type": _take_text(frame["crime_type"], pair_crime),
+        "subject": _take_text(pd.Series(trail.subjects, dtype=object), pair_subject),
         "min_distance_m": dist[order],
         "closest_time": ns_to_datetime(tmin[order]),
         "first_in": ns_to_datetime(first_in[order]),
@@ -97,8 +98,29 @@ def _hits_frame(trail: Trail, path: SegmentIndex | TrailPath, crimes: Crimes, ru
         "duration_s": duration[order],
         "fixes_in": fixes_in[order],
         "max_precision_m": max_prec[order],
-        "sources": names[mask_index],
+        "sources": _take_text(pd.Series(names, dtype=object), mask_index),
     })
+
+
+def _hit_order(crime_rank: np.ndarray, subject_rank: np.ndarray, row: np.ndarray,
+               n_rows: int, n_subjects: int) -> np.ndarray:
+    """The order of hits by crime rank, subject rank, then crime row: one integer key when
+    it fits in 63 bits (a national day: 2·10^12), else a lexsort."""
+    if n_rows * n_subjects * n_rows < 2**62:
+        key = (crime_rank.astype(np.int64) * n_subjects + subject_rank) * n_rows + row
+        return np.argsort(key, kind="stable")
+    return np.lexsort((row, subject_rank, crime_rank))
+
+
+def _take_text(column: pd.Series, rows: np.ndarray):
+    """``column``'s values at ``rows`` as the result's text column. Strings become pandas'
+    string column by one take of the (small) converted column, not by converting every hit's
+    value again (measured: 18 ms of a national day's 50 ms frame)."""
+    if not isinstance(column.dtype, pd.StringDtype):
+        values = column.to_numpy()
+        if values.dtype != object or not all(isinstance(v, str) for v in values):
+            return values[rows]  # not text: the values as they are, as pandas infers them
+    return pd.array(column, dtype="str").take(rows)
 
 
 def match(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules | None = None) -> pd.DataFrame:
