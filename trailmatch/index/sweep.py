@@ -180,6 +180,8 @@ class CrimeGrid:
         self.cell_start, self.crime, self.open_at, self.close_at = _grid_cells(
             self.cx, self.cy, self.w0, self.w1, self.radius, self.gx, self.gy, self.inv_size,
             self.nx, self.ny, self.base)
+        if self.crime.size < 2**31:  # half the offsets' cache footprint
+            self.cell_start = self.cell_start.astype(np.int32)
         self.max_window_ns = int((self.w1 - self.w0).max())
 
 
@@ -225,6 +227,8 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w
         ix0, ix1 = _cell_range(xa, xb, gx, inv_size[level], nx[level])
         iy0, iy1 = _cell_range(ya, yb, gy, inv_size[level], ny[level])
         first_open = -1  # first crime whose window can still be open at t[m] (on demand)
+        # a crime is once in a cell: only a piece over several cells can meet it twice
+        one_cell = ix0 == ix1 and iy0 == iy1
         for iy in range(iy0, iy1 + 1):
             row = base[level] + iy * nx[level]
             for ix in range(ix0, ix1 + 1):
@@ -242,9 +246,12 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w
                         continue
                     i = crime[e]
                     e += 1
-                    if found_by[i] == s or tested_by[i] == m:
+                    if found_by[i] == s:
                         continue
-                    tested_by[i] = m
+                    if not one_cell:
+                        if tested_by[i] == m:
+                            continue
+                        tested_by[i] = m
                     if link:
                         near = segment_in_vicinity(t, x, y, reach, m, w0[i], w1[i], wlen[i],
                                                    cx[i], cy[i], radius)
