@@ -266,37 +266,25 @@ def _merge_form(table: pa.Table) -> pa.Table:
 
 def _take(table: pa.Table, order: np.ndarray, given: dict[str, pa.Array]) -> pa.Table:
     """``table.take(order)``, column by column on two threads (pyarrow and numpy release the
-    GIL), except the columns in ``given`` (already in that order). A fixed-width column
-    without nulls is scattered chunk by chunk straight into its place (no joined copy first:
-    fresh memory is the dear part of this gather); any other column is joined into one chunk
-    and gathered (a gather across chunks looks up the chunk of every index, ten times
-    slower)."""
-    idx = None
-    inverse = None
-    if any(name not in given for name in table.column_names):
-        idx = pa.array(order)
-        if order.size == table.num_rows:  # a permutation (no duplicate dropped)
-            inverse = np.empty(order.size, dtype=np.int64)
-            inverse[order] = np.arange(order.size)
+    GIL for the bulk of it), except the columns in ``given`` (already in that order). A
+    fixed-width column without nulls is gathered with numpy, anything else by pyarrow; both
+    first join the column's chunks (a gather across chunks looks up the chunk of every index,
+    ten times slower than joining and gathering)."""
+    idx = pa.array(order) if any(n not in given for n in table.column_names) else None
 
     def one(name: str) -> pa.Array:
         if name in given:
             return given[name]
         col = table.column(name)
-        fixed = (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)
-                 or pa.types.is_timestamp(col.type))
-        if fixed and col.null_count == 0 and inverse is not None:
-            out = None
-            start = 0
-            for chunk in col.chunks:
-                vals = chunk.to_numpy(zero_copy_only=False)
-                if pa.types.is_timestamp(col.type):
-                    vals = vals.view(np.int64)
-                if out is None:
-                    out = np.empty(len(col), dtype=vals.dtype)
-                out[inverse[start:start + len(chunk)]] = vals
-                start += len(chunk)
-            return pa.array(out).cast(col.type) if out is not None else col.combine_chunks()
+        temporal = pa.types.is_timestamp(col.type)
+        if (pa.types.is_floating(col.type) or pa.types.is_integer(col.type) or temporal) \
+                and col.null_count == 0 and col.num_chunks:
+            if temporal:
+                col = col.cast(pa.int64())
+            chunks = [c.to_numpy() for c in col.chunks]
+            joined = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+            out = pa.array(joined[order])
+            return out.cast(table.schema.field(name).type) if temporal else out
         joined = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
         return joined.take(idx)
 
