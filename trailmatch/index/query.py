@@ -265,7 +265,9 @@ def hit_pairs(index: SegmentIndex, cx, cy, w0, w1, radius: float):
 
 
 @nb.njit(cache=True)
-def _first_at_or_after(t, lo, hi, value):
+def first_at_or_after(t, lo, hi, value):
+    """The first index in [lo, hi) whose value in the sorted ``t`` is >= ``value`` (hi if
+    none)."""
     while lo < hi:
         mid = (lo + hi) // 2
         if t[mid] < value:
@@ -289,7 +291,7 @@ def _pair_fields(p, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns
     ccy = cy[i]
     lo = starts[s]
     hi = starts[s + 1]
-    m = max(_first_at_or_after(t, lo, hi, base) - 1, lo)
+    m = max(first_at_or_after(t, lo, hi, base) - 1, lo)
     best = math.inf
     best2 = math.inf
     best_t = 0.0

@@ -45,7 +45,7 @@ import math
 import numba as nb
 import numpy as np
 
-from trailmatch.index.query import fix_in_vicinity, segment_in_vicinity
+from trailmatch.index.query import first_at_or_after, fix_in_vicinity, segment_in_vicinity
 from trailmatch.index.segments import joined
 
 N_LEVELS = 6
@@ -60,17 +60,6 @@ NS = 1e-9
 _thread_id = nb.get_thread_id
 
 
-@nb.njit(cache=True, inline="always")
-def _first_at_or_after(t, lo, hi, value):
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if t[mid] < value:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
 @nb.njit(cache=True, parallel=True)
 def widest_piece(starts, subject, t, x, y, reach, max_gap_ns, t_lo, t_hi):
     """The widest box (largest side, precision radius included) of any path piece that can
@@ -79,7 +68,7 @@ def widest_piece(starts, subject, t, x, y, reach, max_gap_ns, t_lo, t_hi):
     widest = np.zeros(max(n, 1))
     for s in nb.prange(n):
         w = 0.0
-        m = max(_first_at_or_after(t, starts[s], starts[s + 1], t_lo - max_gap_ns) - 1,
+        m = max(first_at_or_after(t, starts[s], starts[s + 1], t_lo - max_gap_ns) - 1,
                 starts[s])
         while m < starts[s + 1] and t[m] <= t_hi:
             if joined(subject, t, m, max_gap_ns):
@@ -196,7 +185,7 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w
     hi = starts[s + 1]
     n_levels = nx.size
     # pieces that can meet a window start at most max gap before the earliest window start
-    m = max(_first_at_or_after(t, lo, hi, t_lo - max_gap_ns) - 1, lo)
+    m = max(first_at_or_after(t, lo, hi, t_lo - max_gap_ns) - 1, lo)
     link = joined(subject, t, m - 1, max_gap_ns)  # fix m ends a segment
     while m < hi and t[m] <= t_hi:
         ends_segment = link
@@ -236,8 +225,8 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w
                 e1 = cell_start[row + ix + 1]
                 if e1 - e > LONG_LIST:
                     if first_open < 0:
-                        first_open = _first_at_or_after(w0, 0, w0.size, t[m] - max_window_ns)
-                    e = _first_at_or_after(crime, e, e1, first_open)
+                        first_open = first_at_or_after(w0, 0, w0.size, t[m] - max_window_ns)
+                    e = first_at_or_after(crime, e, e1, first_open)
                 while e < e1:
                     if open_at[e] > t_end:
                         break  # this and every later crime of the cell opens after the piece
