@@ -17,17 +17,16 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from benchmarks.stores import cached_store, continuous_days
 from trailmatch import synthetic
 from trailmatch.eliminate import eliminate, eliminate_prepared
-from trailmatch.index.segments import build_index
+from trailmatch.index.segments import trail_path
 from trailmatch.ingest.trail_store import TrailStore
 from trailmatch.rules import Rules
 from trailmatch.scale import eliminate_distributed
@@ -46,41 +45,20 @@ WORKERS = 2
 _results: dict[str, pd.DataFrame] = {}
 
 
-def _build_store(path: Path) -> None:
+def _build_store(store) -> None:
     """Day by day; each subject's walk continues across midnight, and a tenth of the subjects
     fall silent for six hours around each midnight (gaps whose fixes lie on two days)."""
-    store = TrailStore(path)
     rng = np.random.default_rng(3)
-    last_xy = None
-    for d in range(DAYS):
-        day = synthetic.trails(n_subjects=N_SUBJECTS, fixes_per_day=1440, days=1,
-                               start=str((START + pd.Timedelta(days=d)).date()), seed=200 + d)
+    for d, day in continuous_days(N_SUBJECTS, DAYS, START, seed=200):
         code = day["subject"].cat.codes.to_numpy()
-        first = np.searchsorted(code, np.arange(N_SUBJECTS))
-        ends = np.r_[first[1:], code.size] - 1
-        xy = day[["x", "y"]].to_numpy(copy=True)
-        if last_xy is not None:
-            xy += np.repeat(last_xy - xy[first], np.diff(np.r_[first, code.size]), axis=0)
-            day["x"], day["y"] = xy[:, 0], xy[:, 1]
-        last_xy = xy[ends]
         hour = (day["time"] - (START + pd.Timedelta(days=d))).dt.total_seconds() / 3600
         quiet = np.isin(code, rng.choice(N_SUBJECTS, N_SUBJECTS // 10, replace=False))
         store.ingest_fixes(day[~(quiet & ((hour < 3) | (hour >= 21)))])
-    (path / ".bench-complete").write_text(f"{N_SUBJECTS} {DAYS}\n")
 
 
 @pytest.fixture(scope="module")
 def store_path() -> str:
-    base = Path(os.environ.get("TRAILMATCH_BENCH_DIR",
-                               Path(tempfile.gettempdir()) / "trailmatch-bench"))
-    path = base / f"eliminate-{N_SUBJECTS}x{DAYS}"
-    if not (path / ".bench-complete").exists():
-        if path.exists():
-            import shutil
-
-            shutil.rmtree(path)
-        _build_store(path)
-    return str(path)
+    return cached_store(f"eliminate-{N_SUBJECTS}x{DAYS}", _build_store)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +107,7 @@ def test_eliminate_single_process(benchmark, store_path, crimes):
 
     def run():
         trail = prepare_trail(TrailStore(store_path).read_trails(lo, hi))
-        index = build_index(trail, rules.max_gap_s, rules.count_precision)
+        index = trail_path(trail, rules.max_gap_s, rules.count_precision)
         prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
         return eliminate_prepared(trail, index, prepared, rules), trail.n_fixes
 

@@ -20,13 +20,12 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from benchmarks.stores import cached_store, continuous_days
 from trailmatch import synthetic
 from trailmatch.ingest.trail_store import TrailStore
 from trailmatch.match import match
@@ -44,37 +43,15 @@ WORKERS = 2
 _results: dict[str, pd.DataFrame] = {}
 
 
-def _build_store(path: Path) -> None:
+def _build_store(store) -> None:
     """Day by day (bounded memory); each subject's walk continues across midnight."""
-    store = TrailStore(path)
-    last_xy = None
-    for d in range(DAYS):
-        day = synthetic.trails(n_subjects=N_SUBJECTS, fixes_per_day=1440, days=1,
-                               start=str((START + pd.Timedelta(days=d)).date()), seed=100 + d)
-        code = day["subject"].cat.codes.to_numpy()
-        first = np.searchsorted(code, np.arange(N_SUBJECTS))
-        ends = np.r_[first[1:], code.size] - 1
-        xy = day[["x", "y"]].to_numpy(copy=True)
-        if last_xy is not None:
-            xy += np.repeat(last_xy - xy[first], np.diff(np.r_[first, code.size]), axis=0)
-            day["x"], day["y"] = xy[:, 0], xy[:, 1]
-        last_xy = xy[ends]
+    for _, day in continuous_days(N_SUBJECTS, DAYS, START, seed=100):
         store.ingest_fixes(day)
-    (path / ".bench-complete").write_text(f"{N_SUBJECTS} {DAYS}\n")
 
 
 @pytest.fixture(scope="module")
 def store_path() -> str:
-    base = Path(os.environ.get("TRAILMATCH_BENCH_DIR",
-                               Path(tempfile.gettempdir()) / "trailmatch-bench"))
-    path = base / f"rematch-{N_SUBJECTS}x{DAYS}"
-    if not (path / ".bench-complete").exists():
-        if path.exists():
-            import shutil
-
-            shutil.rmtree(path)
-        _build_store(path)
-    return str(path)
+    return cached_store(f"rematch-{N_SUBJECTS}x{DAYS}", _build_store)
 
 
 @pytest.fixture(scope="module")
