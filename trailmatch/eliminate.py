@@ -98,7 +98,7 @@ from trailmatch.index.gaps import (
 from trailmatch.index.segments import SegmentIndex, TrailPath, trail_path
 from trailmatch.match import candidate_pairs
 from trailmatch.rules import Rules
-from trailmatch.trails import Crimes, Trail, prepare_crimes, prepare_trail
+from trailmatch.trails import Crimes, Trail, ns_to_datetime, prepare_crimes, prepare_trail
 
 COVERAGE_COLUMNS = [
     "crime_reference", "police_force", "subject", "status", "fixes_in_window",
@@ -298,10 +298,8 @@ def coverage_frame(frame: pd.DataFrame, names: np.ndarray, cols: CoverageColumns
         "fixes_in_window": cols.fixes_in_window,
         "covered_fraction": cols.covered_fraction,
         "gaps": cols.gaps,
-        "worst_gap_from": pd.Series(cols.worst_gap_from.view("M8[ns]"),
-                                    dtype="datetime64[ns, UTC]"),
-        "worst_gap_to": pd.Series(cols.worst_gap_to.view("M8[ns]"),
-                                  dtype="datetime64[ns, UTC]"),
+        "worst_gap_from": ns_to_datetime(cols.worst_gap_from),
+        "worst_gap_to": ns_to_datetime(cols.worst_gap_to),
         "min_speed_needed_mps": cols.min_speed_needed_mps,
     }, copy=False)  # a national day is ~10^8 rows: no consolidating copies
 

@@ -73,8 +73,19 @@ def to_utc_ns(values, what: str) -> np.ndarray:
     return ns
 
 
+_UTC = pd.DatetimeTZDtype("ns", "UTC")
+
+
 def ns_to_datetime(ns: np.ndarray) -> pd.Series:
-    return pd.Series(pd.to_datetime(np.asarray(ns, dtype=np.int64), unit="ns", utc=True))
+    """int64 ns since the epoch (``NaT``'s value for none) as a UTC datetime Series, sharing
+    the array: the public constructors localise value by value (0.45 s for 25 M mostly-NaT
+    values, an elimination column), though UTC needs no conversion at all."""
+    ns = np.ascontiguousarray(ns, dtype=np.int64)
+    try:
+        values = pd.arrays.DatetimeArray._simple_new(ns.view("M8[ns]"), dtype=_UTC)
+    except (AttributeError, TypeError):  # a pandas without it: the public, slower way
+        return pd.Series(ns.view("M8[ns]"), dtype="datetime64[ns, UTC]")
+    return pd.Series(values, copy=False)
 
 
 @dataclass
