@@ -55,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
     uvicorn.run("service.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level="warning", access_log=False,
                 http="service.server:NoDelayHttpProtocol",
+                # one process: accept every pending connection at once (service/server.py);
+                # several share one listening socket, where a greedy accept would take every
+                # connection of a burst into one worker, so they keep uvloop's one at a time
+                loop="service.server:new_event_loop" if args.workers == 1 else "auto",
                 # clients (and proxies) keep connections open between an officer's clicks
                 timeout_keep_alive=75)
     return 0
