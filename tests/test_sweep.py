@@ -32,8 +32,8 @@ def _both(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules):
     prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
     path = trail_path(trail, rules.max_gap_s, rules.count_precision)
     streamed = sweep.sweep_pairs(trail.starts, path.subject, path.t, path.x, path.y, path.reach,
-                                 path.max_gap_ns, prepared.x, prepared.y, prepared.w0,
-                                 prepared.w1, rules.radius_m)
+                                 path.max_gap_ns, path.widest_piece_m, prepared.x,
+                                 prepared.y, prepared.w0, prepared.w1, rules.radius_m)
     index = build_index(trail, rules.max_gap_s, rules.count_precision)
     indexed = hit_pairs(index, prepared.x, prepared.y, prepared.w0, prepared.w1, rules.radius_m)
     return streamed, indexed

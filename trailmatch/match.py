@@ -42,7 +42,8 @@ def candidate_pairs(trail: Trail, path: SegmentIndex | TrailPath, crimes: Crimes
     if isinstance(path, SegmentIndex):
         return hit_pairs(path, crimes.x, crimes.y, crimes.w0, crimes.w1, radius_m)
     return sweep_pairs(trail.starts, path.subject, path.t, path.x, path.y, path.reach,
-                       path.max_gap_ns, crimes.x, crimes.y, crimes.w0, crimes.w1, radius_m)
+                       path.max_gap_ns, path.widest_piece_m, crimes.x, crimes.y, crimes.w0,
+                       crimes.w1, radius_m)
 
 
 def match_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rules) -> pd.DataFrame:

@@ -231,6 +231,7 @@ class TrailPath:
     reach: np.ndarray
     block_box: np.ndarray
     max_gap_ns: int
+    widest_piece_m: float  # the widest box of any piece, precision counted (sets grid levels)
 
 
 def reach_of(trail: Trail, count_precision: bool) -> np.ndarray:
@@ -241,14 +242,57 @@ def reach_of(trail: Trail, count_precision: bool) -> np.ndarray:
     return np.zeros(trail.n_fixes)
 
 
+@nb.njit(cache=True, parallel=True)
+def _path_blocks(subject, t, x, y, reach, max_gap_ns):
+    """``_block_boxes`` and, in the same pass, the widest box (largest side, precision radius
+    counted on both sides) of any path piece: a joined segment, or an isolated fix."""
+    n = x.size
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    out = np.empty((n_blocks, 5), dtype=np.float64)
+    widest = np.zeros(max(n_blocks, 1))
+    for k in nb.prange(n_blocks):
+        a = k * BLOCK
+        e = min(a + BLOCK + 1, n)
+        xmin = np.inf
+        xmax = -np.inf
+        ymin = np.inf
+        ymax = -np.inf
+        rmax = 0.0
+        w = 0.0
+        for m in range(a, e):
+            xmin = min(xmin, x[m])
+            xmax = max(xmax, x[m])
+            ymin = min(ymin, y[m])
+            ymax = max(ymax, y[m])
+            rmax = max(rmax, reach[m])
+            if m < a + BLOCK:  # pieces that start in this block
+                if joined(subject, t, m, max_gap_ns):
+                    r = 2.0 * max(reach[m], reach[m + 1])
+                    w = max(w, abs(x[m + 1] - x[m]) + r, abs(y[m + 1] - y[m]) + r)
+                else:
+                    w = max(w, 2.0 * reach[m])
+        out[k, 0] = xmin
+        out[k, 1] = xmax
+        out[k, 2] = ymin
+        out[k, 3] = ymax
+        out[k, 4] = rmax
+        widest[k] = w
+    return out, widest.max()
+
+
 def block_boxes(trail: Trail, reach: np.ndarray) -> np.ndarray:
     return _block_boxes(trail.x, trail.y, reach) if trail.n_fixes else np.empty((0, 5))
 
 
 def trail_path(trail: Trail, max_gap_s: float = 300.0, count_precision: bool = True) -> TrailPath:
     reach = reach_of(trail, count_precision)
-    return TrailPath(trail.subject, trail.t, trail.x, trail.y, reach, block_boxes(trail, reach),
-                     int(round(max_gap_s * 1e9)))
+    max_gap_ns = int(round(max_gap_s * 1e9))
+    if trail.n_fixes == 0:
+        return TrailPath(trail.subject, trail.t, trail.x, trail.y, reach, np.empty((0, 5)),
+                         max_gap_ns, 0.0)
+    blocks, widest = _path_blocks(trail.subject, trail.t, trail.x, trail.y, reach, max_gap_ns)
+    return TrailPath(trail.subject, trail.t, trail.x, trail.y, reach, blocks, max_gap_ns,
+                     float(widest))
 
 
 def build_index(trail: Trail, max_gap_s: float = 300.0, count_precision: bool = True, *,

@@ -60,27 +60,6 @@ NS = 1e-9
 _thread_id = nb.get_thread_id
 
 
-@nb.njit(cache=True, parallel=True)
-def widest_piece(starts, subject, t, x, y, reach, max_gap_ns, t_lo, t_hi):
-    """The widest box (largest side, precision radius included) of any path piece that can
-    meet the span [t_lo, t_hi] of the crime windows: the coarsest level a piece will look up."""
-    n = starts.size - 1
-    widest = np.zeros(max(n, 1))
-    for s in nb.prange(n):
-        w = 0.0
-        m = max(first_at_or_after(t, starts[s], starts[s + 1], t_lo - max_gap_ns) - 1,
-                starts[s])
-        while m < starts[s + 1] and t[m] <= t_hi:
-            if joined(subject, t, m, max_gap_ns):
-                r = 2.0 * max(reach[m], reach[m + 1])
-                w = max(w, abs(x[m + 1] - x[m]) + r, abs(y[m + 1] - y[m]) + r)
-            else:
-                w = max(w, 2.0 * reach[m])
-            m += 1
-        widest[s] = w
-    return widest.max()
-
-
 @nb.njit(cache=True, inline="always")
 def _level_of(extent, cell_m, top):
     """The finest level whose cell is at least ``extent`` wide (at most ``top``), and its cell."""
@@ -289,13 +268,14 @@ def _sweep(subjects, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w1
     return buf_crime, buf_subject, fill, overflow
 
 
-def sweep_pairs(starts, subject, t, x, y, reach, max_gap_ns: int, cx, cy, w0, w1,
-                radius: float) -> tuple[np.ndarray, np.ndarray]:
+def sweep_pairs(starts, subject, t, x, y, reach, max_gap_ns: int, widest_piece_m: float, cx, cy,
+                w0, w1, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """(crime row, subject code) of every hit, grouped by crime row ascending, subjects
     ascending within a crime — what ``hit_pairs`` returns for the same trail and crimes.
 
     ``starts``: the trail's CSR offsets per subject; the fix arrays sorted by subject and time;
-    ``reach``: the precision radius counted per fix; ``w0``/``w1``: the widened windows (ns)."""
+    ``reach``: the precision radius counted per fix; ``widest_piece_m``: at least the widest
+    box of any piece (``TrailPath.widest_piece_m``); ``w0``/``w1``: the widened windows (ns)."""
     n_subjects = starts.size - 1
     if np.size(cx) == 0 or n_subjects == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
@@ -303,9 +283,8 @@ def sweep_pairs(starts, subject, t, x, y, reach, max_gap_ns: int, cx, cy, w0, w1
     by_start = np.argsort(w0, kind="stable")
     t_lo = int(w0[by_start[0]])
     t_hi = int(np.max(w1))
-    widest = widest_piece(starts, subject, t, x, y, reach, int(max_gap_ns), t_lo, t_hi)
     grid = CrimeGrid(np.asarray(cx)[by_start], np.asarray(cy)[by_start], w0[by_start],
-                     np.asarray(w1)[by_start], radius, widest)
+                     np.asarray(w1)[by_start], radius, widest_piece_m)
     n_threads = nb.get_num_threads()
     todo = np.arange(n_subjects, dtype=np.int64)
     capacity = max(MIN_BUFFER, BUFFER_PER_CRIME * grid.cx.size // n_threads)
