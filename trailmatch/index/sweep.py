@@ -22,11 +22,14 @@ the crime was entered in and among the bins the piece looks up.
 The bins are dense grids over the crimes' extent (CSR: a crime list per cell), one per level
 (cells of ``cell_m · 4**level``, the finest ``cell_m`` coarsened if the extent would need more
 than ``MAX_CELLS`` cells); a crime is entered in every cell its box meets at each level, and a
-piece looks up the finest level whose cell is at least as wide as its widened box, so it visits
-at most 2 × 2 cells whatever its precision. Only levels as coarse as the widest piece needs are
-built. A dense grid rather than a hash keeps neighbouring cells next to each other in memory:
-a subject's consecutive pieces look up the same or adjacent cells, so the look-ups stay in
-cache (a hashed table measured ~3x slower, bound on memory latency). Time is not binned: the
+piece looks up the finest level whose cell is at least a quarter as wide as its widened box,
+so it visits at most 5 × 5 cells whatever its precision (finer cells than the box itself:
+the area scanned, and so the crimes looked at, is smaller for a wide LBS piece, at the price of
+a few more cell look-ups, which are cheap in a dense grid). Only levels as coarse as the widest
+piece needs are built; the level does not change what is found, only how fast. A dense grid
+rather than a hash keeps neighbouring cells next to each other in memory: a subject's
+consecutive pieces look up the same or adjacent cells, so the look-ups stay in cache (a hashed
+table measured ~3x slower, bound on memory latency). Time is not binned: the
 crimes are numbered in order of window start, so each cell's list is in that order; a piece
 scans from the first crime whose window can still be open (found by bisection on long lists)
 and stops at the first that opens after the piece ends.
@@ -52,6 +55,7 @@ N_LEVELS = 6
 LEVEL_FACTOR = 4.0
 SWEEP_CELL_M = 256.0  # finest cell, tuned on the synthetic national day
 MAX_CELLS = 1 << 22  # cells of the finest grid at most (16 MB of offsets)
+PIECE_CELLS = 4.0  # a piece's level: the finest whose cell is >= its box / PIECE_CELLS
 LONG_LIST = 8  # a cell list longer than this is entered by bisection
 # pairs a thread can hold before its next subjects go to another round with 4x the room
 MIN_BUFFER = 1 << 16
@@ -139,7 +143,8 @@ class CrimeGrid:
         while (width / cell_m + 1) * (height / cell_m + 1) > MAX_CELLS:
             cell_m *= 2.0
         self.cell_m = float(cell_m)
-        n_levels = _level_of(float(widest_piece_m), self.cell_m, N_LEVELS - 1)[0] + 1
+        n_levels = _level_of(float(widest_piece_m) / PIECE_CELLS, self.cell_m,
+                             N_LEVELS - 1)[0] + 1
         sizes = self.cell_m * LEVEL_FACTOR ** np.arange(n_levels)
         self.inv_size = 1.0 / sizes
         self.nx = (np.floor(width / sizes) + 1).astype(np.int64)
@@ -191,7 +196,8 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w
         ya -= r
         yb += r
         extent = max(xb - xa, yb - ya)
-        level = 0 if extent <= cell_m else _level_of(extent, cell_m, n_levels - 1)[0]
+        level = (0 if extent <= PIECE_CELLS * cell_m
+                 else _level_of(extent / PIECE_CELLS, cell_m, n_levels - 1)[0])
         ix0, ix1 = _cell_range(xa, xb, gx, inv_size[level], nx[level])
         iy0, iy1 = _cell_range(ya, yb, gy, inv_size[level], ny[level])
         first_open = -1  # first crime whose window can still be open at t[m] (on demand)
