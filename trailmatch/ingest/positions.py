@@ -2,10 +2,12 @@
 
 Reads the tag data store's export (FORMATS.md §2, recognised by its header) and any other CSV
 or Parquet file through a column ``Mapping``. The happy path is columnar: pyarrow's CSV reader
-streams record batches, and every check and conversion is one vectorised step per column;
-Python-level work happens only to describe rejected rows, and for files the fast reader cannot
-split exactly (a record with the wrong number of fields, undecodable bytes), which are re-read
-with the ``csv`` module so that every record keeps its exact number.
+streams record batches, and every check and conversion is one vectorised step per column
+(on a dictionary-encoded column, one step per distinct value); batches are converted on two
+threads while the next is read. Python-level work happens only to describe rejected rows, and
+for files the fast reader cannot split exactly (a record with the wrong number of fields,
+undecodable bytes), which are re-read with the ``csv`` module so that every record keeps its
+exact number.
 
 A fix is rejected, with one reject line per problem (``file, row, subject, field, value,
 error``; ``field`` is the file's column name), for: missing subject or time (``missing``); a time
@@ -47,6 +49,8 @@ UTC_NS = pa.timestamp("ns", tz="UTC")
 FIX_COLUMNS = ["subject", "time", "x", "y", "precision_m", "source", "device", "position_id",
                "lat", "lon", "uploaded", "speed_kmh", "row"]
 BLOCK_BYTES = 64 << 20  # CSV bytes per record batch: bounds memory on national files
+BATCH_ROWS = 1 << 20  # Parquet rows per record batch
+CONVERT_THREADS = max(1, min(2, os.cpu_count() or 1))  # batches converted at once
 
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(?i:nan|inf|infinity)$"
 _ISO_NAIVE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?$"
@@ -617,9 +621,6 @@ def read_positions_table(path: str | os.PathLike, *, crs: str = "EPSG:27700",
                if rej_parts else empty_rejects(POSITION_REJECT_COLUMNS))
     return PositionsTable(table=table, rejects=rejects, rows_read=rows_read)
 
-
-BATCH_ROWS = 1 << 20  # Parquet rows per record batch
-CONVERT_THREADS = max(1, min(2, os.cpu_count() or 1))
 
 
 def _dictionary_columns(pf: pq.ParquetFile, columns: list[str]) -> list[str]:

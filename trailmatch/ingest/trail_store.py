@@ -13,6 +13,9 @@ content (the most precise, then the smallest x, y, ...), never by arrival order,
 the same files again, or in another order, leaves the same fixes. A partition is rewritten only
 when a fix is added to it, always through a temporary file and ``os.replace``
 (``write_day``): a run killed at any moment leaves every partition as before or complete.
+Partitions carry no Arrow schema: their Parquet types alone read back as ``POSITION_SCHEMA``,
+so the merge may hand the writer dictionary-encoded text (``CODED_COLUMNS``) or plain text
+and the stored data is the same.
 
 Each fix carries ``ingested_at``, the instant of the ingest run that stored it (a fix that
 loses to a better duplicate later is replaced, and the winner carries the later instant).
