@@ -1,6 +1,6 @@
 """The ingest's fast paths give the answers of the plain ones: dictionary-encoded Parquet
 columns (checked once per distinct value), the edge-byte scan that skips trimming, batches
-converted on two threads, the merge's scatter/gather, and partitions written from
+converted on two threads, the merge's gathers, and partitions written from
 dictionaries."""
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def test_dictionary_text_trimmed_and_deduplicated():
 
 
 @pytest.mark.parametrize("drop", [False, True])
-def test_take_scatter_and_gather_match_pyarrow(drop):
+def test_take_gathers_match_pyarrow(drop):
     rng = np.random.default_rng(4)
     n = 5000
     table = pa.table({
