@@ -411,12 +411,11 @@ def hit_fields(index: SegmentIndex | TrailPath, trail: Trail, pair_crime, pair_s
     # walk the pairs subject by subject, in time: consecutive walks share the fixes in cache
     order = np.lexsort((w0[pair_crime], pair_subject))
     kernel = _hit_fields_parallel if pair_crime.size >= PARALLEL_FROM else _hit_fields_serial
-    max_reach = float(index.block_box[:, 4].max()) if len(index.block_box) else 0.0
     fields = kernel(pair_crime[order], pair_subject[order], np.ascontiguousarray(cx, np.float64),
                     np.ascontiguousarray(cy, np.float64), w0,
                     np.ascontiguousarray(w1, np.int64), float(radius), index.max_gap_ns,
                     trail.starts, index.subject, index.t, index.x, index.y, index.reach,
-                    index.block_box, max_reach, trail.precision, trail.source, SOURCE_BIT_LUT)
+                    index.block_box, index.max_reach, trail.precision, trail.source, SOURCE_BIT_LUT)
     out = []
     for a in fields:
         b = np.empty_like(a)

@@ -19,6 +19,7 @@ building is O(n) and the extent of the data does not matter.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 
 import numba as nb
 import numpy as np
@@ -62,6 +63,12 @@ class SegmentIndex:
     @property
     def n_chunks(self) -> int:
         return int(self.chunk_first.size)
+
+    @cached_property
+    def max_reach(self) -> float:
+        """The largest precision radius counted for any fix (once per index: a look-up on an
+        opened day should not scan the day)."""
+        return _max_reach(self.block_box)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every field as an array (for saving, memory-mapping and shipping to workers)."""
@@ -232,6 +239,14 @@ class TrailPath:
     block_box: np.ndarray
     max_gap_ns: int
     widest_piece_m: float  # the widest box of any piece, precision counted (sets grid levels)
+
+    @cached_property
+    def max_reach(self) -> float:
+        return _max_reach(self.block_box)
+
+
+def _max_reach(block_box: np.ndarray) -> float:
+    return float(block_box[:, 4].max()) if len(block_box) else 0.0
 
 
 def reach_of(trail: Trail, count_precision: bool) -> np.ndarray:
