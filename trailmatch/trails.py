@@ -112,7 +112,8 @@ class Trail:
 @nb.njit(cache=True)
 def _sorted_and_duplicates(code, t):
     """(whether the fixes are sorted by subject and time, how many repeat the subject and time
-    of the fix before them — meaningful when sorted): one pass."""
+    of the fix before them — meaningful when sorted): one pass (serial measured faster than a
+    parallel reduction here: it stops early and is memory-bound)."""
     dups = 0
     for i in range(1, code.size):
         if code[i] < code[i - 1] or (code[i] == code[i - 1] and t[i] < t[i - 1]):
@@ -122,21 +123,22 @@ def _sorted_and_duplicates(code, t):
     return True, dups
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def _first_bad(x, y, prec):
     """(first row with a non-finite coordinate, first row with a negative precision, whether
-    any precision is infinite); -1 where none."""
-    bad_xy = -1
-    bad_prec = -1
-    infinite = False
-    for i in range(x.size):
-        if bad_xy < 0 and not (np.isfinite(x[i]) and np.isfinite(y[i])):
-            bad_xy = i
-        if bad_prec < 0 and prec[i] < 0.0:
-            bad_prec = i
+    any precision is infinite); -1 where none. Parallel: min-reductions over the rows."""
+    n = x.size
+    bad_xy = n
+    bad_prec = n
+    infinite = 0
+    for i in nb.prange(n):
+        if not (np.isfinite(x[i]) and np.isfinite(y[i])):
+            bad_xy = min(bad_xy, i)
+        if prec[i] < 0.0:
+            bad_prec = min(bad_prec, i)
         if np.isinf(prec[i]):
-            infinite = True
-    return bad_xy, bad_prec, infinite
+            infinite += 1
+    return (bad_xy if bad_xy < n else -1), (bad_prec if bad_prec < n else -1), infinite > 0
 
 
 @nb.njit(cache=True)
@@ -149,14 +151,9 @@ def _first_of_runs(code, t):
     return keep
 
 
-@nb.njit(cache=True)
-def _csr_starts(code, n_subjects):
-    starts = np.zeros(n_subjects + 1, dtype=np.int64)
-    for i in range(code.size):
-        starts[code[i] + 1] += 1
-    for s in range(n_subjects):
-        starts[s + 1] += starts[s]
-    return starts
+def _csr_starts(code: np.ndarray, n_subjects: int) -> np.ndarray:
+    """CSR offsets of the (sorted) subject codes: one bisection per subject."""
+    return np.searchsorted(code, np.arange(n_subjects + 1, dtype=code.dtype)).astype(np.int64)
 
 
 def prepare_trail(trails: pd.DataFrame) -> Trail:
