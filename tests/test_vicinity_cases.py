@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import crime, seconds, trail
+from helpers import T0, crime, seconds, trail
 
 from trailmatch import HIT_COLUMNS, Rules, match
 
@@ -157,3 +157,18 @@ def test_fix_times_in_any_unit_and_zone_are_the_same_instants(unit, tz):
     local = utc.dt.tz_convert(tz) if tz else utc.dt.tz_localize(None)
     np.testing.assert_array_equal(to_utc_ns(local.dt.as_unit(unit), "t"),
                                   utc.dt.as_unit("ns").array.asi8)
+
+
+def test_the_first_bad_row_is_named_in_a_long_trail():
+    """The validity scan runs in parallel chunks: the row named is still the first bad one."""
+    n = 200_000
+    fixes = pd.DataFrame({"subject": "A", "time": T0 + pd.to_timedelta(np.arange(n) * 60, unit="s"),
+                          "x": np.zeros(n), "y": np.zeros(n), "precision_m": np.ones(n)})
+    bad = fixes.copy()
+    bad.loc[[150_001, 70_003], "y"] = [np.inf, np.nan]
+    with pytest.raises(ValueError, match="row 70003: non-finite coordinate"):
+        match(bad, crime(0, 0, 0, 1), OFF)
+    bad = fixes.copy()
+    bad.loc[[190_000, 99_999], "precision_m"] = -1.0
+    with pytest.raises(ValueError, match="row 99999: negative precision"):
+        match(bad, crime(0, 0, 0, 1), OFF)
