@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 
 T0 = pd.Timestamp("2025-01-20T00:00:00Z")
@@ -30,3 +32,21 @@ def crime(x: float, y: float, t_from: float, t_to: float, ref: str = "1/1/25",
 
 def seconds(ts) -> float:
     return (pd.Timestamp(ts) - T0).total_seconds()
+
+
+def frame_source(trails: pd.DataFrame, delay_s: float = 0.0):
+    """A trail source (``read_trails``) holding a frame, each read ``delay_s`` slow (so a worker
+    can be killed mid-task). The class is made inside the function so that it pickles by value
+    to Dask workers, which cannot import the test modules."""
+    from trailmatch.scale.partition import read_fixes
+
+    class FrameSource:
+        def __init__(self, frame, delay):
+            self.frame = frame
+            self.delay = delay
+
+        def read_trails(self, start_ns, end_ns, **options):
+            time.sleep(self.delay)
+            return read_fixes(self.frame, start_ns, end_ns)
+
+    return FrameSource(trails, delay_s)

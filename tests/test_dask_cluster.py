@@ -10,6 +10,7 @@ import time
 
 import pandas as pd
 import pytest
+from helpers import frame_source
 from test_dask_data import multi_day, sample, store_of
 
 from trailmatch.match import match
@@ -62,7 +63,7 @@ def test_progress_bar_goes_to_stderr(client, expected, capsys):
 def test_cluster_reads_a_store_object(client, expected):
     """Workers read their own stretch from a store (here an object with read_trails)."""
     trails, crimes, rules, hits = expected["multi_day"]
-    store = _frame_store(trails, delay_s=0.0)
+    store = frame_source(trails, delay_s=0.0)
     pd.testing.assert_frame_equal(match_distributed(store, crimes, rules, client), hits)
 
 
@@ -117,7 +118,7 @@ def test_rematch_on_the_cluster_saves_the_same_hits(client, tmp_path, sample_dir
 
 def test_worker_killed_mid_run_changes_nothing(client, expected):
     trails, crimes, rules, hits = expected["multi_day"]
-    store = _frame_store(trails, delay_s=1.5)  # slow reads: the kill lands while tasks run
+    store = frame_source(trails, delay_s=1.5)  # slow reads: the kill lands while tasks run
     result: dict = {}
 
     def run():
@@ -160,20 +161,3 @@ def _wait_for_busy_worker(client, timeout_s: float) -> str:
                 return worker
         time.sleep(0.05)
     raise AssertionError("no partition started on any worker")
-
-
-def _frame_store(trails: pd.DataFrame, delay_s: float):
-    """A store object holding a frame; defined in a function so it pickles by value to the
-    workers (they cannot import the test modules)."""
-    from trailmatch.scale.partition import read_fixes
-
-    class FrameStore:
-        def __init__(self, frame, delay):
-            self.frame = frame
-            self.delay = delay
-
-        def read_trails(self, start_ns, end_ns, **options):
-            time.sleep(self.delay)
-            return read_fixes(self.frame, start_ns, end_ns)
-
-    return FrameStore(trails, delay_s)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import frame_source
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_dask_data import DATA, multi_day, sample, store_of
@@ -326,7 +327,7 @@ def test_a_fix_without_subject_is_an_error_wherever_it_is():
 def test_worker_killed_mid_run_changes_nothing(client, cases):
     """A worker dies while it computes a partition: Dask reruns it, the rows are identical."""
     trails, crimes, rules, activations, expected = cases["gap_days_activations"]
-    source = _slow_source(trails, delay_s=1.5)  # slow reads: the kill lands while tasks run
+    source = frame_source(trails, delay_s=1.5)  # slow reads: the kill lands while tasks run
     lo = pd.Timestamp(START, tz="UTC").value - DAY_NS  # the whole frame is in [lo, hi]
     hi = lo + 6 * DAY_NS
     result: dict = {}
@@ -373,23 +374,6 @@ def _busy_worker(client, name: str, timeout_s: float) -> str:
                 return worker
         time.sleep(0.05)
     raise AssertionError(f"no {name} task started on any worker")
-
-
-def _slow_source(trails: pd.DataFrame, delay_s: float):
-    """A source object holding a frame, slow to read; defined in a function so it pickles by
-    value to the workers (they cannot import the test modules)."""
-    from trailmatch.scale.partition import read_fixes
-
-    class SlowSource:
-        def __init__(self, frame, delay):
-            self.frame = frame
-            self.delay = delay
-
-        def read_trails(self, start_ns, end_ns, **options):
-            time.sleep(self.delay)
-            return read_fixes(self.frame, start_ns, end_ns)
-
-    return SlowSource(trails, delay_s)
 
 
 def test_cli_same_csv_with_local_cluster(tmp_path, capsys):

@@ -86,29 +86,12 @@ def _cell_range(lo, hi, origin, inv_size, n):
 
 
 @nb.njit(cache=True)
-def _grid_cells(cx, cy, w0, w1, radius, gx, gy, inv_size, nx, ny, base):
-    """CSR of crimes per cell over every level: ``cell_start`` (offsets, level by level from
-    ``base[level]``) and the crime of each entry, crimes ascending within a cell, with its
-    window inline (so time rejects read the cell's entries in a row, not the crime arrays)."""
-    n_levels = nx.size
-    counts = np.zeros(base[n_levels] + 1, dtype=np.int64)
+def _enter_crimes(cx, cy, radius, gx, gy, inv_size, nx, ny, base, slot, crime, count_only):
+    """Each crime into every cell its box meets at each level, in crime order: counted into
+    ``slot[c + 1]`` (``count_only``), or written to ``crime[slot[c]]`` and ``slot[c]``
+    advanced."""
     for i in range(cx.size):
-        for level in range(n_levels):
-            ix0, ix1 = _cell_range(cx[i] - radius, cx[i] + radius, gx, inv_size[level],
-                                   nx[level])
-            iy0, iy1 = _cell_range(cy[i] - radius, cy[i] + radius, gy, inv_size[level],
-                                   ny[level])
-            for iy in range(iy0, iy1 + 1):
-                for ix in range(ix0, ix1 + 1):
-                    counts[base[level] + iy * nx[level] + ix + 1] += 1
-    for c in range(base[n_levels]):
-        counts[c + 1] += counts[c]
-    fill = counts[:-1].copy()
-    crime = np.empty(counts[base[n_levels]], dtype=np.int32)
-    open_at = np.empty(counts[base[n_levels]], dtype=np.int64)
-    close_at = np.empty(counts[base[n_levels]], dtype=np.int64)
-    for i in range(cx.size):  # in crime order, so each cell's list is ascending
-        for level in range(n_levels):
+        for level in range(nx.size):
             ix0, ix1 = _cell_range(cx[i] - radius, cx[i] + radius, gx, inv_size[level],
                                    nx[level])
             iy0, iy1 = _cell_range(cy[i] - radius, cy[i] + radius, gy, inv_size[level],
@@ -116,10 +99,32 @@ def _grid_cells(cx, cy, w0, w1, radius, gx, gy, inv_size, nx, ny, base):
             for iy in range(iy0, iy1 + 1):
                 for ix in range(ix0, ix1 + 1):
                     c = base[level] + iy * nx[level] + ix
-                    crime[fill[c]] = i
-                    open_at[fill[c]] = w0[i]
-                    close_at[fill[c]] = w1[i]
-                    fill[c] += 1
+                    if count_only:
+                        slot[c + 1] += 1
+                    else:
+                        crime[slot[c]] = i
+                        slot[c] += 1
+
+
+@nb.njit(cache=True)
+def _grid_cells(cx, cy, w0, w1, radius, gx, gy, inv_size, nx, ny, base):
+    """CSR of crimes per cell over every level: ``cell_start`` (offsets, level by level from
+    ``base[level]``) and the crime of each entry, crimes ascending within a cell, with its
+    window inline (so time rejects read the cell's entries in a row, not the crime arrays)."""
+    n_cells = base[nx.size]
+    counts = np.zeros(n_cells + 1, dtype=np.int64)
+    crime = np.empty(0, dtype=np.int32)
+    _enter_crimes(cx, cy, radius, gx, gy, inv_size, nx, ny, base, counts, crime, True)
+    for c in range(n_cells):
+        counts[c + 1] += counts[c]
+    fill = counts[:-1].copy()
+    crime = np.empty(counts[n_cells], dtype=np.int32)
+    _enter_crimes(cx, cy, radius, gx, gy, inv_size, nx, ny, base, fill, crime, False)
+    open_at = np.empty(crime.size, dtype=np.int64)
+    close_at = np.empty(crime.size, dtype=np.int64)
+    for e in range(crime.size):
+        open_at[e] = w0[crime[e]]
+        close_at[e] = w1[crime[e]]
     return counts, crime, open_at, close_at
 
 
