@@ -50,3 +50,24 @@ def frame_source(trails: pd.DataFrame, delay_s: float = 0.0):
             return read_fixes(self.frame, start_ns, end_ns)
 
     return FrameSource(trails, delay_s)
+
+
+def task_starts(name: str, dask_scheduler=None) -> dict[str, int]:
+    """How many times each task whose key holds ``name`` was sent to a worker (from the
+    scheduler's transition log); run with ``client.run_on_scheduler(task_starts, name)``."""
+    counts: dict[str, int] = {}
+    for entry in dask_scheduler.transition_log:
+        if entry.finish == "processing" and name in str(entry.key):
+            counts[str(entry.key)] = counts.get(str(entry.key), 0) + 1
+    return counts
+
+
+def busy_worker(client, name: str, timeout_s: float) -> str:
+    """The address of a worker running a task whose key holds ``name`` (waits for one)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for worker, keys in client.processing().items():
+            if any(name in str(k) for k in keys):
+                return worker
+        time.sleep(0.05)
+    raise AssertionError(f"no {name} task started on any worker")

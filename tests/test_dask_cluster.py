@@ -6,11 +6,10 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 
 import pandas as pd
 import pytest
-from helpers import frame_source
+from helpers import busy_worker, frame_source, task_starts
 from test_dask_data import multi_day, sample, store_of
 
 from trailmatch.match import match
@@ -127,10 +126,10 @@ def test_worker_killed_mid_run_changes_nothing(client, expected):
         except BaseException as e:  # handed to the test thread below
             result["error"] = e
 
-    before = client.run_on_scheduler(_partition_starts)
+    before = client.run_on_scheduler(task_starts, "match-partition")
     runner = threading.Thread(target=run)
     runner.start()
-    victim = _wait_for_busy_worker(client, timeout_s=60)
+    victim = busy_worker(client, "match-partition", timeout_s=60)
     with contextlib.suppress(Exception):  # the worker dies before it can answer
         client.run(os._exit, 1, workers=[victim])
     runner.join(timeout=180)
@@ -138,26 +137,7 @@ def test_worker_killed_mid_run_changes_nothing(client, expected):
     assert "error" not in result, result.get("error")
     pd.testing.assert_frame_equal(result["hits"], hits)
     assert victim not in client.scheduler_info()["workers"]  # it really died
-    starts = client.run_on_scheduler(_partition_starts)
+    starts = client.run_on_scheduler(task_starts, "match-partition")
     reruns = [k for k, n in starts.items() if n > before.get(k, 0) + 1]
     assert reruns, "no partition was started twice: the kill did not land mid-run"
     client.wait_for_workers(2, timeout=60)  # the nanny brought a new one
-
-
-def _partition_starts(dask_scheduler) -> dict[str, int]:
-    """How many times each partition task was sent to a worker (from the transition log)."""
-    counts: dict[str, int] = {}
-    for entry in dask_scheduler.transition_log:
-        if entry.finish == "processing" and "match-partition" in str(entry.key):
-            counts[str(entry.key)] = counts.get(str(entry.key), 0) + 1
-    return counts
-
-
-def _wait_for_busy_worker(client, timeout_s: float) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for worker, keys in client.processing().items():
-            if any("match-partition" in str(k) for k in keys):
-                return worker
-        time.sleep(0.05)
-    raise AssertionError("no partition started on any worker")

@@ -11,13 +11,12 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import frame_source
+from helpers import busy_worker, frame_source, task_starts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_dask_data import DATA, multi_day, sample, store_of
@@ -340,10 +339,10 @@ def test_worker_killed_mid_run_changes_nothing(client, cases):
         except BaseException as e:  # handed to the test thread below
             result["error"] = e
 
-    before = client.run_on_scheduler(_partition_starts)
+    before = client.run_on_scheduler(task_starts, "eliminate-partition")
     runner = threading.Thread(target=run)
     runner.start()
-    victim = _busy_worker(client, "eliminate-partition", timeout_s=120)
+    victim = busy_worker(client, "eliminate-partition", timeout_s=120)
     with contextlib.suppress(Exception):  # the worker dies before it can answer
         client.run(os._exit, 1, workers=[victim])
     runner.join(timeout=240)
@@ -351,29 +350,10 @@ def test_worker_killed_mid_run_changes_nothing(client, cases):
     assert "error" not in result, result.get("error")
     pd.testing.assert_frame_equal(result["coverage"], expected)
     assert victim not in client.scheduler_info()["workers"]
-    starts = client.run_on_scheduler(_partition_starts)
+    starts = client.run_on_scheduler(task_starts, "eliminate-partition")
     assert [k for k, n in starts.items() if n > before.get(k, 0) + 1], \
         "no partition was started twice: the kill did not land mid-run"
     client.wait_for_workers(2, timeout=60)
-
-
-def _partition_starts(dask_scheduler) -> dict[str, int]:
-    """How many times each partition task was sent to a worker (from the transition log)."""
-    counts: dict[str, int] = {}
-    for entry in dask_scheduler.transition_log:
-        if entry.finish == "processing" and "eliminate-partition" in str(entry.key):
-            counts[str(entry.key)] = counts.get(str(entry.key), 0) + 1
-    return counts
-
-
-def _busy_worker(client, name: str, timeout_s: float) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for worker, keys in client.processing().items():
-            if any(name in str(k) for k in keys):
-                return worker
-        time.sleep(0.05)
-    raise AssertionError(f"no {name} task started on any worker")
 
 
 def test_cli_same_csv_with_local_cluster(tmp_path, capsys):
