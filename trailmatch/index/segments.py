@@ -209,22 +209,6 @@ def _levels_and_longest(key, tspan):
     return levels, longest
 
 
-@nb.njit(cache=True, parallel=True)
-def _block_boxes(x, y, reach):
-    n = x.size
-    n_blocks = (n + BLOCK - 1) // BLOCK
-    out = np.empty((n_blocks, 5), dtype=np.float64)
-    for k in nb.prange(n_blocks):
-        a = k * BLOCK
-        e = min(a + BLOCK + 1, n)
-        out[k, 0] = x[a:e].min()
-        out[k, 1] = x[a:e].max()
-        out[k, 2] = y[a:e].min()
-        out[k, 3] = y[a:e].max()
-        out[k, 4] = reach[a:e].max()
-    return out
-
-
 @dataclass
 class TrailPath:
     """What a walk along the trail needs without the chunk index (``match()`` from DataFrames):
@@ -259,8 +243,10 @@ def reach_of(trail: Trail, count_precision: bool) -> np.ndarray:
 
 @nb.njit(cache=True, parallel=True)
 def _path_blocks(subject, t, x, y, reach, max_gap_ns):
-    """``_block_boxes`` and, in the same pass, the widest box (largest side, precision radius
-    counted on both sides) of any path piece: a joined segment, or an isolated fix."""
+    """The block boxes (``SegmentIndex.block_box``: box and largest reach of fixes
+    [k*BLOCK, (k+1)*BLOCK], the next block's first fix included) and, in the same pass, the
+    widest box (largest side, precision radius counted on both sides) of any path piece: a
+    joined segment, or an isolated fix."""
     n = x.size
     n_blocks = (n + BLOCK - 1) // BLOCK
     out = np.empty((n_blocks, 5), dtype=np.float64)
@@ -295,19 +281,20 @@ def _path_blocks(subject, t, x, y, reach, max_gap_ns):
     return out, widest.max()
 
 
-def block_boxes(trail: Trail, reach: np.ndarray) -> np.ndarray:
-    return _block_boxes(trail.x, trail.y, reach) if trail.n_fixes else np.empty((0, 5))
+def path_blocks(trail: Trail, reach: np.ndarray, max_gap_ns: int) -> tuple[np.ndarray, float]:
+    """(block boxes, widest piece in metres) of ``trail`` (see ``_path_blocks``)."""
+    if trail.n_fixes == 0:
+        return np.empty((0, 5)), 0.0
+    blocks, widest = _path_blocks(trail.subject, trail.t, trail.x, trail.y, reach, max_gap_ns)
+    return blocks, float(widest)
 
 
 def trail_path(trail: Trail, max_gap_s: float = 300.0, count_precision: bool = True) -> TrailPath:
     reach = reach_of(trail, count_precision)
     max_gap_ns = int(round(max_gap_s * 1e9))
-    if trail.n_fixes == 0:
-        return TrailPath(trail.subject, trail.t, trail.x, trail.y, reach, np.empty((0, 5)),
-                         max_gap_ns, 0.0)
-    blocks, widest = _path_blocks(trail.subject, trail.t, trail.x, trail.y, reach, max_gap_ns)
+    blocks, widest = path_blocks(trail, reach, max_gap_ns)
     return TrailPath(trail.subject, trail.t, trail.x, trail.y, reach, blocks, max_gap_ns,
-                     float(widest))
+                     widest)
 
 
 def build_index(trail: Trail, max_gap_s: float = 300.0, count_precision: bool = True, *,
@@ -327,7 +314,7 @@ def build_index(trail: Trail, max_gap_s: float = 300.0, count_precision: bool = 
         n_bins *= 2
     levels, max_chunk_ns = _levels_and_longest(key, tspan)
     bin_start, firsts, ends, key, box, tspan = _bin_sort(key, firsts, ends, box, tspan, n_bins)
-    blocks = block_boxes(trail, reach)
+    blocks = path_blocks(trail, reach, max_gap_ns)[0]
     return SegmentIndex(trail.subject, trail.t, trail.x, trail.y, reach, firsts, ends, key, box,
                         tspan, bin_start, levels, blocks, max_gap_ns, float(cell_m), bucket_ns,
                         int(max_chunk_ns))

@@ -66,13 +66,13 @@ _thread_id = nb.get_thread_id
 
 @nb.njit(cache=True, inline="always")
 def _level_of(extent, cell_m, top):
-    """The finest level whose cell is at least ``extent`` wide (at most ``top``), and its cell."""
+    """The finest level whose cell is at least ``extent`` wide (at most ``top``)."""
     level = 0
     size = cell_m
     while size < extent and level < top:
         size *= LEVEL_FACTOR
         level += 1
-    return level, size
+    return level
 
 
 @nb.njit(cache=True, inline="always")
@@ -149,7 +149,7 @@ class CrimeGrid:
             cell_m *= 2.0
         self.cell_m = float(cell_m)
         n_levels = _level_of(float(widest_piece_m) / PIECE_CELLS, self.cell_m,
-                             N_LEVELS - 1)[0] + 1
+                             N_LEVELS - 1) + 1
         sizes = self.cell_m * LEVEL_FACTOR ** np.arange(n_levels)
         self.inv_size = 1.0 / sizes
         self.nx = (np.floor(width / sizes) + 1).astype(np.int64)
@@ -200,9 +200,7 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w
         xb += r
         ya -= r
         yb += r
-        extent = max(xb - xa, yb - ya)
-        level = (0 if extent <= PIECE_CELLS * cell_m
-                 else _level_of(extent / PIECE_CELLS, cell_m, n_levels - 1)[0])
+        level = _level_of(max(xb - xa, yb - ya) / PIECE_CELLS, cell_m, n_levels - 1)
         ix0, ix1 = _cell_range(xa, xb, gx, inv_size[level], nx[level])
         iy0, iy1 = _cell_range(ya, yb, gy, inv_size[level], ny[level])
         first_open = -1  # first crime whose window can still be open at t[m] (on demand)
@@ -268,10 +266,8 @@ def _sweep(subjects, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w1
         k = _thread_id()
         got = _subject_pairs(subjects[j], starts, subject, t, x, y, reach, max_gap_ns, cx, cy,
                              w0, w1, wlen, radius, gx, gy, cell_m, inv_size, nx, ny, base,
-                             cell_start,
-                             crime, open_at, close_at, max_window_ns, t_lo, t_hi,
-                             found_by[k], tested_by[k],
-                             buf_crime[k], buf_subject[k], fill[k])
+                             cell_start, crime, open_at, close_at, max_window_ns, t_lo, t_hi,
+                             found_by[k], tested_by[k], buf_crime[k], buf_subject[k], fill[k])
         if got < 0:
             overflow[j] = True  # drop its partial pairs; it is done again with more room
         else:
@@ -305,9 +301,8 @@ def sweep_pairs(starts, subject, t, x, y, reach, max_gap_ns: int, widest_piece_m
         buf_crime, buf_subject, fill, overflow = _sweep(
             todo, starts, subject, t, x, y, reach, int(max_gap_ns), grid.cx, grid.cy, grid.w0,
             grid.w1, grid.radius, grid.gx, grid.gy, grid.cell_m, grid.inv_size, grid.nx,
-            grid.ny, grid.base,
-            grid.cell_start, grid.crime, grid.open_at, grid.close_at, grid.max_window_ns, t_lo,
-            t_hi, capacity, n_threads)
+            grid.ny, grid.base, grid.cell_start, grid.crime, grid.open_at, grid.close_at,
+            grid.max_window_ns, t_lo, t_hi, capacity, n_threads)
         for k in range(fill.size):
             got_crime.append(buf_crime[k, :fill[k]])
             got_subject.append(buf_subject[k, :fill[k]])
