@@ -223,6 +223,56 @@ def timed(out: dict, key: str):
         out[key] = out.get(key, 0.0) + time.perf_counter() - t
 
 
+def timed_lookups(n: int, look, names: np.ndarray) -> tuple[np.ndarray, set]:
+    """Look-ups one at a time: ``look(i)`` returns the subject codes found for query i and is
+    the only thing timed. Returns (latencies s, set of (query, subject name))."""
+    lat = np.empty(n)
+    pairs: set = set()
+    for i in range(n):
+        t = time.perf_counter()
+        found = look(i)
+        lat[i] = time.perf_counter() - t
+        pairs |= {(i, str(names[s])) for s in found}
+    return lat, pairs
+
+
+def run_piece_peer(work: Workload, shapes, build, query) -> dict:
+    """A peer that indexes the path pieces: ``shapes(p)`` turns them into its structures (load
+    stage), ``build(p, shaped)`` indexes them, ``query(tree, p, cx, cy, w0, w1)`` returns
+    (crime rows, subject codes) of the hits."""
+    times: dict = {}
+    with timed(times, "load"):
+        f = fixes_of(work.trails)
+        p = pieces_of(f, RULES.max_gap_ns)
+        shaped = shapes(p)
+    with timed(times, "index"):
+        tree = build(p, shaped)
+    with timed(times, "query"):
+        cx, cy, w0, w1 = crime_arrays(work.crimes)
+        crime, subj = query(tree, p, cx, cy, w0, w1)
+        pairs = pair_set(crime, f.names[subj])
+    return {"times": times, "pairs": pairs}
+
+
+def piece_peer_lookups(work: Workload, queries: pd.DataFrame, shapes, build, query) -> dict:
+    """Workload (c) for a peer as in ``run_piece_peer``: its structure built once, then each
+    look-up timed alone."""
+    setup: dict = {}
+    with timed(setup, "load"):
+        f = fixes_of(work.trails)
+        p = pieces_of(f, RULES.max_gap_ns)
+        shaped = shapes(p)
+    with timed(setup, "index"):
+        tree = build(p, shaped)
+    cx, cy, w0, w1 = crime_arrays(queries)
+
+    def look(i):
+        return np.unique(query(tree, p, cx[i:i + 1], cy[i:i + 1], w0[i:i + 1], w1[i:i + 1])[1])
+
+    lat, pairs = timed_lookups(len(queries), look, f.names)
+    return {"latency": lat, "pairs": pairs, "setup": setup}
+
+
 def machine_note() -> str:
     load = os.getloadavg()
     return f"{os.cpu_count()} cores, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}"

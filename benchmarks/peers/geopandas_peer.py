@@ -4,13 +4,19 @@ between them: checked against trailmatch's pairs with fixes_in > 0."""
 
 from __future__ import annotations
 
-import time
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from benchmarks.peers.common import RULES, Workload, crime_arrays, fixes_of, pair_set, timed
+from benchmarks.peers.common import (
+    RULES,
+    Workload,
+    crime_arrays,
+    fixes_of,
+    pair_set,
+    timed,
+    timed_lookups,
+)
 
 NAME = "GeoPandas"
 KIND = "points"
@@ -51,13 +57,11 @@ def lookups(work: Workload, queries: pd.DataFrame) -> dict:
         tree = fixes.sindex
     cx, cy, w0, w1 = crime_arrays(queries)
     pts = gpd.points_from_xy(cx, cy)
-    lat = np.empty(len(queries))
-    pairs = set()
-    for i in range(len(queries)):
-        t = time.perf_counter()
+
+    def look(i):
         cand = tree.query(pts[i], predicate="dwithin", distance=RULES.radius_m)
         tt = f.t[cand]
-        subj = np.unique(f.subject[cand[(tt >= w0[i]) & (tt <= w1[i])]])
-        lat[i] = time.perf_counter() - t
-        pairs |= {(i, s) for s in f.names[subj].tolist()}
+        return np.unique(f.subject[cand[(tt >= w0[i]) & (tt <= w1[i])]])
+
+    lat, pairs = timed_lookups(len(queries), look, f.names)
     return {"latency": lat, "pairs": pairs, "setup": setup}

@@ -5,14 +5,21 @@ candidate tile ``at(period)`` and ``is_ever_within_distance(place, R)``."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 import shapely
 
-from benchmarks.peers.common import RULES, Workload, crime_arrays, fixes_of, joined_flags, timed
+from benchmarks.peers.common import (
+    RULES,
+    Workload,
+    crime_arrays,
+    fixes_of,
+    joined_flags,
+    timed,
+    timed_lookups,
+)
 
 NAME = "MEOS (pymeos)"
 KIND = "segments"
@@ -125,11 +132,6 @@ def lookups(work: Workload, queries: pd.DataFrame) -> dict:
     with timed(setup, "index"):
         tiles = _tiles(trajs)
     cx, cy, w0, w1 = crime_arrays(queries)
-    lat = np.empty(len(queries))
-    pairs = set()
-    for i in range(cx.size):
-        t = time.perf_counter()
-        found = _look(tiles, cx[i], cy[i], w0[i], w1[i])
-        lat[i] = time.perf_counter() - t
-        pairs |= {(i, str(f.names[s])) for s in found}
+    lat, pairs = timed_lookups(cx.size, lambda i: _look(tiles, cx[i], cy[i], w0[i], w1[i]),
+                               f.names)
     return {"latency": lat, "pairs": pairs, "setup": setup}

@@ -4,8 +4,6 @@ refined exactly with numpy (the piece clipped to the window, point-segment dista
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 from rtree import index as rindex
@@ -13,12 +11,9 @@ from rtree import index as rindex
 from benchmarks.peers.common import (
     RULES,
     Workload,
-    crime_arrays,
-    fixes_of,
-    pair_set,
-    pieces_of,
+    piece_peer_lookups,
     refine,
-    timed,
+    run_piece_peer,
 )
 
 NAME = "rtree"
@@ -47,33 +42,16 @@ def _query(tree, p, cx, cy, w0, w1):
 
 
 def run(work: Workload) -> dict:
-    times: dict = {}
-    with timed(times, "load"):
-        f = fixes_of(work.trails)
-        p = pieces_of(f, RULES.max_gap_ns)
-    with timed(times, "index"):
-        tree = _build(p)
-    with timed(times, "query"):
-        cx, cy, w0, w1 = crime_arrays(work.crimes)
-        crime, subj = _query(tree, p, cx, cy, w0, w1)
-        pairs = pair_set(crime, f.names[subj])
-    return {"times": times, "pairs": pairs}
+    return run_piece_peer(work, _no_shapes, _index, _query)
 
 
 def lookups(work: Workload, queries: pd.DataFrame) -> dict:
-    setup: dict = {}
-    with timed(setup, "load"):
-        f = fixes_of(work.trails)
-        p = pieces_of(f, RULES.max_gap_ns)
-    with timed(setup, "index"):
-        tree = _build(p)
-    cx, cy, w0, w1 = crime_arrays(queries)
-    lat = np.empty(len(queries))
-    pairs = set()
-    for i in range(len(queries)):
-        t = time.perf_counter()
-        _, subj = _query(tree, p, cx[i:i + 1], cy[i:i + 1], w0[i:i + 1], w1[i:i + 1])
-        subj = np.unique(subj)
-        lat[i] = time.perf_counter() - t
-        pairs |= {(i, s) for s in f.names[subj].tolist()}
-    return {"latency": lat, "pairs": pairs, "setup": setup}
+    return piece_peer_lookups(work, queries, _no_shapes, _index, _query)
+
+
+def _no_shapes(p):
+    return None  # the boxes are built from the piece arrays in the index stage
+
+
+def _index(p, _):
+    return _build(p)

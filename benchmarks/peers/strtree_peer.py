@@ -4,8 +4,6 @@ refinement in numpy. (The tree is spatial only: time is filtered after.)"""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import shapely
@@ -13,12 +11,9 @@ import shapely
 from benchmarks.peers.common import (
     RULES,
     Workload,
-    crime_arrays,
-    fixes_of,
-    pair_set,
-    pieces_of,
+    piece_peer_lookups,
     refine,
-    timed,
+    run_piece_peer,
 )
 
 NAME = "shapely STRtree"
@@ -43,35 +38,12 @@ def _query(tree, p, cx, cy, w0, w1):
 
 
 def run(work: Workload) -> dict:
-    times: dict = {}
-    with timed(times, "load"):
-        f = fixes_of(work.trails)
-        p = pieces_of(f, RULES.max_gap_ns)
-        geoms = _geoms(p)
-    with timed(times, "index"):
-        tree = shapely.STRtree(geoms)
-    with timed(times, "query"):
-        cx, cy, w0, w1 = crime_arrays(work.crimes)
-        crime, subj = _query(tree, p, cx, cy, w0, w1)
-        pairs = pair_set(crime, f.names[subj])
-    return {"times": times, "pairs": pairs}
+    return run_piece_peer(work, _geoms, _index, _query)
 
 
 def lookups(work: Workload, queries: pd.DataFrame) -> dict:
-    setup: dict = {}
-    with timed(setup, "load"):
-        f = fixes_of(work.trails)
-        p = pieces_of(f, RULES.max_gap_ns)
-        geoms = _geoms(p)
-    with timed(setup, "index"):
-        tree = shapely.STRtree(geoms)
-    cx, cy, w0, w1 = crime_arrays(queries)
-    lat = np.empty(len(queries))
-    pairs = set()
-    for i in range(len(queries)):
-        t = time.perf_counter()
-        _, subj = _query(tree, p, cx[i:i + 1], cy[i:i + 1], w0[i:i + 1], w1[i:i + 1])
-        subj = np.unique(subj)
-        lat[i] = time.perf_counter() - t
-        pairs |= {(i, s) for s in f.names[subj].tolist()}
-    return {"latency": lat, "pairs": pairs, "setup": setup}
+    return piece_peer_lookups(work, queries, _geoms, _index, _query)
+
+
+def _index(p, geoms):
+    return shapely.STRtree(geoms)
