@@ -1,9 +1,12 @@
-"""The streamed candidate search (index/sweep.py) finds exactly the pairs the segment index does.
+"""The streamed search (index/sweep.py) finds exactly the hits the segment index does.
 
 ``match()`` streams the path past the binned crimes; ``match --store``, the service and the
 cluster query the persisted segment index. Both must name the same (crime, subject) pairs on any
 input: crowded cells (the bisection into long cell lists), wide pieces (coarser levels),
 crimes over many days, crimes far apart (a coarsened grid), and thread buffers that fill up.
+The fields the stream gathers in the same pass must equal ``hit_fields``' walk along the window,
+bit for bit, and the hits it cannot vouch for must be the ones whose closest approach lies
+beyond R.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from hypothesis import strategies as st
 
 from trailmatch import Rules, match
 from trailmatch.index import sweep
-from trailmatch.index.query import hit_pairs
+from trailmatch.index.query import hit_fields, hit_pairs
 from trailmatch.index.segments import build_index, trail_path
-from trailmatch.match import match_prepared
+from trailmatch.match import _hit_order, _source_codes, match_prepared
 from trailmatch.trails import prepare_crimes, prepare_trail
 
 DAY = 86_400.0
@@ -31,9 +34,8 @@ def _both(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules):
     trail = prepare_trail(trails)
     prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
     path = trail_path(trail, rules.max_gap_s, rules.count_precision)
-    streamed = sweep.sweep_pairs(trail.starts, path.subject, path.t, path.x, path.y, path.reach,
-                                 path.max_gap_ns, path.widest_piece_m, prepared.x,
-                                 prepared.y, prepared.w0, prepared.w1, rules.radius_m)
+    streamed = sweep.sweep_pairs(trail.starts, path, prepared.x, prepared.y, prepared.w0,
+                                 prepared.w1, rules.radius_m)
     index = build_index(trail, rules.max_gap_s, rules.count_precision)
     indexed = hit_pairs(index, prepared.x, prepared.y, prepared.w0, prepared.w1, rules.radius_m)
     return streamed, indexed
@@ -93,6 +95,128 @@ def test_match_equals_match_on_the_segment_index(scene):
     index = build_index(trail, rules.max_gap_s, rules.count_precision)
     pd.testing.assert_frame_equal(match(trails, crimes, rules),
                                   match_prepared(trail, index, prepared, rules))
+
+
+def _fields_both(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules):
+    """(pairs, fields, flagged) from the stream and the walk's fields for the same pairs."""
+    trail = prepare_trail(trails)
+    prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
+    path = trail_path(trail, rules.max_gap_s, rules.count_precision)
+    pair_crime, pair_subject, fields, flagged = sweep.sweep_hits(
+        trail, path, prepared.x, prepared.y, prepared.w0, prepared.w1, rules.radius_m)
+    walked = hit_fields(path, trail, pair_crime, pair_subject, prepared.x, prepared.y,
+                        prepared.w0, prepared.w1, rules.radius_m)
+    pairs = sweep.sweep_pairs(trail.starts, path, prepared.x, prepared.y, prepared.w0,
+                              prepared.w1, rules.radius_m)
+    return (pair_crime, pair_subject), fields, flagged, walked, pairs
+
+
+def _assert_fields_match_the_walk(scene):
+    trails, crimes, rules = scene
+    (pair_crime, pair_subject), fields, flagged, walked, pairs = _fields_both(
+        trails, crimes, rules)
+    order = np.lexsort((pair_subject, pair_crime))
+    _assert_same((pair_crime[order], pair_subject[order]), pairs)
+    assert walked[0].all()  # every streamed pair is a hit for the walk too
+    np.testing.assert_array_equal(flagged, ~(walked[1] <= rules.radius_m - 1e-6))
+    keep = ~flagged
+    for got, want in zip(fields, walked, strict=True):
+        np.testing.assert_array_equal(got[keep], want[keep])  # bit for bit, NaN == NaN
+    return flagged
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(crowded_scenes())
+def test_fields_gathered_in_the_stream_equal_the_walk(scene):
+    _assert_fields_match_the_walk(scene)
+
+
+def test_a_hit_only_by_its_precision_is_flagged_and_walked():
+    """A subject passes 105 m from the crime with 20 m precision counted: a hit whose closest
+    approach is beyond R. The stream flags it; match() fills its fields by the walk."""
+    trails = pd.DataFrame({
+        "subject": "A", "time": T0 + pd.to_timedelta(np.arange(5) * 60.0, unit="s"),
+        "x": [-400.0, -200.0, 0.0, 200.0, 400.0], "y": 105.0, "precision_m": 20.0,
+        "source": 1})
+    crimes = pd.DataFrame([{"crime_reference": "C", "police_force": "Kent", "crime_type": "RB",
+                            "x": 0.0, "y": 0.0, "time_from": T0,
+                            "time_to": T0 + pd.Timedelta(minutes=5)}])
+    rules = Rules(count_precision=True)
+    flagged = _assert_fields_match_the_walk((trails, crimes, rules))
+    assert flagged.tolist() == [True]
+    hits = match(trails, crimes, rules)
+    assert hits["min_distance_m"].tolist() == [105.0]
+    trail = prepare_trail(trails)
+    pd.testing.assert_frame_equal(hits, match_prepared(
+        trail, build_index(trail, rules.max_gap_s, True),
+        prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns), rules))
+
+
+def _time_sliced_world():
+    """Crimes with 10-minute windows where a subject was 20 minutes earlier or at that time:
+    the blocks of a path that no open window reaches are stepped over, the others are not."""
+    trails, crimes = _far_apart_world(20, 300)
+    rng = np.random.default_rng(3)
+    shift = pd.to_timedelta(rng.choice([0.0, 20.0], size=len(crimes)), unit="min")
+    start = crimes["time_from"] + pd.Timedelta(minutes=25) + shift
+    return trails, crimes.assign(time_from=start, time_to=start + pd.Timedelta(minutes=10))
+
+
+def test_short_windows_step_over_quiet_blocks_and_lose_nothing():
+    trails, crimes = _time_sliced_world()
+    for rules in (Rules(), Rules(count_precision=False), Rules(radius_m=30.0)):
+        streamed, indexed = _both(trails, crimes, rules)
+        assert len(streamed[0]) > 20
+        _assert_same(streamed, indexed)
+        _assert_fields_match_the_walk((trails, crimes, rules))
+
+
+def test_a_quiet_block_test_that_ignored_time_would_be_caught(monkeypatch):
+    """The cell time slots matter: with every cell open all the time no block is skipped
+    (same hits, the slow way), and a slot test that misplaced times loses hits."""
+    trails, crimes = _time_sliced_world()
+    _, indexed = _both(trails, crimes, Rules())
+    real = sweep._cell_slots
+    monkeypatch.setattr(sweep, "_cell_slots", lambda *a: np.full_like(real(*a), ~np.uint64(0)))
+    _assert_same(_both(trails, crimes, Rules())[0], indexed)
+    monkeypatch.setattr(sweep, "_cell_slots", lambda *a: real(*a) << np.uint64(8))
+    assert len(_both(trails, crimes, Rules())[0][0]) < len(indexed[0])
+
+
+def test_match_with_fields_and_buffers_that_fill_up_equals_the_index(monkeypatch):
+    trails, crimes = _far_apart_world()
+    rules = Rules()
+    trail = prepare_trail(trails)
+    want = match_prepared(trail, build_index(trail, rules.max_gap_s, True),
+                          prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns),
+                          rules)
+    monkeypatch.setattr(sweep, "MIN_BUFFER", 1)
+    monkeypatch.setattr(sweep, "BUFFER_PER_CRIME", 0)
+    pd.testing.assert_frame_equal(match(trails, crimes, rules), want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 400), st.integers(1, 50),
+       st.integers(1, 30))
+def test_hit_order_is_the_lexicographic_order(seed, n, n_ranks, n_subjects):
+    """Crime rank, subject rank, crime row: the counting sort with its two in-group sorts
+    (few hits, and a crowded crime) gives lexsort's order."""
+    rng = np.random.default_rng(seed)
+    row = rng.integers(0, 3 * n_ranks, n)
+    crime_rank = row % n_ranks  # a row has one rank; ranks repeat across rows
+    subject_rank = rng.integers(0, n_subjects, n)
+    key = np.unique(np.stack([crime_rank, subject_rank, row]), axis=1)  # distinct hits
+    crime_rank, subject_rank, row = key
+    got = _hit_order(crime_rank, subject_rank, row, n_ranks)
+    np.testing.assert_array_equal(got, np.lexsort((row, subject_rank, crime_rank)))
+
+
+def test_source_codes_are_numpys_unique():
+    sources = np.array([16, 1, 3, 1, 16, 0, 5], dtype=np.int64)
+    masks, index = _source_codes(sources)
+    want_masks, want_index = np.unique(sources, return_inverse=True)
+    np.testing.assert_array_equal(masks, want_masks)
+    np.testing.assert_array_equal(index, want_index)
 
 
 def _far_apart_world(n_subjects: int = 40, n_crimes: int = 200):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 import pandas as pd
 
 from trailmatch.index.query import hit_fields, hit_pairs
 from trailmatch.index.segments import SegmentIndex, TrailPath, trail_path
-from trailmatch.index.sweep import sweep_pairs
+from trailmatch.index.sweep import sweep_hits, sweep_pairs
 from trailmatch.rules import Rules
 from trailmatch.trails import (
     Crimes,
@@ -41,9 +42,7 @@ def candidate_pairs(trail: Trail, path: SegmentIndex | TrailPath, crimes: Crimes
     is queried; a bare path (``trail_path``) is streamed past the binned crimes. Same pairs."""
     if isinstance(path, SegmentIndex):
         return hit_pairs(path, crimes.x, crimes.y, crimes.w0, crimes.w1, radius_m)
-    return sweep_pairs(trail.starts, path.subject, path.t, path.x, path.y, path.reach,
-                       path.max_gap_ns, path.widest_piece_m, crimes.x, crimes.y, crimes.w0,
-                       crimes.w1, radius_m)
+    return sweep_pairs(trail.starts, path, crimes.x, crimes.y, crimes.w0, crimes.w1, radius_m)
 
 
 def match_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rules) -> pd.DataFrame:
@@ -53,25 +52,34 @@ def match_prepared(trail: Trail, index: SegmentIndex, crimes: Crimes, rules: Rul
     if crimes.n == 0 or trail.n_fixes == 0:
         return empty_hits()
     pair_crime, pair_subject = candidate_pairs(trail, index, crimes, rules.radius_m)
-    return _hits_frame(trail, index, crimes, rules, pair_crime, pair_subject)
+    fields = hit_fields(index, trail, pair_crime, pair_subject, crimes.x, crimes.y, crimes.w0,
+                        crimes.w1, rules.radius_m)
+    return _hits_frame(trail, crimes, pair_crime, pair_subject, fields)
 
 
 def match_streamed(trail: Trail, crimes: Crimes, rules: Rules) -> pd.DataFrame:
     """The matching step without a segment index: the crimes are binned and every subject's
-    path is streamed past them once (``index/sweep.py``). Same hits as ``match_prepared``."""
+    path is streamed past them once (``index/sweep.py``), which finds the hits and their
+    fields in the same pass; the few hits whose closest approach lies beyond ``R`` get it from
+    ``hit_fields``' walk. Same hits, same fields as ``match_prepared``."""
     if crimes.n == 0 or trail.n_fixes == 0:
         return empty_hits()
     path = trail_path(trail, rules.max_gap_s, rules.count_precision)
-    pair_crime, pair_subject = candidate_pairs(trail, path, crimes, rules.radius_m)
-    return _hits_frame(trail, path, crimes, rules, pair_crime, pair_subject)
+    pair_crime, pair_subject, fields, walk = sweep_hits(trail, path, crimes.x, crimes.y,
+                                                         crimes.w0, crimes.w1, rules.radius_m)
+    if walk.any():
+        walked = hit_fields(path, trail, pair_crime[walk], pair_subject[walk], crimes.x,
+                            crimes.y, crimes.w0, crimes.w1, rules.radius_m)
+        for column, values in zip(fields, walked, strict=True):
+            column[walk] = values
+    return _hits_frame(trail, crimes, pair_crime, pair_subject, fields)
 
 
-def _hits_frame(trail: Trail, path: SegmentIndex | TrailPath, crimes: Crimes, rules: Rules,
-                pair_crime: np.ndarray, pair_subject: np.ndarray) -> pd.DataFrame:
-    """Every field of the (crime row, subject code) hits, as the sorted hits DataFrame."""
-    (found, dist, tmin, first_in, last_in, duration, fixes_in, max_prec,
-     sources) = hit_fields(path, trail, pair_crime, pair_subject, crimes.x, crimes.y,
-                           crimes.w0, crimes.w1, rules.radius_m)
+def _hits_frame(trail: Trail, crimes: Crimes, pair_crime: np.ndarray, pair_subject: np.ndarray,
+                fields: tuple[np.ndarray, ...]) -> pd.DataFrame:
+    """The (crime row, subject code) hits with their fields (``hit_fields``' arrays, in the
+    pairs' order) as the sorted hits DataFrame."""
+    found, dist, tmin, first_in, last_in, duration, fixes_in, max_prec, sources = fields
     if not found.all():  # both steps use the same arithmetic: this cannot happen
         raise AssertionError("the candidate search and hit_fields disagree")
     frame = crimes.frame
@@ -83,15 +91,15 @@ def _hits_frame(trail: Trail, path: SegmentIndex | TrailPath, crimes: Crimes, ru
     subject_rank[np.argsort(trail.subjects.astype(str), kind="stable")] = np.arange(
         trail.n_subjects)
     order = _hit_order(crime_rank[pair_crime], subject_rank[pair_subject], pair_crime,
-                       max(frame.shape[0], 1), max(trail.n_subjects, 1))
+                       max(frame.shape[0], 1))
     pair_crime, pair_subject = pair_crime[order], pair_subject[order]
-    masks, mask_index = np.unique(sources[order], return_inverse=True)
+    masks, mask_index = _source_codes(sources[order])
     names = [sources_text(int(m)) for m in masks]
     return pd.DataFrame({
         "crime_reference": _take_text(frame["crime_reference"], pair_crime),
         "police_force": _take_text(frame["police_force"], pair_crime),
         "crime_type": _take_text(frame["crime_type"], pair_crime),
-        "subject": _take_text(pd.Series(trail.subjects, dtype=object), pair_subject),
+        "subject": pd.array(trail.subjects, dtype="str").take(pair_subject),  # always text
         "min_distance_m": dist[order],
         "closest_time": ns_to_datetime(tmin[order]),
         "first_in": ns_to_datetime(first_in[order]),
@@ -103,14 +111,49 @@ def _hits_frame(trail: Trail, path: SegmentIndex | TrailPath, crimes: Crimes, ru
     })
 
 
-def _hit_order(crime_rank: np.ndarray, subject_rank: np.ndarray, row: np.ndarray,
-               n_rows: int, n_subjects: int) -> np.ndarray:
-    """The order of hits by crime rank, subject rank, then crime row: one integer key when
-    it fits in 63 bits (a national day: 2·10^12), else a lexsort."""
-    if n_rows * n_subjects * n_rows < 2**62:
-        key = (crime_rank.astype(np.int64) * n_subjects + subject_rank) * n_rows + row
-        return np.argsort(key, kind="stable")
-    return np.lexsort((row, subject_rank, crime_rank))
+@nb.njit(cache=True)
+def _hit_order(crime_rank, subject_rank, row, n_ranks):
+    """The order of hits by crime rank, subject rank, then crime row (all three together are
+    unique): a counting sort on the crime rank, then each crime's few hits by the other two."""
+    n = crime_rank.size
+    start = np.zeros(n_ranks + 1, dtype=np.int64)
+    for p in range(n):
+        start[crime_rank[p] + 1] += 1
+    for g in range(n_ranks):
+        start[g + 1] += start[g]
+    fill = start[:-1].copy()
+    order = np.empty(n, dtype=np.int64)
+    for p in range(n):
+        order[fill[crime_rank[p]]] = p
+        fill[crime_rank[p]] += 1
+    n_rows = np.int64(row.max()) + 1 if n else 1
+    for g in range(n_ranks):
+        a = start[g]
+        b = start[g + 1]
+        if b - a > 16:  # a crowded crime
+            key = np.empty(b - a, dtype=np.int64)
+            for j in range(a, b):
+                key[j - a] = np.int64(subject_rank[order[j]]) * n_rows + row[order[j]]
+            order[a:b] = order[a:b][np.argsort(key)]
+            continue
+        for j in range(a + 1, b):  # insertion sort
+            p = order[j]
+            k = j - 1
+            while k >= a and (subject_rank[order[k]] > subject_rank[p] or (
+                    subject_rank[order[k]] == subject_rank[p] and row[order[k]] > row[p])):
+                order[k + 1] = order[k]
+                k -= 1
+            order[k + 1] = p
+    return order
+
+
+def _source_codes(sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct source bit masks ascending, each hit's index into them): what
+    ``np.unique(..., return_inverse=True)`` gives, by counting (masks are a few bits)."""
+    present = np.flatnonzero(np.bincount(sources, minlength=1))
+    index_of = np.zeros(present[-1] + 1 if present.size else 1, dtype=np.int64)
+    index_of[present] = np.arange(present.size)
+    return present, index_of[sources]
 
 
 def _take_text(column: pd.Series, rows: np.ndarray):

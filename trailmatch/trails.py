@@ -57,9 +57,13 @@ def sources_text(mask: int) -> str:
     return ";".join(name for bit, name in _BIT_NAMES if mask & bit)
 
 
-def to_utc_ns(values, what: str) -> np.ndarray:
+NAT_NS = np.iinfo(np.int64).min  # NaT's value
+
+
+def to_utc_ns(values, what: str, check_missing: bool = True) -> np.ndarray:
     """Instants as int64 nanoseconds since the epoch, UTC. Naive datetimes are taken as UTC;
-    strings are parsed as ISO 8601."""
+    strings are parsed as ISO 8601. A missing time (NaT) is an error unless the caller checks
+    for it (``check_missing=False``: NaT is ``NAT_NS``)."""
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     if not pd.api.types.is_datetime64_any_dtype(s.dtype):
         s = pd.to_datetime(s, utc=True, format="ISO8601")
@@ -67,7 +71,9 @@ def to_utc_ns(values, what: str) -> np.ndarray:
     if unit != "ns":  # as_unit copies even when it changes nothing
         s = s.dt.as_unit("ns")
     ns = s.array.asi8  # tz-aware values are stored as UTC instants
-    missing = ns == np.iinfo(np.int64).min  # NaT
+    if not check_missing:
+        return ns
+    missing = ns == NAT_NS
     if missing.any():
         raise ValueError(f"{what}: row {int(np.flatnonzero(missing)[0])}: missing time")
     return ns
@@ -99,6 +105,7 @@ class Trail:
     source: np.ndarray  # uint8 tag-store code, 0 unknown
     starts: np.ndarray  # int64, len(subjects) + 1
     duplicates: int = 0  # fixes dropped as duplicates of (subject, time)
+    has_precision: bool = True  # False: no precision was given (``precision`` is all NaN)
 
     @property
     def n_fixes(self) -> int:
@@ -109,36 +116,61 @@ class Trail:
         return int(self.subjects.size)
 
 
-@nb.njit(cache=True)
-def _sorted_and_duplicates(code, t):
-    """(whether the fixes are sorted by subject and time, how many repeat the subject and time
-    of the fix before them — meaningful when sorted): one pass (serial measured faster than a
-    parallel reduction here: it stops early and is memory-bound)."""
-    dups = 0
-    for i in range(1, code.size):
-        if code[i] < code[i - 1] or (code[i] == code[i - 1] and t[i] < t[i - 1]):
-            return False, 0
-        if code[i] == code[i - 1] and t[i] == t[i - 1]:
-            dups += 1
-    return True, dups
+SCAN_CHUNKS = 16  # pieces of the fixes scanned in parallel
 
 
 @nb.njit(cache=True, parallel=True)
-def _first_bad(x, y, prec):
-    """(first row with a non-finite coordinate, first row with a negative precision, whether
-    any precision is infinite); -1 where none. Parallel: min-reductions over the rows."""
-    n = x.size
-    bad_xy = n
-    bad_prec = n
-    infinite = 0
-    for i in nb.prange(n):
-        if not (np.isfinite(x[i]) and np.isfinite(y[i])):
-            bad_xy = min(bad_xy, i)
-        if prec[i] < 0.0:
-            bad_prec = min(bad_prec, i)
-        if np.isinf(prec[i]):
-            infinite += 1
-    return (bad_xy if bad_xy < n else -1), (bad_prec if bad_prec < n else -1), infinite > 0
+def _scan_fixes(code, t, x, y, prec):
+    """One parallel pass over the fixes as given, reading only: the first row (-1: none) with
+    a missing subject, a missing time, a non-finite coordinate, a negative precision, and the
+    first out of (subject, time) order; whether any precision is infinite; and how many fixes
+    repeat the subject and time of the fix before them (meaningful when in order). The rows
+    are cut into ``SCAN_CHUNKS`` pieces, each scanned in a plain loop. (Writing fresh arrays
+    here measured slower than numpy doing it alone: the two threads' page faults queue.)"""
+    n = t.size
+    first = np.full((SCAN_CHUNKS, 5), n, dtype=np.int64)
+    infinite = np.zeros(SCAN_CHUNKS, dtype=np.int64)
+    dups = np.zeros(SCAN_CHUNKS, dtype=np.int64)
+    per = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    for k in nb.prange(SCAN_CHUNKS):
+        no_subject = n
+        no_time = n
+        bad_xy = n
+        bad_prec = n
+        disorder = n
+        n_inf = 0
+        n_dup = 0
+        for i in range(k * per, min((k + 1) * per, n)):
+            c = code[i]
+            if c < 0 and no_subject == n:
+                no_subject = i
+            if t[i] == NAT_NS and no_time == n:
+                no_time = i
+            if not (np.isfinite(x[i]) and np.isfinite(y[i])) and bad_xy == n:
+                bad_xy = i
+            if prec[i] < 0.0 and bad_prec == n:
+                bad_prec = i
+            if np.isinf(prec[i]):
+                n_inf += 1
+            if i > 0:
+                before = code[i - 1]
+                if c < before or (c == before and t[i] < t[i - 1]):
+                    if disorder == n:
+                        disorder = i
+                elif c == before and t[i] == t[i - 1]:
+                    n_dup += 1
+        first[k, 0] = no_subject
+        first[k, 1] = no_time
+        first[k, 2] = bad_xy
+        first[k, 3] = bad_prec
+        first[k, 4] = disorder
+        infinite[k] = n_inf
+        dups[k] = n_dup
+    out = np.empty(5, dtype=np.int64)
+    for j in range(5):
+        v = first[:, j].min()
+        out[j] = v if v < n else -1
+    return out, infinite.sum() > 0, dups.sum()
 
 
 @nb.njit(cache=True)
@@ -167,28 +199,31 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
     missing = [c for c in TRAIL_COLUMNS if c not in trails.columns]
     if missing:
         raise ValueError(f"trails: missing column(s) {missing}; need {list(TRAIL_COLUMNS)}")
-    n = len(trails)
     subj = trails["subject"]
     if isinstance(subj.dtype, pd.CategoricalDtype):
-        codes = subj.cat.codes.to_numpy().astype(np.int32)
+        codes = subj.cat.codes.to_numpy()
         names = np.asarray(subj.cat.categories.astype(str), dtype=object)
-        if (codes < 0).any():
-            raise ValueError(f"trails: row {int(np.flatnonzero(codes < 0)[0])}: missing subject")
     else:
         if subj.isna().any():
             raise ValueError(f"trails: row {int(np.flatnonzero(subj.isna().to_numpy())[0])}: "
                              "missing subject")
         codes, uniques = pd.factorize(subj.astype(str), sort=True)
-        codes = codes.astype(np.int32)
         names = np.asarray(uniques, dtype=object)
-    t = to_utc_ns(trails["time"], "trails.time")
+    t = to_utc_ns(trails["time"], "trails.time", check_missing=False)
     x = trails["x"].to_numpy(dtype=np.float64)
     y = trails["y"].to_numpy(dtype=np.float64)
-    if "precision_m" in trails.columns:
+    codes = codes.astype(np.int32, copy=False)
+    has_precision = "precision_m" in trails.columns
+    if has_precision:
         prec = trails["precision_m"].to_numpy(dtype=np.float64, na_value=np.nan)
     else:
-        prec = np.full(n, np.nan)
-    bad_xy, bad_prec, infinite_prec = _first_bad(x, y, prec)
+        prec = np.full(t.size, np.nan)
+    first, infinite_prec, dups = _scan_fixes(codes, t, x, y, prec)
+    no_subject, no_time, bad_xy, bad_prec, disorder = (int(v) for v in first)
+    if no_subject >= 0:
+        raise ValueError(f"trails: row {no_subject}: missing subject")
+    if no_time >= 0:
+        raise ValueError(f"trails.time: row {no_time}: missing time")
     if bad_xy >= 0:
         raise ValueError(f"trails: row {bad_xy}: non-finite coordinate x={x[bad_xy]!r}, "
                          f"y={y[bad_xy]!r}")
@@ -196,13 +231,13 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
         raise ValueError(f"trails: row {bad_prec}: negative precision_m={prec[bad_prec]!r}")
     if infinite_prec:  # an infinite precision says nothing: treat it as unknown
         prec = np.where(np.isfinite(prec), prec, np.nan)
-    src = source_codes(trails["source"]) if "source" in trails.columns else np.zeros(n, np.uint8)
+    src = (source_codes(trails["source"]) if "source" in trails.columns
+           else np.zeros(t.size, np.uint8))
 
-    ordered, dups = _sorted_and_duplicates(codes, t)
-    if not ordered:
+    if disorder >= 0:
         order = np.lexsort((t, codes))
         codes, t, x, y, prec, src = (a[order] for a in (codes, t, x, y, prec, src))
-        dups = int(n - _first_of_runs(codes, t).sum())
+        dups = int(t.size - _first_of_runs(codes, t).sum())
     if dups:
         # Re-sort so the kept duplicate is chosen by content, not by input order.
         pkey = np.where(np.isnan(prec), np.inf, prec)
@@ -211,7 +246,7 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
         keep = _first_of_runs(codes, t)
         codes, t, x, y, prec, src = (a[keep] for a in (codes, t, x, y, prec, src))
     starts = _csr_starts(codes, names.size)
-    return Trail(names, codes, t, x, y, prec, src, starts, dups)
+    return Trail(names, codes, t, x, y, prec, src, starts, dups, has_precision)
 
 
 @dataclass

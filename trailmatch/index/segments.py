@@ -236,9 +236,9 @@ def _max_reach(block_box: np.ndarray) -> float:
 def reach_of(trail: Trail, count_precision: bool) -> np.ndarray:
     """The precision radius counted for each fix: its precision (0 when unknown), or 0 when
     precision is not counted."""
-    if count_precision:
+    if count_precision and trail.has_precision:
         return np.nan_to_num(trail.precision, nan=0.0)
-    return np.zeros(trail.n_fixes)
+    return np.zeros(trail.n_fixes)  # calloc'd: pages of zeros are not written
 
 
 @nb.njit(cache=True, parallel=True)

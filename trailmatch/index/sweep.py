@@ -1,12 +1,12 @@
-"""Hit pairs by streaming each subject's path past the crimes, binned: one pass over the fixes.
+"""Hits by streaming each subject's path past the crimes, binned: one pass over the fixes.
 
 ``hit_pairs`` (query.py) asks a segment index, built once and kept (the trail store persists one
 per day), which subjects came near each crime. When the trail arrives as a DataFrame and is
 matched once, building that index just to query it once costs more than the matching: the
 crimes are the small side (a national day: 20,000 crimes against 7.2 M fixes). So ``match()``
 turns the question round. The crimes' boxes — the crime widened by ``R`` in space, its widened
-window in time — are binned into a small hashed grid that stays in cache, and every subject's
-path pieces are streamed past it in time order, each piece looking up only the bins its own box
+window in time — are binned into dense grids that stay in cache, and every subject's path
+pieces are streamed past them in time order, each piece looking up only the bins its own box
 reaches. Candidates are refined with the same closed forms and box pre-test as the index query
 (``segment_in_vicinity``, ``fix_in_vicinity``), so both find the same pairs.
 
@@ -34,6 +34,25 @@ crimes are numbered in order of window start, so each cell's list is in that ord
 scans from the first crime whose window can still be open (found by bisection on long lists)
 and stops at the first that opens after the piece ends.
 
+Quiet blocks. Each cell also keeps 64 bits: the time slots (the crimes' span in 64) in which
+any of its crimes' windows is open. A block of ``BLOCK`` consecutive fixes (its box and largest
+reach are the path's ``block_box``) whose cells, at the level its width picks, have no open
+slot while its pieces last is stepped over whole: a hit's witness point q lies in the crime's
+box and in the piece's box, so in the block's box, in a cell the crime was entered in, at an
+instant of the crime's window. The same bits let a piece skip a cell's list outright. On the
+synthetic national day a third of the blocks are stepped over.
+
+Hit fields in the same pass (``sweep_hits``, what ``match()`` uses). Rather than stopping at a
+crime's first piece in the vicinity and then walking the window again (``hit_fields``), every
+piece that meets the crime's bins and comes within ``R`` + the largest reach of it is taken
+through the same arithmetic as the walk, in the same time order, into the crime's running
+fields for the subject (``_piece_fields``); they are written out when the subject's path ends.
+Every piece in the vicinity, and every fix in it, is among those (the argument above), so the
+first and last instants, the duration, the fixes, the precision and the sources are the
+walk's, bit for bit. The closest approach is too whenever it is within ``R``: any piece that
+comes that close is seen. A hit whose closest approach lies beyond ``R`` (possible only when
+precision is counted) is flagged and its fields are taken from the walk.
+
 Parallel over subjects (numba ``prange``): each thread keeps, per crime, the last subject it
 found and the last piece that tested it (so a crime in several bins a piece visits is refined
 once) and appends its pairs to its own buffer; a buffer that fills up sends the subject to a
@@ -48,8 +67,17 @@ import math
 import numba as nb
 import numpy as np
 
-from trailmatch.index.query import first_at_or_after, fix_in_vicinity, segment_in_vicinity
-from trailmatch.index.segments import joined
+from trailmatch.index.query import (
+    SOURCE_BIT_LUT,
+    box_distance2,
+    first_at_or_after,
+    fix_in_vicinity,
+    segment_in_vicinity,
+    segment_may_hit,
+)
+from trailmatch.index.segments import BLOCK, TrailPath, joined
+from trailmatch.index.vicinity import point_distance, segment_vicinity
+from trailmatch.trails import Trail
 
 N_LEVELS = 6
 LEVEL_FACTOR = 4.0
@@ -83,6 +111,31 @@ def _cell_range(lo, hi, origin, inv_size, n):
     a = math.floor((lo - origin) * inv_size)
     b = math.floor((hi - origin) * inv_size)
     return max(a, 0), min(b, n - 1)
+
+
+@nb.njit(cache=True, inline="always")
+def _slot_bits(a, b, t0, per_slot):
+    """The bits of the 64 time slots (``1 / per_slot`` ns wide from ``t0``, the first and
+    last open-ended) that the interval [a, b] (ns) meets. Crimes and pieces both go through
+    here, so an instant is in the same slot for both."""
+    s0 = min(max(math.floor(np.float64(a - t0) * per_slot), 0), 63)
+    s1 = min(max(math.floor(np.float64(b - t0) * per_slot), 0), 63)
+    if s1 == 63:
+        upto = np.uint64(0xFFFFFFFFFFFFFFFF)
+    else:
+        upto = (np.uint64(1) << np.uint64(s1 + 1)) - np.uint64(1)
+    return upto & ~((np.uint64(1) << np.uint64(s0)) - np.uint64(1))
+
+
+@nb.njit(cache=True)
+def _cell_slots(cell_start, open_at, close_at, t0, per_slot):
+    """Per cell, the time slots in which any of its crimes' windows is open."""
+    n_cells = cell_start.size - 1
+    mask = np.zeros(n_cells, dtype=np.uint64)
+    for c in range(n_cells):
+        for e in range(cell_start[c], cell_start[c + 1]):
+            mask[c] |= _slot_bits(open_at[e], close_at[e], t0, per_slot)
+    return mask
 
 
 @nb.njit(cache=True)
@@ -158,25 +211,180 @@ class CrimeGrid:
         self.cell_start, self.crime, self.open_at, self.close_at = _grid_cells(
             self.cx, self.cy, self.w0, self.w1, self.radius, self.gx, self.gy, self.inv_size,
             self.nx, self.ny, self.base)
+        # when in the crimes' time span each cell has a window open: 64 slots
+        self.t0 = int(self.w0[0])
+        self.per_slot = 64.0 / max(float(int(self.w1.max()) - self.t0), 1.0)
+        self.cell_slots = _cell_slots(self.cell_start, self.open_at, self.close_at, self.t0,
+                                      self.per_slot)
         if self.crime.size < 2**31:  # half the offsets' cache footprint
             self.cell_start = self.cell_start.astype(np.int32)
         self.max_window_ns = int((self.w1 - self.w0).max())
 
 
+# a crime's running fields for the subject being streamed (``with_fields``): the columns of
+# its row of ``acc`` (one cache line; the count and the source bit mask are exact in a
+# float64), and of the output buffers ``buf_f`` / ``buf_i``
+BEST, BEST_T, FIRST_IN, LAST_IN, DURATION, MAX_PREC, FIXES_IN, SOURCES = range(8)
+OUT_DIST, OUT_DURATION, OUT_MAX_PREC = range(3)
+OUT_TIME, OUT_FIRST_IN, OUT_LAST_IN, OUT_FIXES_IN, OUT_SOURCES = range(5)
+
+
+@nb.njit(cache=True, inline="always")
+def _count_fix(t, x, y, reach, precision, source, bit_lut, m, base, w1, wlen, cx, cy, radius,
+               acc, i):
+    """Fix m into crime i's ``fixes_in``, largest precision and sources when it is inside the
+    window and in the vicinity (``_pair_fields``'s test, the same arithmetic)."""
+    rel = np.float64(t[m] - base) * NS
+    if (t[m] <= w1 and rel >= 0.0 and rel <= wlen
+            and point_distance(x[m], y[m], cx, cy) <= radius + reach[m]):
+        acc[i, FIXES_IN] += 1.0
+        if precision[m] == precision[m] and precision[m] > acc[i, MAX_PREC]:
+            acc[i, MAX_PREC] = precision[m]
+        acc[i, SOURCES] = np.float64(np.int64(acc[i, SOURCES]) | bit_lut[source[m]])
+
+
+@nb.njit(cache=True, inline="always")
+def _piece_fields(subject, t, x, y, reach, precision, source, bit_lut, max_gap_ns, m, link, i,
+                  w0, w1, wlen, cx, cy, radius, hit_bound2, acc):
+    """What piece m (its segment when ``link``, else the isolated fix) adds to crime i's
+    fields — exactly what ``_pair_fields`` adds when its walk reaches m, with the fix that
+    ends a run counted by the segment it ends. Like the walk, a segment that is not in the
+    vicinity is only measured when its box is nearer than the closest approach so far and
+    than ``hit_bound2`` (no hit's closest approach is farther)."""
+    base = w0[i]
+    ccx = cx[i]
+    ccy = cy[i]
+    _count_fix(t, x, y, reach, precision, source, bit_lut, m, base, w1[i], wlen[i], ccx, ccy,
+               radius, acc, i)
+    if link:
+        best = acc[i, BEST]
+        may_hit = segment_may_hit(x, y, reach, m, ccx, ccy, radius)
+        if may_hit or box_distance2(x[m], y[m], x[m + 1], y[m + 1], ccx, ccy) < min(
+                best * best, hit_bound2):
+            ov, ok, a, b, dmin, tmin = segment_vicinity(
+                np.float64(t[m] - base) * NS, x[m], y[m], reach[m],
+                np.float64(t[m + 1] - base) * NS, x[m + 1], y[m + 1], reach[m + 1], ccx, ccy,
+                radius, wlen[i])
+            if ov:
+                if dmin < best:
+                    acc[i, BEST] = dmin
+                    acc[i, BEST_T] = tmin
+                if ok and may_hit:
+                    acc[i, FIRST_IN] = min(acc[i, FIRST_IN], a)
+                    acc[i, LAST_IN] = max(acc[i, LAST_IN], b)
+                    acc[i, DURATION] += b - a
+        if not joined(subject, t, m + 1, max_gap_ns):  # fix m+1 ends the run
+            _count_fix(t, x, y, reach, precision, source, bit_lut, m + 1, base, w1[i], wlen[i],
+                       ccx, ccy, radius, acc, i)
+    else:
+        rel = np.float64(t[m] - base) * NS
+        if t[m] <= w1[i] and rel >= 0.0 and rel <= wlen[i]:
+            d = point_distance(x[m], y[m], ccx, ccy)
+            if d < acc[i, BEST]:
+                acc[i, BEST] = d
+                acc[i, BEST_T] = rel
+            if d <= radius + reach[m]:
+                acc[i, FIRST_IN] = min(acc[i, FIRST_IN], rel)
+                acc[i, LAST_IN] = max(acc[i, LAST_IN], rel)
+
+
+@nb.njit(cache=True, inline="always")
+def _start_fields(acc, i):
+    acc[i, BEST] = math.inf
+    acc[i, BEST_T] = 0.0
+    acc[i, FIRST_IN] = math.inf
+    acc[i, LAST_IN] = -math.inf
+    acc[i, DURATION] = 0.0
+    acc[i, MAX_PREC] = -1.0
+    acc[i, FIXES_IN] = 0.0
+    acc[i, SOURCES] = 0.0
+
+
+@nb.njit(cache=True, inline="always")
+def _emit_fields(s, w0, touched, n_touched, acc, buf_crime, buf_subject, buf_f, buf_i,
+                 fill):
+    """The crimes of ``touched`` that subject s was in the vicinity of, with their fields,
+    into the buffers from ``fill``; returns the new fill, or -1 when they do not fit."""
+    for k in range(n_touched):
+        i = touched[k]
+        if acc[i, FIRST_IN] > acc[i, LAST_IN]:
+            continue  # looked at, never in the vicinity
+        if fill == buf_crime.size:
+            return -1
+        base = w0[i]
+        buf_crime[fill] = i
+        buf_subject[fill] = s
+        buf_f[fill, OUT_DIST] = acc[i, BEST]
+        buf_f[fill, OUT_DURATION] = acc[i, DURATION]
+        buf_f[fill, OUT_MAX_PREC] = acc[i, MAX_PREC] if acc[i, MAX_PREC] >= 0.0 else np.nan
+        buf_i[fill, OUT_TIME] = base + np.int64(round(acc[i, BEST_T] * 1e9))
+        buf_i[fill, OUT_FIRST_IN] = base + np.int64(round(acc[i, FIRST_IN] * 1e9))
+        buf_i[fill, OUT_LAST_IN] = base + np.int64(round(acc[i, LAST_IN] * 1e9))
+        buf_i[fill, OUT_FIXES_IN] = np.int64(acc[i, FIXES_IN])
+        buf_i[fill, OUT_SOURCES] = np.int64(acc[i, SOURCES])
+        fill += 1
+    return fill
+
+
+@nb.njit(cache=True, inline="always")
+def _block_quiet(block_box, k, t_first, t_last, cell_m, gx, gy, inv_size, nx, ny, base,
+                 cell_slots, t0, per_slot):
+    """No crime can be met by a piece of block k that starts at or after the fix at
+    ``t_first``: every cell that the block's box (widened by its largest reach) meets, at the
+    level its width picks, is free of open windows from ``t_first`` to ``t_last``. A hit's
+    witness point lies in the crime's box and the piece's box (the argument above), so in
+    the block's box, and the crime is entered in that point's cell at every level."""
+    r = block_box[k, 4]
+    xa = block_box[k, 0] - r
+    xb = block_box[k, 1] + r
+    ya = block_box[k, 2] - r
+    yb = block_box[k, 3] + r
+    level = _level_of(max(xb - xa, yb - ya) / PIECE_CELLS, cell_m, nx.size - 1)
+    ix0, ix1 = _cell_range(xa, xb, gx, inv_size[level], nx[level])
+    iy0, iy1 = _cell_range(ya, yb, gy, inv_size[level], ny[level])
+    bits = _slot_bits(t_first, t_last, t0, per_slot)
+    for iy in range(iy0, iy1 + 1):
+        row = base[level] + iy * nx[level]
+        for ix in range(ix0, ix1 + 1):
+            if cell_slots[row + ix] & bits:
+                return False
+    return True
+
+
 @nb.njit(cache=True)
-def _subject_pairs(s, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w1, wlen,
-                   radius, gx, gy, cell_m, inv_size, nx, ny, base, cell_start, crime, open_at,
-                   close_at, max_window_ns, t_lo, t_hi, found_by, tested_by, buf_crime,
-                   buf_subject, fill):
-    """Append the crimes subject s is in the vicinity of to the buffer from ``fill``; returns
-    the new fill, or -1 when the buffer is too small."""
+def _subject_pairs(s, starts, subject, t, x, y, reach, precision, source, bit_lut, max_gap_ns,
+                   cx, cy, w0, w1, wlen, radius, gx, gy, cell_m, inv_size, nx, ny, base,
+                   cell_start, crime, open_at, close_at, max_window_ns, t_lo, t_hi, with_fields,
+                   hit_bound2, block_box, cell_slots, t0, per_slot, found_by, tested_by, acc,
+                   touched, buf_crime, buf_subject, buf_f, buf_i, fill):
+    """Append the crimes subject s is in the vicinity of to the buffer from ``fill`` (with
+    every hit field in ``buf_f``/``buf_i`` when ``with_fields``); returns the new fill, or -1
+    when the buffer is too small.
+
+    Without fields a crime is refined until the first piece in its vicinity. With fields every
+    piece that meets a crime's bins is taken through ``_piece_fields`` (``found_by`` then
+    marks whose fields a crime's row of ``acc`` holds), and the crimes the subject
+    was in the vicinity of are written out when its path ends."""
+    n_touched = 0
+    gate2 = hit_bound2 * (1.0 + 1e-9)  # kept a little wide of every test behind it
     lo = starts[s]
     hi = starts[s + 1]
     n_levels = nx.size
     # pieces that can meet a window start at most max gap before the earliest window start
     m = max(first_at_or_after(t, lo, hi, t_lo - max_gap_ns) - 1, lo)
     link = joined(subject, t, m - 1, max_gap_ns)  # fix m ends a segment
+    next_block = m
     while m < hi and t[m] <= t_hi:
+        if m >= next_block:
+            # no crime's window is open in any cell the block's pieces reach while they
+            # last: step over the block
+            k = m // BLOCK
+            next_block = (k + 1) * BLOCK
+            if _block_quiet(block_box, k, t[m], t[min(next_block, hi - 1)], cell_m, gx, gy,
+                            inv_size, nx, ny, base, cell_slots, t0, per_slot):
+                m = next_block
+                link = joined(subject, t, m - 1, max_gap_ns)
+                continue
         ends_segment = link
         link = joined(subject, t, m, max_gap_ns)
         if link:
@@ -206,9 +414,12 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w
         first_open = -1  # first crime whose window can still be open at t[m] (on demand)
         # a crime is once in a cell: only a piece over several cells can meet it twice
         one_cell = ix0 == ix1 and iy0 == iy1
+        bits = _slot_bits(t[m], t_end, t0, per_slot)
         for iy in range(iy0, iy1 + 1):
             row = base[level] + iy * nx[level]
             for ix in range(ix0, ix1 + 1):
+                if not cell_slots[row + ix] & bits:
+                    continue  # no window of the cell is open while the piece lasts
                 e = cell_start[row + ix]
                 e1 = cell_start[row + ix + 1]
                 if e1 - e > LONG_LIST:
@@ -223,6 +434,28 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w
                         continue
                     i = crime[e]
                     e += 1
+                    if with_fields:
+                        # nothing farther than any hit's closest approach counts: most
+                        # pieces stop here, before the crime's running fields are touched
+                        if link:
+                            gap2 = box_distance2(x[m], y[m], x[m + 1], y[m + 1], cx[i], cy[i])
+                        else:
+                            gap2 = box_distance2(x[m], y[m], x[m], y[m], cx[i], cy[i])
+                        if gap2 > gate2:
+                            continue
+                        if not one_cell:
+                            if tested_by[i] == m:
+                                continue
+                            tested_by[i] = m
+                        if found_by[i] != s:
+                            found_by[i] = s
+                            _start_fields(acc, i)
+                            touched[n_touched] = i
+                            n_touched += 1
+                        _piece_fields(subject, t, x, y, reach, precision, source, bit_lut,
+                                      max_gap_ns, m, link, i, w0, w1, wlen, cx, cy, radius,
+                                      hit_bound2, acc)
+                        continue
                     if found_by[i] == s:
                         continue
                     if not one_cell:
@@ -243,72 +476,122 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w
                         buf_subject[fill] = s
                         fill += 1
         m += 1
+    if with_fields:
+        return _emit_fields(s, w0, touched, n_touched, acc, buf_crime, buf_subject,
+                            buf_f, buf_i, fill)
     return fill
 
 
 @nb.njit(cache=True, parallel=True)
-def _sweep(subjects, starts, subject, t, x, y, reach, max_gap_ns, cx, cy, w0, w1, radius,
-           gx, gy, cell_m, inv_size, nx, ny, base, cell_start, crime, open_at, close_at,
-           max_window_ns, t_lo, t_hi, capacity, n_threads):
-    """Pairs of the given subjects. Returns (crime, subject, fill per thread, subjects whose
-    pairs did not fit); thread k's pairs are buf[k, :fill[k]]."""
+def _sweep(subjects, starts, subject, t, x, y, reach, precision, source, bit_lut, max_gap_ns, cx,
+           cy, w0, w1, radius, gx, gy, cell_m, inv_size, nx, ny, base, cell_start, crime,
+           open_at, close_at, max_window_ns, t_lo, t_hi, with_fields, hit_bound2, block_box,
+           cell_slots, t0, per_slot, capacity, n_threads):
+    """Pairs of the given subjects (and their fields when ``with_fields``). Returns (crime,
+    subject, float fields, integer fields, fill per thread, subjects whose pairs did not fit);
+    thread k's pairs are buf[k, :fill[k]]."""
     n_crimes = cx.size
     wlen = np.empty(n_crimes)
     for i in range(n_crimes):
         wlen[i] = np.float64(w1[i] - w0[i]) * NS
     found_by = np.full((n_threads, n_crimes), -1, dtype=np.int32)
     tested_by = np.full((n_threads, n_crimes), -1, dtype=np.int64)
+    n_acc = n_crimes if with_fields else 0
+    acc = np.empty((n_threads, n_acc, 8))
+    touched = np.empty((n_threads, n_acc), dtype=np.int64)
+    n_out = capacity if with_fields else 0
+    buf_f = np.empty((n_threads, n_out, 3))
+    buf_i = np.empty((n_threads, n_out, 5), dtype=np.int64)
     buf_crime = np.empty((n_threads, capacity), dtype=np.int64)
     buf_subject = np.empty((n_threads, capacity), dtype=np.int64)
     fill = np.zeros(n_threads, dtype=np.int64)
     overflow = np.zeros(subjects.size, dtype=np.bool_)
     for j in nb.prange(subjects.size):
         k = _thread_id()
-        got = _subject_pairs(subjects[j], starts, subject, t, x, y, reach, max_gap_ns, cx, cy,
-                             w0, w1, wlen, radius, gx, gy, cell_m, inv_size, nx, ny, base,
-                             cell_start, crime, open_at, close_at, max_window_ns, t_lo, t_hi,
-                             found_by[k], tested_by[k], buf_crime[k], buf_subject[k], fill[k])
+        got = _subject_pairs(subjects[j], starts, subject, t, x, y, reach, precision, source,
+                             bit_lut, max_gap_ns, cx, cy, w0, w1, wlen, radius, gx, gy, cell_m,
+                             inv_size, nx, ny, base, cell_start, crime, open_at, close_at,
+                             max_window_ns, t_lo, t_hi, with_fields, hit_bound2, block_box,
+                             cell_slots, t0, per_slot, found_by[k], tested_by[k], acc[k],
+                             touched[k], buf_crime[k], buf_subject[k], buf_f[k], buf_i[k],
+                             fill[k])
         if got < 0:
             overflow[j] = True  # drop its partial pairs; it is done again with more room
         else:
             fill[k] = got
-    return buf_crime, buf_subject, fill, overflow
+    return buf_crime, buf_subject, buf_f, buf_i, fill, overflow
 
 
-def sweep_pairs(starts, subject, t, x, y, reach, max_gap_ns: int, widest_piece_m: float, cx, cy,
-                w0, w1, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """(crime row, subject code) of every hit, grouped by crime row ascending, subjects
-    ascending within a crime — what ``hit_pairs`` returns for the same trail and crimes.
-
-    ``starts``: the trail's CSR offsets per subject; the fix arrays sorted by subject and time;
-    ``reach``: the precision radius counted per fix; ``widest_piece_m``: at least the widest
-    box of any piece (``TrailPath.widest_piece_m``); ``w0``/``w1``: the widened windows (ns)."""
+def _stream(starts, path: TrailPath, precision, source, cx, cy, w0, w1, radius: float,
+            with_fields: bool):
+    """(crime row, subject code, float fields, integer fields) of every hit, in no particular
+    order; the fields are empty unless ``with_fields``."""
     n_subjects = starts.size - 1
     if np.size(cx) == 0 or n_subjects == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
+        return (np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, 3)),
+                np.empty((0, 5), np.int64))
     w0 = np.asarray(w0, np.int64)
     by_start = np.argsort(w0, kind="stable")
     t_lo = int(w0[by_start[0]])
     t_hi = int(np.max(w1))
     grid = CrimeGrid(np.asarray(cx)[by_start], np.asarray(cy)[by_start], w0[by_start],
-                     np.asarray(w1)[by_start], radius, widest_piece_m)
+                     np.asarray(w1)[by_start], radius, path.widest_piece_m)
     n_threads = nb.get_num_threads()
     todo = np.arange(n_subjects, dtype=np.int64)
     capacity = max(MIN_BUFFER, BUFFER_PER_CRIME * grid.cx.size // n_threads)
-    got_crime: list[np.ndarray] = []
-    got_subject: list[np.ndarray] = []
+    got: list[tuple[np.ndarray, ...]] = []
     while todo.size:
-        buf_crime, buf_subject, fill, overflow = _sweep(
-            todo, starts, subject, t, x, y, reach, int(max_gap_ns), grid.cx, grid.cy, grid.w0,
-            grid.w1, grid.radius, grid.gx, grid.gy, grid.cell_m, grid.inv_size, grid.nx,
-            grid.ny, grid.base, grid.cell_start, grid.crime, grid.open_at, grid.close_at,
-            grid.max_window_ns, t_lo, t_hi, capacity, n_threads)
+        buf_crime, buf_subject, buf_f, buf_i, fill, overflow = _sweep(
+            todo, starts, path.subject, path.t, path.x, path.y, path.reach, precision, source,
+            SOURCE_BIT_LUT, path.max_gap_ns, grid.cx, grid.cy, grid.w0, grid.w1, grid.radius,
+            grid.gx, grid.gy, grid.cell_m, grid.inv_size, grid.nx, grid.ny, grid.base,
+            grid.cell_start, grid.crime, grid.open_at, grid.close_at, grid.max_window_ns, t_lo,
+            t_hi, with_fields, (radius + path.max_reach) ** 2, path.block_box, grid.cell_slots,
+            grid.t0, grid.per_slot, capacity, n_threads)
         for k in range(fill.size):
-            got_crime.append(buf_crime[k, :fill[k]])
-            got_subject.append(buf_subject[k, :fill[k]])
+            n = fill[k] if with_fields else 0
+            got.append((buf_crime[k, :fill[k]], buf_subject[k, :fill[k]], buf_f[k, :n],
+                        buf_i[k, :n]))
         todo = todo[overflow]
         capacity *= 4
-    pair_crime = by_start[np.concatenate(got_crime)]
-    pair_subject = np.concatenate(got_subject)
+    pair_crime, pair_subject, fields_f, fields_i = (np.concatenate(a)
+                                                    for a in zip(*got, strict=True))
+    return by_start[pair_crime], pair_subject, fields_f, fields_i
+
+
+def sweep_pairs(starts, path: TrailPath, cx, cy, w0, w1,
+                radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """(crime row, subject code) of every hit, grouped by crime row ascending, subjects
+    ascending within a crime — what ``hit_pairs`` returns for the same trail and crimes.
+
+    ``starts``: the trail's CSR offsets per subject; ``path``: its ``trail_path`` (the fixes
+    sorted by subject and time, the precision radius counted per fix, the block boxes and the
+    widest piece); ``w0``/``w1``: the crimes' widened windows (ns)."""
+    n = path.t.size
+    pair_crime, pair_subject, _, _ = _stream(
+        starts, path, np.empty(n), np.zeros(n, np.uint8), cx, cy, w0, w1, radius, False)
     order = np.lexsort((pair_subject, pair_crime))
     return pair_crime[order], pair_subject[order]
+
+
+def sweep_hits(trail: Trail, path: TrailPath, cx, cy, w0, w1, radius: float):
+    """Every hit with its fields from the same single pass: (crime row, subject code, fields)
+    in no particular order, ``fields`` as ``hit_fields`` returns them, and the hits whose
+    closest approach the pass cannot vouch for.
+
+    The pass sees the pieces whose box meets a crime's bins, which holds every piece that comes
+    within ``R`` of the crime, and so every piece that is in the vicinity or has a fix in it
+    (the argument above): ``first_in``, ``last_in``, ``duration_s``, ``fixes_in``, the largest
+    precision and the sources are exact. The closest approach is exact when it is within
+    ``R``; a hit whose closest approach is farther (its precision radius made it a hit, or
+    round-off at the edge: within a micrometre of ``R``) may have it on a piece the pass did
+    not see, and is flagged for ``hit_fields``' walk along the window."""
+    pair_crime, pair_subject, fields_f, fields_i = _stream(
+        trail.starts, path, trail.precision, trail.source, cx, cy, w0, w1, radius, True)
+    fields = (np.ones(pair_crime.size, np.bool_), fields_f[:, OUT_DIST].copy(),
+              fields_i[:, OUT_TIME].copy(), fields_i[:, OUT_FIRST_IN].copy(),
+              fields_i[:, OUT_LAST_IN].copy(), fields_f[:, OUT_DURATION].copy(),
+              fields_i[:, OUT_FIXES_IN].copy(), fields_f[:, OUT_MAX_PREC].copy(),
+              fields_i[:, OUT_SOURCES].copy())
+    # a micrometre inside R: the bins' arithmetic is then far from deciding the closest piece
+    return pair_crime, pair_subject, fields, ~(fields[1] <= radius - 1e-6)
