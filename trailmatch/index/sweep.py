@@ -88,6 +88,7 @@ LONG_LIST = 8  # a cell list longer than this is entered by bisection
 # pairs a thread can hold before its next subjects go to another round with 4x the room
 MIN_BUFFER = 1 << 16
 BUFFER_PER_CRIME = 16
+SUBJECTS_PER_CHUNK = 16  # the unit of work the threads take in turn
 NS = 1e-9
 _thread_id = nb.get_thread_id
 
@@ -541,13 +542,16 @@ def _stream(starts, path: TrailPath, precision, source, cx, cy, w0, w1, radius: 
     capacity = max(MIN_BUFFER, BUFFER_PER_CRIME * grid.cx.size // n_threads)
     got: list[tuple[np.ndarray, ...]] = []
     while todo.size:
-        buf_crime, buf_subject, buf_f, buf_i, fill, overflow = _sweep(
-            todo, starts, path.subject, path.t, path.x, path.y, path.reach, precision, source,
-            SOURCE_BIT_LUT, path.max_gap_ns, grid.cx, grid.cy, grid.w0, grid.w1, grid.radius,
-            grid.gx, grid.gy, grid.cell_m, grid.inv_size, grid.nx, grid.ny, grid.base,
-            grid.cell_start, grid.crime, grid.open_at, grid.close_at, grid.max_window_ns, t_lo,
-            t_hi, with_fields, (radius + path.max_reach) ** 2, path.block_box, grid.cell_slots,
-            grid.t0, grid.per_slot, capacity, n_threads)
+        # subjects handed out a few at a time, not in one half per thread: a thread that the
+        # OS preempts, or that draws the busier subjects, does not leave the other one waiting
+        with nb.parallel_chunksize(SUBJECTS_PER_CHUNK):
+            buf_crime, buf_subject, buf_f, buf_i, fill, overflow = _sweep(
+                todo, starts, path.subject, path.t, path.x, path.y, path.reach, precision, source,
+                SOURCE_BIT_LUT, path.max_gap_ns, grid.cx, grid.cy, grid.w0, grid.w1, grid.radius,
+                grid.gx, grid.gy, grid.cell_m, grid.inv_size, grid.nx, grid.ny, grid.base,
+                grid.cell_start, grid.crime, grid.open_at, grid.close_at, grid.max_window_ns, t_lo,
+                t_hi, with_fields, (radius + path.max_reach) ** 2, path.block_box, grid.cell_slots,
+                grid.t0, grid.per_slot, capacity, n_threads)
         for k in range(fill.size):
             n = fill[k] if with_fields else 0
             got.append((buf_crime[k, :fill[k]], buf_subject[k, :fill[k]], buf_f[k, :n],
