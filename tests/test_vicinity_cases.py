@@ -172,3 +172,47 @@ def test_the_first_bad_row_is_named_in_a_long_trail():
     bad.loc[[190_000, 99_999], "precision_m"] = -1.0
     with pytest.raises(ValueError, match="row 99999: negative precision"):
         match(bad, crime(0, 0, 0, 1), OFF)
+
+
+def test_missing_subjects_and_times_are_named_in_a_long_trail():
+    """Same parallel scan: the first missing subject and the first missing time."""
+    n = 200_000
+    fixes = pd.DataFrame({"subject": pd.Categorical(np.where(np.arange(n) < n // 2, "A", "B")),
+                          "time": T0 + pd.to_timedelta(np.arange(n) * 60, unit="s"),
+                          "x": np.zeros(n), "y": np.zeros(n)})
+    bad = fixes.copy()
+    bad.loc[[180_000, 60_001], "subject"] = None
+    with pytest.raises(ValueError, match="row 60001: missing subject"):
+        match(bad, crime(0, 0, 0, 1), OFF)
+    bad = fixes.copy()
+    bad.loc[[120_000, 100_002], "time"] = pd.NaT
+    with pytest.raises(ValueError, match="row 100002: missing time"):
+        match(bad, crime(0, 0, 0, 1), OFF)
+
+
+@pytest.mark.parametrize("count_precision", [False, True])
+def test_a_trail_without_precision_matches_as_one_whose_precision_is_all_unknown(
+        count_precision):
+    """Without a precision column no array of NaNs is written (one NaN, read n times); the
+    hits are those of the same trail with every precision given as unknown, whether the fixes
+    arrive sorted or not."""
+    from trailmatch.trails import prepare_trail
+
+    rng = np.random.default_rng(5)
+    n = 5_000
+    fixes = pd.DataFrame({"subject": rng.choice(["A", "B", "C"], n),
+                          "time": T0 + pd.to_timedelta(rng.permutation(n) * 30.0, unit="s"),
+                          "x": rng.normal(0, 300, n), "y": rng.normal(0, 300, n)})
+    crimes = pd.concat([crime(float(cx), float(cy), 0, 20_000)
+                        for cx, cy in rng.normal(0, 300, (30, 2))], ignore_index=True)
+    crimes["crime_reference"] = [f"C{k}" for k in range(len(crimes))]
+    rules = Rules(count_precision=count_precision)
+    for given in (fixes, fixes.sort_values(["subject", "time"], ignore_index=True)):
+        trail = prepare_trail(given)
+        assert not trail.has_precision and trail.precision.shape == (n,)
+        assert np.isnan(trail.precision).all()
+        with_column = given.assign(precision_m=np.nan)
+        assert prepare_trail(with_column).has_precision
+        hits = match(given, crimes, rules)
+        assert len(hits) > 10
+        pd.testing.assert_frame_equal(hits, match(with_column, crimes, rules))

@@ -120,11 +120,12 @@ SCAN_CHUNKS = 16  # pieces of the fixes scanned in parallel
 
 
 @nb.njit(cache=True, parallel=True)
-def _scan_fixes(code, t, x, y, prec):
+def _scan_fixes(code, t, x, y, prec, has_precision):
     """One parallel pass over the fixes as given, reading only: the first row (-1: none) with
     a missing subject, a missing time, a non-finite coordinate, a negative precision, and the
     first out of (subject, time) order; whether any precision is infinite; and how many fixes
-    repeat the subject and time of the fix before them (meaningful when in order). The rows
+    repeat the subject and time of the fix before them (meaningful when in order); ``prec``
+    is only read when ``has_precision``. The rows
     are cut into ``SCAN_CHUNKS`` pieces, each scanned in a plain loop. (Writing fresh arrays
     here measured slower than numpy doing it alone: the two threads' page faults queue.)"""
     n = t.size
@@ -148,10 +149,11 @@ def _scan_fixes(code, t, x, y, prec):
                 no_time = i
             if not (np.isfinite(x[i]) and np.isfinite(y[i])) and bad_xy == n:
                 bad_xy = i
-            if prec[i] < 0.0 and bad_prec == n:
-                bad_prec = i
-            if np.isinf(prec[i]):
-                n_inf += 1
+            if has_precision:
+                if prec[i] < 0.0 and bad_prec == n:
+                    bad_prec = i
+                if np.isinf(prec[i]):
+                    n_inf += 1
             if i > 0:
                 before = code[i - 1]
                 if c < before or (c == before and t[i] < t[i - 1]):
@@ -217,8 +219,11 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
     if has_precision:
         prec = trails["precision_m"].to_numpy(dtype=np.float64, na_value=np.nan)
     else:
-        prec = np.full(t.size, np.nan)
-    first, infinite_prec, dups = _scan_fixes(codes, t, x, y, prec)
+        # every precision unknown: one NaN seen n times (read-only, not n floats written)
+        prec = np.broadcast_to(np.float64(np.nan), t.shape)
+    first, infinite_prec, dups = _scan_fixes(codes, t, x, y,
+                                             prec if has_precision else np.empty(0),
+                                             has_precision)
     no_subject, no_time, bad_xy, bad_prec, disorder = (int(v) for v in first)
     if no_subject >= 0:
         raise ValueError(f"trails: row {no_subject}: missing subject")
