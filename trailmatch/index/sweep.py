@@ -315,14 +315,14 @@ def _emit_fields(s, w0, touched, n_touched, acc, buf_crime, buf_subject, buf_f, 
         base = w0[i]
         buf_crime[fill] = i
         buf_subject[fill] = s
-        buf_f[fill, OUT_DIST] = acc[i, BEST]
-        buf_f[fill, OUT_DURATION] = acc[i, DURATION]
-        buf_f[fill, OUT_MAX_PREC] = acc[i, MAX_PREC] if acc[i, MAX_PREC] >= 0.0 else np.nan
-        buf_i[fill, OUT_TIME] = base + np.int64(round(acc[i, BEST_T] * 1e9))
-        buf_i[fill, OUT_FIRST_IN] = base + np.int64(round(acc[i, FIRST_IN] * 1e9))
-        buf_i[fill, OUT_LAST_IN] = base + np.int64(round(acc[i, LAST_IN] * 1e9))
-        buf_i[fill, OUT_FIXES_IN] = np.int64(acc[i, FIXES_IN])
-        buf_i[fill, OUT_SOURCES] = np.int64(acc[i, SOURCES])
+        buf_f[OUT_DIST, fill] = acc[i, BEST]
+        buf_f[OUT_DURATION, fill] = acc[i, DURATION]
+        buf_f[OUT_MAX_PREC, fill] = acc[i, MAX_PREC] if acc[i, MAX_PREC] >= 0.0 else np.nan
+        buf_i[OUT_TIME, fill] = base + np.int64(round(acc[i, BEST_T] * 1e9))
+        buf_i[OUT_FIRST_IN, fill] = base + np.int64(round(acc[i, FIRST_IN] * 1e9))
+        buf_i[OUT_LAST_IN, fill] = base + np.int64(round(acc[i, LAST_IN] * 1e9))
+        buf_i[OUT_FIXES_IN, fill] = np.int64(acc[i, FIXES_IN])
+        buf_i[OUT_SOURCES, fill] = np.int64(acc[i, SOURCES])
         fill += 1
     return fill
 
@@ -501,8 +501,8 @@ def _sweep(subjects, starts, subject, t, x, y, reach, precision, source, bit_lut
     acc = np.empty((n_threads, n_acc, 8))
     touched = np.empty((n_threads, n_acc), dtype=np.int64)
     n_out = capacity if with_fields else 0
-    buf_f = np.empty((n_threads, n_out, 3))
-    buf_i = np.empty((n_threads, n_out, 5), dtype=np.int64)
+    buf_f = np.empty((n_threads, 3, n_out))  # a field's values in a row: no copy to take them
+    buf_i = np.empty((n_threads, 5, n_out), dtype=np.int64)
     buf_crime = np.empty((n_threads, capacity), dtype=np.int64)
     buf_subject = np.empty((n_threads, capacity), dtype=np.int64)
     fill = np.zeros(n_threads, dtype=np.int64)
@@ -529,8 +529,8 @@ def _stream(starts, path: TrailPath, precision, source, cx, cy, w0, w1, radius: 
     order; the fields are empty unless ``with_fields``."""
     n_subjects = starts.size - 1
     if np.size(cx) == 0 or n_subjects == 0:
-        return (np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, 3)),
-                np.empty((0, 5), np.int64))
+        return (np.empty(0, np.int64), np.empty(0, np.int64), np.empty((3, 0)),
+                np.empty((5, 0), np.int64))
     w0 = np.asarray(w0, np.int64)
     by_start = np.argsort(w0, kind="stable")
     t_lo = int(w0[by_start[0]])
@@ -554,12 +554,13 @@ def _stream(starts, path: TrailPath, precision, source, cx, cy, w0, w1, radius: 
                 grid.t0, grid.per_slot, capacity, n_threads)
         for k in range(fill.size):
             n = fill[k] if with_fields else 0
-            got.append((buf_crime[k, :fill[k]], buf_subject[k, :fill[k]], buf_f[k, :n],
-                        buf_i[k, :n]))
+            got.append((buf_crime[k, :fill[k]], buf_subject[k, :fill[k]], buf_f[k, :, :n],
+                        buf_i[k, :, :n]))
         todo = todo[overflow]
         capacity *= 4
-    pair_crime, pair_subject, fields_f, fields_i = (np.concatenate(a)
-                                                    for a in zip(*got, strict=True))
+    crimes_, subjects_, floats, ints = zip(*got, strict=True)
+    pair_crime, pair_subject = np.concatenate(crimes_), np.concatenate(subjects_)
+    fields_f, fields_i = np.concatenate(floats, axis=1), np.concatenate(ints, axis=1)
     return by_start[pair_crime], pair_subject, fields_f, fields_i
 
 
@@ -592,10 +593,8 @@ def sweep_hits(trail: Trail, path: TrailPath, cx, cy, w0, w1, radius: float):
     not see, and is flagged for ``hit_fields``' walk along the window."""
     pair_crime, pair_subject, fields_f, fields_i = _stream(
         trail.starts, path, trail.precision, trail.source, cx, cy, w0, w1, radius, True)
-    fields = (np.ones(pair_crime.size, np.bool_), fields_f[:, OUT_DIST].copy(),
-              fields_i[:, OUT_TIME].copy(), fields_i[:, OUT_FIRST_IN].copy(),
-              fields_i[:, OUT_LAST_IN].copy(), fields_f[:, OUT_DURATION].copy(),
-              fields_i[:, OUT_FIXES_IN].copy(), fields_f[:, OUT_MAX_PREC].copy(),
-              fields_i[:, OUT_SOURCES].copy())
+    fields = (np.ones(pair_crime.size, np.bool_), fields_f[OUT_DIST], fields_i[OUT_TIME],
+              fields_i[OUT_FIRST_IN], fields_i[OUT_LAST_IN], fields_f[OUT_DURATION],
+              fields_i[OUT_FIXES_IN], fields_f[OUT_MAX_PREC], fields_i[OUT_SOURCES])
     # a micrometre inside R: the bins' arithmetic is then far from deciding the closest piece
     return pair_crime, pair_subject, fields, ~(fields[1] <= radius - 1e-6)
