@@ -25,7 +25,10 @@ import pandas as pd
 import pytest
 
 from trailmatch import Rules, match, synthetic
+from trailmatch.allocator import tune_allocator
 from trailmatch.eliminate import eliminate
+
+tune_allocator()  # as the trailmatch command runs (trailmatch/allocator.py)
 
 SCALE = float(os.environ.get("TRAILMATCH_BENCH_SCALE", "1"))
 N_SUBJECTS = max(int(round(5000 * SCALE)), 2)

@@ -28,11 +28,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from trailmatch import synthetic
+from trailmatch.allocator import tune_allocator
 from trailmatch.crs import working_to_lonlat
 from trailmatch.ingest import trail_store
 from trailmatch.ingest.trail_store import TrailStore
 
 psutil = pytest.importorskip("psutil")
+tune_allocator()  # as the trailmatch command runs (trailmatch/allocator.py)
 
 SCALE = float(os.environ.get("TRAILMATCH_BENCH_SCALE", "1"))
 N_SUBJECTS = max(10, int(round(10_000 * SCALE)))

@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    from trailmatch.allocator import tune_allocator
+
+    tune_allocator()  # big arrays freed by one step are reused by the next (allocator.py)
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:

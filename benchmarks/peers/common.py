@@ -22,7 +22,12 @@ import numpy as np
 import pandas as pd
 
 from trailmatch import synthetic
+from trailmatch.allocator import tune_allocator
 from trailmatch.rules import Rules
+
+# Every peer runs in this process with the allocator settings the trailmatch command uses
+# (trailmatch/allocator.py): freed big arrays are reused, for the peers as for trailmatch.
+tune_allocator()
 
 RULES = Rules(radius_m=100.0, max_gap_s=300.0, count_precision=False)
 NS = 10**9
