@@ -44,7 +44,7 @@ synthetic national day a third of the blocks are stepped over.
 
 Hit fields in the same pass (``sweep_hits``, what ``match()`` uses). Rather than stopping at a
 crime's first piece in the vicinity and then walking the window again (``hit_fields``), every
-piece that meets the crime's bins and comes within ``R`` + the largest reach of it is taken
+piece that meets the crime's bins and comes within ``R`` + its own precision radius of it is taken
 through the same arithmetic as the walk, in the same time order, into the crime's running
 fields for the subject (``_piece_fields``); they are written out when the subject's path ends.
 Every piece in the vicinity, and every fix in it, is among those (the argument above), so the
@@ -367,7 +367,6 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, precision, source, bit_lu
     marks whose fields a crime's row of ``acc`` holds), and the crimes the subject
     was in the vicinity of are written out when its path ends."""
     n_touched = 0
-    gate2 = hit_bound2 * (1.0 + 1e-9)  # kept a little wide of every test behind it
     lo = starts[s]
     hi = starts[s + 1]
     n_levels = nx.size
@@ -409,6 +408,10 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, precision, source, bit_lu
         xb += r
         ya -= r
         yb += r
+        # with fields, a crime farther from the piece's box than R + the piece's own radius
+        # gets nothing from it: not an instant, not a fix, and no closest approach the pass
+        # vouches for (those within R); kept a little wide of every test behind it
+        gate2 = (radius + r) * (radius + r) * (1.0 + 1e-9)
         level = _level_of(max(xb - xa, yb - ya) / PIECE_CELLS, cell_m, n_levels - 1)
         ix0, ix1 = _cell_range(xa, xb, gx, inv_size[level], nx[level])
         iy0, iy1 = _cell_range(ya, yb, gy, inv_size[level], ny[level])
@@ -436,8 +439,8 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, precision, source, bit_lu
                     i = crime[e]
                     e += 1
                     if with_fields:
-                        # nothing farther than any hit's closest approach counts: most
-                        # pieces stop here, before the crime's running fields are touched
+                        # most pieces stop here, before the crime's running fields are
+                        # touched
                         if link:
                             gap2 = box_distance2(x[m], y[m], x[m + 1], y[m + 1], cx[i], cy[i])
                         else:
