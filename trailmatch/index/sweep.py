@@ -183,7 +183,7 @@ def _grid_cells(cx, cy, w0, w1, radius, gx, gy, inv_size, nx, ny, base):
 
 
 class CrimeGrid:
-    """The crimes' boxes (crime ± R) in dense grids for ``sweep_pairs``, at the levels that
+    """The crimes' boxes (crime ± R) in dense grids for the sweep, at the levels that
     pieces as wide as ``widest_piece_m`` look up. Crimes must be in order of window start."""
 
     def __init__(self, cx, cy, w0, w1, radius: float, widest_piece_m: float,
@@ -246,12 +246,12 @@ def _count_fix(t, x, y, reach, precision, source, bit_lut, m, base, w1, wlen, cx
 
 @nb.njit(cache=True, inline="always")
 def _piece_fields(subject, t, x, y, reach, precision, source, bit_lut, max_gap_ns, m, link, i,
-                  w0, w1, wlen, cx, cy, radius, hit_bound2, acc):
+                  w0, w1, wlen, cx, cy, radius, acc):
     """What piece m (its segment when ``link``, else the isolated fix) adds to crime i's
     fields — exactly what ``_pair_fields`` adds when its walk reaches m, with the fix that
-    ends a run counted by the segment it ends. Like the walk, a segment that is not in the
-    vicinity is only measured when its box is nearer than the closest approach so far and
-    than ``hit_bound2`` (no hit's closest approach is farther)."""
+    ends a run counted by the segment it ends. A segment that fails the box test is not
+    measured: it is farther than R + its radius, so it is never in the vicinity and never a
+    closest approach the pass vouches for (those within R; ``sweep_hits``)."""
     base = w0[i]
     ccx = cx[i]
     ccy = cy[i]
@@ -259,9 +259,7 @@ def _piece_fields(subject, t, x, y, reach, precision, source, bit_lut, max_gap_n
                radius, acc, i)
     if link:
         best = acc[i, BEST]
-        may_hit = segment_may_hit(x, y, reach, m, ccx, ccy, radius)
-        if may_hit or box_distance2(x[m], y[m], x[m + 1], y[m + 1], ccx, ccy) < min(
-                best * best, hit_bound2):
+        if segment_may_hit(x, y, reach, m, ccx, ccy, radius):
             ov, ok, a, b, dmin, tmin = segment_vicinity(
                 np.float64(t[m] - base) * NS, x[m], y[m], reach[m],
                 np.float64(t[m + 1] - base) * NS, x[m + 1], y[m + 1], reach[m + 1], ccx, ccy,
@@ -270,7 +268,7 @@ def _piece_fields(subject, t, x, y, reach, precision, source, bit_lut, max_gap_n
                 if dmin < best:
                     acc[i, BEST] = dmin
                     acc[i, BEST_T] = tmin
-                if ok and may_hit:
+                if ok:
                     acc[i, FIRST_IN] = min(acc[i, FIRST_IN], a)
                     acc[i, LAST_IN] = max(acc[i, LAST_IN], b)
                     acc[i, DURATION] += b - a
@@ -356,7 +354,7 @@ def _block_quiet(block_box, k, t_first, t_last, cell_m, gx, gy, inv_size, nx, ny
 def _subject_pairs(s, starts, subject, t, x, y, reach, precision, source, bit_lut, max_gap_ns,
                    cx, cy, w0, w1, wlen, radius, gx, gy, cell_m, inv_size, nx, ny, base,
                    cell_start, crime, open_at, close_at, max_window_ns, t_lo, t_hi, with_fields,
-                   hit_bound2, block_box, cell_slots, t0, per_slot, found_by, tested_by, acc,
+                   block_box, cell_slots, t0, per_slot, found_by, tested_by, acc,
                    touched, buf_crime, buf_subject, buf_f, buf_i, fill):
     """Append the crimes subject s is in the vicinity of to the buffer from ``fill`` (with
     every hit field in ``buf_f``/``buf_i`` when ``with_fields``); returns the new fill, or -1
@@ -458,7 +456,7 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, precision, source, bit_lu
                             n_touched += 1
                         _piece_fields(subject, t, x, y, reach, precision, source, bit_lut,
                                       max_gap_ns, m, link, i, w0, w1, wlen, cx, cy, radius,
-                                      hit_bound2, acc)
+                                      acc)
                         continue
                     if found_by[i] == s:
                         continue
@@ -489,7 +487,7 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, precision, source, bit_lu
 @nb.njit(cache=True, parallel=True)
 def _sweep(subjects, starts, subject, t, x, y, reach, precision, source, bit_lut, max_gap_ns, cx,
            cy, w0, w1, radius, gx, gy, cell_m, inv_size, nx, ny, base, cell_start, crime,
-           open_at, close_at, max_window_ns, t_lo, t_hi, with_fields, hit_bound2, block_box,
+           open_at, close_at, max_window_ns, t_lo, t_hi, with_fields, block_box,
            cell_slots, t0, per_slot, capacity, n_threads):
     """Pairs of the given subjects (and their fields when ``with_fields``). Returns (crime,
     subject, float fields, integer fields, fill per thread, subjects whose pairs did not fit);
@@ -515,7 +513,7 @@ def _sweep(subjects, starts, subject, t, x, y, reach, precision, source, bit_lut
         got = _subject_pairs(subjects[j], starts, subject, t, x, y, reach, precision, source,
                              bit_lut, max_gap_ns, cx, cy, w0, w1, wlen, radius, gx, gy, cell_m,
                              inv_size, nx, ny, base, cell_start, crime, open_at, close_at,
-                             max_window_ns, t_lo, t_hi, with_fields, hit_bound2, block_box,
+                             max_window_ns, t_lo, t_hi, with_fields, block_box,
                              cell_slots, t0, per_slot, found_by[k], tested_by[k], acc[k],
                              touched[k], buf_crime[k], buf_subject[k], buf_f[k], buf_i[k],
                              fill[k])
@@ -553,7 +551,7 @@ def _stream(starts, path: TrailPath, precision, source, cx, cy, w0, w1, radius: 
                 SOURCE_BIT_LUT, path.max_gap_ns, grid.cx, grid.cy, grid.w0, grid.w1, grid.radius,
                 grid.gx, grid.gy, grid.cell_m, grid.inv_size, grid.nx, grid.ny, grid.base,
                 grid.cell_start, grid.crime, grid.open_at, grid.close_at, grid.max_window_ns, t_lo,
-                t_hi, with_fields, (radius + path.max_reach) ** 2, path.block_box, grid.cell_slots,
+                t_hi, with_fields, path.block_box, grid.cell_slots,
                 grid.t0, grid.per_slot, capacity, n_threads)
         for k in range(fill.size):
             n = fill[k] if with_fields else 0
@@ -575,9 +573,9 @@ def sweep_pairs(starts, path: TrailPath, cx, cy, w0, w1,
     ``starts``: the trail's CSR offsets per subject; ``path``: its ``trail_path`` (the fixes
     sorted by subject and time, the precision radius counted per fix, the block boxes and the
     widest piece); ``w0``/``w1``: the crimes' widened windows (ns)."""
-    n = path.t.size
+    # without fields the fixes' precision and source are never read
     pair_crime, pair_subject, _, _ = _stream(
-        starts, path, np.empty(n), np.zeros(n, np.uint8), cx, cy, w0, w1, radius, False)
+        starts, path, np.empty(0), np.empty(0, np.uint8), cx, cy, w0, w1, radius, False)
     order = np.lexsort((pair_subject, pair_crime))
     return pair_crime[order], pair_subject[order]
 
