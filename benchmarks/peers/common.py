@@ -241,17 +241,23 @@ def timed_lookups(n: int, look, names: np.ndarray) -> tuple[np.ndarray, set]:
     return lat, pairs
 
 
-def run_piece_peer(work: Workload, shapes, build, query) -> dict:
-    """A peer that indexes the path pieces: ``shapes(p)`` turns them into its structures (load
-    stage), ``build(p, shaped)`` indexes them, ``query(tree, p, cx, cy, w0, w1)`` returns
-    (crime rows, subject codes) of the hits."""
-    times: dict = {}
+def _piece_tree(work: Workload, shapes, build, times: dict):
+    """(fixes, pieces, index) of a piece-indexing peer, its load and index stages timed."""
     with timed(times, "load"):
         f = fixes_of(work.trails)
         p = pieces_of(f, RULES.max_gap_ns)
         shaped = shapes(p)
     with timed(times, "index"):
         tree = build(p, shaped)
+    return f, p, tree
+
+
+def run_piece_peer(work: Workload, shapes, build, query) -> dict:
+    """A peer that indexes the path pieces: ``shapes(p)`` turns them into its structures (load
+    stage), ``build(p, shaped)`` indexes them, ``query(tree, p, cx, cy, w0, w1)`` returns
+    (crime rows, subject codes) of the hits."""
+    times: dict = {}
+    f, p, tree = _piece_tree(work, shapes, build, times)
     with timed(times, "query"):
         cx, cy, w0, w1 = crime_arrays(work.crimes)
         crime, subj = query(tree, p, cx, cy, w0, w1)
@@ -263,12 +269,7 @@ def piece_peer_lookups(work: Workload, queries: pd.DataFrame, shapes, build, que
     """Workload (c) for a peer as in ``run_piece_peer``: its structure built once, then each
     look-up timed alone."""
     setup: dict = {}
-    with timed(setup, "load"):
-        f = fixes_of(work.trails)
-        p = pieces_of(f, RULES.max_gap_ns)
-        shaped = shapes(p)
-    with timed(setup, "index"):
-        tree = build(p, shaped)
+    f, p, tree = _piece_tree(work, shapes, build, setup)
     cx, cy, w0, w1 = crime_arrays(queries)
 
     def look(i):
