@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 import time
 
 import pandas as pd
@@ -71,3 +74,33 @@ def busy_worker(client, name: str, timeout_s: float) -> str:
                 return worker
         time.sleep(0.05)
     raise AssertionError(f"no {name} task started on any worker")
+
+
+def run_with_a_worker_killed(client, name: str, job, busy_timeout_s: float,
+                             join_timeout_s: float):
+    """``job()`` run in a thread while a worker running a task whose key holds ``name`` is
+    killed (``os._exit``); returns its result. Asserts that the job finished without an error,
+    that the worker really died and that some task was started again (the kill landed
+    mid-run)."""
+    result: dict = {}
+
+    def run():
+        try:
+            result["value"] = job()
+        except BaseException as e:  # handed to the test thread below
+            result["error"] = e
+
+    before = client.run_on_scheduler(task_starts, name)
+    runner = threading.Thread(target=run)
+    runner.start()
+    victim = busy_worker(client, name, timeout_s=busy_timeout_s)
+    with contextlib.suppress(Exception):  # the worker dies before it can answer
+        client.run(os._exit, 1, workers=[victim])
+    runner.join(timeout=join_timeout_s)
+    assert not runner.is_alive()
+    assert "error" not in result, result.get("error")
+    assert victim not in client.scheduler_info()["workers"]  # it really died
+    starts = client.run_on_scheduler(task_starts, name)
+    reruns = [k for k, n in starts.items() if n > before.get(k, 0) + 1]
+    assert reruns, "no partition was started twice: the kill did not land mid-run"
+    return result["value"]

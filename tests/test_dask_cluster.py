@@ -3,13 +3,9 @@ dies in the middle of the run and Dask reruns its partitions."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import threading
-
 import pandas as pd
 import pytest
-from helpers import busy_worker, frame_source, task_starts
+from helpers import frame_source, run_with_a_worker_killed
 from test_dask_data import multi_day, sample, store_of
 
 from trailmatch.match import match
@@ -118,26 +114,8 @@ def test_rematch_on_the_cluster_saves_the_same_hits(client, tmp_path, sample_dir
 def test_worker_killed_mid_run_changes_nothing(client, expected):
     trails, crimes, rules, hits = expected["multi_day"]
     store = frame_source(trails, delay_s=1.5)  # slow reads: the kill lands while tasks run
-    result: dict = {}
-
-    def run():
-        try:
-            result["hits"] = match_distributed(store, crimes, rules, client)
-        except BaseException as e:  # handed to the test thread below
-            result["error"] = e
-
-    before = client.run_on_scheduler(task_starts, "match-partition")
-    runner = threading.Thread(target=run)
-    runner.start()
-    victim = busy_worker(client, "match-partition", timeout_s=60)
-    with contextlib.suppress(Exception):  # the worker dies before it can answer
-        client.run(os._exit, 1, workers=[victim])
-    runner.join(timeout=180)
-    assert not runner.is_alive()
-    assert "error" not in result, result.get("error")
-    pd.testing.assert_frame_equal(result["hits"], hits)
-    assert victim not in client.scheduler_info()["workers"]  # it really died
-    starts = client.run_on_scheduler(task_starts, "match-partition")
-    reruns = [k for k, n in starts.items() if n > before.get(k, 0) + 1]
-    assert reruns, "no partition was started twice: the kill did not land mid-run"
+    got = run_with_a_worker_killed(
+        client, "match-partition", lambda: match_distributed(store, crimes, rules, client),
+        busy_timeout_s=60, join_timeout_s=180)
+    pd.testing.assert_frame_equal(got, hits)
     client.wait_for_workers(2, timeout=60)  # the nanny brought a new one

@@ -5,18 +5,15 @@ frame ``eliminate`` returns, on the sample week and on synthetic days whose gaps
 
 from __future__ import annotations
 
-import contextlib
-import os
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import busy_worker, frame_source, task_starts
+from helpers import frame_source, run_with_a_worker_killed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_dask_data import DATA, multi_day, sample, store_of
@@ -329,30 +326,12 @@ def test_worker_killed_mid_run_changes_nothing(client, cases):
     source = frame_source(trails, delay_s=1.5)  # slow reads: the kill lands while tasks run
     lo = pd.Timestamp(START, tz="UTC").value - DAY_NS  # the whole frame is in [lo, hi]
     hi = lo + 6 * DAY_NS
-    result: dict = {}
-
-    def run():
-        try:
-            result["coverage"] = eliminate_distributed(source, crimes, rules, client,
-                                                       activations=activations,
-                                                       start_ns=lo, end_ns=hi)
-        except BaseException as e:  # handed to the test thread below
-            result["error"] = e
-
-    before = client.run_on_scheduler(task_starts, "eliminate-partition")
-    runner = threading.Thread(target=run)
-    runner.start()
-    victim = busy_worker(client, "eliminate-partition", timeout_s=120)
-    with contextlib.suppress(Exception):  # the worker dies before it can answer
-        client.run(os._exit, 1, workers=[victim])
-    runner.join(timeout=240)
-    assert not runner.is_alive()
-    assert "error" not in result, result.get("error")
-    pd.testing.assert_frame_equal(result["coverage"], expected)
-    assert victim not in client.scheduler_info()["workers"]
-    starts = client.run_on_scheduler(task_starts, "eliminate-partition")
-    assert [k for k, n in starts.items() if n > before.get(k, 0) + 1], \
-        "no partition was started twice: the kill did not land mid-run"
+    got = run_with_a_worker_killed(
+        client, "eliminate-partition",
+        lambda: eliminate_distributed(source, crimes, rules, client, activations=activations,
+                                      start_ns=lo, end_ns=hi),
+        busy_timeout_s=120, join_timeout_s=240)
+    pd.testing.assert_frame_equal(got, expected)
     client.wait_for_workers(2, timeout=60)
 
 
