@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -104,3 +107,15 @@ def run_with_a_worker_killed(client, name: str, job, busy_timeout_s: float,
     reruns = [k for k, n in starts.items() if n > before.get(k, 0) + 1]
     assert reruns, "no partition was started twice: the kill did not land mid-run"
     return result["value"]
+
+
+def dask_modules_after(code: str, cwd) -> str:
+    """Run ``code`` (indented as it comes) in a fresh interpreter and return the last line it
+    prints after it: the sorted names of the Dask modules it loaded (``"[]"``: none)."""
+    code = textwrap.dedent(code) + (
+        "import sys\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()[-1]

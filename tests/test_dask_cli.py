@@ -3,12 +3,10 @@ without the flag nothing from Dask is imported."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import dask_modules_after
 from test_dask_data import DATA
 
 from trailmatch.cli import build_parser, main
@@ -42,18 +40,12 @@ def test_match_from_files_same_csv_with_local_cluster(tmp_path, capsys):
 
 def test_match_without_scheduler_imports_no_dask(tmp_path):
     """In a fresh interpreter: the whole command runs and no Dask module is loaded."""
-    code = textwrap.dedent(f"""
-        import sys
+    assert dask_modules_after(f"""
         from trailmatch.cli import main
         assert main(["match", "--positions", {str(DATA / "positions.csv")!r},
                      "--crimes", {str(DATA / "crimes.csv")!r},
                      "--out", {str(tmp_path / "hits.csv")!r}]) == 0
-        print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))
-    """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         timeout=600)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    """, ROOT) == "[]"
     assert (tmp_path / "hits.csv").stat().st_size > 0
 
 

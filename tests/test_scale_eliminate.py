@@ -5,15 +5,12 @@ frame ``eliminate`` returns, on the sample week and on synthetic days whose gaps
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import frame_source, run_with_a_worker_killed
+from helpers import dask_modules_after, frame_source, run_with_a_worker_killed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_dask_data import DATA, multi_day, sample, store_of
@@ -369,8 +366,7 @@ def test_cli_from_store_same_csv_on_a_running_cluster(client, tmp_path, capsys):
 
 def test_cli_without_scheduler_imports_no_dask(tmp_path):
     """In a fresh interpreter: the whole command runs and no Dask module is loaded."""
-    code = textwrap.dedent(f"""
-        import sys
+    assert dask_modules_after(f"""
         from trailmatch.cli import main
         assert main(["eliminate", "--positions", {str(DATA / "positions.csv")!r},
                      "--crimes", {str(DATA / "crimes.csv")!r},
@@ -382,10 +378,5 @@ def test_cli_without_scheduler_imports_no_dask(tmp_path):
         assert len(eliminate_distributed(
             read_positions({str(DATA / "positions.csv")!r}).fixes,
             read_crime_batch({str(DATA / "crimes.csv")!r}).crimes)) == 2000
-        print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))
-    """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         timeout=600)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    """, ROOT) == "[]"
     assert (tmp_path / "coverage.csv").stat().st_size > 0
