@@ -22,7 +22,7 @@ from trailmatch.index.segments import (
     N_LEVELS,
     SegmentIndex,
     TrailPath,
-    joined,
+    linked,
     mix64,
     pack_key,
 )
@@ -45,46 +45,42 @@ def box_distance2(xa, ya, xb, yb, cx, cy):
     return ddx * ddx + ddy * ddy
 
 
+# The tests below take a fix's values, not the trail's arrays and an index: a numba helper
+# that takes arrays pays a reference-count increment and decrement per array per call, even
+# inlined (measured: ten times the cost of the test itself in a loop over every fix), and with
+# two threads on the same arrays those counters bounce between the cores.
+
+
 @nb.njit(cache=True, inline="always")
-def segment_may_hit(x, y, reach, m, cx, cy, radius):
+def segment_box_may_hit(xa, ya, ra, xb, yb, rb, cx, cy, radius):
     """The box test both steps use before the exact closed form (same expression, so both
-    steps decide alike)."""
-    reach_max = radius + max(reach[m], reach[m + 1])
-    return box_distance2(x[m], y[m], x[m + 1], y[m + 1], cx, cy) <= reach_max * reach_max
+    steps decide alike): the segment from (xa, ya) to (xb, yb), precision radii ra and rb."""
+    reach_max = radius + max(ra, rb)
+    return box_distance2(xa, ya, xb, yb, cx, cy) <= reach_max * reach_max
 
 
 @nb.njit(cache=True, inline="always")
-def segment_in_vicinity(t, x, y, reach, m, w0, w1, wlen, cx, cy, radius):
-    """Is the joined segment from fix m to m+1 ever in the vicinity inside the window? Same
-    arithmetic and the same box pre-test as ``hit_fields``, so both make the same decision."""
-    if t[m + 1] < w0 or t[m] > w1:
+def segment_near(ta, xa, ya, ra, tb, xb, yb, rb, w0, w1, wlen, cx, cy, radius):
+    """Is the joined segment from fix a (instant, position, precision radius) to fix b ever in
+    the vicinity inside the window? Same arithmetic and the same box pre-test as
+    ``hit_fields``, so both make the same decision."""
+    if tb < w0 or ta > w1:
         return False
-    if not segment_may_hit(x, y, reach, m, cx, cy, radius):
+    if not segment_box_may_hit(xa, ya, ra, xb, yb, rb, cx, cy, radius):
         return False
     ov, found, _, _, _, _ = segment_vicinity(
-        np.float64(t[m] - w0) * NS, x[m], y[m], reach[m],
-        np.float64(t[m + 1] - w0) * NS, x[m + 1], y[m + 1], reach[m + 1],
+        np.float64(ta - w0) * NS, xa, ya, ra, np.float64(tb - w0) * NS, xb, yb, rb,
         cx, cy, radius, wlen)
     return ov and found
 
 
 @nb.njit(cache=True, inline="always")
-def fix_in_vicinity(t, x, y, reach, m, w0, w1, cx, cy, radius):
-    """Is the isolated fix m inside the window and in the vicinity?"""
-    if t[m] < w0 or t[m] > w1:
+def fix_near(ta, xa, ya, ra, w0, w1, cx, cy, radius):
+    """Is an isolated fix (instant, position, precision radius) inside the window and in the
+    vicinity?"""
+    if ta < w0 or ta > w1:
         return False
-    return point_distance(x[m], y[m], cx, cy) <= radius + reach[m]
-
-
-@nb.njit(cache=True, inline="always")
-def piece_in_vicinity(subject, t, x, y, reach, m, max_gap_ns, w0, w1, wlen, cx, cy, radius):
-    """Is the path piece that starts at fix m (its segment, or the fix alone) ever in the
-    vicinity inside the window?"""
-    if joined(subject, t, m, max_gap_ns):
-        return segment_in_vicinity(t, x, y, reach, m, w0, w1, wlen, cx, cy, radius)
-    if joined(subject, t, m - 1, max_gap_ns):
-        return False  # the end of a segment: covered by that segment
-    return fix_in_vicinity(t, x, y, reach, m, w0, w1, cx, cy, radius)
+    return point_distance(xa, ya, cx, cy) <= radius + ra
 
 
 @nb.njit(cache=True)
@@ -132,8 +128,20 @@ def _crime_subjects(cx, cy, w0, w1, radius, chunk_first, chunk_end, chunk_key, b
                         if known:
                             continue
                         for m in range(chunk_first[c], chunk_end[c]):
-                            if piece_in_vicinity(subject, t, x, y, reach, m, max_gap_ns,
-                                                 w0, w1, wlen, cx, cy, radius):
+                            # the piece that starts at fix m: its segment, or the fix alone
+                            # (a segment's end fix is covered by that segment)
+                            if (m + 1 < t.size and subject[m + 1] == s
+                                    and linked(t[m + 1] - t[m], max_gap_ns)):
+                                near = segment_near(t[m], x[m], y[m], reach[m], t[m + 1],
+                                                    x[m + 1], y[m + 1], reach[m + 1], w0, w1,
+                                                    wlen, cx, cy, radius)
+                            elif m > 0 and subject[m - 1] == s and linked(t[m] - t[m - 1],
+                                                                          max_gap_ns):
+                                near = False
+                            else:
+                                near = fix_near(t[m], x[m], y[m], reach[m], w0, w1, cx, cy,
+                                                radius)
+                            if near:
                                 if n_found == found.size:
                                     grown = np.empty(found.size * 2, dtype=np.int64)
                                     grown[:n_found] = found[:n_found]
@@ -327,8 +335,9 @@ def _pair_fields(p, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns
                 if precision[m] == precision[m] and precision[m] > mp:
                     mp = precision[m]
                 src |= bit_lut[source[m]]
-        if joined(subject, t, m, max_gap_ns):
-            may_hit = segment_may_hit(x, y, reach, m, ccx, ccy, radius)
+        if m + 1 < hi and linked(t[m + 1] - t[m], max_gap_ns):  # ``joined``, on values
+            may_hit = segment_box_may_hit(x[m], y[m], reach[m], x[m + 1], y[m + 1], reach[m + 1],
+                                          ccx, ccy, radius)
             if may_hit or box_distance2(x[m], y[m], x[m + 1], y[m + 1], ccx, ccy) < best2:
                 ov, ok, a, b, dmin, tmin = segment_vicinity(
                     rel, x[m], y[m], reach[m], np.float64(t[m + 1] - base) * NS,
@@ -342,7 +351,7 @@ def _pair_fields(p, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns
                         f_in = min(f_in, a)
                         l_in = max(l_in, b)
                         dur += b - a
-        elif inside and not joined(subject, t, m - 1, max_gap_ns):
+        elif inside and not (m > lo and linked(t[m] - t[m - 1], max_gap_ns)):
             d = point_distance(x[m], y[m], ccx, ccy)
             if d < best:
                 best = d

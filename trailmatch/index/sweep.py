@@ -8,7 +8,7 @@ turns the question round. The crimes' boxes — the crime widened by ``R`` in sp
 window in time — are binned into dense grids that stay in cache, and every subject's path
 pieces are streamed past them in time order, each piece looking up only the bins its own box
 reaches. Candidates are refined with the same closed forms and box pre-test as the index query
-(``segment_in_vicinity``, ``fix_in_vicinity``), so both find the same pairs.
+(``segment_near``, ``fix_near``), so both find the same pairs.
 
 Why no pair is lost. A piece (the segment from fix m to m+1 when they are joined, or an
 isolated fix) is in the vicinity of a crime at some instant τ of the window when its position
@@ -71,11 +71,11 @@ from trailmatch.index.query import (
     SOURCE_BIT_LUT,
     box_distance2,
     first_at_or_after,
-    fix_in_vicinity,
-    segment_in_vicinity,
-    segment_may_hit,
+    fix_near,
+    segment_box_may_hit,
+    segment_near,
 )
-from trailmatch.index.segments import BLOCK, TrailPath, joined
+from trailmatch.index.segments import BLOCK, TrailPath, linked
 from trailmatch.index.vicinity import point_distance, segment_vicinity
 from trailmatch.trails import Trail
 
@@ -231,39 +231,39 @@ OUT_TIME, OUT_FIRST_IN, OUT_LAST_IN, OUT_FIXES_IN, OUT_SOURCES = range(5)
 
 
 @nb.njit(cache=True, inline="always")
-def _count_fix(t, x, y, reach, precision, source, bit_lut, m, base, w1, wlen, cx, cy, radius,
-               acc, i):
-    """Fix m into crime i's ``fixes_in``, largest precision and sources when it is inside the
-    window and in the vicinity (``_pair_fields``'s test, the same arithmetic)."""
-    rel = np.float64(t[m] - base) * NS
-    if (t[m] <= w1 and rel >= 0.0 and rel <= wlen
-            and point_distance(x[m], y[m], cx, cy) <= radius + reach[m]):
+def _count_fix(tm, xm, ym, reach_m, precision_m, bit_m, base, w1, wlen, cx, cy, radius, acc, i):
+    """A fix (its time, position, precision radius counted, precision and source bit) into
+    crime i's ``fixes_in``, largest precision and sources when it is inside the window and in
+    the vicinity (``_pair_fields``'s test, the same arithmetic)."""
+    rel = np.float64(tm - base) * NS
+    if (tm <= w1 and rel >= 0.0 and rel <= wlen
+            and point_distance(xm, ym, cx, cy) <= radius + reach_m):
         acc[i, FIXES_IN] += 1.0
-        if precision[m] == precision[m] and precision[m] > acc[i, MAX_PREC]:
-            acc[i, MAX_PREC] = precision[m]
-        acc[i, SOURCES] = np.float64(np.int64(acc[i, SOURCES]) | bit_lut[source[m]])
+        if precision_m == precision_m and precision_m > acc[i, MAX_PREC]:
+            acc[i, MAX_PREC] = precision_m
+        acc[i, SOURCES] = np.float64(np.int64(acc[i, SOURCES]) | bit_m)
 
 
 @nb.njit(cache=True, inline="always")
-def _piece_fields(subject, t, x, y, reach, precision, source, bit_lut, max_gap_ns, m, link, i,
-                  w0, w1, wlen, cx, cy, radius, acc):
-    """What piece m (its segment when ``link``, else the isolated fix) adds to crime i's
-    fields — exactly what ``_pair_fields`` adds when its walk reaches m, with the fix that
-    ends a run counted by the segment it ends. A segment that fails the box test is not
-    measured: it is farther than R + its radius, so it is never in the vicinity and never a
-    closest approach the pass vouches for (those within R; ``sweep_hits``)."""
-    base = w0[i]
-    ccx = cx[i]
-    ccy = cy[i]
-    _count_fix(t, x, y, reach, precision, source, bit_lut, m, base, w1[i], wlen[i], ccx, ccy,
-               radius, acc, i)
+def _piece_fields(ta, xa, ya, ra, pa, bit_a, tb, xb, yb, rb, pb, bit_b, link, ends_run, base,
+                  w1, wlen, cx, cy, radius, acc, i):
+    """What a piece adds to crime i's fields (window [base, w1], ``wlen`` s long, at
+    (cx, cy)) — exactly what ``_pair_fields`` adds when its walk reaches the piece's first fix.
+    The piece is the segment from fix a to fix b when ``link``, else the isolated fix a (b's
+    values are then not read); ``ends_run``: fix b ends its run, and is counted by the segment
+    it ends. A segment that fails the box test is not measured: it is farther than R + its
+    radius, so it is never in the vicinity and never a closest approach the pass vouches for
+    (those within R; ``sweep_hits``).
+
+    The fixes come as values, not as the trail's arrays and an index: a numba helper that
+    takes arrays pays a reference-count increment and decrement per array per call."""
+    _count_fix(ta, xa, ya, ra, pa, bit_a, base, w1, wlen, cx, cy, radius, acc, i)
     if link:
         best = acc[i, BEST]
-        if segment_may_hit(x, y, reach, m, ccx, ccy, radius):
+        if segment_box_may_hit(xa, ya, ra, xb, yb, rb, cx, cy, radius):
             ov, ok, a, b, dmin, tmin = segment_vicinity(
-                np.float64(t[m] - base) * NS, x[m], y[m], reach[m],
-                np.float64(t[m + 1] - base) * NS, x[m + 1], y[m + 1], reach[m + 1], ccx, ccy,
-                radius, wlen[i])
+                np.float64(ta - base) * NS, xa, ya, ra, np.float64(tb - base) * NS, xb, yb, rb,
+                cx, cy, radius, wlen)
             if ov:
                 if dmin < best:
                     acc[i, BEST] = dmin
@@ -272,17 +272,16 @@ def _piece_fields(subject, t, x, y, reach, precision, source, bit_lut, max_gap_n
                     acc[i, FIRST_IN] = min(acc[i, FIRST_IN], a)
                     acc[i, LAST_IN] = max(acc[i, LAST_IN], b)
                     acc[i, DURATION] += b - a
-        if not joined(subject, t, m + 1, max_gap_ns):  # fix m+1 ends the run
-            _count_fix(t, x, y, reach, precision, source, bit_lut, m + 1, base, w1[i], wlen[i],
-                       ccx, ccy, radius, acc, i)
+        if ends_run:
+            _count_fix(tb, xb, yb, rb, pb, bit_b, base, w1, wlen, cx, cy, radius, acc, i)
     else:
-        rel = np.float64(t[m] - base) * NS
-        if t[m] <= w1[i] and rel >= 0.0 and rel <= wlen[i]:
-            d = point_distance(x[m], y[m], ccx, ccy)
+        rel = np.float64(ta - base) * NS
+        if ta <= w1 and rel >= 0.0 and rel <= wlen:
+            d = point_distance(xa, ya, cx, cy)
             if d < acc[i, BEST]:
                 acc[i, BEST] = d
                 acc[i, BEST_T] = rel
-            if d <= radius + reach[m]:
+            if d <= radius + ra:
                 acc[i, FIRST_IN] = min(acc[i, FIRST_IN], rel)
                 acc[i, LAST_IN] = max(acc[i, LAST_IN], rel)
 
@@ -326,24 +325,15 @@ def _emit_fields(s, w0, touched, n_touched, acc, buf_crime, buf_subject, buf_f, 
 
 
 @nb.njit(cache=True, inline="always")
-def _block_quiet(block_box, k, t_first, t_last, cell_m, gx, gy, inv_size, nx, ny, base,
-                 cell_slots, t0, per_slot):
-    """No crime can be met by a piece of block k that starts at or after the fix at
-    ``t_first``: every cell that the block's box (widened by its largest reach) meets, at the
-    level its width picks, is free of open windows from ``t_first`` to ``t_last``. A hit's
-    witness point lies in the crime's box and the piece's box (the argument above), so in
-    the block's box, and the crime is entered in that point's cell at every level."""
-    r = block_box[k, 4]
-    xa = block_box[k, 0] - r
-    xb = block_box[k, 1] + r
-    ya = block_box[k, 2] - r
-    yb = block_box[k, 3] + r
-    level = _level_of(max(xb - xa, yb - ya) / PIECE_CELLS, cell_m, nx.size - 1)
-    ix0, ix1 = _cell_range(xa, xb, gx, inv_size[level], nx[level])
-    iy0, iy1 = _cell_range(ya, yb, gy, inv_size[level], ny[level])
+def _box_quiet(xa, xb, ya, yb, t_first, t_last, gx, gy, inv_size, nx, ny, base, cell_slots, t0,
+               per_slot):
+    """Every cell of one level (cells ``1 / inv_size`` wide, ``nx`` by ``ny`` from ``base``)
+    that the box meets is free of open windows from ``t_first`` to ``t_last``."""
+    ix0, ix1 = _cell_range(xa, xb, gx, inv_size, nx)
+    iy0, iy1 = _cell_range(ya, yb, gy, inv_size, ny)
     bits = _slot_bits(t_first, t_last, t0, per_slot)
     for iy in range(iy0, iy1 + 1):
-        row = base[level] + iy * nx[level]
+        row = base + iy * nx
         for ix in range(ix0, ix1 + 1):
             if cell_slots[row + ix] & bits:
                 return False
@@ -370,21 +360,33 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, precision, source, bit_lu
     n_levels = nx.size
     # pieces that can meet a window start at most max gap before the earliest window start
     m = max(first_at_or_after(t, lo, hi, t_lo - max_gap_ns) - 1, lo)
-    link = joined(subject, t, m - 1, max_gap_ns)  # fix m ends a segment
+    # fix m ends a segment (the subject's fixes are [lo, hi): ``joined`` without its arrays)
+    link = m > lo and linked(t[m] - t[m - 1], max_gap_ns)
     next_block = m
     while m < hi and t[m] <= t_hi:
         if m >= next_block:
-            # no crime's window is open in any cell the block's pieces reach while they
-            # last: step over the block
+            # Quiet block: no crime can be met by a piece of block k from fix m on when every
+            # cell that the block's box (widened by its largest reach) meets, at the level its
+            # width picks, is free of open windows from t[m] to the block's last fix. A hit's
+            # witness point lies in the crime's box and the piece's box (the argument above),
+            # so in the block's box, and the crime is entered in that point's cell at every
+            # level. Step over it.
             k = m // BLOCK
             next_block = (k + 1) * BLOCK
-            if _block_quiet(block_box, k, t[m], t[min(next_block, hi - 1)], cell_m, gx, gy,
-                            inv_size, nx, ny, base, cell_slots, t0, per_slot):
+            r = block_box[k, 4]
+            xa = block_box[k, 0] - r
+            xb = block_box[k, 1] + r
+            ya = block_box[k, 2] - r
+            yb = block_box[k, 3] + r
+            level = _level_of(max(xb - xa, yb - ya) / PIECE_CELLS, cell_m, n_levels - 1)
+            if _box_quiet(xa, xb, ya, yb, t[m], t[min(next_block, hi - 1)], gx, gy,
+                          inv_size[level], nx[level], ny[level], base[level], cell_slots, t0,
+                          per_slot):
                 m = next_block
-                link = joined(subject, t, m - 1, max_gap_ns)
+                link = m < hi and linked(t[m] - t[m - 1], max_gap_ns)
                 continue
         ends_segment = link
-        link = joined(subject, t, m, max_gap_ns)
+        link = m + 1 < hi and linked(t[m + 1] - t[m], max_gap_ns)
         if link:
             xa = min(x[m], x[m + 1])
             xb = max(x[m], x[m + 1])
@@ -454,9 +456,14 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, precision, source, bit_lu
                             _start_fields(acc, i)
                             touched[n_touched] = i
                             n_touched += 1
-                        _piece_fields(subject, t, x, y, reach, precision, source, bit_lut,
-                                      max_gap_ns, m, link, i, w0, w1, wlen, cx, cy, radius,
-                                      acc)
+                        # fix b: the end of the segment, or (isolated fix) a again, unread
+                        b = m + 1 if link else m
+                        _piece_fields(t[m], x[m], y[m], reach[m], precision[m],
+                                      bit_lut[source[m]], t[b], x[b], y[b], reach[b],
+                                      precision[b], bit_lut[source[b]], link,
+                                      link and not (m + 2 < hi
+                                                    and linked(t[m + 2] - t[m + 1], max_gap_ns)),
+                                      w0[i], w1[i], wlen[i], cx[i], cy[i], radius, acc, i)
                         continue
                     if found_by[i] == s:
                         continue
@@ -465,11 +472,12 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, precision, source, bit_lu
                             continue
                         tested_by[i] = m
                     if link:
-                        near = segment_in_vicinity(t, x, y, reach, m, w0[i], w1[i], wlen[i],
-                                                   cx[i], cy[i], radius)
+                        near = segment_near(t[m], x[m], y[m], reach[m], t[m + 1], x[m + 1],
+                                            y[m + 1], reach[m + 1], w0[i], w1[i], wlen[i],
+                                            cx[i], cy[i], radius)
                     else:
-                        near = fix_in_vicinity(t, x, y, reach, m, w0[i], w1[i], cx[i], cy[i],
-                                               radius)
+                        near = fix_near(t[m], x[m], y[m], reach[m], w0[i], w1[i], cx[i], cy[i],
+                                        radius)
                     if near:
                         found_by[i] = s
                         if fill == buf_crime.size:
