@@ -231,6 +231,7 @@ def _hit_pairs_serial(cx, cy, w0, w1, radius, chunk_first, chunk_end, chunk_key,
 
 # Below this many crimes (or hits) waking the thread pool costs more than the work.
 PARALLEL_FROM = 64
+PAIRS_PER_PART = 64  # hits whose fields one call gathers (threads take them in turn)
 
 
 def _spread_bits(v: np.ndarray) -> np.ndarray:
@@ -285,93 +286,95 @@ def first_at_or_after(t, lo, hi, value):
     return lo
 
 
-@nb.njit(cache=True, inline="always")
-def _pair_fields(p, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns, starts,
-                 subject, t, x, y, reach, block_box, max_reach, precision, source, bit_lut,
-                 found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec,
-                 sources):
-    """Every field of hit p: one walk along the subject's path through the window."""
-    i = pair_crime[p]
-    s = pair_subject[p]
-    base = w0[i]
-    wlen = np.float64(w1[i] - base) * NS
-    ccx = cx[i]
-    ccy = cy[i]
-    lo = starts[s]
-    hi = starts[s + 1]
-    m = max(first_at_or_after(t, lo, hi, base) - 1, lo)
-    best = math.inf
-    best2 = math.inf
-    best_t = 0.0
-    f_in = math.inf
-    l_in = -math.inf
-    dur = 0.0
-    nfix = 0
-    mp = -1.0
-    src = 0
-    # The pair is a hit, so its closest approach is within R + the largest reach anywhere:
-    # farther blocks cannot hold it even before a closest approach has been seen.
-    hit_bound = radius + max_reach
-    hit_bound2 = hit_bound * hit_bound
-    first = m
-    while m < hi and t[m] <= w1[i]:
-        if m % BLOCK == 0 or m == first:
-            # a block of the path that can neither be in the vicinity nor come closer than the
-            # closest approach so far contributes nothing: step over it
-            k = m // BLOCK
-            ddx = max(block_box[k, 0] - ccx, 0.0, ccx - block_box[k, 1])
-            ddy = max(block_box[k, 2] - ccy, 0.0, ccy - block_box[k, 3])
-            d2 = ddx * ddx + ddy * ddy
-            reach_max = radius + block_box[k, 4]
-            if d2 > reach_max * reach_max and (d2 >= best2 or d2 > hit_bound2):
-                m = (k + 1) * BLOCK
-                continue
-        rel = np.float64(t[m] - base) * NS
-        inside = rel >= 0.0 and rel <= wlen
-        if inside:
-            d = point_distance(x[m], y[m], ccx, ccy)
-            if d <= radius + reach[m]:
-                nfix += 1
-                if precision[m] == precision[m] and precision[m] > mp:
-                    mp = precision[m]
-                src |= bit_lut[source[m]]
-        if m + 1 < hi and linked(t[m + 1] - t[m], max_gap_ns):  # ``joined``, on values
-            may_hit = segment_box_may_hit(x[m], y[m], reach[m], x[m + 1], y[m + 1], reach[m + 1],
-                                          ccx, ccy, radius)
-            if may_hit or box_distance2(x[m], y[m], x[m + 1], y[m + 1], ccx, ccy) < best2:
-                ov, ok, a, b, dmin, tmin = segment_vicinity(
-                    rel, x[m], y[m], reach[m], np.float64(t[m + 1] - base) * NS,
-                    x[m + 1], y[m + 1], reach[m + 1], ccx, ccy, radius, wlen)
-                if ov:
-                    if dmin < best:
-                        best = dmin
-                        best2 = dmin * dmin
-                        best_t = tmin
-                    if ok and may_hit:
-                        f_in = min(f_in, a)
-                        l_in = max(l_in, b)
-                        dur += b - a
-        elif inside and not (m > lo and linked(t[m] - t[m - 1], max_gap_ns)):
-            d = point_distance(x[m], y[m], ccx, ccy)
-            if d < best:
-                best = d
-                best2 = d * d
-                best_t = rel
-            if d <= radius + reach[m]:
-                f_in = min(f_in, rel)
-                l_in = max(l_in, rel)
-        m += 1
-    found[p] = f_in <= l_in
-    min_dist[p] = best
-    min_time[p] = base + np.int64(round(best_t * 1e9))
-    if found[p]:
-        first_in[p] = base + np.int64(round(f_in * 1e9))
-        last_in[p] = base + np.int64(round(l_in * 1e9))
-    duration[p] = dur
-    fixes_in[p] = nfix
-    if mp >= 0.0:
-        max_prec[p] = mp
-    sources[p] = src
+@nb.njit(cache=True)
+def _pairs_fields(p0, p1, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns, starts,
+                  subject, t, x, y, reach, block_box, max_reach, precision, source, bit_lut,
+                  found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec,
+                  sources):
+    """Every field of hits p0 .. p1-1: for each, one walk along the subject's path through
+    the window. (A range, not one hit per call: a call pays a reference count per array.)"""
+    for p in range(p0, p1):
+        i = pair_crime[p]
+        s = pair_subject[p]
+        base = w0[i]
+        wlen = np.float64(w1[i] - base) * NS
+        ccx = cx[i]
+        ccy = cy[i]
+        lo = starts[s]
+        hi = starts[s + 1]
+        m = max(first_at_or_after(t, lo, hi, base) - 1, lo)
+        best = math.inf
+        best2 = math.inf
+        best_t = 0.0
+        f_in = math.inf
+        l_in = -math.inf
+        dur = 0.0
+        nfix = 0
+        mp = -1.0
+        src = 0
+        # The pair is a hit, so its closest approach is within R + the largest reach anywhere:
+        # farther blocks cannot hold it even before a closest approach has been seen.
+        hit_bound = radius + max_reach
+        hit_bound2 = hit_bound * hit_bound
+        first = m
+        while m < hi and t[m] <= w1[i]:
+            if m % BLOCK == 0 or m == first:
+                # a block of the path that can neither be in the vicinity nor come closer than the
+                # closest approach so far contributes nothing: step over it
+                k = m // BLOCK
+                ddx = max(block_box[k, 0] - ccx, 0.0, ccx - block_box[k, 1])
+                ddy = max(block_box[k, 2] - ccy, 0.0, ccy - block_box[k, 3])
+                d2 = ddx * ddx + ddy * ddy
+                reach_max = radius + block_box[k, 4]
+                if d2 > reach_max * reach_max and (d2 >= best2 or d2 > hit_bound2):
+                    m = (k + 1) * BLOCK
+                    continue
+            rel = np.float64(t[m] - base) * NS
+            inside = rel >= 0.0 and rel <= wlen
+            if inside:
+                d = point_distance(x[m], y[m], ccx, ccy)
+                if d <= radius + reach[m]:
+                    nfix += 1
+                    if precision[m] == precision[m] and precision[m] > mp:
+                        mp = precision[m]
+                    src |= bit_lut[source[m]]
+            if m + 1 < hi and linked(t[m + 1] - t[m], max_gap_ns):  # ``joined``, on values
+                may_hit = segment_box_may_hit(x[m], y[m], reach[m], x[m + 1], y[m + 1],
+                                              reach[m + 1], ccx, ccy, radius)
+                if may_hit or box_distance2(x[m], y[m], x[m + 1], y[m + 1], ccx, ccy) < best2:
+                    ov, ok, a, b, dmin, tmin = segment_vicinity(
+                        rel, x[m], y[m], reach[m], np.float64(t[m + 1] - base) * NS,
+                        x[m + 1], y[m + 1], reach[m + 1], ccx, ccy, radius, wlen)
+                    if ov:
+                        if dmin < best:
+                            best = dmin
+                            best2 = dmin * dmin
+                            best_t = tmin
+                        if ok and may_hit:
+                            f_in = min(f_in, a)
+                            l_in = max(l_in, b)
+                            dur += b - a
+            elif inside and not (m > lo and linked(t[m] - t[m - 1], max_gap_ns)):
+                d = point_distance(x[m], y[m], ccx, ccy)
+                if d < best:
+                    best = d
+                    best2 = d * d
+                    best_t = rel
+                if d <= radius + reach[m]:
+                    f_in = min(f_in, rel)
+                    l_in = max(l_in, rel)
+            m += 1
+        found[p] = f_in <= l_in
+        min_dist[p] = best
+        min_time[p] = base + np.int64(round(best_t * 1e9))
+        if found[p]:
+            first_in[p] = base + np.int64(round(f_in * 1e9))
+            last_in[p] = base + np.int64(round(l_in * 1e9))
+        duration[p] = dur
+        fixes_in[p] = nfix
+        if mp >= 0.0:
+            max_prec[p] = mp
+        sources[p] = src
 
 
 @nb.njit(cache=True)
@@ -382,30 +385,18 @@ def _field_arrays(n):
 
 
 @nb.njit(cache=True, parallel=True)
-def _hit_fields_parallel(pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns,
-                         starts, subject, t, x, y, reach, block_box, max_reach, precision,
-                         source, bit_lut):
-    (found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec,
-     sources) = _field_arrays(pair_crime.size)
-    for p in nb.prange(pair_crime.size):
-        _pair_fields(p, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns, starts,
-                     subject, t, x, y, reach, block_box, max_reach, precision, source, bit_lut,
-                     found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec,
-                     sources)
-    return found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec, sources
-
-
-@nb.njit(cache=True)
-def _hit_fields_serial(pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns,
+def _hit_fields_kernel(pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns,
                        starts, subject, t, x, y, reach, block_box, max_reach, precision,
-                       source, bit_lut):
+                       source, bit_lut, n_parts):
+    """The fields of every pair, in ``n_parts`` ranges handed to the threads in turn."""
     (found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec,
      sources) = _field_arrays(pair_crime.size)
-    for p in range(pair_crime.size):
-        _pair_fields(p, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_gap_ns, starts,
-                     subject, t, x, y, reach, block_box, max_reach, precision, source, bit_lut,
-                     found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec,
-                     sources)
+    n = pair_crime.size
+    for part in nb.prange(n_parts):
+        _pairs_fields(part * n // n_parts, (part + 1) * n // n_parts, pair_crime, pair_subject,
+                      cx, cy, w0, w1, radius, max_gap_ns, starts, subject, t, x, y, reach,
+                      block_box, max_reach, precision, source, bit_lut, found, min_dist,
+                      min_time, first_in, last_in, duration, fixes_in, max_prec, sources)
     return found, min_dist, min_time, first_in, last_in, duration, fixes_in, max_prec, sources
 
 
@@ -419,12 +410,17 @@ def hit_fields(index: SegmentIndex | TrailPath, trail: Trail, pair_crime, pair_s
     pair_subject = np.asarray(pair_subject, np.int64)
     # walk the pairs subject by subject, in time: consecutive walks share the fixes in cache
     order = np.lexsort((w0[pair_crime], pair_subject))
-    kernel = _hit_fields_parallel if pair_crime.size >= PARALLEL_FROM else _hit_fields_serial
-    fields = kernel(pair_crime[order], pair_subject[order], np.ascontiguousarray(cx, np.float64),
-                    np.ascontiguousarray(cy, np.float64), w0,
-                    np.ascontiguousarray(w1, np.int64), float(radius), index.max_gap_ns,
-                    trail.starts, index.subject, index.t, index.x, index.y, index.reach,
-                    index.block_box, index.max_reach, trail.precision, trail.source, SOURCE_BIT_LUT)
+    args = (pair_crime[order], pair_subject[order], np.ascontiguousarray(cx, np.float64),
+            np.ascontiguousarray(cy, np.float64), w0, np.ascontiguousarray(w1, np.int64),
+            float(radius), index.max_gap_ns, trail.starts, index.subject, index.t, index.x,
+            index.y, index.reach, index.block_box, index.max_reach, trail.precision,
+            trail.source, SOURCE_BIT_LUT)
+    if pair_crime.size < PARALLEL_FROM:  # an officer's look-up: no threads woken for it
+        fields = _field_arrays(pair_crime.size)
+        _pairs_fields(0, pair_crime.size, *args, *fields)
+    else:
+        fields = _hit_fields_kernel(*args, (pair_crime.size + PAIRS_PER_PART - 1)
+                                    // PAIRS_PER_PART)
     out = []
     for a in fields:
         b = np.empty_like(a)
