@@ -108,8 +108,7 @@ def joined(subject, t, i, max_gap_ns):
     """Fixes i and i+1 are consecutive fixes of one subject joined by a segment."""
     if i < 0 or i + 1 >= t.size or subject[i + 1] != subject[i]:
         return False
-    dt = t[i + 1] - t[i]
-    return dt > 0 and dt <= max_gap_ns
+    return linked(t[i + 1] - t[i], max_gap_ns)
 
 
 @nb.njit(cache=True)

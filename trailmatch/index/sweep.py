@@ -341,7 +341,7 @@ def _box_quiet(xa, xb, ya, yb, t_first, t_last, gx, gy, inv_size, nx, ny, base, 
 
 
 @nb.njit(cache=True)
-def _subject_pairs(s, starts, subject, t, x, y, reach, precision, source, bit_lut, max_gap_ns,
+def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_gap_ns,
                    cx, cy, w0, w1, wlen, radius, gx, gy, cell_m, inv_size, nx, ny, base,
                    cell_start, crime, open_at, close_at, max_window_ns, t_lo, t_hi, with_fields,
                    block_box, cell_slots, t0, per_slot, found_by, tested_by, acc,
@@ -493,7 +493,7 @@ def _subject_pairs(s, starts, subject, t, x, y, reach, precision, source, bit_lu
 
 
 @nb.njit(cache=True, parallel=True)
-def _sweep(subjects, starts, subject, t, x, y, reach, precision, source, bit_lut, max_gap_ns, cx,
+def _sweep(subjects, starts, t, x, y, reach, precision, source, bit_lut, max_gap_ns, cx,
            cy, w0, w1, radius, gx, gy, cell_m, inv_size, nx, ny, base, cell_start, crime,
            open_at, close_at, max_window_ns, t_lo, t_hi, with_fields, block_box,
            cell_slots, t0, per_slot, capacity, n_threads):
@@ -518,7 +518,7 @@ def _sweep(subjects, starts, subject, t, x, y, reach, precision, source, bit_lut
     overflow = np.zeros(subjects.size, dtype=np.bool_)
     for j in nb.prange(subjects.size):
         k = _thread_id()
-        got = _subject_pairs(subjects[j], starts, subject, t, x, y, reach, precision, source,
+        got = _subject_pairs(subjects[j], starts, t, x, y, reach, precision, source,
                              bit_lut, max_gap_ns, cx, cy, w0, w1, wlen, radius, gx, gy, cell_m,
                              inv_size, nx, ny, base, cell_start, crime, open_at, close_at,
                              max_window_ns, t_lo, t_hi, with_fields, block_box,
@@ -555,7 +555,7 @@ def _stream(starts, path: TrailPath, precision, source, cx, cy, w0, w1, radius: 
         # OS preempts, or that draws the busier subjects, does not leave the other one waiting
         with nb.parallel_chunksize(SUBJECTS_PER_CHUNK):
             buf_crime, buf_subject, buf_f, buf_i, fill, overflow = _sweep(
-                todo, starts, path.subject, path.t, path.x, path.y, path.reach, precision, source,
+                todo, starts, path.t, path.x, path.y, path.reach, precision, source,
                 SOURCE_BIT_LUT, path.max_gap_ns, grid.cx, grid.cy, grid.w0, grid.w1, grid.radius,
                 grid.gx, grid.gy, grid.cell_m, grid.inv_size, grid.nx, grid.ny, grid.base,
                 grid.cell_start, grid.crime, grid.open_at, grid.close_at, grid.max_window_ns, t_lo,
