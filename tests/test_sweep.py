@@ -242,6 +242,64 @@ def _far_apart_world(n_subjects: int = 40, n_crimes: int = 200):
     return trails, crimes
 
 
+def _block_world():
+    """Every way a block's pieces get their crimes: a walker among three crimes (its blocks
+    gather a few), one in a crowd of 40 crimes (more than ``BLOCK_CANDIDATES``: its pieces
+    gather their own), a driver 1.5 km a minute (boxes over more than ``BLOCK_CELLS`` cells),
+    and fix counts that are not multiples of the block, so blocks hold two subjects."""
+    rng = np.random.default_rng(11)
+    rows = []
+    for name, n, step, at in (("walker", 37, 15.0, (0.0, 0.0)), ("crowded", 50, 5.0, (5e3, 0.0)),
+                              ("driver", 61, 1500.0, (-2e4, 1e4))):
+        t = np.arange(n) * 60.0
+        rows.append(pd.DataFrame({
+            "subject": name, "time": T0 + pd.to_timedelta(t, unit="s"),
+            "x": at[0] + np.cumsum(rng.normal(0, step, n)),
+            "y": at[1] + np.cumsum(rng.normal(0, step, n)), "precision_m": 10.0, "source": 1}))
+    trails = pd.concat(rows, ignore_index=True)
+    drive = trails[trails["subject"] == "driver"].iloc[[5, 20, 40]]
+    x = np.concatenate([[0.0, 40.0, -60.0], 5e3 + rng.normal(0, 30, 40), drive["x"] + 50.0])
+    y = np.concatenate([[20.0, -30.0, 90.0], rng.normal(0, 30, 40), drive["y"] - 50.0])
+    crimes = pd.DataFrame({
+        "crime_reference": [f"C{k}" for k in range(x.size)], "police_force": "Kent",
+        "crime_type": "RB", "x": x, "y": y, "time_from": T0,
+        "time_to": T0 + pd.Timedelta(hours=2)})
+    return trails, crimes
+
+
+def test_every_way_a_block_gets_its_crimes_loses_nothing():
+    trails, crimes = _block_world()
+    rules = Rules()
+    trail = prepare_trail(trails)
+    prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
+    path = trail_path(trail, rules.max_gap_s, rules.count_precision)
+    order = np.argsort(prepared.w0, kind="stable")
+    grid = sweep.CrimeGrid(prepared.x[order], prepared.y[order], prepared.w0[order],
+                           prepared.w1[order], rules.radius_m, path.widest_piece_m)
+    box = path.block_box
+    cells = ((np.floor((box[:, 1] - box[:, 0] + 2 * box[:, 4]) / grid.cell_m) + 1)
+             * (np.floor((box[:, 3] - box[:, 2] + 2 * box[:, 4]) / grid.cell_m) + 1))
+    assert (cells > sweep.BLOCK_CELLS).any()  # the driver's boxes
+    starts = trail.starts[1:-1]
+    assert (starts % sweep.BLOCK != 0).all()  # blocks that hold two subjects
+    code = list(trail.subjects).index("crowded")
+    crowded = int(trail.starts[code]) // sweep.BLOCK + 1  # a block wholly the crowded's
+    n = sweep._gather(*box[crowded, :5], int(path.t[crowded * sweep.BLOCK]),
+                      int(path.t[crowded * sweep.BLOCK + sweep.BLOCK]), 0, grid.gx, grid.gy,
+                      grid.inv_size, grid.nx, grid.ny, grid.base, grid.cell_slots, grid.t0,
+                      grid.per_slot, grid.cell_start, grid.crime, grid.open_at, grid.close_at,
+                      grid.w0, grid.max_window_ns, grid.cx, grid.cy, grid.radius,
+                      np.full(grid.cx.size, -1), -2, np.empty(grid.cx.size, np.int32),
+                      sweep.BLOCK_CANDIDATES)
+    assert n > sweep.BLOCK_CANDIDATES
+    streamed, indexed = _both(trails, crimes, rules)
+    hit_subjects = set(trail.subjects[streamed[1]])
+    assert hit_subjects == {"walker", "crowded", "driver"}
+    assert len(streamed[0]) > 40
+    _assert_same(streamed, indexed)
+    _assert_fields_match_the_walk((trails, crimes, rules))
+
+
 def test_a_coarsened_grid_over_a_wide_extent_loses_nothing(monkeypatch):
     trails, crimes = _far_apart_world()
     rules = Rules()

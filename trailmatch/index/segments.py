@@ -271,6 +271,8 @@ def _path_blocks(subject, t, x, y, reach, max_gap_ns):
         ymax = -np.inf
         rmax = 0.0
         w = 0.0
+        if e > a + BLOCK and subject[e - 1] != subject[a + BLOCK - 1]:
+            e -= 1  # the next block's first fix is another subject's: no segment reaches it
         for m in range(a, e):
             xmin = min(xmin, x[m])
             xmax = max(xmax, x[m])

@@ -34,13 +34,18 @@ crimes are numbered in order of window start, so each cell's list is in that ord
 scans from the first crime whose window can still be open (found by bisection on long lists)
 and stops at the first that opens after the piece ends.
 
-Quiet blocks. Each cell also keeps 64 bits: the time slots (the crimes' span in 64) in which
-any of its crimes' windows is open. A block of ``BLOCK`` consecutive fixes (its box and largest
-reach are the path's ``block_box``) whose cells, at the level its width picks, have no open
-slot while its pieces last is stepped over whole: a hit's witness point q lies in the crime's
-box and in the piece's box, so in the block's box, in a cell the crime was entered in, at an
-instant of the crime's window. The same bits let a piece skip a cell's list outright. On the
-synthetic national day a third of the blocks are stepped over.
+Block candidates. Each cell also keeps 64 bits: the time slots (the crimes' span in 64) in
+which any of its crimes' windows is open. The path is read in blocks of ``BLOCK`` consecutive
+fixes (their box and largest reach are the path's ``block_box``). For each block, the crimes
+any of its pieces can meet are gathered once (``_gather``): those entered in the cells the
+widened block box meets, with a window open while the block lasts, within ``R`` + the
+block's reach of its box. A hit's witness point q lies in the crime's box and the piece's box,
+so in the block's box, in a cell the crime was entered in, at an instant of the crime's window:
+every crime a piece of the block can meet is gathered. A block with none (on the synthetic
+national day, three in five) is stepped over whole; otherwise its pieces are tested against
+its few candidates only (0.8 per block on average). A block whose box holds another subject's
+fixes, spans more than ``BLOCK_CELLS`` cells (a fast subject) or gathers more than
+``BLOCK_CANDIDATES`` crimes leaves its pieces to gather their own, in the same way.
 
 Hit fields in the same pass (``sweep_hits``, what ``match()`` uses). Rather than stopping at a
 crime's first piece in the vicinity and then walking the window again (``hit_fields``), every
@@ -81,10 +86,14 @@ from trailmatch.trails import Trail
 
 N_LEVELS = 6
 LEVEL_FACTOR = 4.0
-SWEEP_CELL_M = 256.0  # finest cell, tuned on the synthetic national day
+SWEEP_CELL_M = 512.0  # finest cell, tuned on the synthetic national day (A/B: 256 m was
+# best when every piece looked up its own cells; with block candidates 512 m is)
 MAX_CELLS = 1 << 22  # cells of the finest grid at most (16 MB of offsets)
 PIECE_CELLS = 4.0  # a piece's level: the finest whose cell is >= its box / PIECE_CELLS
 LONG_LIST = 8  # a cell list longer than this is entered by bisection
+# a block with more candidate crimes than this has its pieces look their own up
+BLOCK_CANDIDATES = 16
+BLOCK_CELLS = 25  # and whose box spans more cells than this
 # pairs a thread can hold before its next subjects go to another round with 4x the room
 MIN_BUFFER = 1 << 16
 BUFFER_PER_CRIME = 16
@@ -325,31 +334,63 @@ def _emit_fields(s, w0, touched, n_touched, acc, buf_crime, buf_subject, buf_f, 
 
 
 @nb.njit(cache=True, inline="always")
-def _box_quiet(xa, xb, ya, yb, t_first, t_last, gx, gy, inv_size, nx, ny, base, cell_slots, t0,
-               per_slot):
-    """Every cell of one level (cells ``1 / inv_size`` wide, ``nx`` by ``ny`` from ``base``)
-    that the box meets is free of open windows from ``t_first`` to ``t_last``."""
-    ix0, ix1 = _cell_range(xa, xb, gx, inv_size, nx)
-    iy0, iy1 = _cell_range(ya, yb, gy, inv_size, ny)
-    bits = _slot_bits(t_first, t_last, t0, per_slot)
+def _gather(xa, xb, ya, yb, r, ta, tb, level, gx, gy, inv_size, nx, ny, base, cell_slots, t0,
+            per_slot, cell_start, crime, open_at, close_at, w0, max_window_ns, cx, cy, radius,
+            mark, stamp, cand, cap):
+    """The crimes a box (``xa``..``xb`` by ``ya``..``yb``, widened by ``r``) can meet from
+    ``ta`` to ``tb``: entered in a cell of ``level`` that the widened box meets, with a window
+    open at an instant of [ta, tb], and within ``R + r`` of the box (kept a little wide, as
+    every test behind it), each once (``mark[i] = stamp``), into ``cand``. Returns how many,
+    or ``cap + 1`` as soon as there are more than ``cap``."""
+    gate2 = (radius + r) * (radius + r) * (1.0 + 1e-9)
+    ix0, ix1 = _cell_range(xa - r, xb + r, gx, inv_size[level], nx[level])
+    iy0, iy1 = _cell_range(ya - r, yb + r, gy, inv_size[level], ny[level])
+    bits = _slot_bits(ta, tb, t0, per_slot)
+    first_open = -1  # first crime whose window can still be open at ta (on demand)
+    n = 0
     for iy in range(iy0, iy1 + 1):
-        row = base + iy * nx
+        row = base[level] + iy * nx[level]
         for ix in range(ix0, ix1 + 1):
-            if cell_slots[row + ix] & bits:
-                return False
-    return True
+            if not cell_slots[row + ix] & bits:
+                continue  # no window of the cell is open from ta to tb
+            e = cell_start[row + ix]
+            e1 = cell_start[row + ix + 1]
+            if e1 - e > LONG_LIST:
+                if first_open < 0:
+                    first_open = first_at_or_after(w0, 0, w0.size, ta - max_window_ns)
+                e = first_at_or_after(crime, e, e1, first_open)
+            while e < e1:
+                if open_at[e] > tb:
+                    break  # this and every later crime of the cell opens after tb
+                if close_at[e] < ta:
+                    e += 1
+                    continue
+                i = crime[e]
+                e += 1
+                if mark[i] == stamp:
+                    continue  # met in another cell of the box
+                mark[i] = stamp
+                if box_distance2(xa, ya, xb, yb, cx[i], cy[i]) > gate2:
+                    continue
+                if n == cap:
+                    return cap + 1
+                cand[n] = i
+                n += 1
+    return n
 
 
 @nb.njit(cache=True)
 def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_gap_ns,
                    cx, cy, w0, w1, wlen, radius, gx, gy, cell_m, inv_size, nx, ny, base,
                    cell_start, crime, open_at, close_at, max_window_ns, t_lo, t_hi, with_fields,
-                   block_box, cell_slots, t0, per_slot, found_by, tested_by, acc,
+                   block_box, cell_slots, t0, per_slot, found_by, mark, cand, acc,
                    touched, buf_crime, buf_subject, buf_f, buf_i, fill):
     """Append the crimes subject s is in the vicinity of to the buffer from ``fill`` (with
     every hit field in ``buf_f``/``buf_i`` when ``with_fields``); returns the new fill, or -1
     when the buffer is too small.
 
+    The crimes a piece is tested against are its block's (``_gather`` over the block's box
+    and span), or, when the block has more than ``BLOCK_CANDIDATES``, the piece's own.
     Without fields a crime is refined until the first piece in its vicinity. With fields every
     piece that meets a crime's bins is taken through ``_piece_fields`` (``found_by`` then
     marks whose fields a crime's row of ``acc`` holds), and the crimes the subject
@@ -357,134 +398,105 @@ def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_ga
     n_touched = 0
     lo = starts[s]
     hi = starts[s + 1]
-    n_levels = nx.size
+    top = nx.size - 1
     # pieces that can meet a window start at most max gap before the earliest window start
     m = max(first_at_or_after(t, lo, hi, t_lo - max_gap_ns) - 1, lo)
     # fix m ends a segment (the subject's fixes are [lo, hi): ``joined`` without its arrays)
     link = m > lo and linked(t[m] - t[m - 1], max_gap_ns)
     next_block = m
+    n_cand = 0
+    block_listed = False
     while m < hi and t[m] <= t_hi:
         if m >= next_block:
-            # Quiet block: no crime can be met by a piece of block k from fix m on when every
-            # cell that the block's box (widened by its largest reach) meets, at the level its
-            # width picks, is free of open windows from t[m] to the block's last fix. A hit's
-            # witness point lies in the crime's box and the piece's box (the argument above),
-            # so in the block's box, and the crime is entered in that point's cell at every
-            # level. Step over it.
+            # The crimes any piece of block k from fix m on can meet: a hit's witness point
+            # lies in the crime's box and the piece's box (the argument above), so in the
+            # block's box, at an instant from t[m] to the block's last fix, and the crime is
+            # entered in that point's cell at every level. None (a quiet block): step over it.
+            # A block that holds another subject's fixes too, or whose box spans more than
+            # BLOCK_CELLS cells (a fast subject), leaves its pieces to look up their own.
             k = m // BLOCK
             next_block = (k + 1) * BLOCK
             r = block_box[k, 4]
-            xa = block_box[k, 0] - r
-            xb = block_box[k, 1] + r
-            ya = block_box[k, 2] - r
-            yb = block_box[k, 3] + r
-            level = _level_of(max(xb - xa, yb - ya) / PIECE_CELLS, cell_m, n_levels - 1)
-            if _box_quiet(xa, xb, ya, yb, t[m], t[min(next_block, hi - 1)], gx, gy,
-                          inv_size[level], nx[level], ny[level], base[level], cell_slots, t0,
-                          per_slot):
-                m = next_block
-                link = m < hi and linked(t[m] - t[m - 1], max_gap_ns)
-                continue
+            xa = block_box[k, 0]
+            xb = block_box[k, 1]
+            ya = block_box[k, 2]
+            yb = block_box[k, 3]
+            level = _level_of((max(xb - xa, yb - ya) + 2.0 * r) / PIECE_CELLS, cell_m, top)
+            ix0, ix1 = _cell_range(xa - r, xb + r, gx, inv_size[level], nx[level])
+            iy0, iy1 = _cell_range(ya - r, yb + r, gy, inv_size[level], ny[level])
+            block_listed = (k * BLOCK >= lo and next_block <= hi
+                            and max(ix1 - ix0 + 1, 0) * max(iy1 - iy0 + 1, 0) <= BLOCK_CELLS)
+            if block_listed:
+                # stamps: -(m + 2) for a subject's block from fix m, m for the piece at fix m
+                n_cand = _gather(xa, xb, ya, yb, r, t[m], t[min(next_block, hi - 1)], level,
+                                 gx, gy, inv_size, nx, ny, base, cell_slots, t0, per_slot,
+                                 cell_start, crime, open_at, close_at, w0, max_window_ns, cx, cy,
+                                 radius, mark, -(m + 2), cand, BLOCK_CANDIDATES)
+                if n_cand == 0:
+                    m = next_block
+                    link = m < hi and linked(t[m] - t[m - 1], max_gap_ns)
+                    continue
+                block_listed = n_cand <= BLOCK_CANDIDATES
         ends_segment = link
         link = m + 1 < hi and linked(t[m + 1] - t[m], max_gap_ns)
         if link:
-            xa = min(x[m], x[m + 1])
-            xb = max(x[m], x[m + 1])
-            ya = min(y[m], y[m + 1])
-            yb = max(y[m], y[m + 1])
-            r = max(reach[m], reach[m + 1])
-            t_end = t[m + 1]
+            b = m + 1
+            r = max(reach[m], reach[b])
+            t_end = t[b]
         elif ends_segment:
             m += 1  # the end of a segment: that segment covers it
             continue
         else:
-            xa = x[m]
-            xb = x[m]
-            ya = y[m]
-            yb = y[m]
+            b = m  # an isolated fix: the piece is fix m; b's values are not read as a fix
             r = reach[m]
             t_end = t[m]
-        xa -= r
-        xb += r
-        ya -= r
-        yb += r
+        if not block_listed:
+            xa = min(x[m], x[b])
+            xb = max(x[m], x[b])
+            ya = min(y[m], y[b])
+            yb = max(y[m], y[b])
+            level = _level_of((max(xb - xa, yb - ya) + 2.0 * r) / PIECE_CELLS, cell_m, top)
+            n_cand = _gather(xa, xb, ya, yb, r, t[m], t_end, level, gx, gy, inv_size, nx, ny,
+                             base, cell_slots, t0, per_slot, cell_start, crime, open_at,
+                             close_at, w0, max_window_ns, cx, cy, radius, mark, m, cand,
+                             cand.size)
         # with fields, a crime farther from the piece's box than R + the piece's own radius
         # gets nothing from it: not an instant, not a fix, and no closest approach the pass
         # vouches for (those within R); kept a little wide of every test behind it
         gate2 = (radius + r) * (radius + r) * (1.0 + 1e-9)
-        level = _level_of(max(xb - xa, yb - ya) / PIECE_CELLS, cell_m, n_levels - 1)
-        ix0, ix1 = _cell_range(xa, xb, gx, inv_size[level], nx[level])
-        iy0, iy1 = _cell_range(ya, yb, gy, inv_size[level], ny[level])
-        first_open = -1  # first crime whose window can still be open at t[m] (on demand)
-        # a crime is once in a cell: only a piece over several cells can meet it twice
-        one_cell = ix0 == ix1 and iy0 == iy1
-        bits = _slot_bits(t[m], t_end, t0, per_slot)
-        for iy in range(iy0, iy1 + 1):
-            row = base[level] + iy * nx[level]
-            for ix in range(ix0, ix1 + 1):
-                if not cell_slots[row + ix] & bits:
-                    continue  # no window of the cell is open while the piece lasts
-                e = cell_start[row + ix]
-                e1 = cell_start[row + ix + 1]
-                if e1 - e > LONG_LIST:
-                    if first_open < 0:
-                        first_open = first_at_or_after(w0, 0, w0.size, t[m] - max_window_ns)
-                    e = first_at_or_after(crime, e, e1, first_open)
-                while e < e1:
-                    if open_at[e] > t_end:
-                        break  # this and every later crime of the cell opens after the piece
-                    if close_at[e] < t[m]:
-                        e += 1
-                        continue
-                    i = crime[e]
-                    e += 1
-                    if with_fields:
-                        # most pieces stop here, before the crime's running fields are
-                        # touched
-                        if link:
-                            gap2 = box_distance2(x[m], y[m], x[m + 1], y[m + 1], cx[i], cy[i])
-                        else:
-                            gap2 = box_distance2(x[m], y[m], x[m], y[m], cx[i], cy[i])
-                        if gap2 > gate2:
-                            continue
-                        if not one_cell:
-                            if tested_by[i] == m:
-                                continue
-                            tested_by[i] = m
-                        if found_by[i] != s:
-                            found_by[i] = s
-                            _start_fields(acc, i)
-                            touched[n_touched] = i
-                            n_touched += 1
-                        # fix b: the end of the segment, or (isolated fix) a again, unread
-                        b = m + 1 if link else m
-                        _piece_fields(t[m], x[m], y[m], reach[m], precision[m],
-                                      bit_lut[source[m]], t[b], x[b], y[b], reach[b],
-                                      precision[b], bit_lut[source[b]], link,
-                                      link and not (m + 2 < hi
-                                                    and linked(t[m + 2] - t[m + 1], max_gap_ns)),
-                                      w0[i], w1[i], wlen[i], cx[i], cy[i], radius, acc, i)
-                        continue
-                    if found_by[i] == s:
-                        continue
-                    if not one_cell:
-                        if tested_by[i] == m:
-                            continue
-                        tested_by[i] = m
-                    if link:
-                        near = segment_near(t[m], x[m], y[m], reach[m], t[m + 1], x[m + 1],
-                                            y[m + 1], reach[m + 1], w0[i], w1[i], wlen[i],
-                                            cx[i], cy[i], radius)
-                    else:
-                        near = fix_near(t[m], x[m], y[m], reach[m], w0[i], w1[i], cx[i], cy[i],
-                                        radius)
-                    if near:
-                        found_by[i] = s
-                        if fill == buf_crime.size:
-                            return -1
-                        buf_crime[fill] = i
-                        buf_subject[fill] = s
-                        fill += 1
+        for q in range(n_cand):
+            i = cand[q]
+            if w0[i] > t_end or w1[i] < t[m]:
+                continue  # no instant of the window while the piece lasts
+            if with_fields:
+                # most pieces stop here, before the crime's running fields are touched
+                if box_distance2(x[m], y[m], x[b], y[b], cx[i], cy[i]) > gate2:
+                    continue
+                if found_by[i] != s:
+                    found_by[i] = s
+                    _start_fields(acc, i)
+                    touched[n_touched] = i
+                    n_touched += 1
+                _piece_fields(t[m], x[m], y[m], reach[m], precision[m], bit_lut[source[m]],
+                              t[b], x[b], y[b], reach[b], precision[b], bit_lut[source[b]],
+                              link,
+                              link and not (m + 2 < hi and linked(t[m + 2] - t[m + 1], max_gap_ns)),
+                              w0[i], w1[i], wlen[i], cx[i], cy[i], radius, acc, i)
+                continue
+            if found_by[i] == s:
+                continue
+            if link:
+                near = segment_near(t[m], x[m], y[m], reach[m], t[b], x[b], y[b], reach[b],
+                                    w0[i], w1[i], wlen[i], cx[i], cy[i], radius)
+            else:
+                near = fix_near(t[m], x[m], y[m], reach[m], w0[i], w1[i], cx[i], cy[i], radius)
+            if near:
+                found_by[i] = s
+                if fill == buf_crime.size:
+                    return -1
+                buf_crime[fill] = i
+                buf_subject[fill] = s
+                fill += 1
         m += 1
     if with_fields:
         return _emit_fields(s, w0, touched, n_touched, acc, buf_crime, buf_subject,
@@ -505,7 +517,8 @@ def _sweep(subjects, starts, t, x, y, reach, precision, source, bit_lut, max_gap
     for i in range(n_crimes):
         wlen[i] = np.float64(w1[i] - w0[i]) * NS
     found_by = np.full((n_threads, n_crimes), -1, dtype=np.int32)
-    tested_by = np.full((n_threads, n_crimes), -1, dtype=np.int64)
+    mark = np.full((n_threads, n_crimes), -1, dtype=np.int64)
+    cand = np.empty((n_threads, max(n_crimes, BLOCK_CANDIDATES)), dtype=np.int32)
     n_acc = n_crimes if with_fields else 0
     acc = np.empty((n_threads, n_acc, 8))
     touched = np.empty((n_threads, n_acc), dtype=np.int64)
@@ -522,7 +535,7 @@ def _sweep(subjects, starts, t, x, y, reach, precision, source, bit_lut, max_gap
                              bit_lut, max_gap_ns, cx, cy, w0, w1, wlen, radius, gx, gy, cell_m,
                              inv_size, nx, ny, base, cell_start, crime, open_at, close_at,
                              max_window_ns, t_lo, t_hi, with_fields, block_box,
-                             cell_slots, t0, per_slot, found_by[k], tested_by[k], acc[k],
+                             cell_slots, t0, per_slot, found_by[k], mark[k], cand[k], acc[k],
                              touched[k], buf_crime[k], buf_subject[k], buf_f[k], buf_i[k],
                              fill[k])
         if got < 0:
