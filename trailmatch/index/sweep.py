@@ -390,9 +390,10 @@ def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_ga
     when the buffer is too small.
 
     The crimes a piece is tested against are its block's (``_gather`` over the block's box
-    and span), or, when the block has more than ``BLOCK_CANDIDATES``, the piece's own.
-    Without fields a crime is refined until the first piece in its vicinity. With fields every
-    piece that meets a crime's bins is taken through ``_piece_fields`` (``found_by`` then
+    and span), or the piece's own when the block's are not listed (see the module's
+    docstring); each crime is taken through the pieces in time order. Without fields a crime
+    is refined until the first piece in its vicinity. With fields every piece that comes within
+    R + its radius of a crime's box is taken through ``_piece_fields`` (``found_by`` then
     marks whose fields a crime's row of ``acc`` holds), and the crimes the subject
     was in the vicinity of are written out when its path ends."""
     n_touched = 0
@@ -437,67 +438,85 @@ def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_ga
                     link = m < hi and linked(t[m] - t[m - 1], max_gap_ns)
                     continue
                 block_listed = n_cand <= BLOCK_CANDIDATES
-        ends_segment = link
-        link = m + 1 < hi and linked(t[m + 1] - t[m], max_gap_ns)
-        if link:
-            b = m + 1
-            r = max(reach[m], reach[b])
-            t_end = t[b]
-        elif ends_segment:
-            m += 1  # the end of a segment: that segment covers it
-            continue
+        if block_listed:
+            end = min(next_block, hi)  # the block's pieces from fix m on, against its crimes
         else:
-            b = m  # an isolated fix: the piece is fix m; b's values are not read as a fix
-            r = reach[m]
-            t_end = t[m]
-        if not block_listed:
+            end = m + 1  # the piece at fix m alone, against its own crimes
+            if not (m + 1 < hi and linked(t[m + 1] - t[m], max_gap_ns)):
+                if link:  # the end of a segment: that segment covers it
+                    m += 1
+                    link = False
+                    continue
+                b = m  # an isolated fix
+            else:
+                b = m + 1
+            r = max(reach[m], reach[b])
             xa = min(x[m], x[b])
             xb = max(x[m], x[b])
             ya = min(y[m], y[b])
             yb = max(y[m], y[b])
             level = _level_of((max(xb - xa, yb - ya) + 2.0 * r) / PIECE_CELLS, cell_m, top)
-            n_cand = _gather(xa, xb, ya, yb, r, t[m], t_end, level, gx, gy, inv_size, nx, ny,
+            n_cand = _gather(xa, xb, ya, yb, r, t[m], t[b], level, gx, gy, inv_size, nx, ny,
                              base, cell_slots, t0, per_slot, cell_start, crime, open_at,
                              close_at, w0, max_window_ns, cx, cy, radius, mark, m, cand,
                              cand.size)
-        # with fields, a crime farther from the piece's box than R + the piece's own radius
-        # gets nothing from it: not an instant, not a fix, and no closest approach the pass
-        # vouches for (those within R); kept a little wide of every test behind it
-        gate2 = (radius + r) * (radius + r) * (1.0 + 1e-9)
+        # crime by crime, each through the pieces in time order (what its fields need)
         for q in range(n_cand):
             i = cand[q]
-            if w0[i] > t_end or w1[i] < t[m]:
-                continue  # no instant of the window while the piece lasts
-            if with_fields:
-                # most pieces stop here, before the crime's running fields are touched
-                if box_distance2(x[m], y[m], x[b], y[b], cx[i], cy[i]) > gate2:
+            if not with_fields and found_by[i] == s:
+                continue  # found by an earlier piece
+            ends_segment = link
+            for p in range(m, end):
+                starts_segment = p + 1 < hi and linked(t[p + 1] - t[p], max_gap_ns)
+                was_end = ends_segment
+                ends_segment = starts_segment
+                if starts_segment:
+                    b = p + 1
+                elif was_end:
+                    continue  # the end of a segment: that segment covers it
+                else:
+                    b = p  # an isolated fix: b's values are not read as a fix
+                if t[p] > w1[i]:
+                    break  # this and every later piece starts after the window
+                if t[b] < w0[i]:
+                    continue  # ends before the window opens
+                if with_fields:
+                    # a crime farther from the piece's box than R + the piece's own radius
+                    # gets nothing from it: not an instant, not a fix, and no closest approach
+                    # the pass vouches for (those within R); kept a little wide of every test
+                    # behind it. Most pieces stop here, before the crime's fields are touched.
+                    r = max(reach[p], reach[b])
+                    if (box_distance2(x[p], y[p], x[b], y[b], cx[i], cy[i])
+                            > (radius + r) * (radius + r) * (1.0 + 1e-9)):
+                        continue
+                    if found_by[i] != s:
+                        found_by[i] = s
+                        _start_fields(acc, i)
+                        touched[n_touched] = i
+                        n_touched += 1
+                    _piece_fields(t[p], x[p], y[p], reach[p], precision[p], bit_lut[source[p]],
+                                  t[b], x[b], y[b], reach[b], precision[b], bit_lut[source[b]],
+                                  starts_segment,
+                                  starts_segment and not (p + 2 < hi and linked(
+                                      t[p + 2] - t[p + 1], max_gap_ns)),
+                                  w0[i], w1[i], wlen[i], cx[i], cy[i], radius, acc, i)
                     continue
-                if found_by[i] != s:
+                if starts_segment:
+                    near = segment_near(t[p], x[p], y[p], reach[p], t[b], x[b], y[b], reach[b],
+                                        w0[i], w1[i], wlen[i], cx[i], cy[i], radius)
+                else:
+                    near = fix_near(t[p], x[p], y[p], reach[p], w0[i], w1[i], cx[i], cy[i],
+                                    radius)
+                if near:
                     found_by[i] = s
-                    _start_fields(acc, i)
-                    touched[n_touched] = i
-                    n_touched += 1
-                _piece_fields(t[m], x[m], y[m], reach[m], precision[m], bit_lut[source[m]],
-                              t[b], x[b], y[b], reach[b], precision[b], bit_lut[source[b]],
-                              link,
-                              link and not (m + 2 < hi and linked(t[m + 2] - t[m + 1], max_gap_ns)),
-                              w0[i], w1[i], wlen[i], cx[i], cy[i], radius, acc, i)
-                continue
-            if found_by[i] == s:
-                continue
-            if link:
-                near = segment_near(t[m], x[m], y[m], reach[m], t[b], x[b], y[b], reach[b],
-                                    w0[i], w1[i], wlen[i], cx[i], cy[i], radius)
-            else:
-                near = fix_near(t[m], x[m], y[m], reach[m], w0[i], w1[i], cx[i], cy[i], radius)
-            if near:
-                found_by[i] = s
-                if fill == buf_crime.size:
-                    return -1
-                buf_crime[fill] = i
-                buf_subject[fill] = s
-                fill += 1
-        m += 1
+                    if fill == buf_crime.size:
+                        return -1
+                    buf_crime[fill] = i
+                    buf_subject[fill] = s
+                    fill += 1
+                    break
+        m = end
+        link = m < hi and linked(t[m] - t[m - 1], max_gap_ns)  # fix m ends a segment
     if with_fields:
         return _emit_fields(s, w0, touched, n_touched, acc, buf_crime, buf_subject,
                             buf_f, buf_i, fill)
