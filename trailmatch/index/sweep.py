@@ -314,21 +314,21 @@ def _emit_fields(s, w0, touched, n_touched, acc, buf_crime, buf_subject, buf_f, 
     into the buffers from ``fill``; returns the new fill, or -1 when they do not fit."""
     for k in range(n_touched):
         i = touched[k]
-        if acc[i, FIRST_IN] > acc[i, LAST_IN]:
+        if acc[k, FIRST_IN] > acc[k, LAST_IN]:
             continue  # looked at, never in the vicinity
         if fill == buf_crime.size:
             return -1
         base = w0[i]
         buf_crime[fill] = i
         buf_subject[fill] = s
-        buf_f[OUT_DIST, fill] = acc[i, BEST]
-        buf_f[OUT_DURATION, fill] = acc[i, DURATION]
-        buf_f[OUT_MAX_PREC, fill] = acc[i, MAX_PREC] if acc[i, MAX_PREC] >= 0.0 else np.nan
-        buf_i[OUT_TIME, fill] = base + np.int64(round(acc[i, BEST_T] * 1e9))
-        buf_i[OUT_FIRST_IN, fill] = base + np.int64(round(acc[i, FIRST_IN] * 1e9))
-        buf_i[OUT_LAST_IN, fill] = base + np.int64(round(acc[i, LAST_IN] * 1e9))
-        buf_i[OUT_FIXES_IN, fill] = np.int64(acc[i, FIXES_IN])
-        buf_i[OUT_SOURCES, fill] = np.int64(acc[i, SOURCES])
+        buf_f[OUT_DIST, fill] = acc[k, BEST]
+        buf_f[OUT_DURATION, fill] = acc[k, DURATION]
+        buf_f[OUT_MAX_PREC, fill] = acc[k, MAX_PREC] if acc[k, MAX_PREC] >= 0.0 else np.nan
+        buf_i[OUT_TIME, fill] = base + np.int64(round(acc[k, BEST_T] * 1e9))
+        buf_i[OUT_FIRST_IN, fill] = base + np.int64(round(acc[k, FIRST_IN] * 1e9))
+        buf_i[OUT_LAST_IN, fill] = base + np.int64(round(acc[k, LAST_IN] * 1e9))
+        buf_i[OUT_FIXES_IN, fill] = np.int64(acc[k, FIXES_IN])
+        buf_i[OUT_SOURCES, fill] = np.int64(acc[k, SOURCES])
         fill += 1
     return fill
 
@@ -383,7 +383,7 @@ def _gather(xa, xb, ya, yb, r, ta, tb, level, gx, gy, inv_size, nx, ny, base, ce
 def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_gap_ns,
                    cx, cy, w0, w1, wlen, radius, gx, gy, cell_m, inv_size, nx, ny, base,
                    cell_start, crime, open_at, close_at, max_window_ns, t_lo, t_hi, with_fields,
-                   block_box, cell_slots, t0, per_slot, found_by, mark, cand, acc,
+                   block_box, cell_slots, t0, per_slot, found_by, acc_row, mark, cand, acc,
                    touched, buf_crime, buf_subject, buf_f, buf_i, fill):
     """Append the crimes subject s is in the vicinity of to the buffer from ``fill`` (with
     every hit field in ``buf_f``/``buf_i`` when ``with_fields``); returns the new fill, or -1
@@ -394,7 +394,7 @@ def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_ga
     docstring); each crime is taken through the pieces in time order. Without fields a crime
     is refined until the first piece in its vicinity. With fields every piece that comes within
     R + its radius of a crime's box is taken through ``_piece_fields`` (``found_by`` then
-    marks whose fields a crime's row of ``acc`` holds), and the crimes the subject
+    marks the crimes whose fields ``acc`` holds, in row ``acc_row[i]``), and the crimes the subject
     was in the vicinity of are written out when its path ends."""
     n_touched = 0
     lo = starts[s]
@@ -491,7 +491,8 @@ def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_ga
                         continue
                     if found_by[i] != s:
                         found_by[i] = s
-                        _start_fields(acc, i)
+                        acc_row[i] = n_touched
+                        _start_fields(acc, n_touched)
                         touched[n_touched] = i
                         n_touched += 1
                     _piece_fields(t[p], x[p], y[p], reach[p], precision[p], bit_lut[source[p]],
@@ -499,7 +500,8 @@ def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_ga
                                   starts_segment,
                                   starts_segment and not (p + 2 < hi and linked(
                                       t[p + 2] - t[p + 1], max_gap_ns)),
-                                  w0[i], w1[i], wlen[i], cx[i], cy[i], radius, acc, i)
+                                  w0[i], w1[i], wlen[i], cx[i], cy[i], radius, acc,
+                                  acc_row[i])
                     continue
                 if starts_segment:
                     near = segment_near(t[p], x[p], y[p], reach[p], t[b], x[b], y[b], reach[b],
@@ -536,6 +538,9 @@ def _sweep(subjects, starts, t, x, y, reach, precision, source, bit_lut, max_gap
     for i in range(n_crimes):
         wlen[i] = np.float64(w1[i] - w0[i]) * NS
     found_by = np.full((n_threads, n_crimes), -1, dtype=np.int32)
+    # a found crime's row of acc: the subject's crimes in the first rows (in cache), not
+    # each crime in its own row of a table the size of the crimes
+    acc_row = np.empty((n_threads, n_crimes), dtype=np.int32)
     mark = np.full((n_threads, n_crimes), -1, dtype=np.int64)
     cand = np.empty((n_threads, max(n_crimes, BLOCK_CANDIDATES)), dtype=np.int32)
     n_acc = n_crimes if with_fields else 0
@@ -554,8 +559,8 @@ def _sweep(subjects, starts, t, x, y, reach, precision, source, bit_lut, max_gap
                              bit_lut, max_gap_ns, cx, cy, w0, w1, wlen, radius, gx, gy, cell_m,
                              inv_size, nx, ny, base, cell_start, crime, open_at, close_at,
                              max_window_ns, t_lo, t_hi, with_fields, block_box,
-                             cell_slots, t0, per_slot, found_by[k], mark[k], cand[k], acc[k],
-                             touched[k], buf_crime[k], buf_subject[k], buf_f[k], buf_i[k],
+                             cell_slots, t0, per_slot, found_by[k], acc_row[k], mark[k], cand[k],
+                             acc[k], touched[k], buf_crime[k], buf_subject[k], buf_f[k], buf_i[k],
                              fill[k])
         if got < 0:
             overflow[j] = True  # drop its partial pairs; it is done again with more room
