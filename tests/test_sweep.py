@@ -275,7 +275,7 @@ def test_every_way_a_block_gets_its_crimes_loses_nothing():
     path = trail_path(trail, rules.max_gap_s, rules.count_precision)
     order = np.argsort(prepared.w0, kind="stable")
     grid = sweep.CrimeGrid(prepared.x[order], prepared.y[order], prepared.w0[order],
-                           prepared.w1[order], rules.radius_m, path.widest_piece_m)
+                           prepared.w1[order], rules.radius_m)
     box = path.block_box
     cells = ((np.floor((box[:, 1] - box[:, 0] + 2 * box[:, 4]) / grid.cell_m) + 1)
              * (np.floor((box[:, 3] - box[:, 2] + 2 * box[:, 4]) / grid.cell_m) + 1))

@@ -25,8 +25,9 @@ than ``MAX_CELLS`` cells); a crime is entered in every cell its box meets at eac
 piece looks up the finest level whose cell is at least a quarter as wide as its widened box,
 so it visits at most 5 × 5 cells whatever its precision (finer cells than the box itself:
 the area scanned, and so the crimes looked at, is smaller for a wide LBS piece, at the price of
-a few more cell look-ups, which are cheap in a dense grid). Only levels as coarse as the widest
-piece needs are built; the level does not change what is found, only how fast. A dense grid
+a few more cell look-ups, which are cheap in a dense grid). Levels are built up to the first
+whose cell spans the crimes' extent; the level does not change what is found, only how fast
+(a piece wider than 4 cells of the coarsest looks up more cells there). A dense grid
 rather than a hash keeps neighbouring cells next to each other in memory: a subject's
 consecutive pieces look up the same or adjacent cells, so the look-ups stay in cache (a hashed
 table measured ~3x slower, bound on memory latency). Time is not binned: the
@@ -35,17 +36,18 @@ scans from the first crime whose window can still be open (found by bisection on
 and stops at the first that opens after the piece ends.
 
 Block candidates. Each cell also keeps 64 bits: the time slots (the crimes' span in 64) in
-which any of its crimes' windows is open. The path is read in blocks of ``BLOCK`` consecutive
-fixes (their box and largest reach are the path's ``block_box``). For each block, the crimes
+which any of its crimes' windows is open. A subject's path is read in blocks of ``BLOCK``
+consecutive fixes (the block's box and largest reach are taken over the subject's own fixes
+as it is reached: no separate pass over the trail). For each block, the crimes
 any of its pieces can meet are gathered once (``_gather``): those entered in the cells the
 widened block box meets, with a window open while the block lasts, within ``R`` + the
 block's reach of its box. A hit's witness point q lies in the crime's box and the piece's box,
 so in the block's box, in a cell the crime was entered in, at an instant of the crime's window:
 every crime a piece of the block can meet is gathered. A block with none (on the synthetic
 national day, three in five) is stepped over whole; otherwise its pieces are tested against
-its few candidates only (0.8 per block on average). A block whose box holds another subject's
-fixes, spans more than ``BLOCK_CELLS`` cells (a fast subject) or gathers more than
-``BLOCK_CANDIDATES`` crimes leaves its pieces to gather their own, in the same way.
+its few candidates only (0.8 per block on average). A block whose box spans more than
+``BLOCK_CELLS`` cells (a fast subject) or that gathers more than ``BLOCK_CANDIDATES`` crimes
+leaves its pieces to gather their own, in the same way.
 
 Hit fields in the same pass (``sweep_hits``, what ``match()`` uses). Rather than stopping at a
 crime's first piece in the vicinity and then walking the window again (``hit_fields``), every
@@ -192,11 +194,10 @@ def _grid_cells(cx, cy, w0, w1, radius, gx, gy, inv_size, nx, ny, base):
 
 
 class CrimeGrid:
-    """The crimes' boxes (crime ± R) in dense grids for the sweep, at the levels that
-    pieces as wide as ``widest_piece_m`` look up. Crimes must be in order of window start."""
+    """The crimes' boxes (crime ± R) in dense grids for the sweep, one per level. Crimes
+    must be in order of window start."""
 
-    def __init__(self, cx, cy, w0, w1, radius: float, widest_piece_m: float,
-                 cell_m: float = SWEEP_CELL_M):
+    def __init__(self, cx, cy, w0, w1, radius: float, cell_m: float = SWEEP_CELL_M):
         self.cx = np.ascontiguousarray(cx, np.float64)
         self.cy = np.ascontiguousarray(cy, np.float64)
         self.w0 = np.ascontiguousarray(w0, np.int64)
@@ -211,8 +212,9 @@ class CrimeGrid:
         while (width / cell_m + 1) * (height / cell_m + 1) > MAX_CELLS:
             cell_m *= 2.0
         self.cell_m = float(cell_m)
-        n_levels = _level_of(float(widest_piece_m) / PIECE_CELLS, self.cell_m,
-                             N_LEVELS - 1) + 1
+        # every level up to the first whose cell spans the crimes' extent (at most N_LEVELS):
+        # a piece or block wider than 4 cells of the coarsest is still looked up whole there
+        n_levels = _level_of(max(width, height), self.cell_m, N_LEVELS - 1) + 1
         sizes = self.cell_m * LEVEL_FACTOR ** np.arange(n_levels)
         self.inv_size = 1.0 / sizes
         self.nx = (np.floor(width / sizes) + 1).astype(np.int64)
@@ -383,7 +385,7 @@ def _gather(xa, xb, ya, yb, r, ta, tb, level, gx, gy, inv_size, nx, ny, base, ce
 def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_gap_ns,
                    cx, cy, w0, w1, wlen, radius, gx, gy, cell_m, inv_size, nx, ny, base,
                    cell_start, crime, open_at, close_at, max_window_ns, t_lo, t_hi, with_fields,
-                   block_box, cell_slots, t0, per_slot, found_by, acc_row, mark, cand, acc,
+                   cell_slots, t0, per_slot, found_by, acc_row, mark, cand, acc,
                    touched, buf_crime, buf_subject, buf_f, buf_i, fill):
     """Append the crimes subject s is in the vicinity of to the buffer from ``fill`` (with
     every hit field in ``buf_f``/``buf_i`` when ``with_fields``); returns the new fill, or -1
@@ -413,23 +415,30 @@ def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_ga
             # lies in the crime's box and the piece's box (the argument above), so in the
             # block's box, at an instant from t[m] to the block's last fix, and the crime is
             # entered in that point's cell at every level. None (a quiet block): step over it.
-            # A block that holds another subject's fixes too, or whose box spans more than
-            # BLOCK_CELLS cells (a fast subject), leaves its pieces to look up their own.
+            # The block's box is taken over the subject's own fixes from m to the block's
+            # last piece's end, as the block is reached. A block whose box spans more than
+            # BLOCK_CELLS cells (a fast subject) leaves its pieces to look up their own.
             k = m // BLOCK
             next_block = (k + 1) * BLOCK
-            r = block_box[k, 4]
-            xa = block_box[k, 0]
-            xb = block_box[k, 1]
-            ya = block_box[k, 2]
-            yb = block_box[k, 3]
+            last = min(next_block, hi - 1)
+            xa = x[m]
+            xb = x[m]
+            ya = y[m]
+            yb = y[m]
+            r = reach[m]
+            for p in range(m + 1, last + 1):
+                xa = min(xa, x[p])
+                xb = max(xb, x[p])
+                ya = min(ya, y[p])
+                yb = max(yb, y[p])
+                r = max(r, reach[p])
             level = _level_of((max(xb - xa, yb - ya) + 2.0 * r) / PIECE_CELLS, cell_m, top)
             ix0, ix1 = _cell_range(xa - r, xb + r, gx, inv_size[level], nx[level])
             iy0, iy1 = _cell_range(ya - r, yb + r, gy, inv_size[level], ny[level])
-            block_listed = (k * BLOCK >= lo and next_block <= hi
-                            and max(ix1 - ix0 + 1, 0) * max(iy1 - iy0 + 1, 0) <= BLOCK_CELLS)
+            block_listed = max(ix1 - ix0 + 1, 0) * max(iy1 - iy0 + 1, 0) <= BLOCK_CELLS
             if block_listed:
                 # stamps: -(m + 2) for a subject's block from fix m, m for the piece at fix m
-                n_cand = _gather(xa, xb, ya, yb, r, t[m], t[min(next_block, hi - 1)], level,
+                n_cand = _gather(xa, xb, ya, yb, r, t[m], t[last], level,
                                  gx, gy, inv_size, nx, ny, base, cell_slots, t0, per_slot,
                                  cell_start, crime, open_at, close_at, w0, max_window_ns, cx, cy,
                                  radius, mark, -(m + 2), cand, BLOCK_CANDIDATES)
@@ -528,7 +537,7 @@ def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_ga
 @nb.njit(cache=True, parallel=True)
 def _sweep(subjects, starts, t, x, y, reach, precision, source, bit_lut, max_gap_ns, cx,
            cy, w0, w1, radius, gx, gy, cell_m, inv_size, nx, ny, base, cell_start, crime,
-           open_at, close_at, max_window_ns, t_lo, t_hi, with_fields, block_box,
+           open_at, close_at, max_window_ns, t_lo, t_hi, with_fields,
            cell_slots, t0, per_slot, capacity, n_threads):
     """Pairs of the given subjects (and their fields when ``with_fields``). Returns (crime,
     subject, float fields, integer fields, fill per thread, subjects whose pairs did not fit);
@@ -558,7 +567,7 @@ def _sweep(subjects, starts, t, x, y, reach, precision, source, bit_lut, max_gap
         got = _subject_pairs(subjects[j], starts, t, x, y, reach, precision, source,
                              bit_lut, max_gap_ns, cx, cy, w0, w1, wlen, radius, gx, gy, cell_m,
                              inv_size, nx, ny, base, cell_start, crime, open_at, close_at,
-                             max_window_ns, t_lo, t_hi, with_fields, block_box,
+                             max_window_ns, t_lo, t_hi, with_fields,
                              cell_slots, t0, per_slot, found_by[k], acc_row[k], mark[k], cand[k],
                              acc[k], touched[k], buf_crime[k], buf_subject[k], buf_f[k], buf_i[k],
                              fill[k])
@@ -582,7 +591,7 @@ def _stream(starts, path: TrailPath, precision, source, cx, cy, w0, w1, radius: 
     t_lo = int(w0[by_start[0]])
     t_hi = int(np.max(w1))
     grid = CrimeGrid(np.asarray(cx)[by_start], np.asarray(cy)[by_start], w0[by_start],
-                     np.asarray(w1)[by_start], radius, path.widest_piece_m)
+                     np.asarray(w1)[by_start], radius)
     n_threads = nb.get_num_threads()
     todo = np.arange(n_subjects, dtype=np.int64)
     capacity = max(MIN_BUFFER, BUFFER_PER_CRIME * grid.cx.size // n_threads)
@@ -596,7 +605,7 @@ def _stream(starts, path: TrailPath, precision, source, cx, cy, w0, w1, radius: 
                 SOURCE_BIT_LUT, path.max_gap_ns, grid.cx, grid.cy, grid.w0, grid.w1, grid.radius,
                 grid.gx, grid.gy, grid.cell_m, grid.inv_size, grid.nx, grid.ny, grid.base,
                 grid.cell_start, grid.crime, grid.open_at, grid.close_at, grid.max_window_ns, t_lo,
-                t_hi, with_fields, path.block_box, grid.cell_slots,
+                t_hi, with_fields, grid.cell_slots,
                 grid.t0, grid.per_slot, capacity, n_threads)
         for k in range(fill.size):
             n = fill[k] if with_fields else 0
@@ -616,8 +625,8 @@ def sweep_pairs(starts, path: TrailPath, cx, cy, w0, w1,
     ascending within a crime — what ``hit_pairs`` returns for the same trail and crimes.
 
     ``starts``: the trail's CSR offsets per subject; ``path``: its ``trail_path`` (the fixes
-    sorted by subject and time, the precision radius counted per fix, the block boxes and the
-    widest piece); ``w0``/``w1``: the crimes' widened windows (ns)."""
+    sorted by subject and time and the precision radius counted per fix); ``w0``/``w1``: the
+    crimes' widened windows (ns)."""
     # without fields the fixes' precision and source are never read
     pair_crime, pair_subject, _, _ = _stream(
         starts, path, np.empty(0), np.empty(0, np.uint8), cx, cy, w0, w1, radius, False)
