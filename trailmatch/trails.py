@@ -203,7 +203,7 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
         raise ValueError(f"trails: missing column(s) {missing}; need {list(TRAIL_COLUMNS)}")
     subj = trails["subject"]
     if isinstance(subj.dtype, pd.CategoricalDtype):
-        codes = subj.cat.codes.to_numpy()
+        codes = subj.array.codes  # a view (``.cat.codes`` copies them first: 1.5 ms a day)
         names = np.asarray(subj.cat.categories.astype(str), dtype=object)
     else:
         if subj.isna().any():
@@ -214,7 +214,7 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
     t = to_utc_ns(trails["time"], "trails.time", check_missing=False)
     x = trails["x"].to_numpy(dtype=np.float64)
     y = trails["y"].to_numpy(dtype=np.float64)
-    codes = codes.astype(np.int32, copy=False)
+    codes = codes.astype(np.int32)  # the trail's own (never a view of the caller's codes)
     has_precision = "precision_m" in trails.columns
     if has_precision:
         prec = trails["precision_m"].to_numpy(dtype=np.float64, na_value=np.nan)
