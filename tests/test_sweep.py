@@ -284,9 +284,11 @@ def test_every_way_a_block_gets_its_crimes_loses_nothing():
     assert (starts % sweep.BLOCK != 0).all()  # blocks that hold two subjects
     code = list(trail.subjects).index("crowded")
     crowded = int(trail.starts[code]) // sweep.BLOCK + 1  # a block wholly the crowded's
+    level, *cells = sweep._box_cells(*box[crowded, :5], grid.cell_m, grid.nx.size - 1, grid.gx,
+                                     grid.gy, grid.inv_size, grid.nx, grid.ny)
     n = sweep._gather(*box[crowded, :5], int(path.t[crowded * sweep.BLOCK]),
-                      int(path.t[crowded * sweep.BLOCK + sweep.BLOCK]), 0, grid.gx, grid.gy,
-                      grid.inv_size, grid.nx, grid.ny, grid.base, grid.cell_slots, grid.t0,
+                      int(path.t[crowded * sweep.BLOCK + sweep.BLOCK]), *cells,
+                      int(grid.base[level]), int(grid.nx[level]), grid.cell_slots, grid.t0,
                       grid.per_slot, grid.cell_start, grid.crime, grid.open_at, grid.close_at,
                       grid.w0, grid.max_window_ns, grid.cx, grid.cy, grid.radius,
                       np.full(grid.cx.size, -1), -2, np.empty(grid.cx.size, np.int32),

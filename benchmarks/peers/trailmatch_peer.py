@@ -12,7 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.peers.common import RULES, Workload, crime_arrays, pair_set, timed
+from benchmarks.peers.common import (
+    RULES,
+    Workload,
+    adhoc_lookups,
+    crime_arrays,
+    month,
+    pair_set,
+    timed,
+)
 from trailmatch import synthetic
 from trailmatch.index import persist
 from trailmatch.index.query import hit_fields, hit_pairs
@@ -31,8 +39,6 @@ def warm_up() -> None:
     DataFrame's columns are read-only views, the store's are not). Without the store's path
     here, a run with a cold numba cache timed the first nightly match from the store at 6.4 s
     instead of ~0.1 s: the compilation."""
-    from benchmarks.peers.common import adhoc_lookups, month
-
     match(synthetic.trails(20, 60), synthetic.crimes(20), RULES)
     work = month(0.01, days=2)
     crimes = adhoc_lookups(work, 200)  # half of them near a fix: threaded hit fields too

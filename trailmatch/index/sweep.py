@@ -336,22 +336,32 @@ def _emit_fields(s, w0, touched, n_touched, acc, buf_crime, buf_subject, buf_f, 
 
 
 @nb.njit(cache=True, inline="always")
-def _gather(xa, xb, ya, yb, r, ta, tb, level, gx, gy, inv_size, nx, ny, base, cell_slots, t0,
-            per_slot, cell_start, crime, open_at, close_at, w0, max_window_ns, cx, cy, radius,
-            mark, stamp, cand, cap):
+def _box_cells(xa, xb, ya, yb, r, cell_m, top, gx, gy, inv_size, nx, ny):
+    """(level, ix0, ix1, iy0, iy1): the level a box (``xa``..``xb`` by ``ya``..``yb``,
+    widened by ``r``) looks up — the finest whose cell is at least a quarter as wide as the
+    widened box, at most ``top`` — and the cells of that level the widened box meets."""
+    level = _level_of((max(xb - xa, yb - ya) + 2.0 * r) / PIECE_CELLS, cell_m, top)
+    ix0, ix1 = _cell_range(xa - r, xb + r, gx, inv_size[level], nx[level])
+    iy0, iy1 = _cell_range(ya - r, yb + r, gy, inv_size[level], ny[level])
+    return level, ix0, ix1, iy0, iy1
+
+
+@nb.njit(cache=True, inline="always")
+def _gather(xa, xb, ya, yb, r, ta, tb, ix0, ix1, iy0, iy1, level_base, level_nx, cell_slots,
+            t0, per_slot, cell_start, crime, open_at, close_at, w0, max_window_ns, cx, cy,
+            radius, mark, stamp, cand, cap):
     """The crimes a box (``xa``..``xb`` by ``ya``..``yb``, widened by ``r``) can meet from
-    ``ta`` to ``tb``: entered in a cell of ``level`` that the widened box meets, with a window
+    ``ta`` to ``tb``: entered in one of the cells [ix0, ix1] x [iy0, iy1] the widened box meets
+    (``_box_cells``; the level's cells from ``level_base``, ``level_nx`` a row), with a window
     open at an instant of [ta, tb], and within ``R + r`` of the box (kept a little wide, as
     every test behind it), each once (``mark[i] = stamp``), into ``cand``. Returns how many,
     or ``cap + 1`` as soon as there are more than ``cap``."""
     gate2 = (radius + r) * (radius + r) * (1.0 + 1e-9)
-    ix0, ix1 = _cell_range(xa - r, xb + r, gx, inv_size[level], nx[level])
-    iy0, iy1 = _cell_range(ya - r, yb + r, gy, inv_size[level], ny[level])
     bits = _slot_bits(ta, tb, t0, per_slot)
     first_open = -1  # first crime whose window can still be open at ta (on demand)
     n = 0
     for iy in range(iy0, iy1 + 1):
-        row = base[level] + iy * nx[level]
+        row = level_base + iy * level_nx
         for ix in range(ix0, ix1 + 1):
             if not cell_slots[row + ix] & bits:
                 continue  # no window of the cell is open from ta to tb
@@ -432,16 +442,15 @@ def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_ga
                 ya = min(ya, y[p])
                 yb = max(yb, y[p])
                 r = max(r, reach[p])
-            level = _level_of((max(xb - xa, yb - ya) + 2.0 * r) / PIECE_CELLS, cell_m, top)
-            ix0, ix1 = _cell_range(xa - r, xb + r, gx, inv_size[level], nx[level])
-            iy0, iy1 = _cell_range(ya - r, yb + r, gy, inv_size[level], ny[level])
+            level, ix0, ix1, iy0, iy1 = _box_cells(xa, xb, ya, yb, r, cell_m, top, gx, gy,
+                                                   inv_size, nx, ny)
             block_listed = max(ix1 - ix0 + 1, 0) * max(iy1 - iy0 + 1, 0) <= BLOCK_CELLS
             if block_listed:
                 # stamps: -(m + 2) for a subject's block from fix m, m for the piece at fix m
-                n_cand = _gather(xa, xb, ya, yb, r, t[m], t[last], level,
-                                 gx, gy, inv_size, nx, ny, base, cell_slots, t0, per_slot,
-                                 cell_start, crime, open_at, close_at, w0, max_window_ns, cx, cy,
-                                 radius, mark, -(m + 2), cand, BLOCK_CANDIDATES)
+                n_cand = _gather(xa, xb, ya, yb, r, t[m], t[last], ix0, ix1, iy0, iy1,
+                                 base[level], nx[level], cell_slots, t0, per_slot, cell_start,
+                                 crime, open_at, close_at, w0, max_window_ns, cx, cy, radius,
+                                 mark, -(m + 2), cand, BLOCK_CANDIDATES)
                 if n_cand == 0:
                     m = next_block
                     link = m < hi and linked(t[m] - t[m - 1], max_gap_ns)
@@ -464,9 +473,10 @@ def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_ga
             xb = max(x[m], x[b])
             ya = min(y[m], y[b])
             yb = max(y[m], y[b])
-            level = _level_of((max(xb - xa, yb - ya) + 2.0 * r) / PIECE_CELLS, cell_m, top)
-            n_cand = _gather(xa, xb, ya, yb, r, t[m], t[b], level, gx, gy, inv_size, nx, ny,
-                             base, cell_slots, t0, per_slot, cell_start, crime, open_at,
+            level, ix0, ix1, iy0, iy1 = _box_cells(xa, xb, ya, yb, r, cell_m, top, gx, gy,
+                                                   inv_size, nx, ny)
+            n_cand = _gather(xa, xb, ya, yb, r, t[m], t[b], ix0, ix1, iy0, iy1, base[level],
+                             nx[level], cell_slots, t0, per_slot, cell_start, crime, open_at,
                              close_at, w0, max_window_ns, cx, cy, radius, mark, m, cand,
                              cand.size)
         # crime by crime, each through the pieces in time order (what its fields need)
