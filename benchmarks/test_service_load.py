@@ -68,10 +68,10 @@ ORIGIN = (400_000.0, 100_000.0)
 def build_store(root: Path, db_url: str | None = None) -> dict:
     import pandas as pd
 
-    from service.auth import add_user
     from trailmatch import synthetic
     from trailmatch.crs import working_to_lonlat
     from trailmatch.hitstore import open_store, repository
+    from trailmatch.hitstore.users import add_user
     from trailmatch.index.persist import write_day_index
     from trailmatch.match import match
     from trailmatch.rules import Rules

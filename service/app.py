@@ -1,23 +1,23 @@
 """The officer service: ``create_app(store_dir, db_url)`` builds the FastAPI app.
 
-Routers live in ``service/routes/`` (one module per resource). Every router except the public
-one is mounted with ``Depends(current_user)``: authentication is a property of the mount, not
-something each route has to remember. The page and Leaflet are served from ``service/static``;
+Routers live in ``service/routes/`` (one module per resource) and are included below by name.
+Every router except the public one is mounted with ``deps.AUTHENTICATED``: authentication is a
+property of the mount, not something each route has to remember. Routes declare what they need
+through the aliases of ``service/deps.py``. The page and Leaflet are served from ``service/static``;
 nothing is loaded from a CDN and, by default, no map tiles are fetched at all.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, create_engine, event
 
 from service.access import AccessRules
-from service.auth import current_user
-from service.routes import PROTECTED, PUBLIC
+from service.deps import AUTHENTICATED
+from service.routes import admin, coverage, hits, me, proximity, public, subjects
 from service.settings import Settings
 from service.trails import TrailAccess, rules_from_record
 from trailmatch.hitstore import open_store, repository
@@ -92,11 +92,9 @@ def create_app(store_dir: str | Path, db_url: str | None = None, *, rules: Rules
     app.state.settings = settings
     app.state.engine = engine
     app.state.trails = TrailAccess(settings.store_dir, settings.rules)
-    for name in PUBLIC:
-        app.include_router(importlib.import_module(f"service.routes.{name}").router)
-    for name in PROTECTED:
-        app.include_router(importlib.import_module(f"service.routes.{name}").router,
-                           dependencies=[Depends(current_user)])
+    app.include_router(public.router)  # health, client configuration, the page, API docs
+    for protected in (me, hits, subjects, proximity, admin, coverage):
+        app.include_router(protected.router, dependencies=AUTHENTICATED)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

@@ -1,4 +1,6 @@
-"""What one running service is configured with, and small helpers shared by the routers."""
+"""What one running service is configured with, and small helpers shared by the routers
+(query instants and windows, 422s naming the field). Routes get the ``Settings`` through
+``service.deps.Cfg``."""
 
 from __future__ import annotations
 
@@ -6,11 +8,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fastapi import HTTPException, Request, status
-from sqlalchemy import Engine
+from fastapi import HTTPException, status
 
 from service.access import AccessRules
-from service.trails import TrailAccess
 from trailmatch.rules import Rules
 
 MAX_WINDOW = dt.timedelta(hours=48)
@@ -27,20 +27,6 @@ class Settings:
     tile_attribution: str = ""
     max_window: dt.timedelta = MAX_WINDOW
     max_radius_m: float = 2000.0
-
-
-# The three below are async on purpose: they only read app.state, and a sync dependency would
-# cost a hop through the thread pool on every request.
-async def settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-async def engine(request: Request) -> Engine:
-    return request.app.state.engine
-
-
-async def trail_access(request: Request) -> TrailAccess:
-    return request.app.state.trails
 
 
 def unprocessable(loc: list[str], msg: str) -> HTTPException:

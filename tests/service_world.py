@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from service.auth import add_user
 from trailmatch.crs import grid_to_working, lonlat_to_working, working_to_lonlat
 from trailmatch.hitstore import open_store, repository
+from trailmatch.hitstore.users import add_user, revoke_user
 from trailmatch.match import match
 from trailmatch.rules import Rules
 
@@ -113,6 +113,6 @@ def build_world(store: Path, db_url: str | None = None) -> World:
         "proc": add_user(engine, "central", "processing", None)[1],
         "revoked": add_user(engine, "pc-gone", "officer", "Hampshire")[1],
     }
-    repository.revoke_user(engine, "pc-gone")
+    revoke_user(engine, "pc-gone")
     engine.dispose()
     return World(store, trails, crimes, hits, tokens)

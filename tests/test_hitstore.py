@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from trailmatch.hitstore import db
+from trailmatch.hitstore import db, users
 from trailmatch.hitstore import repository as repo
 from trailmatch.hitstore.schema import metadata
 
@@ -151,17 +151,29 @@ def test_decisions_and_audit_are_append_only(engine):
 
 def test_users(engine):
     with pytest.raises(ValueError, match="force"):
-        repo.add_user(engine, "pc1", "officer", "h0")
-    uid = repo.add_user(engine, "pc1", "officer", "h1", police_force="Hampshire")
-    repo.add_user(engine, "boss", "processing", "h2")
-    assert repo.user_by_token_hash(engine, "h1")["id"] == uid
+        users.insert_user(engine, "pc1", "officer", "h0")
+    uid = users.insert_user(engine, "pc1", "officer", "h1", police_force="Hampshire")
+    users.insert_user(engine, "boss", "processing", "h2")
+    assert users.user_by_token_hash(engine, "h1")["id"] == uid
     with pytest.raises(sa.exc.IntegrityError):
-        repo.add_user(engine, "pc2", "officer", "h1", police_force="Kent")
-    assert "token_hash" not in repo.list_users(engine)[0]
-    assert repo.revoke_user(engine, "pc1") == 1
-    assert repo.revoke_user(engine, "pc1") == 0
-    assert repo.user_by_token_hash(engine, "h1") is None
-    assert [u["name"] for u in repo.list_users(engine, include_revoked=False)] == ["boss"]
+        users.insert_user(engine, "pc2", "officer", "h1", police_force="Kent")
+    assert "token_hash" not in users.list_users(engine)[0]
+    assert users.revoke_user(engine, "pc1") == 1
+    assert users.revoke_user(engine, "pc1") == 0
+    assert users.user_by_token_hash(engine, "h1") is None
+    assert [u["name"] for u in users.list_users(engine, include_revoked=False)] == ["boss"]
+
+
+def test_a_token_is_shown_once_and_verified_by_its_hash(engine):
+    uid, token = users.add_user(engine, "pc3", "officer", "Kent")
+    assert token.startswith(users.TOKEN_PREFIX) and len(token) > 40
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT token_hash FROM users")).scalars().all()
+    assert stored == [users.token_hash(token)] and token not in stored[0]
+    assert users.user_for_token(engine, token)["id"] == uid
+    assert users.user_for_token(engine, token + "x") is None
+    assert users.revoke_user(engine, uid) == 1
+    assert users.user_for_token(engine, token) is None
 
 
 def test_runs_record(engine):

@@ -11,7 +11,8 @@ import time
 import httpx
 import pytest
 
-from trailmatch.hitstore import open_store, repository
+from trailmatch.hitstore import open_store
+from trailmatch.hitstore.users import list_users
 
 
 def users(*args: str) -> subprocess.CompletedProcess:
@@ -42,7 +43,7 @@ def test_users_add_prints_the_token_once_and_stores_only_its_hash(tmp_path):
         with engine.connect() as conn:
             dump = "\n".join(conn.connection.driver_connection.iterdump())
         assert token not in dump  # only the hash is stored
-        [user] = repository.list_users(engine)
+        [user] = list_users(engine)
         assert (user["name"], user["role"], user["police_force"]) == ("pc-1", "officer",
                                                                        "Hampshire")
     finally:

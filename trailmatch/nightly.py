@@ -38,7 +38,7 @@ from sqlalchemy import Engine
 
 from trailmatch import __version__
 from trailmatch.atomic import atomic_write
-from trailmatch.crs import lonlat_to_working, working_to_lonlat
+from trailmatch.crs import working_to_lonlat
 from trailmatch.hitstore import repository as repo
 from trailmatch.index.segments import build_index
 from trailmatch.match import HIT_COLUMNS, match_prepared
@@ -225,19 +225,6 @@ def _crime_rows(frame: pd.DataFrame, crs: str) -> list[dict]:
 
 
 # --- matching ----------------------------------------------------------------------------------
-
-def crimes_in_rules_crs(crimes: pd.DataFrame, rules: Rules) -> pd.DataFrame:
-    """Stored crime versions with x, y in ``rules.crs`` (re-projected from WGS84 only for
-    versions stored under another working CRS)."""
-    crimes = crimes.copy()
-    other = (crimes["crs"] != rules.crs).to_numpy()
-    if other.any():
-        x, y = lonlat_to_working(crimes.loc[other, "lon"].to_numpy(),
-                                 crimes.loc[other, "lat"].to_numpy(), rules.crs)
-        crimes.loc[other, "x"] = x
-        crimes.loc[other, "y"] = y
-    return crimes
-
 
 def trail_spans(crimes: pd.DataFrame, rules: Rules) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     """The stretches of time whose fixes can bear on these crimes: their widened windows plus
@@ -478,7 +465,7 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
 
             # What the outputs show: the current version of every crime the batches name.
             wanted = {(f, r) for (f, _), e in batch_crimes.items() for r in e["refs"]}
-            shown = crimes_in_rules_crs(repo.current_crimes_for(engine, wanted), rules)
+            shown = repo.crimes_in_rules_crs(repo.current_crimes_for(engine, wanted), rules)
             to_match = shown[shown["matched_rules"].ne(digest) | shown["matched_rules"].isna()]
 
         with timer.stage("trails"):

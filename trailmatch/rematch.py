@@ -24,7 +24,6 @@ from trailmatch.nightly import (
     LoadedTrails,
     Timer,
     TrailSource,
-    crimes_in_rules_crs,
     match_on_cluster,
     safe_name,
     write_batch_outputs,
@@ -105,7 +104,7 @@ def run_rematch(engine: Engine, trails: TrailSource, since, rules: Rules | None 
             span = _late_span(late, rules)
             current = (repo.current_crimes(engine, overlapping=span) if span is not None
                        else repo.current_crimes(engine, ids=[]))
-            current = crimes_in_rules_crs(current, rules)
+            current = repo.crimes_in_rules_crs(current, rules)
             # Only versions already matched under these rules: their hits are what can change.
             # Those matched under other rules are named, so nobody takes silence for "no change".
             other = affected_crimes(current[current["matched_rules"].notna()
@@ -175,7 +174,7 @@ def _rewrite_outputs(engine, out_dir: Path, changes: pd.DataFrame, crimes: pd.Da
     changed hit (the batch that brought the crime's current version; its rejects.csv is left
     as it is)."""
     touched = crimes[crimes["crime_reference"].isin(changes["crime_reference"])]
-    current = crimes_in_rules_crs(repo.current_crimes(engine), rules)
+    current = repo.crimes_in_rules_crs(repo.current_crimes(engine), rules)
     for (force, batch_id), _ in touched.groupby(["police_force", "batch_id"]):
         batch = current[(current["police_force"] == force) & (current["batch_id"] == batch_id)]
         loaded = LoadedTrails.load(trails, batch, rules)

@@ -5,26 +5,26 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from service import audit
-from service.auth import ProcessingUser
+from service.deps import Db, ProcessingUser
 from service.models import AuditOut, Problem, RunOut
-from service.settings import engine, instant
+from service.settings import instant
 from trailmatch.hitstore import repository
 
 router = APIRouter(tags=["processing"], responses={403: {"model": Problem}})
 
 
 @router.get("/runs", response_model=list[RunOut])
-async def runs(principal: ProcessingUser, db: Annotated[object, Depends(engine)],
+async def runs(principal: ProcessingUser, db: Db,
          limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
     """The most recent nightly and rematch runs first."""
     return repository.list_runs(db, limit=limit)
 
 
 @router.get("/audit", response_model=list[AuditOut])
-async def audit_log(principal: ProcessingUser, db: Annotated[object, Depends(engine)],
+async def audit_log(principal: ProcessingUser, db: Db,
               user: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
               action: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
               police_force: Annotated[str | None, Query(min_length=1, max_length=64)] = None,

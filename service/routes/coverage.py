@@ -10,20 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
-from sqlalchemy import Engine
 
 from service import access, audit
-from service.auth import CurrentUser
+from service.deps import Cfg, CurrentUser, Db
 from service.models import Problem
-from service.settings import Settings, engine, settings
 from trailmatch.hitstore import repository
 
 router = APIRouter(tags=["coverage"])
 
-Db = Annotated[Engine, Depends(engine)]
-Cfg = Annotated[Settings, Depends(settings)]
 Name = Annotated[str, Query(min_length=1, max_length=64)]
 
 # Fixes are read this far around the window, so that a gap that began or ends outside it has
@@ -52,9 +48,9 @@ def crime_coverage(store_dir, crimes, rules) -> list[dict]:
 
     from service.trails import _ENGINE_LOCK
     from trailmatch.eliminate import activations_from_subjects, eliminate_prepared
+    from trailmatch.hitstore.repository import crimes_in_rules_crs
     from trailmatch.index.persist import load_index_for_window
     from trailmatch.ingest.trail_store import TrailStore
-    from trailmatch.nightly import crimes_in_rules_crs
     from trailmatch.trails import prepare_crimes
 
     crimes = crimes_in_rules_crs(crimes, rules)

@@ -6,13 +6,14 @@ import datetime as dt
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
 from service import access, audit
-from service.auth import CurrentUser, Principal
+from service.auth import Principal
 from service.db import run_db
+from service.deps import Cfg, CurrentUser, Db, Trails
 from service.models import (
     ClosestApproach,
     CrimeOut,
@@ -24,7 +25,7 @@ from service.models import (
     MultiLineString,
     Problem,
 )
-from service.settings import Settings, engine, ns, settings, trail_access, unprocessable
+from service.settings import ns, unprocessable
 from service.trails import (
     TrailAccess,
     joined_runs,
@@ -39,9 +40,6 @@ from trailmatch.rules import Rules
 
 router = APIRouter(tags=["hits"])
 
-Db = Annotated[Engine, Depends(engine)]
-Cfg = Annotated[Settings, Depends(settings)]
-Trails = Annotated[TrailAccess, Depends(trail_access)]
 HitId = Annotated[int, Path(ge=1, le=2**62, description="the hit's id")]
 Name = Annotated[str, Query(min_length=1, max_length=64)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.auth import CurrentUser
+from service.deps import CurrentUser
 from service.models import Me
 
 router = APIRouter(tags=["session"])

@@ -6,13 +6,14 @@ import datetime as dt
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from sqlalchemy import Engine
 
 from service import access, audit
-from service.auth import CurrentUser, Principal
+from service.auth import Principal
+from service.deps import Cfg, CurrentUser, Db, Trails
 from service.models import Place, Problem, ProximityHit, ProximityOut
-from service.settings import Settings, engine, ns, settings, trail_access, unprocessable, window
+from service.settings import Settings, ns, unprocessable, window
 from service.trails import TrailAccess, grid_to_working, in_engine_thread, lonlat, to_working
 from trailmatch.crs import OSGB36_GRID
 
@@ -24,9 +25,7 @@ def _coord(lo: float, hi: float, what: str):
 
 
 @router.get("/proximity", response_model=ProximityOut, responses={403: {"model": Problem}})
-async def proximity(principal: CurrentUser, db: Annotated[Engine, Depends(engine)],
-              cfg: Annotated[Settings, Depends(settings)],
-              trails: Annotated[TrailAccess, Depends(trail_access)],
+async def proximity(principal: CurrentUser, db: Db, cfg: Cfg, trails: Trails,
               time_from: Annotated[dt.datetime, Query(alias="from", description="UTC instant")],
               time_to: Annotated[dt.datetime, Query(alias="to", description="UTC instant")],
               lat: Annotated[float | None, _coord(49.5, 61.5, "WGS84 latitude")] = None,

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 
+from service.deps import Cfg, Db
 from service.models import ClientConfig, Health
-from service.settings import Settings, engine, settings
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -20,14 +19,14 @@ router = APIRouter()
 
 
 @router.get("/health", response_model=Health, tags=["public"])
-def health(db: Annotated[Engine, Depends(engine)]) -> Health:
+def health(db: Db) -> Health:
     with db.connect() as conn:
         conn.execute(text("SELECT 1"))
     return Health(status="ok", database=db.dialect.name)
 
 
 @router.get("/config", response_model=ClientConfig, tags=["public"])
-def config(cfg: Annotated[Settings, Depends(settings)]) -> ClientConfig:
+def config(cfg: Cfg) -> ClientConfig:
     return ClientConfig(tile_url=cfg.tile_url, tile_attribution=cfg.tile_attribution)
 
 
@@ -44,7 +43,7 @@ def _tile_origin(tile_url: str | None) -> str:
 
 
 @router.get("/", include_in_schema=False)
-def page(cfg: Annotated[Settings, Depends(settings)]) -> FileResponse:
+def page(cfg: Cfg) -> FileResponse:
     # Scripts only from the app; images also from the tile server when one is configured.
     # Inline styles are allowed for the evidence report the page opens as a blob document.
     csp = ("default-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; "

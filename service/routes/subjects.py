@@ -6,22 +6,20 @@ import datetime as dt
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 
 from service import access, audit
-from service.auth import CurrentUser
+from service.deps import Cfg, CurrentUser, Db, Trails
 from service.models import Feature, FeatureCollection, MultiLineString, PointGeometry, Problem
-from service.settings import Settings, engine, ns, settings, trail_access, unprocessable, window
-from service.trails import TrailAccess, joined_runs, lonlat
+from service.settings import ns, unprocessable, window
+from service.trails import joined_runs, lonlat
 
 router = APIRouter(tags=["subjects"])
 
 
 @router.get("/subjects/{subject}/positions", response_model=FeatureCollection,
             responses={403: {"model": Problem}})
-def positions(principal: CurrentUser, db: Annotated[object, Depends(engine)],
-              cfg: Annotated[Settings, Depends(settings)],
-              trails: Annotated[TrailAccess, Depends(trail_access)],
+def positions(principal: CurrentUser, db: Db, cfg: Cfg, trails: Trails,
               subject: Annotated[str, Path(min_length=1, max_length=64)],
               time_from: Annotated[dt.datetime, Query(alias="from", description="UTC instant")],
               time_to: Annotated[dt.datetime, Query(alias="to", description="UTC instant")],

@@ -34,8 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from service.auth import add_user
-    from trailmatch.hitstore import open_store, repository
+    from trailmatch.hitstore import open_store, users
 
     if args.users_verb == "add":
         if args.role == "officer" and not args.force:
@@ -52,20 +51,20 @@ def run(args: argparse.Namespace) -> int:
     engine = open_store(args.store, args.db)
     try:
         if args.users_verb == "add":
-            user_id, token = add_user(engine, args.name, args.role, args.force)
+            user_id, token = users.add_user(engine, args.name, args.role, args.force)
             print(f"user {user_id} {args.name!r} ({args.role}"
                   f"{', ' + args.force if args.force else ''}) added; the token below is shown "
                   "once and cannot be recovered", file=sys.stderr)
             print(token)
         elif args.users_verb == "list":
             print("id\tname\trole\tforce\tcreated\trevoked")
-            for u in repository.list_users(engine):
+            for u in users.list_users(engine):
                 print(f"{u['id']}\t{u['name']}\t{u['role']}\t{u['police_force'] or ''}\t"
                       f"{u['created_at'].isoformat()}\t"
                       f"{u['revoked_at'].isoformat() if u['revoked_at'] else ''}")
         else:
             who: int | str = int(args.user) if args.user.isdigit() else args.user
-            n = repository.revoke_user(engine, who)
+            n = users.revoke_user(engine, who)
             print(f"revoked {n} user(s) matching {args.user!r}", file=sys.stderr)
             if n == 0:
                 return 1

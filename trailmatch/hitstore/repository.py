@@ -18,17 +18,17 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
 
+from trailmatch.crs import lonlat_to_working
 from trailmatch.hitstore.schema import (
     OUTCOMES,
-    ROLES,
     audit,
     batches,
     crimes,
     decisions,
     hits,
     runs,
-    users,
 )
+from trailmatch.rules import Rules
 
 HIT_FIELDS = ("min_distance_m", "closest_time", "first_in", "last_in", "duration_s",
               "fixes_in", "max_precision_m", "sources")
@@ -281,6 +281,19 @@ def current_crimes_for(bind, keys: Iterable[tuple[str, str]]) -> pd.DataFrame:
     return frame.sort_values("id").reset_index(drop=True)
 
 
+def crimes_in_rules_crs(crimes: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    """Stored crime versions (as ``current_crimes`` returns them) with x, y in ``rules.crs``,
+    re-projected from WGS84 only for versions stored under another working CRS."""
+    crimes = crimes.copy()
+    other = (crimes["crs"] != rules.crs).to_numpy()
+    if other.any():
+        x, y = lonlat_to_working(crimes.loc[other, "lon"].to_numpy(),
+                                 crimes.loc[other, "lat"].to_numpy(), rules.crs)
+        crimes.loc[other, "x"] = x
+        crimes.loc[other, "y"] = y
+    return crimes
+
+
 def mark_matched(bind, crime_ids: Iterable[int], run_id: int, digest: str) -> None:
     ids = list(crime_ids)
     with _tx(bind) as conn:
@@ -517,44 +530,3 @@ def list_audit(bind, *, user_name: str | None = None, action: str | None = None,
     query = select(audit).where(and_(True, *conds)).order_by(audit.c.id.desc()).limit(limit)
     with _tx(bind) as conn:
         return _rows(conn.execute(query))
-
-
-# --- users ------------------------------------------------------------------------------------
-
-def add_user(bind, name: str, role: str, token_hash: str, police_force: str | None = None) -> int:
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
-    if role == "officer" and not police_force:
-        raise ValueError("an officer belongs to a police force: give one")
-    with _tx(bind) as conn:
-        return conn.execute(insert(users).values(
-            name=name, role=role, police_force=police_force, token_hash=token_hash,
-            created_at=utcnow()).returning(users.c.id)).scalar_one()
-
-
-def list_users(bind, *, include_revoked: bool = True) -> list[dict]:
-    query = select(users.c.id, users.c.name, users.c.role, users.c.police_force,
-                   users.c.created_at, users.c.revoked_at).order_by(users.c.id)
-    if not include_revoked:
-        query = query.where(users.c.revoked_at.is_(None))
-    with _tx(bind) as conn:
-        return _rows(conn.execute(query))
-
-
-def revoke_user(bind, user: int | str) -> int:
-    """Revoke a user by id or name (every active user of that name); returns how many."""
-    cond = users.c.id == user if isinstance(user, int) else users.c.name == user
-    with _tx(bind) as conn:
-        return conn.execute(update(users).where(cond, users.c.revoked_at.is_(None))
-                            .values(revoked_at=utcnow())).rowcount
-
-
-_USER_BY_TOKEN = select(users).where(users.c.token_hash == bindparam("token_hash"),
-                                     users.c.revoked_at.is_(None))  # built once, as above
-
-
-def user_by_token_hash(bind, token_hash: str) -> dict | None:
-    """The active (unrevoked) user holding this token hash, or None."""
-    with _tx(bind) as conn:
-        return _one(conn.execute(_USER_BY_TOKEN, {"token_hash": token_hash}))
-
