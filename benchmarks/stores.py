@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from trailmatch import synthetic
-from trailmatch.ingest.trail_store import TrailStore
+from trailmatch.store import Store
 
 
 def continuous_days(n_subjects: int, days: int, start: pd.Timestamp,
@@ -40,7 +40,7 @@ def continuous_days(n_subjects: int, days: int, start: pd.Timestamp,
         yield d, day
 
 
-def cached_store(name: str, build: Callable[[TrailStore], None]) -> str:
+def cached_store(name: str, build: Callable[[Store], None]) -> str:
     """The path of store ``name``, built by ``build`` unless a complete one is there."""
     base = Path(os.environ.get("TRAILMATCH_BENCH_DIR",
                                Path(tempfile.gettempdir()) / "trailmatch-bench"))
@@ -48,6 +48,6 @@ def cached_store(name: str, build: Callable[[TrailStore], None]) -> str:
     if not (path / ".bench-complete").exists():
         if path.exists():
             shutil.rmtree(path)
-        build(TrailStore(path))
+        build(Store(path))
         (path / ".bench-complete").write_text(name + "\n")
     return str(path)

@@ -27,11 +27,11 @@ from benchmarks.stores import cached_store, continuous_days
 from trailmatch import synthetic
 from trailmatch.eliminate import eliminate, eliminate_prepared
 from trailmatch.index.segments import trail_path
-from trailmatch.ingest.trail_store import TrailStore
 from trailmatch.rules import Rules
 from trailmatch.scale import eliminate_distributed
 from trailmatch.scale.partition import _max_rss_mb
 from trailmatch.scale.run import RunStats
+from trailmatch.store import Store
 from trailmatch.trails import prepare_crimes, prepare_trail
 
 SCALE = float(os.environ.get("TRAILMATCH_BENCH_SCALE", "1"))
@@ -106,7 +106,7 @@ def test_eliminate_single_process(benchmark, store_path, crimes):
     lo, hi = _stretch(crimes, rules)
 
     def run():
-        trail = prepare_trail(TrailStore(store_path).read_trails(lo, hi))
+        trail = prepare_trail(Store(store_path).read_window(lo, hi))
         index = trail_path(trail, rules.max_gap_s, rules.count_precision)
         prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
         return eliminate_prepared(trail, index, prepared, rules), trail.n_fixes
@@ -138,6 +138,6 @@ def test_eliminate_local_cluster(benchmark, store_path, crimes):
             rounds=1, iterations=1)
         seconds = time.perf_counter() - started
     _report(benchmark, f"LocalCluster({WORKERS})", seconds, coverage,
-            TrailStore(store_path).n_fixes(), stats)
+            Store(store_path).n_fixes(), stats)
     if "single" in _results:
         pd.testing.assert_frame_equal(coverage, _results["single"])

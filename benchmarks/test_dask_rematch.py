@@ -27,11 +27,11 @@ import pytest
 
 from benchmarks.stores import cached_store, continuous_days
 from trailmatch import synthetic
-from trailmatch.ingest.trail_store import TrailStore
 from trailmatch.match import match
 from trailmatch.rules import Rules
 from trailmatch.scale import match_distributed
 from trailmatch.scale.run import RunStats
+from trailmatch.store import Store
 
 SCALE = float(os.environ.get("TRAILMATCH_BENCH_SCALE", "1"))
 N_SUBJECTS = max(10, int(round(2_000 * SCALE)))
@@ -91,11 +91,11 @@ def test_rematch_single_process(benchmark, store_path, crimes):
     hits = benchmark.pedantic(
         lambda: match_distributed(store_path, crimes, rules, stats=stats, progress=False),
         rounds=1, iterations=1)
-    n_store = TrailStore(store_path).n_fixes()
+    n_store = Store(store_path).n_fixes()
     _report(benchmark, "single process", stats, n_store)
     _results["single"] = hits
     if n_store <= 5_000_000:  # small enough to hold whole: check against match() itself
-        everything = TrailStore(store_path).read_trails(0, np.iinfo(np.int64).max - 1)
+        everything = Store(store_path).read_window(0, np.iinfo(np.int64).max - 1)
         pd.testing.assert_frame_equal(hits, match(everything, crimes, rules))
 
 
@@ -115,6 +115,6 @@ def test_rematch_local_cluster(benchmark, store_path, crimes):
             lambda: match_distributed(store_path, crimes, rules, client, stats=stats,
                                       progress=False),
             rounds=1, iterations=1)
-    _report(benchmark, f"LocalCluster({WORKERS})", stats, TrailStore(store_path).n_fixes())
+    _report(benchmark, f"LocalCluster({WORKERS})", stats, Store(store_path).n_fixes())
     if "single" in _results:
         pd.testing.assert_frame_equal(hits, _results["single"])

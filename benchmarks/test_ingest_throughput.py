@@ -30,8 +30,7 @@ import pytest
 from trailmatch import synthetic
 from trailmatch.allocator import tune_allocator
 from trailmatch.crs import working_to_lonlat
-from trailmatch.ingest import trail_store
-from trailmatch.ingest.trail_store import TrailStore
+from trailmatch.store import Store, partitions
 
 psutil = pytest.importorskip("psutil")
 tune_allocator()  # as the trailmatch command runs (trailmatch/allocator.py)
@@ -122,7 +121,7 @@ def _ingest_once(src, store_dir):
     """One ingest of the whole file into an empty store."""
     if store_dir.exists():
         shutil.rmtree(store_dir)
-    counts, rejects = TrailStore(store_dir).ingest_positions(src)
+    counts, rejects = Store(store_dir).ingest_positions(src)
     assert counts.rejected == 0 and len(rejects) == 0
     return counts
 
@@ -131,11 +130,11 @@ def _ingest_once(src, store_dir):
 def test_ingest_throughput(benchmark, exports, kind, monkeypatch):
     """``csv`` / ``parquet``: the ingest itself (validation, projection, merge, partition
     write). ``parquet+index``: as ``trailmatch ingest`` runs it, including the persisted segment
-    index that ``write_day`` refreshes after each partition (trailmatch.index.persist)."""
+    index that ``Store.write_day`` refreshes after each partition (trailmatch.store.day_index)."""
     d, csv_path, pq_path, n = exports
     src = csv_path if kind == "csv" else pq_path
     if not kind.endswith("+index"):
-        monkeypatch.setattr(trail_store, "_refresh_day_index", lambda *a, **k: None)
+        monkeypatch.setattr("trailmatch.store.store.on_day_written", lambda *a, **k: None)
     store_dir = d / f"store_{kind.replace('+', '_')}"
     _ingest_once(src, store_dir)  # warm up: numba compile, page cache
     cpu0 = psutil.Process().cpu_times()
@@ -209,13 +208,13 @@ def test_ingest_stages(exports):
     x, y = stage("project", lambda: project(lon, lat, WGS84, "EPSG:27700"))
     fixes = fixes.set_column(2, "x", pa.array(x)).set_column(3, "y", pa.array(y))
     day = date.fromisoformat(str(fixes.column("time")[0].as_py().date()))
-    merged = stage("merge", lambda: trail_store.merge_day(day, None, fixes,
+    merged = stage("merge", lambda: partitions.merge_day(day, None, fixes,
                                                           ingested_at_ns=time.time_ns()))
     d = exports[0] / "stages"
     shutil.rmtree(d, ignore_errors=True)
     stage("write", lambda: pq.write_table(
-        trail_store._storable(merged.table), d.with_suffix(".parquet"), compression="lz4",
-        row_group_size=1 << 20, use_dictionary=list(trail_store.CODED_COLUMNS),
+        partitions._storable(merged.table), d.with_suffix(".parquet"), compression="lz4",
+        row_group_size=1 << 20, use_dictionary=list(partitions.CODED_COLUMNS),
         write_statistics=["time", "ingested_at", "subject"], store_schema=False))
     total = sum(cpu.values())
     print(f"\ningest stages, {n:,} fixes, CPU per fix (one thread each):")

@@ -72,9 +72,9 @@ def build_store(root: Path, db_url: str | None = None) -> dict:
     from trailmatch.crs import working_to_lonlat
     from trailmatch.hitstore import open_store, repository
     from trailmatch.hitstore.users import add_user
-    from trailmatch.index.persist import write_day_index
     from trailmatch.match import match
     from trailmatch.rules import Rules
+    from trailmatch.store.day_index import write_day_index
 
     rules = Rules()
     start = pd.Timestamp(START_DAY, tz="UTC")

@@ -1,6 +1,6 @@
 """Reading the trail store for the service: a subject's fixes in a window, the path through a
 crime window, and ad-hoc proximity — all from the per-day persistent index
-(``trailmatch.index.persist``), so a request memory-maps a day once and never scans the store.
+(``trailmatch.store.day_index``), so a request memory-maps a day once and never scans the store.
 
 Numba's default threading layer must not run parallel kernels from two threads at once, and
 the index's open-day cache is a plain dict: every engine call here holds ``_ENGINE_LOCK``.
@@ -25,10 +25,12 @@ import numba as nb
 import numpy as np
 
 from trailmatch.crs import OSGB36_GRID, WGS84, project
-from trailmatch.index.persist import DAY_NS, day_index, load_index_for_window
 from trailmatch.index.query import hit_fields, hit_pairs
 from trailmatch.rules import Rules
+from trailmatch.store.day_index import day_index, load_index_for_window
+from trailmatch.store.layout import Layout
 from trailmatch.trails import SOURCE_NAMES, sources_text
+from trailmatch.units import DAY_NS
 
 _ENGINE_LOCK = threading.Lock()
 _ENGINE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trailmatch-engine")
@@ -86,7 +88,7 @@ class TrailAccess:
 
     def partitions(self) -> dict[str, Path]:
         """Day (YYYY-MM-DD) -> partition file, as the persistent index lays the store out."""
-        return {p.stem: p for p in sorted((self.store_dir / "positions").glob("*.parquet"))}
+        return Layout(self.store_dir).partitions()
 
     @staticmethod
     def _day(ns: int) -> str:

@@ -50,7 +50,7 @@ def seconds(ts) -> float:
 
 
 def frame_source(trails: pd.DataFrame, delay_s: float = 0.0):
-    """A trail source (``read_trails``) holding a frame, each read ``delay_s`` slow (so a worker
+    """A trail source (``read_window``) holding a frame, each read ``delay_s`` slow (so a worker
     can be killed mid-task). The class is made inside the function so that it pickles by value
     to Dask workers, which cannot import the test modules."""
     from trailmatch.scale.partition import read_fixes
@@ -60,7 +60,7 @@ def frame_source(trails: pd.DataFrame, delay_s: float = 0.0):
             self.frame = frame
             self.delay = delay
 
-        def read_trails(self, start_ns, end_ns, **options):
+        def read_window(self, start_ns, end_ns, **options):
             time.sleep(self.delay)
             return read_fixes(self.frame, start_ns, end_ns)
 

@@ -56,7 +56,7 @@ def test_progress_bar_goes_to_stderr(client, expected, capsys):
 
 
 def test_cluster_reads_a_store_object(client, expected):
-    """Workers read their own stretch from a store (here an object with read_trails)."""
+    """Workers read their own stretch from a store (here an object with read_window)."""
     trails, crimes, rules, hits = expected["multi_day"]
     store = frame_source(trails, delay_s=0.0)
     pd.testing.assert_frame_equal(match_distributed(store, crimes, rules, client), hits)

@@ -98,10 +98,10 @@ def test_multi_day_holds_the_hard_cases():
 def store_of(trails: pd.DataFrame, directory: Path) -> tuple[str, pd.DataFrame]:
     """A trail store holding ``trails``; returns its path and everything it gives to matching
     (flag and activation filters applied), the reference input for ``match``."""
-    from trailmatch.ingest.trail_store import TrailStore
+    from trailmatch.store import Store
 
-    store = TrailStore(directory)
+    store = Store(directory)
     store.ingest_fixes(trails)
-    everything = store.read_trails(0, np.iinfo(np.int64).max - 1)
+    everything = store.read_window(0, np.iinfo(np.int64).max - 1)
     assert len(everything) > 0.9 * len(trails)
     return str(directory), everything

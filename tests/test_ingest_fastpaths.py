@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 
 from trailmatch.crs import project
 from trailmatch.ingest import positions as P
-from trailmatch.ingest import trail_store as ts
-from trailmatch.ingest.trail_store import POSITION_SCHEMA, TrailStore
+from trailmatch.store import Store
+from trailmatch.store import partitions as ts
+from trailmatch.store.layout import Layout
+from trailmatch.store.partitions import POSITION_SCHEMA
 
 
 def messy_export(n: int = 6000, seed: int = 1) -> pa.Table:
@@ -64,7 +66,7 @@ def messy_export(n: int = 6000, seed: int = 1) -> pa.Table:
     return pa.concat_tables([table, resent])
 
 
-def stored(store: TrailStore) -> dict:
+def stored(store: Store) -> dict:
     out = {}
     for d in store.days():
         t = store.read_day(d)
@@ -94,7 +96,7 @@ def test_dictionary_plain_and_csv_inputs_store_the_same(inputs, tmp_path, monkey
     monkeypatch.setattr(P, "BATCH_ROWS", 1000)  # many batches, converted on two threads
     runs = {}
     for name in ("dict.parquet", "plain.parquet", "export.csv"):
-        store = TrailStore(tmp_path / name)
+        store = Store(tmp_path / name)
         counts, rejects = store.ingest_positions(inputs / name)
         again, _ = store.ingest_positions(inputs / name)
         assert again.accepted == again.flagged == 0
@@ -182,17 +184,12 @@ def test_partition_written_from_dictionaries_reads_back_as_from_text(tmp_path, i
     merged = ts.merge_day(day, None, table.filter(pc.less(
         table["time"], pa.scalar(pd.Timestamp("2025-03-02", tz="UTC")))), ingested_at_ns=1)
     assert pa.types.is_dictionary(merged.table.schema.field("subject").type)
-    monkey = ts._refresh_day_index
-    ts._refresh_day_index = lambda *a, **k: None
-    try:
-        a = ts.write_day(tmp_path / "a", day, merged.table)
-        plain = merged.table
-        for name in ts.CODED_COLUMNS:
-            plain = plain.set_column(plain.schema.get_field_index(name), name,
-                                     plain[name].cast(pa.string()))
-        b = ts.write_day(tmp_path / "b", day, plain)
-    finally:
-        ts._refresh_day_index = monkey
+    a = ts.write_day(Layout(tmp_path / "a"), day, merged.table)
+    plain = merged.table
+    for name in ts.CODED_COLUMNS:
+        plain = plain.set_column(plain.schema.get_field_index(name), name,
+                                 plain[name].cast(pa.string()))
+    b = ts.write_day(Layout(tmp_path / "b"), day, plain)
     ta, tb = pq.read_table(a), pq.read_table(b)
     assert ta.schema.equals(POSITION_SCHEMA) and ta.equals(tb)
     sa, sb = pq.ParquetFile(a).metadata, pq.ParquetFile(b).metadata

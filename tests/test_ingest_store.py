@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from naive import naive_quality_flags
 
-from trailmatch.ingest import trail_store as ts
-from trailmatch.ingest.trail_store import TrailStore
 from trailmatch.match import match
 from trailmatch.rules import Rules
+from trailmatch.store import Store
+from trailmatch.store import partitions as ts
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = ("position_id,person_id,device_id,position_gps_date,position_recorded_date,"
@@ -30,12 +30,12 @@ HEADER = ("position_id,person_id,device_id,position_gps_date,position_recorded_d
           "position_hdop,position_satellite,position_speed,position_direction,position_lbs")
 
 
-def content(store: TrailStore) -> dict[date, pd.DataFrame]:
+def content(store: Store) -> dict[date, pd.DataFrame]:
     """Every partition's fixes, without the ingest instants (which name the run)."""
     return {d: store.read_day(d).to_pandas().drop(columns="ingested_at") for d in store.days()}
 
 
-def assert_same_content(a: TrailStore, b: TrailStore) -> None:
+def assert_same_content(a: Store, b: Store) -> None:
     ca, cb = content(a), content(b)
     assert list(ca) == list(cb)
     for d in ca:
@@ -56,7 +56,7 @@ def write_export(path: Path, lines: list[str]) -> Path:
 @pytest.fixture(scope="module")
 def sample_store(tmp_path_factory, sample_dir):
     d = tmp_path_factory.mktemp("store")
-    store = TrailStore(d)
+    store = Store(d)
     counts, rejects = store.ingest_positions(sample_dir / "positions.csv")
     assert rejects.empty
     assert (counts.read, counts.accepted, counts.duplicate, counts.flagged,
@@ -82,7 +82,7 @@ def test_partitions_by_utc_day_sorted(sample_store):
 
 def test_store_matches_expected_hits(sample_store, sample_dir):
     crimes = sample_store.crimes()
-    trails = sample_store.read_trails(crimes["time_from"].min().value,
+    trails = sample_store.read_window(crimes["time_from"].min().value,
                                       crimes["time_to"].max().value + 300 * 10**9)
     hits = match(trails, crimes, Rules(count_precision=False))
     expected = pd.read_csv(sample_dir / "expected_hits.csv", dtype={"subject": str})
@@ -111,7 +111,7 @@ def test_shuffled_and_overlapping_reingest_same_content(tmp_path, sample_dir, sa
     b = tmp_path / "b.csv"
     a.write_text("\n".join([header, *body[:5000]]) + "\n")
     b.write_text("\n".join([header, *body[3000:]]) + "\n")  # overlaps a by 2000 rows
-    store = TrailStore(tmp_path / "s")
+    store = Store(tmp_path / "s")
     cb, _ = store.ingest_positions(b)
     ca, _ = store.ingest_positions(a)
     assert cb.accepted == len(body) - 3000 and ca.accepted == 3000 and ca.duplicate == 2000
@@ -126,7 +126,7 @@ def test_duplicate_kept_by_content_not_order(tmp_path):
     results = []
     for order in ([worse, better, other], [better, other, worse]):
         for split in (False, True):
-            store = TrailStore(tmp_path / f"s{len(results)}")
+            store = Store(tmp_path / f"s{len(results)}")
             lines = export_lines(order)
             if split:  # arrive in two files
                 c1, _ = store.ingest_positions(write_export(tmp_path / "x.csv", lines[:1]))
@@ -151,15 +151,15 @@ def test_counts_add_up_with_all_outcomes(tmp_path):
         ("A", "2025-01-23 10:03:00", "50.90", "-1.40", "10"),  # duplicate
         ("A", "not a time", "50.90", "-1.40", "10"),  # rejected
     ])
-    store = TrailStore(tmp_path / "s")
+    store = Store(tmp_path / "s")
     c, rej = store.ingest_positions(write_export(tmp_path / "p.csv", lines))
     assert (c.read, c.accepted, c.duplicate, c.flagged, c.rejected) == (6, 2, 1, 2, 1)
     assert c.accepted + c.duplicate + c.flagged + c.rejected == c.read
     f = store.read_day(date(2025, 1, 23)).to_pandas()
     assert f["flagged"].fillna("").tolist() == ["", "precision_zero", "impossible_jump", ""]
     day = (pd.Timestamp("2025-01-23", tz="UTC").value, pd.Timestamp("2025-01-24", tz="UTC").value)
-    assert len(store.read_trails(*day)) == 2
-    assert len(store.read_trails(*day, include_flagged=True)) == 4
+    assert len(store.read_window(*day)) == 2
+    assert len(store.read_window(*day, include_flagged=True)) == 4
 
 
 fix_strategy = st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 40),
@@ -179,7 +179,7 @@ def test_flags_match_naive_reference(tmp_path, fixes, cut):
         "x": [400_000 + f[2] for f in fixes], "y": [100_000 + f[3] for f in fixes],
         "precision_m": [f[4] for f in fixes],
     }).astype({"subject": "str"})
-    store = TrailStore(tmp_path / f"s{abs(hash(tuple(map(str, fixes))))}_{cut}")
+    store = Store(tmp_path / f"s{abs(hash(tuple(map(str, fixes))))}_{cut}")
     c1, _ = store.ingest_fixes(frame.iloc[:cut])
     c2, _ = store.ingest_fixes(frame.iloc[cut:])
     stored = (pd.concat([store.read_day(d).to_pandas() for d in store.days()])
@@ -195,13 +195,13 @@ def test_flags_match_naive_reference(tmp_path, fixes, cut):
 
 
 def test_empty_store_reads_empty_trails(tmp_path):
-    f = TrailStore(tmp_path / "nothing").read_trails(0, 2**62)
+    f = Store(tmp_path / "nothing").read_window(0, 2**62)
     assert f.empty and list(f.columns) == ["subject", "time", "x", "y", "precision_m", "source"]
     assert str(f["time"].dtype) == "datetime64[ns, UTC]"
-    assert TrailStore(tmp_path / "nothing").days() == []
+    assert Store(tmp_path / "nothing").days() == []
 
 
-def test_read_trails_reads_only_needed_days(sample_store, monkeypatch):
+def test_read_window_reads_only_needed_days(sample_store, monkeypatch):
     opened = []
     real = pq.read_table
 
@@ -212,7 +212,7 @@ def test_read_trails_reads_only_needed_days(sample_store, monkeypatch):
     monkeypatch.setattr(ts.pq, "read_table", spy)
     start = pd.Timestamp("2025-01-22 23:00", tz="UTC").value
     end = pd.Timestamp("2025-01-23 01:00", tz="UTC").value
-    f = sample_store.read_trails(start, end)
+    f = sample_store.read_window(start, end)
     assert opened == ["2025-01-22.parquet", "2025-01-23.parquet"]
     assert f["time"].between(pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")).all()
     assert list(f.columns) == ["subject", "time", "x", "y", "precision_m", "source"]
@@ -221,12 +221,12 @@ def test_read_trails_reads_only_needed_days(sample_store, monkeypatch):
     inside = full[(full["time"] >= pd.Timestamp(start, tz="UTC"))
                   & (full["time"] <= pd.Timestamp(end, tz="UTC"))]
     assert len(f) == len(inside) > 0
-    one = sample_store.read_trails(start, end, subjects=["07011"])
+    one = sample_store.read_window(start, end, subjects=["07011"])
     assert set(one["subject"].astype(str)) == {"07011"}
 
 
 def test_activations_limit_matching_and_purge(tmp_path, sample_dir):
-    store = TrailStore(tmp_path / "s")
+    store = Store(tmp_path / "s")
     store.ingest_positions(sample_dir / "positions.csv")
     subjects = tmp_path / "subjects.csv"
     subjects.write_text(
@@ -247,7 +247,7 @@ def test_activations_limit_matching_and_purge(tmp_path, sample_dir):
     s = store.subjects()
     assert s["cohort"].tolist() == ["fixed", "flex"] and s["force"].tolist() == ["Hampshire"] * 2
 
-    everything = store.read_trails(0, 2**62)
+    everything = store.read_window(0, 2**62)
     t11 = everything[everything["subject"] == "07011"]["time"]
     assert t11.between(pd.Timestamp("2025-01-22", tz="UTC"),
                        pd.Timestamp("2025-01-23", tz="UTC")).all() and len(t11) > 0
@@ -267,7 +267,7 @@ def test_activations_limit_matching_and_purge(tmp_path, sample_dir):
 
 
 def test_ingested_since(tmp_path):
-    store = TrailStore(tmp_path / "s")
+    store = Store(tmp_path / "s")
     first = export_lines([("A", "2025-01-23 10:00:00", "50.9", "-1.4", "5"),
                           ("B", "2025-01-24 10:00:00", "50.9", "-1.4", "5")])
     store.ingest_positions(write_export(tmp_path / "1.csv", first))
@@ -282,7 +282,7 @@ def test_ingested_since(tmp_path):
 
 
 def test_crime_versions_in_store(tmp_path, sample_dir):
-    store = TrailStore(tmp_path / "s")
+    store = Store(tmp_path / "s")
     v1 = ("Hampshire,BIAD,Burglary,HAM20250127,44/1/25,20250126183000,20250126230000,"
           ",,50.9097,-1.4044,WGS84,")
     v2 = v1.replace("HAM20250127", "HAM20250127-1").replace("20250126230000", "20250126233000")
@@ -301,7 +301,7 @@ def test_crime_versions_in_store(tmp_path, sample_dir):
 
 
 def test_store_refuses_another_crs(tmp_path, sample_dir):
-    store = TrailStore(tmp_path / "s")
+    store = Store(tmp_path / "s")
     store.ingest_positions(sample_dir / "positions.csv")
     with pytest.raises(ValueError, match="EPSG:27700"):
         store.ingest_positions(sample_dir / "positions.csv", crs="EPSG:3857")
@@ -309,8 +309,8 @@ def test_store_refuses_another_crs(tmp_path, sample_dir):
 
 KILL_SCRIPT = """
 import sys
-from trailmatch.ingest.trail_store import TrailStore
-TrailStore(sys.argv[1]).ingest_positions(sys.argv[2])
+from trailmatch.store import Store
+Store(sys.argv[1]).ingest_positions(sys.argv[2])
 """
 
 
@@ -327,7 +327,7 @@ def multi_day_export(tmp_path_factory):
              for i, (s, t, la, lo) in enumerate(zip(subj, times, lat, lon, strict=True))]
     d = tmp_path_factory.mktemp("kill")
     path = write_export(d / "export.csv", lines)
-    clean = TrailStore(d / "clean")
+    clean = Store(d / "clean")
     clean.ingest_positions(path)
     return path, clean
 
@@ -338,7 +338,7 @@ def test_sigkill_half_way_leaves_store_consistent(tmp_path, multi_day_export, wh
     store_dir = tmp_path / "store"
     # One partition is there before the run: it must survive whatever happens.
     day0 = clean.days()[0]
-    ts.write_day(store_dir / "positions", day0, clean.read_day(day0))
+    Store(store_dir).write_day(day0, clean.read_day(day0))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(store_dir), str(path)],
                             env=env, cwd=REPO)
@@ -358,13 +358,13 @@ def test_sigkill_half_way_leaves_store_consistent(tmp_path, multi_day_export, wh
     if not killed:
         pytest.skip("the ingest finished before it could be killed (machine too fast)")
     assert proc.returncode == -signal.SIGKILL
-    store = TrailStore(store_dir)
+    store = Store(store_dir)
     clean_content = content(clean)
     # every partition present is complete: exactly what a clean run writes
     for d, frame in content(store).items():
         pd.testing.assert_frame_equal(frame, clean_content[d])
     assert store.days()[0] == day0
-    store.read_trails(0, 2**62)  # readable as a whole
+    store.read_window(0, 2**62)  # readable as a whole
     # running again finishes the job and leaves no temporary files behind
     store.ingest_positions(path)
     assert_same_content(store, clean)
@@ -372,7 +372,7 @@ def test_sigkill_half_way_leaves_store_consistent(tmp_path, multi_day_export, wh
 
 
 def test_next_writer_removes_only_stale_store_temps(tmp_path):
-    store = TrailStore(tmp_path / "s")
+    store = Store(tmp_path / "s")
     (store.root / "positions").mkdir(parents=True)
     stale = store.root / "positions" / ".2025-01-23.x1y2.tmp"
     stale.write_bytes(b"half a partition")
@@ -447,7 +447,7 @@ ROW_PARTS = st.tuples(
 def test_fuzz_ingest_counts_add_up(tmp_path, lines, cut):
     """Mangled rows, duplicates and flags through the whole ingest: every record counted once,
     in two files that overlap or not."""
-    store = TrailStore(tmp_path / f"s{abs(hash(tuple(lines)))}_{cut}")
+    store = Store(tmp_path / f"s{abs(hash(tuple(lines)))}_{cut}")
     for i, part in enumerate((lines[:cut], lines[max(0, cut - 2):])):
         p = tmp_path / f"f{i}.csv"
         p.write_text(HEADER + "\n" + "\n".join(part) + "\n", encoding="utf-8")
@@ -455,4 +455,4 @@ def test_fuzz_ingest_counts_add_up(tmp_path, lines, cut):
         assert c.accepted + c.duplicate + c.flagged + c.rejected == c.read
         assert c.rejected == rejects["row"].nunique()
     stored = sum(store.read_day(d).num_rows for d in store.days())
-    assert stored == len(store.read_trails(0, 2**62, include_flagged=True))
+    assert stored == len(store.read_window(0, 2**62, include_flagged=True))

@@ -13,7 +13,7 @@ import pytest
 from trailmatch.cli import main
 from trailmatch.hitstore import open_store
 from trailmatch.hitstore import repository as repo
-from trailmatch.ingest.trail_store import TrailStore
+from trailmatch.store import Store
 
 REF, SUBJECT = "44/10007/25", "07012"  # a hit with 33 fixes in the vicinity on 2025-01-22
 
@@ -31,7 +31,7 @@ def test_nightly_then_late_upload_then_rematch(tmp_path, sample_dir, db_url):
     raw[~late].to_csv(tmp_path / "export1.csv", index=False)
     raw[late].to_csv(tmp_path / "export2.csv", index=False)
     store = tmp_path / "store"
-    TrailStore(store).ingest_positions(tmp_path / "export1.csv")
+    Store(store).ingest_positions(tmp_path / "export1.csv")
 
     code, _, err = cli("nightly", "--no-precision", "--store", store, "--db", db_url, "--crimes",
                        sample_dir / "crimes.csv", "--out", tmp_path / "out")
@@ -51,7 +51,7 @@ def test_nightly_then_late_upload_then_rematch(tmp_path, sample_dir, db_url):
 
     time.sleep(2.5)  # the store skips partitions by file time stamp (2 s granularity)
     since = pd.Timestamp.now(tz="UTC")
-    TrailStore(store).ingest_positions(tmp_path / "export2.csv")
+    Store(store).ingest_positions(tmp_path / "export2.csv")
     code, out, err = cli("rematch", "--no-precision", "--store", store, "--db", db_url, "--since",
                          since.isoformat(), "--out", tmp_path / "out")
     assert code == 0, err

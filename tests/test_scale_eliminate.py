@@ -268,22 +268,22 @@ def test_cluster_reads_a_trail_store(client, cases, tmp_path):
     is the stretch [start, end] of the store."""
     trails, crimes, rules, _, _ = cases["gap_days"]
     path, _ = store_of(trails, tmp_path / "store")
-    from trailmatch.ingest.trail_store import TrailStore
+    from trailmatch.store import Store
 
     lo = pd.Timestamp(START, tz="UTC").value + 6 * HOUR_NS  # cuts the first day
     hi = lo + 3 * DAY_NS
-    expected = eliminate(TrailStore(path).read_trails(lo, hi), crimes, rules)
+    expected = eliminate(Store(path).read_window(lo, hi), crimes, rules)
     got = eliminate_distributed(f"file://{path}", crimes, rules, client, start_ns=lo, end_ns=hi)
     pd.testing.assert_frame_equal(got, expected)
 
 
 def test_a_source_object_read_day_by_day(cases):
-    """An object with ``read_trails`` (like the nightly job's sources) is read one calendar
+    """An object with ``read_window`` (like the nightly job's sources) is read one calendar
     day at a time; the whole trail is its stretch [start, end]."""
     trails, crimes, rules, activations, _ = cases["gap_days_activations"]
 
     class Source:
-        def read_trails(self, start_ns, end_ns, **options):
+        def read_window(self, start_ns, end_ns, **options):
             t = to_utc_ns(trails["time"], "t")
             return trails[(t >= start_ns) & (t <= end_ns)]
 

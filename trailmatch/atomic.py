@@ -70,3 +70,11 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
     """Write ``data`` (text as UTF-8) to ``path`` atomically."""
     with atomic_open(path, "wb") as f:
         f.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+def atomic_write_parquet(table, path: str | os.PathLike) -> None:
+    """Write an Arrow ``table`` to ``path`` as Parquet (zstd) atomically."""
+    import pyarrow.parquet as pq
+
+    with temporary_beside(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")

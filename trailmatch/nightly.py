@@ -96,23 +96,21 @@ class StoreTrails:
     include_flagged: bool = False
 
     def _store(self):
-        from trailmatch.ingest.trail_store import TrailStore
+        from trailmatch.store import Store
 
-        return TrailStore(self.store_dir)
+        return Store(self.store_dir)
 
     def read(self, start, end) -> pd.DataFrame:
-        return self._store().read_trails(pd.Timestamp(start).value, pd.Timestamp(end).value,
+        return self._store().read_window(pd.Timestamp(start).value, pd.Timestamp(end).value,
                                          include_flagged=self.include_flagged)
 
     def ingested_since(self, since) -> pd.DataFrame:
         return self._store().ingested_since(pd.Timestamp(since).value)
 
-    def activations(self) -> pd.DataFrame | None:
-        """Device activation periods (subjects file) for coverage; None when there are none."""
-        from trailmatch.eliminate import activations_from_subjects
-
-        subjects = self._store().subjects()
-        return activations_from_subjects(subjects) if len(subjects) else None
+    def activations(self, start=None, end=None) -> pd.DataFrame | None:
+        """Device activation periods (subjects file) meeting ``[start, end]``, for coverage;
+        None when there are none."""
+        return self._store().activations(start, end)
 
 
 @dataclass
@@ -270,13 +268,11 @@ class LoadedTrails:
         trail = prepare_trail(frame)
         index = build_index(trail, rules.max_gap_s, rules.count_precision)
         codes = {s: i for i, s in enumerate(trail.subjects.tolist())}
-        activations = source.activations() if hasattr(source, "activations") else None
-        if activations is not None and len(frame):
+        activations = None
+        if hasattr(source, "activations"):
             # only periods meeting the fixes read: others would list every past subject
-            lo, hi = frame["time"].min(), frame["time"].max()
-            end = pd.to_datetime(activations["end"], utc=True)
-            activations = activations[(pd.to_datetime(activations["start"], utc=True) <= hi)
-                                      & (end.isna() | (end >= lo)).to_numpy()]
+            activations = (source.activations(frame["time"].min(), frame["time"].max())
+                           if len(frame) else source.activations())
         return cls(trail=trail, index=index, codes=codes, activations=activations)
 
     def coverage(self, crimes: pd.DataFrame, rules: Rules) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-DAY_NS = 86_400 * 10**9
+from trailmatch.units import DAY_NS
 
 
 def trails(n_subjects: int = 5000, fixes_per_day: int = 1440, days: int = 1,

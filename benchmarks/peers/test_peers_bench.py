@@ -20,8 +20,8 @@ from benchmarks.peers import (
     strtree_peer,
     trailmatch_peer,
 )
-from trailmatch.index import persist
 from trailmatch.match import match_prepared
+from trailmatch.store import day_index
 from trailmatch.trails import prepare_crimes
 
 SCALE = common.scale_env(0.02)
@@ -58,7 +58,7 @@ def store():
     path = Path(tempfile.mkdtemp(prefix="tm-bench-store-"))
     trailmatch_peer.write_store(work, path)
     yield work, path
-    persist.forget_open_indexes()
+    day_index.forget_open_indexes()
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -67,8 +67,8 @@ def test_open_a_days_index(benchmark, store):
     part = sorted((path / "positions").glob("*.parquet"))[1]
 
     def cold_open():
-        persist.forget_open_indexes()
-        return persist.day_index(path, part.stem, part, common.RULES)
+        day_index.forget_open_indexes()
+        return day_index.day_index(path, part.stem, part, common.RULES)
 
     trail, _ = benchmark(cold_open)
     assert trail.n_fixes > 0
@@ -85,7 +85,7 @@ def test_one_lookup_from_the_store(benchmark, store):
     def lookup():
         i = state["i"] % len(queries)
         state["i"] += 1
-        trail, index = persist.load_index_for_window(path, int(w0[i]), int(w1[i]),
+        trail, index = day_index.load_index_for_window(path, int(w0[i]), int(w1[i]),
                                                      common.RULES)
         return match_prepared(trail, index, prepare_crimes(queries.iloc[[i]]), common.RULES)
 

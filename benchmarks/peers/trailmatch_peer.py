@@ -22,9 +22,9 @@ from benchmarks.peers.common import (
     timed,
 )
 from trailmatch import synthetic
-from trailmatch.index import persist
 from trailmatch.index.query import hit_fields, hit_pairs
 from trailmatch.match import match, match_prepared, match_streamed
+from trailmatch.store import day_index
 from trailmatch.trails import prepare_crimes, prepare_trail
 
 NAME = "trailmatch"
@@ -48,10 +48,10 @@ def warm_up() -> None:
         match_from_store(store, crimes)
         one = crimes.iloc[:1]
         _, _, w0, w1 = crime_arrays(one)
-        trail, index = persist.load_index_for_window(store, int(w0[0]), int(w1[0]), RULES)
+        trail, index = day_index.load_index_for_window(store, int(w0[0]), int(w1[0]), RULES)
         match_prepared(trail, index, prepare_crimes(one), RULES)
     finally:
-        persist.forget_open_indexes()
+        day_index.forget_open_indexes()
         shutil.rmtree(store, ignore_errors=True)
 
 
@@ -72,17 +72,17 @@ def run(work: Workload) -> dict:
 def write_store(work: Workload, store: Path) -> dict:
     """Ingest the fixes into a trail store: one Parquet partition per day, each with its
     persisted index written by the store as it publishes the partition."""
-    from trailmatch.ingest.trail_store import TrailStore
+    from trailmatch.store import Store
 
     times: dict = {}
     frame = work.trails.assign(subject=work.trails["subject"].astype(str))
     with timed(times, "ingest"):
-        TrailStore(store).ingest_fixes(frame, ingested_at_ns=int(frame["time"].max().value))
+        Store(store).ingest_fixes(frame, ingested_at_ns=int(frame["time"].max().value))
     # the store indexes the default rules as it writes; these rules are indexed once, then
     # kept current by the store in the same way
     with timed(times, "index"):
         for path in sorted((store / "positions").glob("*.parquet")):
-            persist.write_day_index(store, path.stem, path, RULES)
+            day_index.write_day_index(store, path.stem, path, RULES)
     return times
 
 
@@ -91,17 +91,17 @@ def match_from_store(store: Path, crimes: pd.DataFrame) -> dict:
     crimes' windows need (stitched across midnight) and match. What ingest already paid for
     (Parquet, per-day index) is not counted; this is the PostGIS-with-data-loaded case."""
     times: dict = {}
-    persist.forget_open_indexes()
-    built = persist.STATS["built"]
+    day_index.forget_open_indexes()
+    built = day_index.STATS["built"]
     _, _, w0, w1 = crime_arrays(crimes)
     with timed(times, "open"):
-        trail, index = persist.load_index_for_window(store, int(w0.min()), int(w1.max()), RULES)
+        trail, index = day_index.load_index_for_window(store, int(w0.min()), int(w1.max()), RULES)
     with timed(times, "query"):
         hits = match_prepared(trail, index, prepare_crimes(crimes), RULES)
     row = pd.Series(np.arange(len(crimes)), index=crimes["crime_reference"])
     pairs = pair_set(row[hits["crime_reference"]].to_numpy(), hits["subject"].astype(str))
     return {"times": times, "pairs": pairs, "fixes_opened": trail.n_fixes,
-            "rebuilt": persist.STATS["built"] - built}
+            "rebuilt": day_index.STATS["built"] - built}
 
 
 def lookups(work: Workload, queries: pd.DataFrame) -> dict:
@@ -116,12 +116,12 @@ def lookups(work: Workload, queries: pd.DataFrame) -> dict:
         # cold opens of a day's index (manifest + fingerprint + np.load mmap)
         opens = []
         for path in sorted((store / "positions").glob("*.parquet"))[:30]:
-            persist.forget_open_indexes()
+            day_index.forget_open_indexes()
             t = time.perf_counter()
-            persist.day_index(store, path.stem, path, RULES)
+            day_index.day_index(store, path.stem, path, RULES)
             opens.append(time.perf_counter() - t)
-        persist.forget_open_indexes()
-        built = persist.STATS["built"]
+        day_index.forget_open_indexes()
+        built = day_index.STATS["built"]
         cx, cy, w0, w1 = crime_arrays(queries)
         lat = np.empty(len(queries))
         pairs = set()
@@ -130,7 +130,7 @@ def lookups(work: Workload, queries: pd.DataFrame) -> dict:
         frame_lat = np.empty(len(queries))
         for i in range(len(queries)):
             t = time.perf_counter()
-            trail, index = persist.load_index_for_window(store, int(w0[i]), int(w1[i]), RULES)
+            trail, index = day_index.load_index_for_window(store, int(w0[i]), int(w1[i]), RULES)
             t_open = time.perf_counter()
             pc, ps = hit_pairs(index, cx[i:i + 1], cy[i:i + 1], w0[i:i + 1], w1[i:i + 1],
                                RULES.radius_m)
@@ -146,7 +146,7 @@ def lookups(work: Workload, queries: pd.DataFrame) -> dict:
         nightly = match_from_store(store, work.crimes)
         return {"nightly": nightly, "latency": lat, "frame_latency": frame_lat, "pairs": pairs,
                 "open": np.asarray(opens), "store_build": build,
-                "rebuilt": persist.STATS["built"] - built}
+                "rebuilt": day_index.STATS["built"] - built}
     finally:
-        persist.forget_open_indexes()
+        day_index.forget_open_indexes()
         shutil.rmtree(store, ignore_errors=True)

@@ -47,26 +47,19 @@ def crime_coverage(store_dir, crimes, rules) -> list[dict]:
     import pandas as pd
 
     from service.trails import _ENGINE_LOCK
-    from trailmatch.eliminate import activations_from_subjects, eliminate_prepared
+    from trailmatch.eliminate import eliminate_prepared
     from trailmatch.hitstore.repository import crimes_in_rules_crs
-    from trailmatch.index.persist import load_index_for_window
-    from trailmatch.ingest.trail_store import TrailStore
+    from trailmatch.store import Store
     from trailmatch.trails import prepare_crimes
 
     crimes = crimes_in_rules_crs(crimes, rules)
     prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
     w0, w1 = int(prepared.w0.min()), int(prepared.w1.max())
     margin = int(LOOKBACK.total_seconds() * 1e9) + rules.max_gap_ns
-    subjects = TrailStore(store_dir).subjects()
-    activations = None
-    if len(subjects):
-        start = pd.to_datetime(subjects["activation_start"], utc=True)
-        end = pd.to_datetime(subjects["activation_end"], utc=True)
-        meets = (start <= pd.Timestamp(w1 + margin, tz="UTC")) & (
-            end.isna() | (end >= pd.Timestamp(w0 - margin, tz="UTC")))
-        activations = activations_from_subjects(subjects[meets.to_numpy()])
+    store = Store(store_dir)
+    activations = store.activations(w0 - margin, w1 + margin)
     with _ENGINE_LOCK:  # the index cache and numba's thread pool are not for concurrent callers
-        trail, index = load_index_for_window(store_dir, w0, w1, rules, margin_ns=margin)
+        trail, index = store.indexed_window(w0, w1, rules, margin_ns=margin)
         cov = eliminate_prepared(trail, index, prepared, rules, activations=activations)
     out = cov.astype({"crime_reference": str, "police_force": str, "subject": str,
                       "status": str})

@@ -30,9 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from trailmatch.demo_world import SEED, build_world, write_world
     from trailmatch.hitstore import open_store
-    from trailmatch.ingest.trail_store import TrailStore
     from trailmatch.nightly import StoreTrails, run_nightly
     from trailmatch.rules import Rules
+    from trailmatch.store import Store
 
     out: Path = args.out
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
           f"{len(world.fixes):,} fixes, {len(files['crimes'])} crime batches "
           f"-> {out / 'input'}", file=sys.stderr)
 
-    store = TrailStore(out / "store")
+    store = Store(out / "store")
     counts, rejects = store.ingest_positions(files["positions"])
     print(f"demo: ingested positions: {counts.line()}", file=sys.stderr)
     s_counts, _ = store.ingest_subjects(files["subjects"])

@@ -44,7 +44,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
 
     from trailmatch.crs import check_metric
     from trailmatch.eliminate import (
@@ -83,24 +82,17 @@ def run(args: argparse.Namespace) -> int:
 
     activations = None
     if args.store is not None:
-        from trailmatch.ingest.trail_store import TrailStore
-        store = TrailStore(args.store)
+        from trailmatch.store import Store
+        store = Store(args.store)
         if prepared.n:
             margin = int(round(args.lookback * 3600e9)) + rules.max_gap_ns
             lo, hi = int(prepared.w0.min()) - margin, int(prepared.w1.max()) + margin
             # on Dask the workers read the store, day by day
-            fixes = None if args.scheduler else store.read_trails(lo, hi)
-            subjects = store.subjects()
-            if len(subjects):
-                # only the periods that can matter; others would list every past subject
-                start = subjects["activation_start"].to_numpy("datetime64[ns]").view("i8")
-                end = subjects["activation_end"].to_numpy("datetime64[ns]").view("i8")
-                end = pd.Series(end).where(pd.notna(subjects["activation_end"]).to_numpy(),
-                                           hi).to_numpy()
-                activations = activations_from_subjects(subjects[(start <= hi) & (end >= lo)])
+            fixes = None if args.scheduler else store.read_window(lo, hi)
+            activations = store.activations(lo, hi)
         else:
             lo = hi = 0
-            fixes = store.read_trails(0, 0)
+            fixes = store.read_window(0, 0)
     else:
         try:
             fixes, rejects = read_position_files(args, rules.crs)

@@ -70,14 +70,14 @@ def run(args: argparse.Namespace) -> int:
     from trailmatch.ingest.positions import PositionsFormatError
     from trailmatch.ingest.rejects import write_rejects
     from trailmatch.ingest.subjects import SubjectsFormatError
-    from trailmatch.ingest.trail_store import TrailStore
+    from trailmatch.store import Store
 
     try:
         forces = load_forces(args.forces) if args.forces else None
     except (OSError, ValueError) as e:
         print(f"trailmatch ingest: {e}", file=sys.stderr)
         return 2
-    store = TrailStore(args.store)
+    store = Store(args.store)
     try:
         working_crs = getattr(args, "crs", None) or store.crs() or WORKING_CRS
     except (OSError, ValueError, KeyError) as e:

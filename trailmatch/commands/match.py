@@ -119,15 +119,14 @@ def _from_store(store: Path, crimes, rules, include_flagged: bool):
     """The trail that covers every crime window (plus max gap on each side), reading only the
     day partitions needed, with its index: the persisted day indexes when current, or None
     (the trail is streamed past the crimes) when flagged fixes are included."""
+    from trailmatch.store import Store
     from trailmatch.trails import empty_trail, prepare_trail
 
     if crimes.n == 0:
         return empty_trail(), None
-    lo = int(crimes.w0.min()) - rules.max_gap_ns
-    hi = int(crimes.w1.max()) + rules.max_gap_ns
+    w0, w1 = int(crimes.w0.min()), int(crimes.w1.max())
     if include_flagged:
-        from trailmatch.ingest.trail_store import TrailStore
-        trail = prepare_trail(TrailStore(store).read_trails(lo, hi, include_flagged=True))
-        return trail, None
-    from trailmatch.index.persist import load_index_for_window
-    return load_index_for_window(store, lo + rules.max_gap_ns, hi - rules.max_gap_ns, rules)
+        fixes = Store(store).read_window(w0 - rules.max_gap_ns, w1 + rules.max_gap_ns,
+                                         include_flagged=True)
+        return prepare_trail(fixes), None
+    return Store(store).indexed_window(w0, w1, rules)

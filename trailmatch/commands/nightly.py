@@ -47,12 +47,12 @@ def open_inputs(args: argparse.Namespace, verb: str):
     """(rules, engine, trail source) or an error message."""
     from trailmatch.crs import check_metric
     from trailmatch.hitstore import open_store
-    from trailmatch.ingest.trail_store import TrailStore
     from trailmatch.nightly import StoreTrails
+    from trailmatch.store import Store
 
     rules = rules_from_args(args)
     check_metric(rules.crs)
-    stored_crs = TrailStore(args.store).crs()
+    stored_crs = Store(args.store).crs()
     if stored_crs is None:
         raise SystemExit(f"trailmatch {verb}: {args.store}: not a trail store (no positions "
                          "ingested); run `trailmatch ingest positions FILE --store DIR` first")

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from trailmatch.ingest.trail_store import TrailStore
+    from trailmatch.store import Store
 
     try:
         before = date.fromisoformat(args.before)
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"trailmatch purge: --before {args.before!r} is not a date YYYY-MM-DD",
               file=sys.stderr)
         return 2
-    store = TrailStore(args.store)
+    store = Store(args.store)
     if not store.root.is_dir():
         print(f"trailmatch purge: {store.root}: no such store", file=sys.stderr)
         return 1

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trailmatch.ingest.atomic import atomic_write_parquet
+from trailmatch.atomic import atomic_write_parquet
 from trailmatch.ingest.crime_batch import CRIME_COLUMNS, latest_versions, version_order
 
 CRIMES_PATH = Path("crimes") / "crimes.parquet"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from trailmatch.ingest.atomic import publish
+from trailmatch.atomic import publish
 
 CRIME_REJECT_COLUMNS = ["file", "row", "crime_reference", "field", "value", "error"]
 POSITION_REJECT_COLUMNS = ["file", "row", "subject", "field", "value", "error"]

@@ -52,7 +52,6 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -71,14 +70,15 @@ from trailmatch.eliminate import (
 from trailmatch.index.segments import trail_path
 from trailmatch.rules import Rules
 from trailmatch.scale.partition import _max_rss_mb, read_fixes
-from trailmatch.scale.plan import DAY_NS, Partition, plan_partitions
+from trailmatch.scale.plan import Partition, plan_partitions
 from trailmatch.scale.run import RunStats, _check_each_crime_once, run_tasks
+from trailmatch.store.layout import PARTITION_GLOB, Layout, day_number, days_of_names
 from trailmatch.trails import prepare_crimes, prepare_trail, to_utc_ns
+from trailmatch.units import DAY_NS
 
 log = logging.getLogger(__name__)
 
 ALL_TIME = (np.iinfo(np.int64).min + 1, np.iinfo(np.int64).max - 1)
-EPOCH = date(1970, 1, 1)
 MAX_DAYS = 100 * 366  # calendar days read one by one from a source that cannot list its own
 
 
@@ -221,23 +221,17 @@ def _days_of(source, lo_ns: int, hi_ns: int) -> list[int]:
         root = root.rstrip("/")
         if not fs.isdir(root):
             raise FileNotFoundError(f"trail store {source}: not found")
-        files = [Path(f).stem for f in fs.glob(f"{root}/positions/*.parquet")]
+        days = days_of_names(Path(f).stem for f in fs.glob(f"{root}/{PARTITION_GLOB}"))
     elif isinstance(source, str | os.PathLike):
         if not Path(source).is_dir():  # no days would look like "no fixes"
             raise FileNotFoundError(f"trail store {source}: no such directory")
-        files = [p.stem for p in (Path(source) / "positions").glob("*.parquet")]
+        days = Layout(source).days()
     else:
         if last - first > MAX_DAYS:
             raise ValueError(f"the stretch [start_ns, end_ns] spans {last - first + 1} days; "
                              f"a trail source is read day by day: give at most {MAX_DAYS}")
         return list(range(first, last + 1))
-    days = set()
-    for name in files:
-        try:
-            days.add((date.fromisoformat(name) - EPOCH).days)
-        except ValueError:  # not a day file
-            continue
-    return sorted(d for d in days if first <= d <= last)
+    return [n for n in map(day_number, days) if first <= n <= last]
 
 
 def _run(client, fn, name: str, calls: list[tuple[str, tuple]], progress: bool | None) -> list:
@@ -301,7 +295,7 @@ def eliminate_distributed(trails, crimes: pd.DataFrame, rules: Rules | None = No
     activations=activations)``.
 
     ``trails``: a trails DataFrame (the whole trail; the client sends each task its slice), or
-    a trail store path or fsspec URL, or an object with ``read_trails(start_ns, end_ns)`` /
+    a trail store path or fsspec URL, or an object with ``read_window(start_ns, end_ns)`` /
     ``read(start, end)``, whose fixes in ``[start_ns, end_ns]`` (required then) are the whole
     trail; workers read their own days. ``client``: a ``dask.distributed.Client``, or None
     to run the tasks one after another here. ``stats`` (``RunStats``) is filled when given;

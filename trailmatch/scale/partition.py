@@ -12,7 +12,6 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,9 @@ import pandas as pd
 
 from trailmatch.match import match_streamed
 from trailmatch.rules import Rules
-from trailmatch.scale.plan import DAY_NS, Partition
+from trailmatch.scale.plan import Partition
+from trailmatch.store import Store
+from trailmatch.store.layout import META, SUBJECTS, days_between, relative_partition
 from trailmatch.trails import prepare_crimes, prepare_trail, to_utc_ns
 
 
@@ -52,10 +53,11 @@ def read_fixes(source, lo_ns: int, hi_ns: int, read_options: dict | None = None
                ) -> pd.DataFrame:
     """Fixes with ``lo_ns <= time <= hi_ns`` (a superset is harmless, see ``plan``).
 
-    ``source``: a trails DataFrame; an object with ``read_trails(start_ns, end_ns, **options)``
-    or ``read(start, end)`` (inclusive UTC timestamps, like the nightly job's trail sources);
-    the path of a trail store directory; or an fsspec URL of one (``s3://bucket/store``,
-    ``file:///mnt/store``). ``read_options`` go to ``read_trails`` (e.g. ``include_flagged``).
+    ``source``: a trails DataFrame; a ``Store`` (or an object with ``read_window(start_ns,
+    end_ns, **options)``); an object with ``read(start, end)`` (inclusive UTC timestamps, like
+    the nightly job's trail sources); the path of a trail store directory; or an fsspec URL of
+    one (``s3://bucket/store``, ``file:///mnt/store``). ``read_options`` go to
+    ``Store.read_window`` (e.g. ``include_flagged``).
     """
     options = read_options or {}
     if isinstance(source, pd.DataFrame):
@@ -64,14 +66,12 @@ def read_fixes(source, lo_ns: int, hi_ns: int, read_options: dict | None = None
     if isinstance(source, str) and "://" in source:
         return _read_remote_store(source, lo_ns, hi_ns, options)
     if isinstance(source, str | os.PathLike):
-        from trailmatch.ingest.trail_store import TrailStore
-
         if not Path(source).is_dir():  # an empty answer would look like "no hits"
             raise FileNotFoundError(f"trail store {source}: no such directory "
                                     f"(on host {os.uname().nodename})")
-        source = TrailStore(source)
-    if hasattr(source, "read_trails"):
-        return source.read_trails(lo_ns, hi_ns, **options)
+        source = Store(source)
+    if hasattr(source, "read_window"):
+        return source.read_window(lo_ns, hi_ns, **options)
     # a nightly-job TrailSource: read(start, end) with inclusive UTC timestamps
     return source.read(pd.Timestamp(lo_ns, unit="ns", tz="UTC"),
                        pd.Timestamp(hi_ns, unit="ns", tz="UTC"))
@@ -80,31 +80,24 @@ def read_fixes(source, lo_ns: int, hi_ns: int, read_options: dict | None = None
 def _read_remote_store(url: str, lo_ns: int, hi_ns: int, options: dict) -> pd.DataFrame:
     """Read a stretch from a store behind fsspec: fetch just the files it needs (the store's
     metadata, its subjects and the day partitions the stretch overlaps) into a scratch
-    directory on this worker, and read them with ``TrailStore`` itself — the same filtering
+    directory on this worker, and read them with ``Store`` itself — the same filtering
     (flags, activation periods) as a local store, not a second reader."""
     import fsspec
-
-    from trailmatch.ingest.trail_store import TrailStore
 
     fs, root = fsspec.core.url_to_fs(url)
     root = root.rstrip("/")
     if not fs.isdir(root):
         raise FileNotFoundError(f"trail store {url}: not found")
     with tempfile.TemporaryDirectory(prefix="trailmatch-part-") as scratch:
-        local = TrailStore(scratch)
-        wanted = ["store.json", "subjects.parquet"]
-        day = lo_ns // DAY_NS
-        while day * DAY_NS <= hi_ns:
-            when = date(1970, 1, 1) + timedelta(days=int(day))
-            wanted.append(local.day_path(when).relative_to(scratch).as_posix())
-            day += 1
+        local = Store(scratch)
+        wanted = [META, SUBJECTS, *map(relative_partition, days_between(lo_ns, hi_ns))]
         for name in wanted:
             remote = f"{root}/{name}"
             if fs.exists(remote):
                 target = Path(scratch) / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 fs.get(remote, str(target))
-        return local.read_trails(lo_ns, hi_ns, **options)
+        return local.read_window(lo_ns, hi_ns, **options)
 
 
 def match_partition(source, part: Partition, crimes: pd.DataFrame, rules: Rules,

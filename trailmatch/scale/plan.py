@@ -26,8 +26,7 @@ import pandas as pd
 
 from trailmatch.rules import Rules
 from trailmatch.trails import Crimes
-
-DAY_NS = 86_400 * 10**9
+from trailmatch.units import DAY_NS
 
 
 @dataclass(frozen=True)

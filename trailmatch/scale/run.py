@@ -48,9 +48,9 @@ def match_distributed(trails, crimes: pd.DataFrame, rules: Rules | None = None, 
     """Every hit of ``crimes`` against ``trails``, identical to ``match(trails, crimes, rules)``.
 
     ``trails``: a trails DataFrame (the client sends each partition its slice), a trail store
-    path or fsspec URL, or an object with ``read_trails(start_ns, end_ns)`` or ``read(start,
+    path or fsspec URL, or an object with ``read_window(start_ns, end_ns)`` or ``read(start,
     end)`` (workers read their own partitions; ``read_options`` are passed on to
-    ``read_trails``, e.g. ``{"include_flagged": True}``).
+    ``read_window``, e.g. ``{"include_flagged": True}``).
     ``client``: a ``dask.distributed.Client``, or None to run the partitions in this process.
     ``progress``: a progress bar on stderr (default: when stderr is a terminal).
     ``stats``: filled with per-partition figures when given.

@@ -1,5 +1,8 @@
 """The segment index on disk: one directory of ``.npy`` files per (day partition, rules).
 
+Part of the store's layout (``trailmatch.store.layout``): the index of a day is derived from
+its partition, read exactly as matching reads it (``partitions.read_fixes``).
+
 Why: building a day's index is O(fixes) but still costs a read of the Parquet partition, a
 validation pass and a sort; an officer's look-up ("who was near this place at this time?")
 should not pay that. The index is written once, next to the partition it was built from, and
@@ -39,6 +42,7 @@ import tempfile
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +51,12 @@ import pyarrow.parquet as pq
 
 from trailmatch.index.segments import BUILD_DEFAULTS, SegmentIndex, build_index
 from trailmatch.rules import Rules
+from trailmatch.store.layout import Layout, day_name, days_between
+from trailmatch.store.partitions import read_fixes
 from trailmatch.trails import Trail, prepare_trail
+from trailmatch.units import DAY_NS
 
 FORMAT = 2
-DAY_NS = 86_400 * 10**9
 _TAIL_BYTES = 64 * 1024
 
 # default build parameters of ``build_index`` (recorded in every manifest)
@@ -117,7 +123,7 @@ def partition_fingerprint(partition: Path) -> str:
 
 
 def day_index_dir(store_dir: Path, day: str) -> Path:
-    return Path(store_dir) / "index" / day
+    return Layout(store_dir).index_dir(day)
 
 
 def save_index(directory: Path, trail: Trail, index: SegmentIndex, *, params: dict,
@@ -235,15 +241,13 @@ def build_for(trail: Trail, params: dict) -> SegmentIndex:
 
 def read_partition_trail(partition: Path) -> Trail:
     """A day partition as a ``Trail``, seen exactly as matching sees the store: a trail store
-    partition (it has the ``flagged`` column) through ``TrailStore.read_trails`` (flagged fixes
-    and fixes outside activation periods left out); a plain Parquet file of ``subject``,
+    partition (it has the ``flagged`` column) through ``partitions.read_fixes`` (flagged
+    fixes and fixes outside activation periods left out); a plain Parquet file of ``subject``,
     ``time``, ``x``, ``y`` [, ``precision_m``, ``source``] as it is."""
     partition = Path(partition)
     if "flagged" in pq.read_schema(partition).names:
-        from trailmatch.ingest.trail_store import TrailStore
-
         day0 = pd.Timestamp(partition.stem, tz="UTC").value
-        frame = TrailStore(partition.parent.parent).read_trails(day0, day0 + DAY_NS - 1)
+        frame = read_fixes(Layout(partition.parent.parent), day0, day0 + DAY_NS - 1)
     else:
         frame = pd.read_parquet(partition)
     return prepare_trail(frame)
@@ -253,7 +257,7 @@ def day_fingerprint(partition: Path) -> str:
     """The partition's fingerprint, combined with the store's subjects file when there is one
     (its activation periods decide which fixes count)."""
     fp = partition_fingerprint(partition)
-    subjects = Path(partition).parent.parent / "subjects.parquet"
+    subjects = Layout(Path(partition).parent.parent).subjects
     if subjects.exists():
         fp = _digest(fp + partition_fingerprint(subjects))
     return fp
@@ -291,7 +295,7 @@ def on_day_written(store_dir: Path, day: str) -> None:
     or drop the day's indexes when the partition is gone. A crash between the partition's
     replacement and this leaves a stale manifest, which readers detect by its fingerprint."""
     store_dir = Path(store_dir)
-    partition = store_dir / "positions" / f"{day}.parquet"
+    partition = Layout(store_dir).partition(date.fromisoformat(day))
     directory = day_index_dir(store_dir, day)
     if not partition.exists():
         shutil.rmtree(directory, ignore_errors=True)
@@ -354,10 +358,6 @@ def forget_open_indexes() -> None:
     _OPEN.clear()
 
 
-def _day_name(day_number: int) -> str:
-    return str(np.datetime64(day_number, "D"))
-
-
 def _empty_trail() -> Trail:
     return Trail(np.empty(0, dtype=object), np.empty(0, np.int32), np.empty(0, np.int64),
                  np.empty(0), np.empty(0), np.empty(0), np.empty(0, np.uint8),
@@ -403,9 +403,10 @@ def load_index_for_window(store_dir: Path, start_ns: int, end_ns: int, rules: Ru
         raise ValueError("load_index_for_window: end is before start")
     margin = rules.max_gap_ns if margin_ns is None else int(margin_ns)
     lo, hi = int(start_ns) - margin, int(end_ns) + margin
-    days = [_day_name(d) for d in range(lo // DAY_NS, hi // DAY_NS + 1)]
+    layout = Layout(store_dir)
+    days = [day_name(d) for d in days_between(lo, hi)]
     if partitions is None:
-        named = {d: Path(store_dir) / "positions" / f"{d}.parquet" for d in days}
+        named = {d: layout.partition(date.fromisoformat(d)) for d in days}
         available = {d: p for d, p in named.items() if p.exists()}
     else:
         available = partitions(Path(store_dir))

@@ -1,0 +1,399 @@
+"""The store folder's one owner: its layout, days, subjects and activations, and the one read
+of "the fixes of these subjects for this window" that the CLI, the jobs, the Dask partitions
+and the service all use.
+
+The folder's paths are spelt in ``layout`` and nowhere else: ``store.json`` (the working CRS),
+one partition of fixes per UTC day (``partitions``: merged, written, read), the subjects file
+(device activation periods), each day's persisted segment indexes (``day_index``), and the
+writers' lock. Crime versions (``trailmatch.ingest.crime_store``) live beside them.
+
+Reading: ``Store.read_window(start, end, subjects=...)`` gives the fixes as ``match()`` takes
+them; ``Store.indexed_window(...)`` gives the same fixes as a ``Trail`` with its segment
+index, from the persisted day indexes; ``Store.activations(start, end)`` the device activation
+periods that meet a window, for coverage. ``ingested_since(ts)`` lists the (day, subject)
+pairs that changed since ``ts``, so a re-match can be limited to them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from trailmatch.atomic import atomic_write, atomic_write_parquet
+from trailmatch.ingest.quality import DEFAULT_MAX_SPEED_KMH
+from trailmatch.store.day_index import load_index_for_window, on_day_written
+from trailmatch.store.layout import TEMPORARY_PATTERNS, Layout, day_from_number, day_name
+from trailmatch.store.partitions import (
+    NAT,
+    POSITION_SCHEMA,
+    UTC_NS,
+    _col,
+    merge_day,
+    read_fixes,
+    read_subjects,
+    utc_ns,
+    write_day,
+)
+from trailmatch.units import DAY_NS
+
+FORMAT_VERSION = 1
+
+
+class StoreNotFound(Exception):
+    """A command was pointed at a directory that is not a trail store (no positions ingested
+    there): the message names the path."""
+
+
+@contextmanager
+def store_lock(root: Path):
+    """One writer at a time per store (readers need no lock: partitions are replaced whole).
+
+    Temporary files left by a writer that was killed are removed once the lock is held (no
+    other writer can own them then)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(Layout(root).lock, "a+") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            for pattern in TEMPORARY_PATTERNS:
+                for tmp in root.glob(pattern):
+                    tmp.unlink(missing_ok=True)
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+@dataclass
+class IngestCounts:
+    """Per file: read = accepted + duplicate + flagged + rejected."""
+
+    file: str
+    read: int = 0
+    accepted: int = 0
+    duplicate: int = 0
+    flagged: int = 0
+    rejected: int = 0
+    days_written: list[date] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"{self.file}: read {self.read}, accepted {self.accepted}, duplicate "
+                f"{self.duplicate}, flagged {self.flagged}, rejected {self.rejected}")
+
+
+@dataclass
+class PurgeReport:
+    before: date
+    subjects: list[str]  # whose licence ended before ``before``
+    fixes_deleted: dict[date, int]  # per day partition
+    partitions_removed: list[date]
+    fixes_by_subject: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_deleted(self) -> int:
+        return int(sum(self.fixes_deleted.values()))
+
+
+
+class Store:
+    """A store directory (see the module docstring). Creating one needs no setup."""
+
+    def __init__(self, path: str | os.PathLike, *, crs: str | None = None) -> None:
+        self.layout = Layout(path)
+        self.root = self.layout.root
+        self._crs = crs
+
+    @classmethod
+    def existing(cls, path: str | os.PathLike) -> Store:
+        """The store at ``path``, or ``StoreNotFound`` naming the path when nothing was ever
+        ingested there."""
+        store = cls(path)
+        if not store.layout.meta.exists():
+            raise StoreNotFound(f"{path}: not a trail store (no positions ingested); run "
+                                "`trailmatch ingest positions FILE --store DIR` first")
+        return store
+
+    # --- metadata
+    @property
+    def positions_dir(self) -> Path:
+        return self.layout.positions
+
+    @property
+    def meta_path(self) -> Path:
+        return self.layout.meta
+
+    def crs(self) -> str | None:
+        if self.meta_path.exists():
+            return json.loads(self.meta_path.read_text())["crs"]
+        return None
+
+    def _ensure_meta(self, crs: str) -> None:
+        stored = self.crs()
+        if stored is None:
+            atomic_write(self.meta_path, json.dumps({"format": FORMAT_VERSION, "crs": crs}))
+        elif stored != crs:
+            raise ValueError(f"{self.root}: the store holds x/y in {stored}, not {crs}; "
+                             "use the store's working CRS or a new store")
+
+    # --- partitions
+    def days(self) -> list[date]:
+        return self.layout.days()
+
+    def day_path(self, day: date) -> Path:
+        return self.layout.partition(day)
+
+    def read_day(self, day: date, columns: list[str] | None = None) -> pa.Table:
+        return pq.read_table(self.day_path(day), columns=columns)
+
+    def n_fixes(self) -> int:
+        return sum(pq.ParquetFile(self.day_path(d)).metadata.num_rows for d in self.days())
+
+    def write_day(self, day: date, table: pa.Table) -> Path:
+        """Replace (or, with an empty table, remove) a day partition, then refresh its index
+        (``day_index.on_day_written``). Should the index fail, the partition stands and
+        readers rebuild the index (its manifest is stale)."""
+        path = write_day(self.layout, day, table)
+        try:
+            on_day_written(self.root, day_name(day))
+        except Exception as e:  # noqa: BLE001 — a derived file must not undo a stored partition
+            warnings.warn(f"{self.root}: index of {day} not refreshed: {e}", stacklevel=2)
+        return path
+
+    # --- reading for matching
+    def read_window(self, start, end, *, subjects=None,
+                    include_flagged: bool = False) -> pd.DataFrame:
+        """The fixes of ``subjects`` (None: every subject) with ``start <= time <= end``
+        (int ns or timestamps) in the match() trails schema (``subject`` categorical,
+        ``time`` UTC, ``x``, ``y``, ``precision_m``, ``source``), reading only the day
+        partitions that overlap. Flagged fixes are left out unless ``include_flagged``; for
+        subjects with activation periods, fixes outside them are left out."""
+        return read_fixes(self.layout, start, end, include_flagged=include_flagged,
+                          subjects=subjects)
+
+    def indexed_window(self, start_ns: int, end_ns: int, rules, *,
+                       margin_ns: int | None = None):
+        """``(Trail, SegmentIndex)`` answering every question about ``[start_ns, end_ns]``:
+        the fixes ``read_window`` gives (unflagged) for the window widened by ``margin_ns``
+        (default: the rules' max gap), from the persisted day indexes
+        (``day_index.load_index_for_window``)."""
+        return load_index_for_window(self.root, start_ns, end_ns, rules, margin_ns=margin_ns)
+
+    def activations(self, start=None, end=None) -> pd.DataFrame | None:
+        """Device activation periods (``trailmatch.eliminate.activations_from_subjects``)
+        that meet ``[start, end]`` (only those can matter: others would list every past
+        subject), or None when the store has no subjects file (then a subject counts as
+        monitored from its first to its last fix)."""
+        from trailmatch.eliminate import activations_from_subjects
+
+        subjects = self.subjects()
+        if subjects.empty:
+            return None
+        if start is not None or end is not None:
+            s0 = pd.to_datetime(subjects["activation_start"], utc=True)
+            s1 = pd.to_datetime(subjects["activation_end"], utc=True)
+            meets = np.ones(len(subjects), dtype=bool)
+            if end is not None:
+                meets &= (s0 <= pd.Timestamp(utc_ns(end), tz="UTC")).to_numpy()
+            if start is not None:
+                meets &= (s1.isna() | (s1 >= pd.Timestamp(utc_ns(start), tz="UTC"))).to_numpy()
+            subjects = subjects[meets]
+        return activations_from_subjects(subjects)
+
+    def ingested_since(self, ts) -> pd.DataFrame:
+        """(day, subject) pairs with fixes stored at or after ``ts``: ``day``, ``subject``,
+        ``fixes``, ``first_time``, ``last_time``. Partitions not modified since ``ts`` are
+        skipped without reading."""
+        t_ns = utc_ns(ts)
+        parts = []
+        for d in self.days():
+            p = self.day_path(d)
+            if p.stat().st_mtime_ns < t_ns - 2 * 10**9:  # 2 s: file time stamp granularity
+                continue
+            tab = pq.read_table(p, columns=["subject", "time"],
+                                filters=ds.field("ingested_at")
+                                >= pa.scalar(t_ns, pa.int64()).cast(UTC_NS))
+            if tab.num_rows:
+                f = tab.to_pandas()
+                g = f.groupby("subject", sort=True)["time"].agg(["size", "min", "max"])
+                g = g.reset_index().rename(columns={"size": "fixes", "min": "first_time",
+                                                    "max": "last_time"})
+                g.insert(0, "day", d)
+                parts.append(g)
+        if not parts:
+            return pd.DataFrame({"day": [], "subject": [], "fixes": [], "first_time": [],
+                                 "last_time": []})
+        return pd.concat(parts, ignore_index=True)
+
+    # --- writing
+    def ingest_fixes(self, fixes: pd.DataFrame | pa.Table, *, crs: str = "EPSG:27700",
+                     max_speed_kmh: float = DEFAULT_MAX_SPEED_KMH,
+                     ingested_at_ns: int | None = None) -> tuple[IngestCounts, list[date]]:
+        """Merge validated fixes (``read_positions(...).fixes``) into the day partitions.
+        Counts cover the given fixes only (``read`` is their number, ``rejected`` 0)."""
+        ingested_at_ns = ingested_at_ns or time.time_ns()
+        counts = IngestCounts(file="", read=len(fixes))
+        if len(fixes) == 0:
+            return counts, []
+        with store_lock(self.root):
+            self._ensure_meta(crs)
+            if isinstance(fixes, pa.Table):
+                table = fixes.select([c for c in POSITION_SCHEMA.names if c in fixes.column_names])
+            else:
+                table = pa.Table.from_pandas(
+                    fixes[[c for c in POSITION_SCHEMA.names if c in fixes.columns]],
+                    preserve_index=False)
+            for name in POSITION_SCHEMA.names:
+                if name not in table.column_names and name not in ("flagged", "ingested_at"):
+                    typ = POSITION_SCHEMA.field(name).type
+                    col = (pa.array(np.zeros(table.num_rows, np.uint8)) if name == "source"
+                           else pa.nulls(table.num_rows, typ))
+                    table = table.append_column(name, col)
+            t = _col(table, "time", np.int64)
+            bad = (t == NAT) | ~np.isfinite(_col(table, "x", np.float64)) \
+                | ~np.isfinite(_col(table, "y", np.float64))
+            if bad.any() or table.column("subject").null_count:
+                # read_positions never gives these: the caller's frame is wrong
+                raise ValueError("ingest_fixes: fix(es) without a subject or time, or with a "
+                                 "non-finite x/y; validate with read_positions first")
+            day_no = np.floor_divide(t, DAY_NS)
+            if day_no.min() == day_no.max():  # one day (a daily export): nothing to split
+                order = np.arange(day_no.size)
+                uniq, first = day_no[:1], np.zeros(1, dtype=np.int64)
+            else:
+                order = np.argsort(day_no, kind="stable")
+                uniq, first = np.unique(day_no[order], return_index=True)
+            bounds = [*first.tolist(), order.size]
+            written = []
+            for k, dn in enumerate(uniq.tolist()):
+                day = day_from_number(dn)
+                part = (table if uniq.size == 1
+                        else table.take(pa.array(order[bounds[k]:bounds[k + 1]])))
+                path = self.day_path(day)
+                existing = pq.read_table(path) if path.exists() else None
+                m = merge_day(day, existing, part, ingested_at_ns=ingested_at_ns,
+                              max_speed_kmh=max_speed_kmh)
+                counts.accepted += m.new_kept - m.new_flagged
+                counts.flagged += m.new_flagged
+                counts.duplicate += m.duplicates
+                if m.changed:
+                    self.write_day(day, m.table)
+                    written.append(day)
+            counts.days_written = written
+        return counts, written
+
+    def ingest_positions(self, path, *, crs: str = "EPSG:27700", mapping=None,
+                         timezone: str | None = None,
+                         max_speed_kmh: float = DEFAULT_MAX_SPEED_KMH):
+        """Read one positions file and merge it; returns ``(IngestCounts, rejects)``.
+        Raises ``PositionsFormatError`` when the file is unusable as a whole."""
+        from trailmatch.ingest.positions import read_positions_table
+
+        got = read_positions_table(path, crs=crs, mapping=mapping, timezone=timezone,
+                                   keep_dictionary=True)
+        counts, _ = self.ingest_fixes(got.table, crs=crs, max_speed_kmh=max_speed_kmh)
+        counts.file = str(path)
+        counts.read = got.rows_read
+        counts.rejected = got.rows_rejected
+        return counts, got.rejects
+
+    # --- subjects and crimes
+    @property
+    def subjects_path(self) -> Path:
+        return self.layout.subjects
+
+    def subjects(self) -> pd.DataFrame:
+        return read_subjects(self.layout)
+
+    def ingest_subjects(self, path, *, forces=None):
+        """Read a subjects file and merge it; returns ``(IngestCounts, rejects)``."""
+        from trailmatch.ingest.subjects import SUBJECT_COLUMNS, merge_subjects, read_subjects
+
+        got = read_subjects(path, forces=forces)
+        counts = IngestCounts(file=str(path), read=got.rows_read,
+                              rejected=int(got.rejects["row"].nunique()))
+        with store_lock(self.root):
+            old = self.subjects()
+            merged = merge_subjects(old, got.subjects)
+            old_cmp = merge_subjects(old, old.iloc[:0]) if len(old) else old
+            if len(merged) == len(old_cmp) and merged.equals(old_cmp):
+                counts.duplicate = len(got.subjects)
+            else:
+                before = {tuple(r) for r in old_cmp[SUBJECT_COLUMNS].astype(str).to_numpy()}
+                new_rows = got.subjects[SUBJECT_COLUMNS].copy()
+                new_rows["device"] = new_rows["device"].fillna("")
+                fresh = [tuple(r) not in before for r in new_rows.astype(str).to_numpy()]
+                counts.accepted = int(np.sum(fresh))
+                counts.duplicate = len(got.subjects) - counts.accepted
+                table = pa.Table.from_pandas(merged, preserve_index=False)
+                atomic_write_parquet(table, self.subjects_path)
+        return counts, got.rejects
+
+    def crimes(self, *, latest: bool = True) -> pd.DataFrame:
+        """Stored crimes: the latest version of each (default) or every version."""
+        from trailmatch.ingest.crime_store import read_stored_crimes, stored_latest_crimes
+
+        return stored_latest_crimes(self.root) if latest else read_stored_crimes(self.root)
+
+    def ingest_crimes(self, path, *, crs: str = "EPSG:27700", forces=None,
+                      max_window_h: float = 12.0):
+        """Read a crime batch and store its accepted crimes as versions; returns
+        ``(IngestCounts, rejects, batch)``."""
+        from trailmatch.ingest.crime_batch import read_crime_batch
+        from trailmatch.ingest.crime_store import store_crimes
+
+        batch = read_crime_batch(path, crs=crs, forces=forces, max_window_h=max_window_h)
+        counts = IngestCounts(file=str(path), read=batch.rows_read,
+                              rejected=batch.rows_rejected)
+        with store_lock(self.root):
+            self._ensure_meta(crs)
+            stored, dups = store_crimes(self.root, batch.crimes)
+        counts.accepted, counts.duplicate = stored, dups
+        return counts, batch.rejects, batch
+
+    # --- retention
+    def purge(self, before) -> PurgeReport:
+        """Delete every fix of the subjects whose licence ended before ``before`` (a date:
+        licence end < that day 00:00 UTC). Idempotent: a second run deletes nothing."""
+        before_d = pd.Timestamp(before).date()
+        cutoff = pd.Timestamp(before_d, tz="UTC")
+        subj = self.subjects()
+        ended = subj[subj["licence_end"].notna() & (subj["licence_end"] < cutoff)]
+        # A subject with several records is purged only when every licence end is past.
+        still = set(subj.loc[subj["licence_end"].isna() | (subj["licence_end"] >= cutoff),
+                             "subject"].astype(str))
+        gone = sorted(set(ended["subject"].astype(str)) - still)
+        report = PurgeReport(before=before_d, subjects=gone, fixes_deleted={},
+                             partitions_removed=[])
+        if not gone:
+            return report
+        gone_arr = pa.array(gone, pa.string())
+        with store_lock(self.root):
+            for d in self.days():
+                table = self.read_day(d)
+                drop = pc.is_in(table.column("subject"), value_set=gone_arr)
+                k = int(pc.sum(drop).as_py() or 0)
+                if k == 0:
+                    continue
+                kept = table.filter(pc.invert(drop))
+                for item in pc.value_counts(table.column("subject").filter(drop)).to_pylist():
+                    name = item["values"]
+                    report.fixes_by_subject[name] = (report.fixes_by_subject.get(name, 0)
+                                                     + item["counts"])
+                self.write_day(d, kept)
+                report.fixes_deleted[d] = k
+                if kept.num_rows == 0:
+                    report.partitions_removed.append(d)
+        return report
+
