@@ -24,7 +24,7 @@ def test_eliminate_positions_files(sample_dir, tmp_path, capsys):
     out = tmp_path / "coverage.csv"
     code = main(["eliminate", "--positions", str(sample_dir / "positions.csv"),
                  "--crimes", str(sample_dir / "crimes.csv"), "--out", str(out),
-                 "--no-precision", "--max-speed", "50"])
+                 "--no-precision", "--max-speed-kmh", "180"])
     assert code == 0
     cov = _read(out)
     assert list(cov.columns) == COVERAGE_COLUMNS
@@ -39,7 +39,7 @@ def test_eliminate_positions_files(sample_dir, tmp_path, capsys):
     slow = tmp_path / "slow.csv"
     assert main(["eliminate", "--positions", str(sample_dir / "positions.csv"),
                  "--crimes", str(sample_dir / "crimes.csv"), "--out", str(slow),
-                 "--no-precision", "--max-speed", "2"]) == 0
+                 "--no-precision", "--max-speed-kmh", "7.2"]) == 0
     slow_cov = _read(slow)
     assert (slow_cov.status == "excluded").sum() > (cov.status == "excluded").sum()
     assert not ((cov.status == "excluded") & (slow_cov.status != "excluded")).any()
@@ -72,7 +72,7 @@ def test_eliminate_from_store(sample_dir, tmp_path):
     _agrees_with_expected(_read(out), sample_dir)
 
 
-@pytest.mark.parametrize("extra", [["--max-speed", "0"], ["--lookback", "-1"]])
+@pytest.mark.parametrize("extra", [["--max-speed-kmh", "0"], ["--lookback", "-1"], ["--max-speed", "50"]])
 def test_bad_settings_exit_2(sample_dir, tmp_path, extra):
     assert main(["eliminate", "--positions", str(sample_dir / "positions.csv"),
                  "--crimes", str(sample_dir / "crimes.csv"),

@@ -215,14 +215,18 @@ def test_forces_are_data(tmp_path, monkeypatch):
         read_forces_file(bad)
 
 
-def test_write_rejects_appends_atomically(tmp_path):
+def test_write_rejects_replaces_atomically(tmp_path):
+    # A run's rejects replace the previous run's (a rerun must not duplicate lines); with none,
+    # the header alone is left.
     b = parse(row(crime_type="XX"), row(police_force=""))
     out = tmp_path / "rejects.csv"
     write_rejects(b.rejects, out)
     write_rejects(b.rejects, out)
     back = pd.read_csv(out, dtype=str, keep_default_na=False)
-    assert list(back.columns) == CRIME_REJECT_COLUMNS and len(back) == 4
-    assert back["error"].tolist() == ["unknown_crime_type", "missing"] * 2
+    assert list(back.columns) == CRIME_REJECT_COLUMNS and len(back) == 2
+    assert back["error"].tolist() == ["unknown_crime_type", "missing"]
+    write_rejects([], out)
+    assert out.read_text().splitlines() == [",".join(CRIME_REJECT_COLUMNS)]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 

@@ -1,4 +1,4 @@
-"""The ``trailmatch`` command: one verb per job (see ``trailmatch --help``).
+"""The trailmatch command: one verb per job (see ``trailmatch --help``).
 
 Each verb lives in ``trailmatch/commands/<verb>.py`` with ``add_parser(subparsers)`` and
 ``run(args) -> int``; heavy imports happen inside ``run`` so ``--help`` is instant.
@@ -27,22 +27,51 @@ VERBS = [
 ]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("trailmatch")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser below ``parser`` (verbs, and actions such as ``ingest positions``)."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found += [child, *_subparsers(child)]
+    return found
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trailmatch",
         description="Correlate GPS tag trails of subjects on licence with reported crimes.",
+        epilog="Exit codes: 0 success, 1 an input or store unusable as a whole, "
+               "2 bad command line.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--version", action="version", version=f"trailmatch {_version()}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     sub.required = True
     for verb in VERBS:
         importlib.import_module(f"trailmatch.commands.{verb}").add_parser(sub)
+    for child in _subparsers(parser):
+        # -v before or after the verb; SUPPRESS: a verb without it keeps the global value
+        child.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                           help="log progress details")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version (0) or a bad command line (2)
+        return e.code if isinstance(e.code, int) else 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     from trailmatch.allocator import tune_allocator

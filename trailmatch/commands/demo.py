@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from trailmatch.commands.argtypes import out_dir
+
 MARKER = ".trailmatch-demo"
 
 
@@ -19,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "gaps, WiFi/LBS fixes, an uncharged tag, crime batches with a few real "
                     "passes), ingest it into a fresh trail store, run the nightly job, and "
                     "print the summary and each force's report.")
-    p.add_argument("--out", type=Path, default=Path("demo-output"), metavar="DIR",
+    p.add_argument("--out", type=out_dir, default=Path("demo-output"), metavar="DIR",
                    help="where to put the inputs, the store and the reports "
                         "(default demo-output; a previous demo there is replaced)")
     p.add_argument("--seed", type=int, default=None, metavar="N",

@@ -8,11 +8,14 @@ import sys
 import time
 from pathlib import Path
 
+from trailmatch.commands.argtypes import non_negative, out_file
 from trailmatch.commands.inputs import (
     Unusable,
     add_input_args,
     read_crime_files,
     read_position_files,
+    report_rejects,
+    unusable,
 )
 from trailmatch.commands.options import add_rules_args, rules_from_args
 from trailmatch.scale.cluster import add_scheduler_arg
@@ -28,13 +31,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "one CSV row per pair (times ISO 8601 UTC).")
     add_input_args(p, store_help="trail store directory; its subjects file gives the "
                                  "activation periods")
-    p.add_argument("--out", type=Path, required=True, metavar="COVERAGE.csv",
+    p.add_argument("--out", type=out_file, required=True, metavar="COVERAGE.csv",
                    help="where to write the coverage CSV")
     p.add_argument("--subjects", type=Path, metavar="FILE",
                    help="with --positions: a subjects file whose device activation periods say "
                         "when each subject was monitored (default: from its first to its last "
                         "fix)")
-    p.add_argument("--lookback", type=float, default=24.0, metavar="HOURS",
+    p.add_argument("--lookback", type=non_negative, default=24.0, metavar="HOURS",
                    help="with --store: read fixes this many hours before and after the crime "
                         "windows, so gaps that began or end outside a window have their fixes "
                         "(default 24; a shorter one only ever excludes fewer subjects)")
@@ -45,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
 
-    from trailmatch.crs import check_metric
+    from trailmatch.commands.options import KMH
     from trailmatch.eliminate import (
         activations_from_subjects,
         eliminate_prepared,
@@ -54,15 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from trailmatch.index.segments import trail_path
     from trailmatch.trails import prepare_crimes, prepare_trail
 
-    try:
-        rules = rules_from_args(args)
-        check_metric(rules.crs)
-    except ValueError as e:
-        print(f"trailmatch eliminate: {e}", file=sys.stderr)
-        return 2
-    if args.lookback < 0:
-        print("trailmatch eliminate: --lookback must be >= 0", file=sys.stderr)
-        return 2
+    rules = rules_from_args(args)
     if args.subjects is not None and args.store is not None:
         print("trailmatch eliminate: --subjects goes with --positions (the store has its own)",
               file=sys.stderr)
@@ -74,10 +69,7 @@ def run(args: argparse.Namespace) -> int:
     except Unusable as e:
         print(f"trailmatch eliminate: {e}", file=sys.stderr)
         return 1
-    for frame in rejects:
-        if len(frame):
-            print(f"trailmatch eliminate: {frame['file'].iloc[0]}: {len(frame)} rejected row "
-                  "errors (see trailmatch ingest crimes for the rejects file)", file=sys.stderr)
+    all_rejects = list(rejects)
     prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
 
     activations = None
@@ -95,27 +87,22 @@ def run(args: argparse.Namespace) -> int:
             fixes = store.read_window(0, 0)
     else:
         try:
-            fixes, rejects = read_position_files(args, rules.crs)
+            fixes, position_rejects = read_position_files(args, rules.crs)
         except Unusable as e:
             print(f"trailmatch eliminate: {e}", file=sys.stderr)
             return 1
         except ValueError as e:
             print(f"trailmatch eliminate: {e}", file=sys.stderr)
             return 2
-        for frame in rejects:
-            if len(frame):
-                print(f"trailmatch eliminate: {frame['file'].iloc[0]}: {len(frame)} rejected "
-                      "position rows left out", file=sys.stderr)
+        all_rejects += position_rejects
         if args.subjects is not None:
             from trailmatch.ingest.subjects import read_subjects
             try:
                 got = read_subjects(args.subjects)
             except (OSError, ValueError) as e:
-                print(f"trailmatch eliminate: {args.subjects}: unusable: {e}", file=sys.stderr)
+                print(f"trailmatch eliminate: {unusable(args.subjects, e)}", file=sys.stderr)
                 return 1
-            if len(got.rejects):
-                print(f"trailmatch eliminate: {args.subjects}: {len(got.rejects)} rejected "
-                      "subject row errors; those records are left out", file=sys.stderr)
+            all_rejects.append(got.rejects)
             activations = activations_from_subjects(got.subjects)
 
     if args.scheduler:
@@ -139,11 +126,12 @@ def run(args: argparse.Namespace) -> int:
         coverage = eliminate_prepared(trail, path, prepared, rules, activations=activations)
         scope = ""
     write_coverage_csv(coverage, args.out)
+    report_rejects("eliminate", all_rejects, args.rejects)
     counts = coverage["status"].value_counts()
     seconds = time.perf_counter() - started
     print(f"trailmatch eliminate: {prepared.n} crimes x {coverage['subject'].nunique()} "
           f"subjects{scope}: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in
                                    ("hit", "excluded", "cannot_exclude", "not_monitored"))
-          + f" (v_max {rules.max_speed_mps:g} m/s), {seconds:.2f} s -> {args.out}",
+          + f" (v_max {rules.max_speed_mps * KMH:g} km/h), {seconds:.2f} s -> {args.out}",
           file=sys.stderr)
     return 0

@@ -1,9 +1,9 @@
-"""``trailmatch ingest positions|crimes|subjects FILE... --store DIR``: validate and store.
+"""trailmatch ingest positions|crimes|subjects FILE... --store DIR: validate and store.
 
 Each file gets one summary line on stderr (read / accepted / duplicate / flagged / rejected);
-rejected records go, one line per problem, to ``--rejects FILE`` (appended). The exit code is
-non-zero only when a file is unusable as a whole (unreadable, not of the expected format); the
-other files are still ingested.
+the run's rejected records go, one line per problem, to --rejects FILE (replaced by each run).
+The exit code is 1 when a file is unusable as a whole (unreadable, not of the expected
+format); the other files are still ingested.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from trailmatch.commands.argtypes import metric_crs, out_file, positive
 from trailmatch.rules import WORKING_CRS
 
 
@@ -29,8 +30,9 @@ def add_parser(sub) -> None:
                              "subjects": "subjects CSV files"}[what])
         q.add_argument("--store", required=True, metavar="DIR",
                        help="store directory (created when absent)")
-        q.add_argument("--rejects", metavar="FILE",
-                       help="append rejected records here, one CSV line per problem")
+        q.add_argument("--rejects", type=out_file, metavar="FILE",
+                       help="write the rejected records of this run here, one CSV line per "
+                            "problem (replaced on every run)")
         if what != "positions":
             q.add_argument("--forces", metavar="FILE", action="append",
                            help="extra forces CSV (force,code) on top of the shipped list and "
@@ -38,7 +40,7 @@ def add_parser(sub) -> None:
         q.set_defaults(run=run, forces=None)
 
     def crs(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--crs", metavar="EPSG:N",
+        q.add_argument("--crs", type=metric_crs, metavar="EPSG:N",
                        help="metric working CRS of the store (default: the store's, "
                             f"{WORKING_CRS} for a new store)")
 
@@ -50,13 +52,13 @@ def add_parser(sub) -> None:
     pos.add_argument("--timezone", metavar="ZONE",
                      help="zone of times written without an offset, e.g. Europe/London "
                           "(default: the mapping's, else UTC)")
-    pos.add_argument("--max-speed-kmh", type=float, default=200.0, metavar="KMH",
+    pos.add_argument("--max-speed-kmh", type=positive, default=200.0, metavar="KMH",
                      help="flag a fix reached and left faster than this (default 200 km/h)")
     crs(pos)
 
     cr = kinds.add_parser("crimes", help="crime batch CSVs as forces send them")
     common(cr, "crimes")
-    cr.add_argument("--max-window-h", type=float, default=12.0, metavar="H",
+    cr.add_argument("--max-window-h", type=positive, default=12.0, metavar="H",
                     help="longest allowed crime window in hours (default 12)")
     crs(cr)
 
@@ -65,10 +67,11 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from trailmatch.commands.inputs import report_rejects, unusable
     from trailmatch.ingest.crime_batch import N_COLUMNS
     from trailmatch.ingest.forces import load_forces
     from trailmatch.ingest.positions import PositionsFormatError
-    from trailmatch.ingest.rejects import write_rejects
+    from trailmatch.ingest.rejects import CRIME_REJECT_COLUMNS, POSITION_REJECT_COLUMNS
     from trailmatch.ingest.subjects import SubjectsFormatError
     from trailmatch.store import Store
 
@@ -84,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"trailmatch ingest: {args.store}: unreadable store.json ({e})", file=sys.stderr)
         return 1
     failed = 0
+    run_rejects = []
     for path in args.files:
         try:
             if args.kind == "positions":
@@ -95,22 +99,18 @@ def run(args: argparse.Namespace) -> int:
                     path, crs=working_crs, forces=forces, max_window_h=args.max_window_h)
                 if batch.rows_read and (rejects["error"] == "wrong_column_count").sum() \
                         == batch.rows_read:
-                    print(f"{path}: not a crime batch: no record has {N_COLUMNS} fields",
-                          file=sys.stderr)
+                    print(unusable(path, f"not a crime batch: no record has {N_COLUMNS} "
+                                         "fields"), file=sys.stderr)
                     failed += 1
                     continue
             else:
                 counts, rejects = store.ingest_subjects(path, forces=forces)
         except (OSError, PositionsFormatError, SubjectsFormatError, ValueError) as e:
-            print(f"{path}: unusable: {e}", file=sys.stderr)
+            print(unusable(path, e), file=sys.stderr)
             failed += 1
             continue
         print(counts.line(), file=sys.stderr)
-        if len(rejects):
-            if args.rejects:
-                write_rejects(rejects, args.rejects)
-            else:
-                print(f"{path}: {len(rejects)} reject line(s) not written (no --rejects FILE); "
-                      f"first: row {rejects['row'].iloc[0]} {rejects['field'].iloc[0]} "
-                      f"{rejects['error'].iloc[0]}", file=sys.stderr)
+        run_rejects.append(rejects)
+    report_rejects("ingest", run_rejects, args.rejects,
+                   CRIME_REJECT_COLUMNS if args.kind == "crimes" else POSITION_REJECT_COLUMNS)
     return 1 if failed else 0

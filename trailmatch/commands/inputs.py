@@ -4,15 +4,39 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
+
+from trailmatch.commands.argtypes import out_file
+
+
+def reason(path: Path | str, error: BaseException) -> str:
+    """What is wrong with ``path``, in words, without repeating its name (readers and the
+    operating system put the file name in their messages; the verb names it once)."""
+    if isinstance(error, OSError) and error.strerror:
+        text = error.strerror[0].lower() + error.strerror[1:]
+    else:
+        text = str(error)
+    path = Path(path)
+    for name in (str(path), path.name):
+        for form in (f"{name}: ", f"'{name}': ", f"{name} "):
+            if text.startswith(form):
+                text = text[len(form):]
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def unusable(path: Path | str, error: BaseException | str) -> str:
+    """The one line naming a file that cannot be used as a whole, and why."""
+    why = error if isinstance(error, str) else reason(path, error)
+    return f"{path}: unusable: {why}"
 
 
 class Unusable(Exception):
     """An input file that cannot be used as a whole (the verb exits 1, naming it)."""
 
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: unusable: {reason}")
+    def __init__(self, path: Path, error: BaseException | str) -> None:
+        super().__init__(unusable(path, error))
 
 
 def add_input_args(p: argparse.ArgumentParser, *, store_help: str) -> None:
@@ -27,6 +51,9 @@ def add_input_args(p: argparse.ArgumentParser, *, store_help: str) -> None:
     p.add_argument("--positions-format", choices=["auto", "export", "generic"], default="auto",
                    help="'export': the tag data store's position export; 'generic': CSV/Parquet "
                         "described by --mapping; 'auto' (default): export unless --mapping")
+    p.add_argument("--rejects", type=out_file, metavar="FILE",
+                   help="write the rejected input rows of this run here, one CSV line per "
+                        "problem (replaced on every run)")
     p.add_argument("--mapping", type=Path, metavar="FILE",
                    help="TOML column mapping for generic position files")
     p.add_argument("--timezone", metavar="ZONE",
@@ -60,7 +87,7 @@ def read_crime_files(args: argparse.Namespace, crs: str, step: Callable[[str], N
             else:
                 parts.append(read_generic_crimes(path, crs=crs))
         except (OSError, ValueError) as e:
-            raise Unusable(path, str(e)) from e
+            raise Unusable(path, e) from e
     crimes = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if args.crimes_format == "batch" and len(crimes):
         crimes = latest_versions(crimes)
@@ -84,7 +111,27 @@ def read_position_files(args: argparse.Namespace, crs: str,
         try:
             read = read_positions(path, crs=crs, mapping=mapping, timezone=args.timezone)
         except (OSError, ValueError) as e:
-            raise Unusable(path, str(e)) from e
+            raise Unusable(path, e) from e
         parts.append(read.fixes)
         rejects.append(read.rejects)
     return pd.concat(parts, ignore_index=True), rejects
+
+
+def report_rejects(verb: str, frames: list, path: Path | None,
+                   columns: list[str] | None = None) -> None:
+    """A run's rejected rows: written to ``--rejects FILE`` (replaced, header only when there
+    are none, so a clean rerun leaves no stale lines), else counted on stderr with each file's
+    first problem. The same on every verb."""
+    from trailmatch.ingest.rejects import write_rejects
+
+    frames = [f for f in frames if len(f)]
+    if path is not None:
+        write_rejects(frames, path, columns)
+        if frames:
+            print(f"trailmatch {verb}: {sum(len(f) for f in frames)} reject line(s) -> {path}",
+                  file=sys.stderr)
+        return
+    for f in frames:
+        first = f.iloc[0]
+        print(f"{first['file']}: {len(f)} reject line(s) not written (no --rejects FILE); "
+              f"first: row {first['row']} {first['field']} {first['error']}", file=sys.stderr)

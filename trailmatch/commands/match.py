@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from trailmatch.commands.argtypes import out_file
 from trailmatch.commands.inputs import (
     Unusable,
     add_input_args,
@@ -24,11 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "write one CSV row per hit (times ISO 8601 UTC).")
     add_input_args(p, store_help="trail store directory (trailmatch ingest positions ... "
                                  "--store DIR)")
-    p.add_argument("--out", type=Path, required=True, metavar="HITS.csv",
+    p.add_argument("--out", type=out_file, required=True, metavar="HITS.csv",
                    help="where to write the hits CSV")
-    p.add_argument("--rejects", type=Path, metavar="PREFIX",
-                   help="write rejected input rows to PREFIX.crimes.csv and PREFIX.positions.csv "
-                        "(default: beside --out, named after it)")
     p.add_argument("--include-flagged", action="store_true",
                    help="with --store: also match fixes flagged as suspicious at ingest")
     add_rules_args(p)
@@ -37,20 +35,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
 
-    from trailmatch.crs import check_metric
-    from trailmatch.ingest.rejects import write_rejects
+    from trailmatch.commands.inputs import report_rejects
     from trailmatch.io import write_hits_csv
     from trailmatch.match import match_prepared, match_streamed
     from trailmatch.progress import Progress
     from trailmatch.trails import prepare_crimes
 
     rules = rules_from_args(args)
-    check_metric(rules.crs)
     started = time.perf_counter()
     progress = Progress(total=len(args.crimes) + (len(args.positions or []) or 1) + 2)
-    prefix = args.rejects or args.out.with_name(args.out.stem + ".rejects")
 
     try:
         crimes, crime_rejects = read_crime_files(args, rules.crs, progress.step)
@@ -100,18 +94,11 @@ def run(args: argparse.Namespace) -> int:
         scope = f"{trail.n_subjects} subjects, {trail.n_fixes} fixes"
     progress.step("writing")
     write_hits_csv(hits, args.out)
-    notes = []
-    for kind, frames in (("crimes", crime_rejects), ("positions", position_rejects)):
-        frames = [f for f in frames if len(f)]
-        if frames:
-            path = prefix.with_name(f"{prefix.name}.{kind}.csv")
-            write_rejects(pd.concat(frames, ignore_index=True), path)
-            notes.append(f"{sum(len(f) for f in frames)} {kind} reject lines -> {path}")
     progress.close()
+    report_rejects("match", [*crime_rejects, *position_rejects], args.rejects)
     seconds = time.perf_counter() - started
     print(f"trailmatch match: {prepared.n} crimes, {scope}, "
-          f"{len(hits)} hits, {seconds:.2f} s -> {args.out}"
-          + "".join(f"; {n}" for n in notes), file=sys.stderr)
+          f"{len(hits)} hits, {seconds:.2f} s -> {args.out}", file=sys.stderr)
     return 0
 
 

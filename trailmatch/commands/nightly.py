@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from trailmatch.commands.argtypes import out_dir, positive
 from trailmatch.commands.options import add_rules_args, rules_from_args
 from trailmatch.scale.cluster import add_scheduler_arg
 
@@ -32,11 +33,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_db_args(p)
     p.add_argument("--crimes", nargs="+", type=Path, required=True, metavar="FILE",
                    help="crime batch CSV files as the forces send them (FORMATS.md section 1)")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+    p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
                    help="output directory: one folder per force and batch")
-    p.add_argument("--forces", metavar="FILE",
-                   help="extra forces CSV (name,code) added to the shipped list")
-    p.add_argument("--max-window-h", type=float, default=12.0, metavar="H",
+    p.add_argument("--forces", metavar="FILE", action="append",
+                   help="extra forces CSV (force,code) on top of the shipped list and "
+                        "$TRAILMATCH_FORCES; may be repeated")
+    p.add_argument("--max-window-h", type=positive, default=12.0, metavar="H",
                    help="longest crime window accepted, hours (default 12)")
     add_rules_args(p)
     add_scheduler_arg(p)
@@ -45,13 +47,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def open_inputs(args: argparse.Namespace, verb: str):
     """(rules, engine, trail source) or an error message."""
-    from trailmatch.crs import check_metric
     from trailmatch.hitstore import open_store
     from trailmatch.nightly import StoreTrails
     from trailmatch.store import Store
 
     rules = rules_from_args(args)
-    check_metric(rules.crs)
     stored_crs = Store(args.store).crs()
     if stored_crs is None:
         raise SystemExit(f"trailmatch {verb}: {args.store}: not a trail store (no positions "
@@ -64,19 +64,25 @@ def open_inputs(args: argparse.Namespace, verb: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    from trailmatch.ingest.forces import load_forces
     from trailmatch.nightly import run_nightly
 
+    try:
+        forces = load_forces(args.forces) if args.forces else None
+    except (OSError, ValueError) as e:
+        print(f"trailmatch nightly: --forces: {e}", file=sys.stderr)
+        return 2
     rules, engine, trails = open_inputs(args, "nightly")
     try:
         if args.scheduler:
             from trailmatch.scale.cluster import client_from_arg
             with client_from_arg(args.scheduler) as client:
                 result = run_nightly(engine, args.crimes, trails, args.out, rules,
-                                     forces=args.forces, max_window_h=args.max_window_h,
+                                     forces=forces, max_window_h=args.max_window_h,
                                      client=client)
         else:
             result = run_nightly(engine, args.crimes, trails, args.out, rules,
-                                 forces=args.forces, max_window_h=args.max_window_h)
+                                 forces=forces, max_window_h=args.max_window_h)
     except (OSError, ValueError) as e:
         print(f"trailmatch nightly: failed: {e}", file=sys.stderr)
         return 1

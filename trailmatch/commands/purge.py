@@ -1,15 +1,17 @@
-"""``trailmatch purge --store DIR --before DATE``: forget subjects whose licence has ended.
+"""trailmatch purge --store DIR --before DATE: forget subjects whose licence has ended.
 
 Deletes every stored fix of each subject whose licence ended before DATE (all of its subject
 records have a licence end earlier than DATE 00:00 UTC); subjects without a known licence end
 are kept. Reports what it deleted on stderr (counts only: no subject ids in logs; use
-``--report FILE`` for the list). Running it again deletes nothing.
+--report FILE for the list). Running it again deletes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from trailmatch.commands.argtypes import out_file
 
 
 def add_parser(sub) -> None:
@@ -19,7 +21,7 @@ def add_parser(sub) -> None:
     p.add_argument("--store", required=True, metavar="DIR", help="store directory")
     p.add_argument("--before", required=True, metavar="YYYY-MM-DD",
                    help="purge subjects whose licence ended before this date")
-    p.add_argument("--report", metavar="FILE",
+    p.add_argument("--report", type=out_file, metavar="FILE",
                    help="write a CSV of the purged subjects and the fixes deleted for each")
     p.set_defaults(run=run)
 
@@ -51,5 +53,6 @@ def run(args: argparse.Namespace) -> int:
                               "fixes_deleted": [report.fixes_by_subject.get(s, 0)
                                                 for s in report.subjects]})
         frame.insert(0, "before", before.isoformat())
-        frame.to_csv(args.report, index=False)
+        from trailmatch.atomic import atomic_write
+        atomic_write(args.report, frame.to_csv(index=False))
     return 0

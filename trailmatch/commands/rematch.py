@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from trailmatch.commands.argtypes import out_dir, out_file
 from trailmatch.commands.nightly import add_db_args
 from trailmatch.commands.options import add_rules_args
 from trailmatch.scale.cluster import add_scheduler_arg
@@ -20,9 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_db_args(p)
     p.add_argument("--since", required=True, metavar="TIMESTAMP",
                    help="ISO 8601 instant, e.g. 2025-01-27T06:00:00Z (UTC when no offset)")
-    p.add_argument("--out", type=Path, metavar="DIR",
+    p.add_argument("--out", type=out_dir, metavar="DIR",
                    help="also rewrite the outputs of the batches whose hits changed")
-    p.add_argument("--changes", type=Path, metavar="FILE",
+    p.add_argument("--changes", type=out_file, metavar="FILE",
                    help="write the changed hits to this CSV instead of stdout")
     add_rules_args(p)
     add_scheduler_arg(p)

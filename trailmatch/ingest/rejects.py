@@ -35,28 +35,33 @@ def empty_rejects(columns: list[str]) -> pd.DataFrame:
     return reject_frame(pd.DataFrame({c: [] for c in columns}), columns)
 
 
-def write_rejects(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Append reject lines to a CSV (created with a header when absent), atomically.
+def write_rejects(frames: pd.DataFrame | list[pd.DataFrame], path: str | os.PathLike,
+                  columns: list[str] | None = None) -> Path:
+    """Write a run's reject lines to a CSV, replacing what an earlier run left there, atomically
+    (a temporary file beside it replaces it: a killed run leaves it as before or complete).
 
-    The old content and the new lines are written to a temporary file beside it that then
-    replaces it, so a killed run leaves the file as before or complete. Appending to a file
-    written with the other kind of rejects keeps every column of both.
+    ``frames`` may mix crime and position rejects: the file then has every column of both
+    (``crime_reference`` and ``subject``). With no lines at all the file holds just the header
+    (``columns``, default the crime batch's), so a clean rerun leaves no stale lines.
     """
     path = Path(path)
+    frames = [frames] if isinstance(frames, pd.DataFrame) else list(frames)
+    if columns is None:
+        columns = list(dict.fromkeys(c for f in frames for c in f.columns)) \
+            if frames else CRIME_REJECT_COLUMNS
+        if "subject" in columns and "crime_reference" in columns:
+            order = ["file", "row", "crime_reference", "subject", "field", "value", "error"]
+            columns = [c for c in order if c in columns] + [c for c in columns if c not in order]
     parts = []
-    if path.exists() and path.stat().st_size > 0:
-        parts.append(pd.read_csv(path, dtype=str, keep_default_na=False))
-    new = frame.copy()
-    for c in new.columns:
-        if c != "row":  # text as written; a missing value is an empty field (pandas 2 and 3)
-            new[c] = [v if isinstance(v, str) else "" if v is None or v != v else str(v)
-                      for v in new[c].tolist()]
-    parts.append(new)
-    if len(parts) == 2 and list(parts[0].columns) != list(new.columns):
-        columns = list(dict.fromkeys([*parts[0].columns, *new.columns]))
-    else:
-        columns = list(new.columns)
-    out = pd.concat(parts, ignore_index=True).reindex(columns=columns)
+    for frame in frames:
+        new = frame.copy()
+        for c in new.columns:
+            if c != "row":  # text as written; a missing value is an empty field (pandas 2 and 3)
+                new[c] = [v if isinstance(v, str) else "" if v is None or v != v else str(v)
+                          for v in new[c].tolist()]
+        parts.append(new)
+    out = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()).reindex(
+        columns=columns)
     out = out.astype(object).where(out.notna(), "")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -15,8 +15,25 @@ _LOCAL = re.compile(r"local:(\d+)")
 _ADDRESS = re.compile(r"(tcp|tls|ucx|inproc)://\S+")
 
 
+DASK_INSTALL = "pip install 'trailmatch[dask]'"
+
+
+def dask_installed() -> bool:
+    """Whether Dask's distributed scheduler can be imported (looked up, not imported)."""
+    from importlib.util import find_spec
+
+    try:
+        return find_spec("dask") is not None and find_spec("distributed") is not None
+    except (ImportError, ValueError):  # a module set to None, or a broken installation
+        return False
+
+
 def scheduler_value(value: str) -> str:
-    """argparse type: a bad --scheduler is a command-line error (exit 2), before any work."""
+    """argparse type: a bad --scheduler is a command-line error (exit 2), before any work;
+    so is a --scheduler without Dask installed."""
+    if not dask_installed():
+        raise argparse.ArgumentTypeError(
+            f"Dask is not installed; install it with: {DASK_INSTALL}")
     m = _LOCAL.fullmatch(value)
     if m:
         if int(m.group(1)) < 1:

@@ -1,0 +1,90 @@
+"""argparse value types: a bad option value is a command-line error (argparse's own message,
+exit 2), found before any work starts and before anything is written.
+
+Every check here is cheap: no heavy import unless the option is actually given a value that
+needs it (a non-default ``--crs`` parses the CRS with pyproj).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from trailmatch.rules import WORKING_CRS
+
+
+def _number(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a finite number")
+    return number
+
+
+def non_negative(value: str) -> float:
+    """A finite number >= 0 (a radius, a gap, a buffer, hours of look-back)."""
+    number = _number(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is negative; give a number >= 0")
+    return number
+
+
+def positive(value: str) -> float:
+    """A finite number > 0 (a speed, a window length)."""
+    number = _number(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not above 0")
+    return number
+
+
+def metric_crs(value: str) -> str:
+    """A projected CRS whose axes are metres (distances in any other would be meaningless)."""
+    if value == WORKING_CRS:
+        return value
+    from pyproj.exceptions import CRSError
+
+    from trailmatch.crs import check_metric
+    try:
+        check_metric(value)
+    except CRSError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a coordinate reference system "
+                                         "pyproj knows (e.g. EPSG:27700)") from None
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value
+
+
+def _first_existing(path: Path) -> Path:
+    for p in (path, *path.parents):
+        if p.exists():
+            return p
+    return Path(".")
+
+
+def out_file(value: str) -> Path:
+    """A file to write: not an existing directory, and no file where a folder of its path is
+    needed (missing folders are created when it is written)."""
+    path = Path(value)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is a directory; give a file name")
+    if value.endswith(("/", "\\")):
+        raise argparse.ArgumentTypeError(f"{value} names a directory; give a file name")
+    parent = _first_existing(path.parent)
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{parent} is a file, not a directory")
+    return path
+
+
+def out_dir(value: str) -> Path:
+    """A directory to write into (created when absent): not an existing file, and no file where
+    a folder of its path is needed."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is a file; give a directory")
+    existing = _first_existing(path)
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"{existing} is a file, not a directory")
+    return path
