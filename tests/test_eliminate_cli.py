@@ -72,7 +72,8 @@ def test_eliminate_from_store(sample_dir, tmp_path):
     _agrees_with_expected(_read(out), sample_dir)
 
 
-@pytest.mark.parametrize("extra", [["--max-speed-kmh", "0"], ["--lookback", "-1"], ["--max-speed", "50"]])
+@pytest.mark.parametrize("extra", [["--max-speed-kmh", "0"], ["--lookback", "-1"],
+                                   ["--max-speed", "50"]])
 def test_bad_settings_exit_2(sample_dir, tmp_path, extra):
     assert main(["eliminate", "--positions", str(sample_dir / "positions.csv"),
                  "--crimes", str(sample_dir / "crimes.csv"),
