@@ -344,7 +344,7 @@ def naive_coverage(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules,
                 gaps += 1
                 possible, need = naive_prism(a, b, start, end, cx, cy, w0, w1, rules)
                 if possible and (worst is None or need < worst[0]):
-                    worst = (need, start, end)
+                    worst = (need, start, end, a, b)
             if hit is not None:
                 status = "hit"
             elif not monitored:
@@ -365,9 +365,35 @@ def naive_coverage(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules,
                 "worst_gap_from": _instant(worst[1]) if show else None,
                 "worst_gap_to": _instant(worst[2]) if show else None,
                 "min_speed_needed_mps": worst[0] if show else math.nan,
+                "distance_before_m": _distance(worst[3], cx, cy) if show else math.nan,
+                "distance_after_m": _distance(worst[4], cx, cy) if show else math.nan,
                 "hit_duration_s": hit["duration_s"] if hit is not None else math.nan,
             })
     return pd.DataFrame(rows)
+
+
+def _distance(fix: Fix | None, cx: float, cy: float) -> float:
+    return math.nan if fix is None else math.hypot(fix.x - cx, fix.y - cy)
+
+
+def naive_crime_coverage(pairs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-crime answer from the per-pair rows (``naive_coverage``'s, or the engine's
+    ``eliminate``): (summary, evidence) as ``trailmatch.coverage`` defines them, by plain
+    counting. Evidence: every ``cannot_exclude`` pair, and every ``not_monitored`` pair with a
+    monitored share above 0."""
+    summary = []
+    keep = []
+    for (force, ref), rows in pairs.groupby(["police_force", "crime_reference"], sort=True,
+                                            observed=True):
+        status = rows["status"].astype(str)
+        partly = (status == "not_monitored") & (rows["covered_fraction"] > 0)
+        summary.append({"police_force": str(force), "crime_reference": str(ref),
+                        "subjects": len(rows),
+                        **{s: int((status == s).sum()) for s in COVERAGE_STATUSES},
+                        "partly_monitored": int(partly.sum())})
+        keep.append(rows[(status == "cannot_exclude") | partly])
+    evidence = pd.concat(keep, ignore_index=True) if keep else pairs.iloc[:0]
+    return pd.DataFrame(summary), evidence
 
 
 def naive_quality_flags(fixes: pd.DataFrame, max_speed_kmh: float = 200.0

@@ -199,6 +199,21 @@ def monitoring_periods(names: np.ndarray, has_fix: np.ndarray, first_fix: np.nda
             np.asarray(mon_end, dtype=np.int64))
 
 
+def trail_monitoring(trail: Trail, names: np.ndarray, activations: pd.DataFrame | None):
+    """``monitoring_periods`` of the universe ``names`` with first and last fixes from
+    ``trail`` (the whole trail the answer is about)."""
+    trail_to_u = np.searchsorted(names, trail.subjects.astype(str)).astype(np.int64)
+    starts = trail.starts
+    has_fix = np.zeros(names.size, dtype=bool)
+    first_fix = np.zeros(names.size, dtype=np.int64)
+    last_fix = np.zeros(names.size, dtype=np.int64)
+    some = starts[1:] > starts[:-1]
+    has_fix[trail_to_u[some]] = True
+    first_fix[trail_to_u[some]] = trail.t[starts[:-1][some]]
+    last_fix[trail_to_u[some]] = trail.t[starts[1:][some] - 1]
+    return monitoring_periods(names, has_fix, first_fix, last_fix, activations)
+
+
 def _code_dtype(n_categories: int) -> type:
     for dtype in (np.int8, np.int16, np.int32):
         if n_categories < np.iinfo(dtype).max:
@@ -315,16 +330,7 @@ def eliminate_prepared(trail: Trail, index: SegmentIndex | TrailPath, crimes: Cr
     names = subject_universe(trail.subjects, activations)
     if crimes.n == 0 or names.size == 0:
         return empty_coverage()
-    trail_to_u = np.searchsorted(names, trail.subjects.astype(str)).astype(np.int64)
-    starts = trail.starts
-    has_fix = np.zeros(names.size, dtype=bool)
-    first_fix = np.zeros(names.size, dtype=np.int64)
-    last_fix = np.zeros(names.size, dtype=np.int64)
-    some = starts[1:] > starts[:-1]
-    has_fix[trail_to_u[some]] = True
-    first_fix[trail_to_u[some]] = trail.t[starts[:-1][some]]
-    last_fix[trail_to_u[some]] = trail.t[starts[1:][some] - 1]
-    monitoring = monitoring_periods(names, has_fix, first_fix, last_fix, activations)
+    monitoring = trail_monitoring(trail, names, activations)
     cols = coverage_columns(trail, index, crimes, rules, names, monitoring)
     return coverage_frame(crimes.frame, names, cols)
 
