@@ -421,3 +421,136 @@ def naive_quality_flags(fixes: pd.DataFrame, max_speed_kmh: float = 200.0
                     reasons.add("impossible_jump")
             out[(subject, t)] = reasons
     return out
+
+
+# --- scheme figures (trailmatch/figures.py, trailmatch/index/compliance.py) ---------------------
+
+def _measure(spans: list[tuple[int, int]]) -> int:
+    """Length of a union of intervals."""
+    total, end = 0, None
+    for a, b in sorted(spans):
+        if end is None or a > end:
+            total += b - a
+            end = b
+        elif b > end:
+            total += b - end
+            end = b
+    return total
+
+
+def _meet(a: int, b: int, spans: list[tuple[int, int]]) -> int:
+    return _measure([(max(a, s), min(b, e)) for s, e in spans if min(b, e) > max(a, s)])
+
+
+def naive_compliance(times: list[int], spans: list[tuple[int, int]], max_gap_ns: int):
+    """(covered, gap lengths) of one subject: its sorted fix times against its monitored
+    spans, each consecutive pair looked at alone."""
+    covered, gaps = 0, []
+    for a, b in zip(times, times[1:], strict=False):
+        if b <= a:
+            continue
+        inside = _meet(a, b, spans)
+        if b - a <= max_gap_ns:
+            covered += inside
+        elif inside > 0:
+            gaps.append(inside)
+    return covered, gaps
+
+
+def _median(values: list[float]) -> float:
+    import numpy as np
+
+    return float(np.quantile(values, 0.5)) if values else math.nan
+
+
+def naive_figures(fixes: list[tuple[str, int]], subjects: list[dict], crimes_rows: list[dict],
+                  batches_rows: list[dict], hit_rows: list[dict], decision_rows: list[dict],
+                  outcome_rows: list[dict], month_start: int, month_end: int,
+                  max_gap_ns: int) -> dict[tuple[str, str], dict]:
+    """The figures recomputed row by row from the raw records (no shared code with figures.py):
+    ``{(force, cohort): {column: value}}`` for the per-force cohort rows."""
+    import numpy as np
+
+    day = 86_400 * 10**9
+    latest: dict[str, dict] = {}
+    for rec in sorted(subjects, key=lambda r: r["activation_start"]):
+        latest[rec["subject"]] = rec
+    def force_of(s):
+        f = latest.get(s, {}).get("force") or ""
+        return f or "unassigned"
+    def cohort_of(s):
+        c = (latest.get(s, {}).get("cohort") or "").lower()
+        return c if c in ("fixed", "flex", "free") else "unknown"
+    periods: dict[str, list[tuple[int, int]]] = {}
+    for rec in subjects:
+        end = rec["activation_end"] if rec["activation_end"] is not None else 2**63 - 1
+        periods.setdefault(rec["subject"], []).append((rec["activation_start"], end))
+    by_subject: dict[str, set[int]] = {}
+    for s, t in fixes:
+        if month_start - day <= t < month_end + day:
+            if s in periods and not any(a <= t <= b for a, b in periods[s]):
+                continue
+            by_subject.setdefault(s, set()).add(t)
+    rows: dict[tuple[str, str], dict] = {}
+    def row(f, c):
+        return rows.setdefault((f, c), {"shares": [], "gap_lengths": [], "monitored": 0,
+                                        "hits": 0, "ruled_in": 0, "ruled_out": 0,
+                                        "further_enquiries": 0, "not_reviewed": 0,
+                                        "hours": [], "outcomes": 0})
+    for s in sorted(set(periods) | set(by_subject)):
+        times = sorted(by_subject.get(s, set()))
+        if s in periods:
+            spans = [(max(a, month_start), min(b, month_end)) for a, b in periods[s]]
+        else:
+            inside = [t for t in times if month_start <= t < month_end]
+            spans = [(min(inside), max(inside))] if inside else []
+        spans = [(a, b) for a, b in spans if b > a]
+        monitored = _measure(spans)
+        if monitored == 0:
+            continue
+        covered, gaps = naive_compliance(times, spans, max_gap_ns)
+        r = row(force_of(s), cohort_of(s))
+        r["shares"].append(covered / monitored)
+        r["gap_lengths"] += gaps
+        r["monitored"] += monitored
+    first_received: dict[tuple[str, str], object] = {}
+    for c in crimes_rows:
+        key = (c["police_force"], c["crime_reference"])
+        if key not in first_received or c["received_at"] < first_received[key]:
+            first_received[key] = c["received_at"]
+    in_month = {k for k, v in first_received.items()
+                if month_start <= pd.Timestamp(v).value < month_end}
+    found_at = {h["id"]: h["found"] for h in hit_rows}
+    for h in hit_rows:
+        if h["status"] != "current" or (h["police_force"], h["crime_reference"]) not in in_month:
+            continue
+        r = row(h["police_force"], cohort_of(h["subject"]))
+        r["hits"] += 1
+        mine = sorted((d for d in decision_rows if d["hit_id"] == h["id"]),
+                      key=lambda d: (d["at"], d["id"]))
+        if mine:
+            r[mine[-1]["outcome"]] += 1
+            r["hours"].append((pd.Timestamp(mine[0]["at"]) - pd.Timestamp(found_at[h["id"]]))
+                              .total_seconds() / 3600)
+        else:
+            r["not_reviewed"] += 1
+        r["outcomes"] += sum(1 for o in outcome_rows if o["hit_id"] == h["id"])
+    out = {}
+    for key, r in rows.items():
+        out[key] = {
+            "subjects_monitored": len(r["shares"]),
+            "monitored_subject_days": round(r["monitored"] / day, 3),
+            "coverage_median": round(_median(r["shares"]), 4),
+            "coverage_p10": (round(float(np.quantile(r["shares"], 0.1)), 4) if r["shares"]
+                             else math.nan),
+            "gaps": len(r["gap_lengths"]),
+            "gap_median_min": round(_median(r["gap_lengths"]) / 60e9, 2),
+            "hits": r["hits"],
+            "decisions_ruled_in": r["ruled_in"],
+            "decisions_ruled_out": r["ruled_out"],
+            "decisions_further_enquiries": r["further_enquiries"],
+            "hits_not_reviewed": r["not_reviewed"],
+            "decision_hours_median": round(_median(r["hours"]), 2),
+            "outcomes_recorded": r["outcomes"],
+        }
+    return out

@@ -20,12 +20,14 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select
 
 from trailmatch.crs import lonlat_to_working
 from trailmatch.hitstore.schema import (
+    CASE_OUTCOMES,
     OUTCOMES,
     audit,
     batches,
     crimes,
     decisions,
     hits,
+    outcomes,
     runs,
 )
 from trailmatch.rules import Rules
@@ -497,6 +499,31 @@ def list_decisions(bind, hit_id: int) -> list[dict]:
     with _tx(bind) as conn:
         return _rows(conn.execute(select(decisions).where(decisions.c.hit_id == hit_id)
                                   .order_by(decisions.c.at, decisions.c.id)))
+
+
+def add_outcome(bind, hit_id: int, outcome: str, outcome_date: dt.date, note: str = "", *,
+                user_name: str, user_id: int | None = None,
+                at: dt.datetime | None = None) -> int:
+    """Record what became of a hit's case (append-only). It follows a decision: a hit that no
+    one has decided on yet has no outcome to record (``ValueError``)."""
+    if outcome not in CASE_OUTCOMES:
+        raise ValueError(f"outcome must be one of {', '.join(CASE_OUTCOMES)}, got {outcome!r}")
+    with _tx(bind) as conn:
+        decided = conn.execute(select(func.count()).select_from(decisions)
+                               .where(decisions.c.hit_id == hit_id)).scalar_one()
+        if not decided:
+            raise ValueError(f"hit {hit_id} has no decision yet: record a decision first")
+        return conn.execute(insert(outcomes).values(
+            hit_id=hit_id, outcome=outcome, outcome_date=outcome_date, note=note or "",
+            user_id=user_id, user_name=user_name, at=at or utcnow())
+            .returning(outcomes.c.id)).scalar_one()
+
+
+def list_outcomes(bind, hit_id: int) -> list[dict]:
+    """The outcomes recorded on a hit, oldest first."""
+    with _tx(bind) as conn:
+        return _rows(conn.execute(select(outcomes).where(outcomes.c.hit_id == hit_id)
+                                  .order_by(outcomes.c.at, outcomes.c.id)))
 
 
 _AUDIT_INSERT = insert(audit).returning(audit.c.id)  # built once, as _HITS_OF_CRIME

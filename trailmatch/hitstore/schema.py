@@ -16,10 +16,12 @@ Tables and what a row is:
   positions). Rows are never deleted.
 - ``decisions`` append-only officer decisions on a hit (ruled_in / ruled_out /
   further_enquiries, with rationale, who and when).
+- ``outcomes``  append-only case outcomes recorded after a decision on a hit (arrested, charged,
+  no_further_action, eliminated, other), with the date it happened, a note, who and when.
 - ``audit``     append-only access log (who, role, force, action, target, when, client address).
 - ``users``     service users; only a hash of each bearer token is stored.
 
-``decisions`` and ``audit`` are append-only in the database itself: the migration installs
+``decisions``, ``outcomes`` and ``audit`` are append-only in the database itself: the migration installs
 triggers that refuse UPDATE and DELETE on them (SQLite and PostgreSQL).
 
 All instants are UTC: ``UTCDateTime`` refuses naive datetimes on the way in and hands back
@@ -36,6 +38,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -59,7 +62,9 @@ metadata = MetaData(naming_convention={
 })
 
 HIT_STATUSES = ("current", "superseded", "withdrawn")
-OUTCOMES = ("ruled_in", "ruled_out", "further_enquiries")
+OUTCOMES = ("ruled_in", "ruled_out", "further_enquiries")  # an officer's decision on a hit
+# What became of the case after a decision (recorded for the scheme figures).
+CASE_OUTCOMES = ("arrested", "charged", "no_further_action", "eliminated", "other")
 ROLES = ("officer", "processing")
 RUN_STATUSES = ("running", "ok", "failed")
 
@@ -184,6 +189,21 @@ decisions = Table(
     Column("user_name", String(128), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     CheckConstraint("outcome IN ('ruled_in', 'ruled_out', 'further_enquiries')", name="outcome"),
+    Index(None, "hit_id"),
+)
+
+outcomes = Table(
+    "outcomes", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("hit_id", ForeignKey("hits.id"), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("outcome_date", Date, nullable=False),  # when it happened (a calendar date)
+    Column("note", Text, nullable=False),
+    Column("user_id", ForeignKey("users.id")),
+    Column("user_name", String(128), nullable=False),
+    Column("at", UTCDateTime, nullable=False),  # when it was recorded
+    CheckConstraint("outcome IN ('arrested', 'charged', 'no_further_action', 'eliminated', "
+                    "'other')", name="outcome"),
     Index(None, "hit_id"),
 )
 

@@ -1,0 +1,524 @@
+"""Scheme figures: one row per police force × cohort × month, for IOM leads and evaluation.
+
+What each column means, and the decisions behind them, is in docs/figures.md. In short:
+
+- **Monitoring** (from the trail store): subjects are counted under the force and cohort of
+  their latest subjects record (``unassigned`` / ``unknown`` without one). A subject is
+  monitored during its activation periods; without any, from its first to its last fix of the
+  month. Trail coverage is the share of monitored time on joined segments (the vicinity
+  contract's joining rule, ``max_gap``); gaps are the stretches between fixes further apart
+  than ``max_gap`` that meet monitored time (index/compliance.py).
+- **Casework** (from the hit store): a crime belongs to the month its first version was
+  received; a hit (current status) to its crime's month, under the crime's force and the
+  subject's cohort. Decisions count each hit once, by its latest decision; time to decision is
+  from the run that found the hit to the first decision on it.
+
+Rows: every force with anything to report, each cohort (fixed, flex, free, unknown) and
+``all`` (the force's total); plus ``police_force = all`` rows, the total over forces. Crime
+counts belong to a force, not a cohort: they are given on the ``cohort = all`` rows only.
+Figures are aggregates; ``suppress`` applies disclosure control for publishing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sqlalchemy import func, select
+
+from trailmatch.hitstore.schema import batches, crimes, decisions, hits, outcomes, runs
+from trailmatch.index.compliance import compliance
+from trailmatch.rules import Rules
+
+COHORTS = ("fixed", "flex", "free", "unknown")
+ALL = "all"
+UNASSIGNED = "unassigned"  # subjects whose records name no force
+DAY_NS = 86_400 * 10**9
+CASE_OUTCOME_COLUMNS = ["outcomes_arrested", "outcomes_charged", "outcomes_no_further_action",
+                        "outcomes_eliminated", "outcomes_other"]
+
+# Columns of figures.csv, in order. ``COUNTS`` are additive (they sum over cohorts and forces):
+# those are the cells disclosure control protects; the rest are rates and medians derived
+# from them, withheld where what they are computed over is withheld or small.
+COUNTS = ["subjects_monitored", "gaps", "crimes_received", "crimes_rejected", "crimes_matched",
+          "hits", "decisions_ruled_in", "decisions_ruled_out", "decisions_further_enquiries",
+          "hits_not_reviewed", "outcomes_recorded", *CASE_OUTCOME_COLUMNS]
+FIGURE_COLUMNS = [
+    "police_force", "cohort", "month",
+    "subjects_monitored", "monitored_subject_days", "coverage_median", "coverage_p10",
+    "gaps", "gap_median_min",
+    "crimes_received", "crimes_rejected", "crimes_matched",
+    "hits", "hits_per_100_crimes",
+    "decisions_ruled_in", "decisions_ruled_out", "decisions_further_enquiries",
+    "hits_not_reviewed", "decision_hours_median", "decision_hours_p90",
+    "outcomes_recorded", *CASE_OUTCOME_COLUMNS,
+]
+# Derived column -> the count whose suppression (or smallness) withholds it.
+DERIVED_FROM = {
+    "monitored_subject_days": "subjects_monitored",
+    "coverage_median": "subjects_monitored",
+    "coverage_p10": "subjects_monitored",
+    "gap_median_min": "gaps",
+    "hits_per_100_crimes": "hits",
+    "decision_hours_median": "hits",
+    "decision_hours_p90": "hits",
+}
+SUPPRESSED = "[c]"  # the Government Statistical Service's mark for a confidential value
+
+
+@dataclass(frozen=True)
+class Month:
+    """A calendar month in UTC: ``[start, end)``."""
+
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        try:
+            day = dt.date.fromisoformat(f"{text}-01") if len(text) == 7 else None
+        except ValueError:
+            day = None
+        if day is None:
+            raise ValueError(f"month {text!r} is not YYYY-MM")
+        return cls(day.year, day.month)
+
+    @property
+    def label(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def first_day(self) -> dt.date:
+        return dt.date(self.year, self.month, 1)
+
+    def next(self) -> Month:
+        return Month(self.year + (self.month == 12), self.month % 12 + 1)
+
+    def previous(self) -> Month:
+        return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
+
+    @property
+    def start_ns(self) -> int:
+        return int(pd.Timestamp(self.first_day, tz="UTC").value)
+
+    @property
+    def end_ns(self) -> int:
+        return self.next().start_ns
+
+    def last(self, n: int) -> list[Month]:
+        """The ``n`` months ending with this one, oldest first."""
+        out = [self]
+        for _ in range(n - 1):
+            out.append(out[-1].previous())
+        return out[::-1]
+
+
+# --- monitoring: the trail store --------------------------------------------------------------
+
+def subject_register(subjects: pd.DataFrame) -> pd.DataFrame:
+    """One row per subject: its force and cohort, from its latest record (by activation start).
+    """
+    if subjects.empty:
+        return pd.DataFrame({"subject": pd.Series(dtype=object),
+                             "police_force": pd.Series(dtype=object),
+                             "cohort": pd.Series(dtype=object)})
+    latest = subjects.sort_values(["subject", "activation_start"], kind="stable") \
+        .drop_duplicates("subject", keep="last")
+    force = latest["force"].fillna("").astype(str).str.strip()
+    cohort = latest["cohort"].fillna("").astype(str).str.strip().str.lower()
+    return pd.DataFrame({
+        "subject": latest["subject"].astype(str).to_numpy(),
+        "police_force": np.where(force == "", UNASSIGNED, force),
+        "cohort": np.where(cohort.isin(COHORTS[:3]), cohort, "unknown"),
+    })
+
+
+def _monitored_intervals(subjects: pd.DataFrame, names: np.ndarray, first: np.ndarray,
+                         last: np.ndarray, month: Month) -> tuple[np.ndarray, ...]:
+    """CSR intervals per subject code: the union of its activation periods (closed) clipped to
+    the month; for a subject without any, its first to last fix of the month."""
+    m0, m1 = month.start_ns, month.end_ns
+    pos = {s: i for i, s in enumerate(names)}
+    per: list[list[tuple[int, int]]] = [[] for _ in names]
+    has_activation = np.zeros(len(names), dtype=bool)
+    if not subjects.empty:
+        a0 = subjects["activation_start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        a1 = subjects["activation_end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        a1 = np.where(a1 == np.iinfo(np.int64).min, np.iinfo(np.int64).max, a1)
+        for name, s, e in zip(subjects["subject"].astype(str), a0, a1, strict=True):
+            i = pos[name]
+            has_activation[i] = True
+            # a closed period [s, e]: the instant e counts, which has measure 0
+            lo, hi = max(int(s), m0), min(int(e), m1)
+            if hi > lo:
+                per[i].append((lo, hi))
+    for i in np.flatnonzero(~has_activation):
+        if first[i] <= last[i]:
+            lo, hi = max(int(first[i]), m0), min(int(last[i]), m1)
+            if hi > lo:
+                per[i].append((lo, hi))
+    starts = np.zeros(len(names) + 1, dtype=np.int64)
+    m0s, m1s = [], []
+    for i, spans in enumerate(per):
+        merged: list[list[int]] = []
+        for lo, hi in sorted(spans):
+            if merged and lo <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        m0s += [a for a, _ in merged]
+        m1s += [b for _, b in merged]
+        starts[i + 1] = starts[i] + len(merged)
+    return starts, np.asarray(m0s, dtype=np.int64), np.asarray(m1s, dtype=np.int64)
+
+
+def _month_fixes(store, month: Month) -> tuple[np.ndarray, np.ndarray]:
+    """(subject names, time ns) of the month's fixes and the day either side (a segment or gap
+    that crosses the month's edges is seen whole), unflagged and inside activations."""
+    first = month.first_day - dt.timedelta(days=1)
+    last = month.next().first_day
+    names_parts, t_parts = [], []
+    for day in store.days():
+        if not first <= day <= last:
+            continue
+        table = pq.read_table(store.day_path(day), columns=["subject", "time", "flagged"],
+                              read_dictionary=["subject"])
+        table = table.filter(pc.is_null(table.column("flagged"))).drop_columns(["flagged"])
+        table = store._within_activations(table)
+        if table.num_rows == 0:
+            continue
+        subj = table.column("subject").combine_chunks()
+        if not pa.types.is_dictionary(subj.type):
+            subj = pc.dictionary_encode(subj)
+        names_parts.append(np.asarray(subj.dictionary.to_pylist(), dtype=object)[
+            subj.indices.to_numpy(zero_copy_only=False)])
+        t_parts.append(table.column("time").cast(pa.int64()).to_numpy())
+    if not t_parts:
+        return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
+    return np.concatenate(names_parts), np.concatenate(t_parts)
+
+
+def monitoring(store, month: Month, rules: Rules) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per subject: ``subject, police_force, cohort, monitored_ns, covered_ns, gaps``; and one
+    row per gap: ``subject, length_ns``. Subjects with no monitored time in the month are left
+    out."""
+    subjects = store.subjects()
+    register = subject_register(subjects)
+    fix_subject, t = _month_fixes(store, month)
+    names = np.unique(np.concatenate([register["subject"].to_numpy(dtype=object),
+                                      fix_subject.astype(object)]).astype(str))
+    code = np.searchsorted(names, fix_subject.astype(str)) if len(t) else \
+        np.empty(0, dtype=np.int64)
+    order = np.lexsort((t, code))
+    code, t = code[order], t[order]
+    counts = np.bincount(code, minlength=len(names))
+    fix_starts = np.zeros(len(names) + 1, dtype=np.int64)
+    np.cumsum(counts, out=fix_starts[1:])
+    # first/last fix *of the month* (not of the days either side) for subjects without
+    # activation records
+    in_month = (t >= month.start_ns) & (t < month.end_ns)
+    first = np.full(len(names), np.iinfo(np.int64).max)
+    last = np.full(len(names), np.iinfo(np.int64).min)
+    np.minimum.at(first, code[in_month], t[in_month])
+    np.maximum.at(last, code[in_month], t[in_month])
+    iv_starts, m0, m1 = _monitored_intervals(subjects, names, first, last, month)
+    covered, gap_count, gap_subject, gap_length = compliance(fix_starts, t, iv_starts, m0, m1,
+                                                            rules.max_gap_ns)
+    monitored = np.zeros(len(names), dtype=np.int64)
+    np.add.at(monitored, np.repeat(np.arange(len(names)), np.diff(iv_starts)), m1 - m0)
+    per = pd.DataFrame({"subject": names, "monitored_ns": monitored, "covered_ns": covered,
+                        "gaps": gap_count})
+    per = per.merge(register, on="subject", how="left")
+    per["police_force"] = per["police_force"].fillna(UNASSIGNED)
+    per["cohort"] = per["cohort"].fillna("unknown")
+    keep = per["monitored_ns"] > 0
+    gaps = pd.DataFrame({"subject": names[gap_subject], "length_ns": gap_length})
+    return per[keep].reset_index(drop=True), gaps
+
+
+# --- casework: the hit store ------------------------------------------------------------------
+
+def casework(engine, month: Month, cohort_of: dict[str, str]) -> tuple[pd.DataFrame, ...]:
+    """The month's crimes (per force), rejected rows (per force) and hits with their review
+    (one row per hit)."""
+    m0 = pd.Timestamp(month.start_ns, tz="UTC").to_pydatetime()
+    m1 = pd.Timestamp(month.end_ns, tz="UTC").to_pydatetime()
+    first_received = (select(crimes.c.police_force, crimes.c.crime_reference,
+                             func.min(crimes.c.received_at).label("received"))
+                      .group_by(crimes.c.police_force, crimes.c.crime_reference).subquery())
+    month_crimes = (select(first_received.c.police_force, first_received.c.crime_reference)
+                    .where(first_received.c.received >= m0, first_received.c.received < m1)
+                    .subquery())
+    with engine.connect() as conn:
+        crime_rows = pd.DataFrame(conn.execute(
+            select(crimes.c.police_force, crimes.c.crime_reference,
+                   (crimes.c.matched_run_id.is_not(None)).label("matched"))
+            .join(month_crimes, (crimes.c.police_force == month_crimes.c.police_force)
+                  & (crimes.c.crime_reference == month_crimes.c.crime_reference))
+        ).mappings().all(), columns=["police_force", "crime_reference", "matched"])
+        rejected = pd.DataFrame(conn.execute(
+            select(batches.c.police_force, func.sum(batches.c.rejected).label("rejected"))
+            .where(batches.c.received_at >= m0, batches.c.received_at < m1)
+            .group_by(batches.c.police_force)
+        ).mappings().all(), columns=["police_force", "rejected"])
+        hit_rows = pd.DataFrame(conn.execute(
+            select(hits.c.id, hits.c.police_force, hits.c.subject,
+                   func.coalesce(runs.c.ended, runs.c.started).label("found"))
+            .join(month_crimes, (hits.c.police_force == month_crimes.c.police_force)
+                  & (hits.c.crime_reference == month_crimes.c.crime_reference))
+            .join(runs, runs.c.id == hits.c.run_id)
+            .where(hits.c.status == "current")
+        ).mappings().all(), columns=["id", "police_force", "subject", "found"])
+        ids = hit_rows["id"].tolist()
+        decision_rows = pd.DataFrame(
+            _in_chunks(conn, select(decisions.c.hit_id, decisions.c.outcome, decisions.c.at,
+                                    decisions.c.id), decisions.c.hit_id, ids),
+            columns=["hit_id", "outcome", "at", "id"])
+        outcome_rows = pd.DataFrame(
+            _in_chunks(conn, select(outcomes.c.hit_id, outcomes.c.outcome), outcomes.c.hit_id,
+                       ids), columns=["hit_id", "outcome"])
+    refs = crime_rows.groupby("police_force")["crime_reference"]
+    matched = crime_rows[crime_rows["matched"].astype(bool)].groupby("police_force")
+    crimes_by_force = pd.concat([
+        refs.nunique().rename("crimes_received"),
+        rejected.set_index("police_force")["rejected"].rename("crimes_rejected"),
+        matched["crime_reference"].nunique().rename("crimes_matched"),
+    ], axis=1).fillna(0).astype(np.int64)
+
+    review = hit_rows.rename(columns={"id": "hit_id"})
+    review["cohort"] = review["subject"].map(cohort_of).fillna("unknown")
+    if len(decision_rows):
+        ordered = decision_rows.sort_values(["hit_id", "at", "id"], kind="stable")
+        first = ordered.groupby("hit_id")["at"].first()
+        latest = ordered.groupby("hit_id")["outcome"].last()
+        review["first_decision"] = review["hit_id"].map(first)
+        review["decision"] = review["hit_id"].map(latest)
+    else:
+        review["first_decision"] = pd.NaT
+        review["decision"] = None
+    found = pd.to_datetime(review["found"], utc=True)
+    decided = pd.to_datetime(review["first_decision"], utc=True)
+    review["decision_hours"] = (decided - found).dt.total_seconds() / 3600.0
+    kinds = (outcome_rows.groupby(["hit_id", "outcome"]).size().unstack(fill_value=0)
+             if len(outcome_rows) else pd.DataFrame())
+    for col in CASE_OUTCOME_COLUMNS:
+        kind = col.removeprefix("outcomes_")
+        review[col] = (review["hit_id"].map(kinds[kind]).fillna(0).astype(np.int64)
+                       if kind in kinds.columns else 0)
+    review["outcomes_recorded"] = review[CASE_OUTCOME_COLUMNS].sum(axis=1).astype(np.int64)
+    return crimes_by_force, review
+
+
+def _in_chunks(conn, query, column, ids: list[int], size: int = 10_000) -> list[tuple]:
+    out: list[tuple] = []
+    for i in range(0, len(ids), size):
+        out += conn.execute(query.where(column.in_(ids[i:i + size]))).all()
+    return out
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+def _quantile(values: pd.Series, q: float) -> float:
+    return float(np.quantile(values, q)) if len(values) else np.nan
+
+
+def _group_rows(per: pd.DataFrame, gaps: pd.DataFrame, review: pd.DataFrame) -> dict:
+    """Figures of one group: its subjects (monitoring), its gaps, its hits (casework)."""
+    share = per["covered_ns"] / per["monitored_ns"]
+    row = {
+        "subjects_monitored": len(per),
+        "monitored_subject_days": round(float(per["monitored_ns"].sum()) / DAY_NS, 3),
+        "coverage_median": round(_quantile(share, 0.5), 4),
+        "coverage_p10": round(_quantile(share, 0.1), 4),
+        "gaps": int(per["gaps"].sum()),
+        "gap_median_min": round(_quantile(gaps["length_ns"], 0.5) / 60e9, 2),
+        "hits": len(review),
+        "decisions_ruled_in": int((review["decision"] == "ruled_in").sum()),
+        "decisions_ruled_out": int((review["decision"] == "ruled_out").sum()),
+        "decisions_further_enquiries": int((review["decision"] == "further_enquiries").sum()),
+        "hits_not_reviewed": int(review["decision"].isna().sum()),
+        "decision_hours_median": round(_quantile(review["decision_hours"].dropna(), 0.5), 2),
+        "decision_hours_p90": round(_quantile(review["decision_hours"].dropna(), 0.9), 2),
+        "outcomes_recorded": int(review["outcomes_recorded"].sum()),
+    }
+    for col in CASE_OUTCOME_COLUMNS:
+        row[col] = int(review[col].sum())
+    return row
+
+
+def figures_table(per: pd.DataFrame, gaps: pd.DataFrame, crimes_by_force: pd.DataFrame,
+                  review: pd.DataFrame, month: Month, *, force: str | None = None
+                  ) -> pd.DataFrame:
+    """Assemble the rows from the per-subject monitoring, the gaps, the per-force crimes and
+    the per-hit review (each computed once; the groups are selections of them)."""
+    gaps = gaps.merge(per[["subject", "police_force", "cohort"]], on="subject", how="inner")
+    forces = sorted(set(per["police_force"]) | set(review["police_force"])
+                    | set(crimes_by_force.index))
+    if force is not None:
+        forces = [f for f in forces if f.lower() == force.lower()]
+    rows = []
+    for f in [*forces, ALL] if force is None else forces:
+        fp = per if f == ALL else per[per["police_force"] == f]
+        fg = gaps if f == ALL else gaps[gaps["police_force"] == f]
+        fr = review if f == ALL else review[review["police_force"] == f]
+        fc = (crimes_by_force.sum() if f == ALL
+              else crimes_by_force.loc[f] if f in crimes_by_force.index else None)
+        for cohort in (*COHORTS, ALL):
+            sel = (fp, fg, fr) if cohort == ALL else (
+                fp[fp["cohort"] == cohort], fg[fg["cohort"] == cohort],
+                fr[fr["cohort"] == cohort])
+            row = {"police_force": f, "cohort": cohort, "month": month.label,
+                   **_group_rows(*sel)}
+            matched = int(fc["crimes_matched"]) if fc is not None else 0
+            if cohort == ALL:
+                for col in ("crimes_received", "crimes_rejected", "crimes_matched"):
+                    row[col] = int(fc[col]) if fc is not None else 0
+            row["hits_per_100_crimes"] = (round(100.0 * row["hits"] / matched, 2) if matched
+                                          else np.nan)
+            rows.append(row)
+    frame = pd.DataFrame(rows, columns=FIGURE_COLUMNS)
+    for col in ("crimes_received", "crimes_rejected", "crimes_matched"):
+        frame[col] = frame[col].astype("Int64")
+    return frame
+
+
+def monthly_figures(store, engine, month: Month, rules: Rules | None = None, *,
+                    force: str | None = None) -> pd.DataFrame:
+    """The figures of ``month`` (all forces, or one force's rows), unsuppressed."""
+    rules = rules or Rules()
+    per, gaps = monitoring(store, month, rules)
+    cohort_of = dict(zip(subject_register(store.subjects())["subject"],
+                         subject_register(store.subjects())["cohort"], strict=True))
+    crimes_by_force, review = casework(engine, month, cohort_of)
+    return figures_table(per, gaps, crimes_by_force, review, month, force=force)
+
+
+# --- disclosure control -------------------------------------------------------------------------
+
+Cell = tuple[int, int]
+Equation = tuple[list[Cell], Cell]  # these cells add up to that total
+
+
+def table_equations(n_rows: int, n_cols: int) -> list[Equation]:
+    """The additive relations of a table whose last row and last column are totals."""
+    eqs: list[Equation] = [([(i, j) for j in range(n_cols - 1)], (i, n_cols - 1))
+                           for i in range(n_rows)]
+    eqs += [([(i, j) for i in range(n_rows - 1)], (n_rows - 1, j)) for j in range(n_cols)]
+    return eqs
+
+
+def determined_cells(hidden: set[Cell], equations: list[Equation]) -> set[Cell]:
+    """The withheld cells that the published cells and the equations pin down exactly: cell
+    ``c`` is pinned when its unit vector lies in the row space of the equations restricted to
+    the withheld cells (everything else in them is published, hence known)."""
+    unknown = sorted(hidden)
+    if not unknown:
+        return set()
+    index = {c: i for i, c in enumerate(unknown)}
+    rows = []
+    for parts, total in equations:
+        coeff = np.zeros(len(unknown))
+        for c in parts:
+            if c in index:
+                coeff[index[c]] += 1.0
+        if total in index:
+            coeff[index[total]] -= 1.0
+        if coeff.any():
+            rows.append(coeff)
+    if not rows:
+        return set(unknown)  # withheld but in no relation: nothing to undo it with
+    a = np.vstack(rows)
+    rank = np.linalg.matrix_rank(a)
+    pinned = set()
+    for c, i in index.items():
+        e = np.zeros(len(unknown))
+        e[i] = 1.0
+        if np.linalg.matrix_rank(np.vstack([a, e])) == rank:
+            pinned.add(c)
+    return pinned
+
+
+def suppression_pattern(values: dict[Cell, int], equations: list[Equation],
+                        threshold: int) -> set[Cell]:
+    """Which cells to withhold: primary — counts from 1 to ``threshold - 1``; secondary — more
+    cells until no withheld cell can be worked out from the published cells and the equations.
+    A pinned cell is freed by the cheapest rectangle of cells through it (the classic
+    hypercube method: each of its two lines then holds two unknowns); a one-line table falls
+    back to the smallest published cell of the line."""
+    hidden = {c for c, v in values.items() if 0 < v < threshold}
+    rows = sorted({i for i, _ in values})
+    cols = sorted({j for _, j in values})
+    while True:
+        pinned = determined_cells(hidden, equations)
+        pinned = {c for c in pinned if any(c == t or c in p for p, t in equations)}
+        if not pinned:
+            return hidden
+        new: list[Cell] = []
+        for cell in sorted(pinned):
+            best = None
+            for r2 in rows:
+                for c2 in cols:
+                    if r2 == cell[0] or c2 == cell[1]:
+                        continue
+                    corners = [(cell[0], c2), (r2, cell[1]), (r2, c2)]
+                    if any(c not in values for c in corners):
+                        continue
+                    fresh = [c for c in corners if c not in hidden]
+                    cost = (sum(values[c] for c in fresh), len(fresh), corners)
+                    if fresh and (best is None or cost < best[0]):
+                        best = (cost, fresh)
+            if best is not None:
+                new = best[1]
+                break
+            line = {c for parts, total in equations if cell == total or cell in parts
+                    for c in (*parts, total) if c in values and c not in hidden}
+            if line:
+                new = [min(line, key=lambda c: (values[c], c))]
+                break
+        if not new:  # every relation of every pinned cell is withheld already
+            return hidden
+        hidden.update(new)
+
+
+def suppress(figures: pd.DataFrame, threshold: int = 5) -> pd.DataFrame:
+    """Disclosure control for publishing: small counts, and the cells that would give them
+    away through the totals, become ``[c]``; rates and medians over a withheld or small count
+    are withheld too. Give it the whole table (all forces and the ``all`` rows) and select a
+    force's rows afterwards: the pattern is then the same whoever looks."""
+    out = figures.astype(object).copy()
+    for _, part in figures.groupby("month", sort=False):
+        forces = [f for f in dict.fromkeys(part["police_force"]) if f != ALL]
+        force_axis = [*forces, ALL] if (part["police_force"] == ALL).any() else forces
+        cohort_axis = [*COHORTS, ALL]
+        where = {(f, c): idx for idx, f, c in zip(part.index, part["police_force"],
+                                                   part["cohort"], strict=True)}
+        has_total = force_axis[-1] == ALL
+        for col in COUNTS:
+            if col.startswith("crimes_"):  # a force's count (cohort all) and their total
+                cells = {(i, 0): part.at[where[(f, ALL)], col]
+                         for i, f in enumerate(force_axis) if (f, ALL) in where}
+                equations = ([([(i, 0) for i in range(len(forces))], (len(forces), 0))]
+                             if has_total else [])
+                names = {(i, 0): (f, ALL) for i, f in enumerate(force_axis)}
+            else:
+                cells = {(i, j): part.at[where[(f, c)], col]
+                         for i, f in enumerate(force_axis) for j, c in enumerate(cohort_axis)
+                         if (f, c) in where}
+                equations = (table_equations(len(force_axis), len(cohort_axis)) if has_total
+                             else [([(i, j) for j in range(len(COHORTS))], (i, len(COHORTS)))
+                                   for i in range(len(force_axis))])
+                names = {(i, j): (f, c) for i, f in enumerate(force_axis)
+                         for j, c in enumerate(cohort_axis)}
+            values = {k: int(v) for k, v in cells.items() if not pd.isna(v)}
+            for cell in suppression_pattern(values, equations, threshold):
+                out.at[where[names[cell]], col] = SUPPRESSED
+        for derived, base in DERIVED_FROM.items():
+            small = part[base].apply(lambda v: not pd.isna(v) and 0 < int(v) < threshold)
+            withheld = (out.loc[part.index, base] == SUPPRESSED) | small
+            out.loc[withheld[withheld].index, derived] = SUPPRESSED
+    return out
