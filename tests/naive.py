@@ -513,11 +513,11 @@ def naive_figures(fixes: list[tuple[str, int]], subjects: list[dict], crimes_row
         r["shares"].append(covered / monitored)
         r["gap_lengths"] += gaps
         r["monitored"] += monitored
-    first_received: dict[tuple[str, str], object] = {}
+    first_received: dict[tuple[str, str], object] = {}  # the first version's batch date
     for c in crimes_rows:
         key = (c["police_force"], c["crime_reference"])
-        if key not in first_received or c["received_at"] < first_received[key]:
-            first_received[key] = c["received_at"]
+        if key not in first_received or c["batch_date"] < first_received[key]:
+            first_received[key] = c["batch_date"]
     in_month = {k for k, v in first_received.items()
                 if month_start <= pd.Timestamp(v).value < month_end}
     found_at = {h["id"]: h["found"] for h in hit_rows}

@@ -23,6 +23,8 @@ VERBS = [
     "nightly",
     "rematch",
     "eliminate",
+    "figures",
+    "outcomes",
     "demo",
 ]
 

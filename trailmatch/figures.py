@@ -8,10 +8,11 @@ What each column means, and the decisions behind them, is in docs/figures.md. In
   month. Trail coverage is the share of monitored time on joined segments (the vicinity
   contract's joining rule, ``max_gap``); gaps are the stretches between fixes further apart
   than ``max_gap`` that meet monitored time (index/compliance.py).
-- **Casework** (from the hit store): a crime belongs to the month its first version was
-  received; a hit (current status) to its crime's month, under the crime's force and the
-  subject's cohort. Decisions count each hit once, by its latest decision; time to decision is
-  from the run that found the hit to the first decision on it.
+- **Casework** (from the hit store): a crime belongs to the month of the batch its first
+  version came in (the date in the batch id); a hit (current status) to its crime's month,
+  under the crime's force and the subject's cohort. Decisions count each hit once, by its
+  latest decision; time to decision runs from the run that found the hit to the first
+  decision on it.
 
 Rows: every force with anything to report, each cohort (fixed, flex, free, unknown) and
 ``all`` (the force's total); plus ``police_force = all`` rows, the total over forces. Crime
@@ -31,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import func, select
 
+from trailmatch.hitstore.repository import batch_order
 from trailmatch.hitstore.schema import batches, crimes, decisions, hits, outcomes, runs
 from trailmatch.index.compliance import compliance
 from trailmatch.rules import Rules
@@ -243,82 +245,95 @@ def monitoring(store, month: Month, rules: Rules) -> tuple[pd.DataFrame, pd.Data
 
 # --- casework: the hit store ------------------------------------------------------------------
 
-def casework(engine, month: Month, cohort_of: dict[str, str]) -> tuple[pd.DataFrame, ...]:
-    """The month's crimes (per force), rejected rows (per force) and hits with their review
-    (one row per hit)."""
-    m0 = pd.Timestamp(month.start_ns, tz="UTC").to_pydatetime()
-    m1 = pd.Timestamp(month.end_ns, tz="UTC").to_pydatetime()
-    first_received = (select(crimes.c.police_force, crimes.c.crime_reference,
-                             func.min(crimes.c.received_at).label("received"))
-                      .group_by(crimes.c.police_force, crimes.c.crime_reference).subquery())
-    month_crimes = (select(first_received.c.police_force, first_received.c.crime_reference)
-                    .where(first_received.c.received >= m0, first_received.c.received < m1)
-                    .subquery())
+def batch_month(batch_id: str, received_at) -> str:
+    """The month a batch belongs to: the date in its id (the force's own date for it), or
+    the month it was received when the id carries none."""
+    day, _ = batch_order(batch_id)
+    if day:
+        return f"{day[:4]}-{day[4:6]}"
+    return pd.Timestamp(received_at).strftime("%Y-%m")
+
+
+@dataclass
+class Casework:
+    """Everything the figures need from the hit store, read once, each row with its month."""
+
+    crimes: pd.DataFrame  # police_force, crime_reference, matched, month (first version's)
+    rejected: pd.DataFrame  # police_force, rejected, month
+    review: pd.DataFrame  # one row per current hit of those crimes: see ``casework``
+
+
+def casework(engine, cohort_of: dict[str, str]) -> Casework:
+    """Read the crimes, batches, hits, decisions and outcomes once. A crime belongs to the
+    month of the batch its first version came in; its hits (current ones) to the same month,
+    under the crime's force and the subject's cohort."""
     with engine.connect() as conn:
-        crime_rows = pd.DataFrame(conn.execute(
-            select(crimes.c.police_force, crimes.c.crime_reference,
-                   (crimes.c.matched_run_id.is_not(None)).label("matched"))
-            .join(month_crimes, (crimes.c.police_force == month_crimes.c.police_force)
-                  & (crimes.c.crime_reference == month_crimes.c.crime_reference))
-        ).mappings().all(), columns=["police_force", "crime_reference", "matched"])
-        rejected = pd.DataFrame(conn.execute(
-            select(batches.c.police_force, func.sum(batches.c.rejected).label("rejected"))
-            .where(batches.c.received_at >= m0, batches.c.received_at < m1)
-            .group_by(batches.c.police_force)
-        ).mappings().all(), columns=["police_force", "rejected"])
+        versions = pd.DataFrame(conn.execute(
+            select(crimes.c.police_force, crimes.c.crime_reference, crimes.c.batch_id,
+                   crimes.c.received_at, (crimes.c.matched_run_id.is_not(None)).label("matched"))
+        ).all(), columns=["police_force", "crime_reference", "batch_id", "received_at",
+                          "matched"])
+        batch_rows = pd.DataFrame(conn.execute(
+            select(batches.c.police_force, batches.c.batch_id, batches.c.received_at,
+                   batches.c.rejected)).all(),
+            columns=["police_force", "batch_id", "received_at", "rejected"])
         hit_rows = pd.DataFrame(conn.execute(
-            select(hits.c.id, hits.c.police_force, hits.c.subject,
+            select(hits.c.id, hits.c.police_force, hits.c.crime_reference, hits.c.subject,
                    func.coalesce(runs.c.ended, runs.c.started).label("found"))
-            .join(month_crimes, (hits.c.police_force == month_crimes.c.police_force)
-                  & (hits.c.crime_reference == month_crimes.c.crime_reference))
             .join(runs, runs.c.id == hits.c.run_id)
             .where(hits.c.status == "current")
-        ).mappings().all(), columns=["id", "police_force", "subject", "found"])
-        ids = hit_rows["id"].tolist()
-        decision_rows = pd.DataFrame(
-            _in_chunks(conn, select(decisions.c.hit_id, decisions.c.outcome, decisions.c.at,
-                                    decisions.c.id), decisions.c.hit_id, ids),
-            columns=["hit_id", "outcome", "at", "id"])
-        outcome_rows = pd.DataFrame(
-            _in_chunks(conn, select(outcomes.c.hit_id, outcomes.c.outcome), outcomes.c.hit_id,
-                       ids), columns=["hit_id", "outcome"])
-    refs = crime_rows.groupby("police_force")["crime_reference"]
-    matched = crime_rows[crime_rows["matched"].astype(bool)].groupby("police_force")
-    crimes_by_force = pd.concat([
-        refs.nunique().rename("crimes_received"),
-        rejected.set_index("police_force")["rejected"].rename("crimes_rejected"),
-        matched["crime_reference"].nunique().rename("crimes_matched"),
-    ], axis=1).fillna(0).astype(np.int64)
+        ).all(), columns=["hit_id", "police_force", "crime_reference", "subject", "found"])
+        decision_rows = pd.DataFrame(conn.execute(
+            select(decisions.c.hit_id, decisions.c.outcome, decisions.c.at, decisions.c.id)
+        ).all(), columns=["hit_id", "outcome", "at", "id"])
+        outcome_rows = pd.DataFrame(conn.execute(
+            select(outcomes.c.hit_id, outcomes.c.outcome)).all(), columns=["hit_id", "outcome"])
 
-    review = hit_rows.rename(columns={"id": "hit_id"})
-    review["cohort"] = review["subject"].map(cohort_of).fillna("unknown")
-    if len(decision_rows):
-        ordered = decision_rows.sort_values(["hit_id", "at", "id"], kind="stable")
-        first = ordered.groupby("hit_id")["at"].first()
-        latest = ordered.groupby("hit_id")["outcome"].last()
-        review["first_decision"] = review["hit_id"].map(first)
-        review["decision"] = review["hit_id"].map(latest)
-    else:
-        review["first_decision"] = pd.NaT
-        review["decision"] = None
+    def months(frame: pd.DataFrame) -> pd.Series:
+        if frame.empty:
+            return pd.Series(dtype=object)
+        keys = frame[["batch_id", "received_at"]].drop_duplicates()
+        table = {(b, r): batch_month(b, r) for b, r in keys.itertuples(index=False)}
+        return pd.Series([table[(b, r)] for b, r in zip(frame["batch_id"], frame["received_at"],
+                                                         strict=True)], index=frame.index,
+                         dtype=object)
+
+    versions["month"] = months(versions)
+    batch_rows["month"] = months(batch_rows)
+    key = ["police_force", "crime_reference"]
+    # the first version's month; a crime counts as matched when any version was
+    per_crime = versions.sort_values([*key, "month"], kind="stable").groupby(key, sort=False) \
+        .agg(month=("month", "first"), matched=("matched", "max")).reset_index()
+
+    review = hit_rows.merge(per_crime[[*key, "month"]], on=key, how="inner")
+    cohort = review["subject"].map(cohort_of).astype(object)
+    review["cohort"] = cohort.where(cohort.notna(), "unknown")
+    ordered = decision_rows.sort_values(["hit_id", "at", "id"], kind="stable")
+    by_hit = ordered.groupby("hit_id")
+    review["first_decision"] = review["hit_id"].map(by_hit["at"].first())
+    review["decision"] = review["hit_id"].map(by_hit["outcome"].last())
     found = pd.to_datetime(review["found"], utc=True)
     decided = pd.to_datetime(review["first_decision"], utc=True)
     review["decision_hours"] = (decided - found).dt.total_seconds() / 3600.0
-    kinds = (outcome_rows.groupby(["hit_id", "outcome"]).size().unstack(fill_value=0)
-             if len(outcome_rows) else pd.DataFrame())
+    kinds = outcome_rows.groupby(["hit_id", "outcome"]).size().unstack(fill_value=0)
     for col in CASE_OUTCOME_COLUMNS:
         kind = col.removeprefix("outcomes_")
         review[col] = (review["hit_id"].map(kinds[kind]).fillna(0).astype(np.int64)
                        if kind in kinds.columns else 0)
     review["outcomes_recorded"] = review[CASE_OUTCOME_COLUMNS].sum(axis=1).astype(np.int64)
-    return crimes_by_force, review
+    return Casework(per_crime, batch_rows[["police_force", "rejected", "month"]], review)
 
 
-def _in_chunks(conn, query, column, ids: list[int], size: int = 10_000) -> list[tuple]:
-    out: list[tuple] = []
-    for i in range(0, len(ids), size):
-        out += conn.execute(query.where(column.in_(ids[i:i + size]))).all()
-    return out
+def crimes_by_force(work: Casework, month: Month) -> pd.DataFrame:
+    """crimes_received, crimes_rejected, crimes_matched per force for ``month``."""
+    these = work.crimes[work.crimes["month"] == month.label]
+    rejected = work.rejected[work.rejected["month"] == month.label]
+    return pd.concat([
+        these.groupby("police_force")["crime_reference"].nunique().rename("crimes_received"),
+        rejected.groupby("police_force")["rejected"].sum().rename("crimes_rejected"),
+        these[these["matched"].astype(bool)].groupby("police_force")["crime_reference"]
+        .nunique().rename("crimes_matched"),
+    ], axis=1).fillna(0).astype(np.int64)
 
 
 # --- the table ----------------------------------------------------------------------------------
@@ -351,23 +366,27 @@ def _group_rows(per: pd.DataFrame, gaps: pd.DataFrame, review: pd.DataFrame) -> 
     return row
 
 
-def figures_table(per: pd.DataFrame, gaps: pd.DataFrame, crimes_by_force: pd.DataFrame,
-                  review: pd.DataFrame, month: Month, *, force: str | None = None
-                  ) -> pd.DataFrame:
+def monthly_figures(store, engine, month: Month, rules: Rules | None = None) -> pd.DataFrame:
+    """The figures of ``month``, every force and the total, unsuppressed."""
+    return figures_trend(store, engine, month, rules, months=1)
+
+
+def figures_table(per: pd.DataFrame, gaps: pd.DataFrame, force_crimes: pd.DataFrame,
+                  review: pd.DataFrame, month: Month) -> pd.DataFrame:
     """Assemble the rows from the per-subject monitoring, the gaps, the per-force crimes and
     the per-hit review (each computed once; the groups are selections of them)."""
     gaps = gaps.merge(per[["subject", "police_force", "cohort"]], on="subject", how="inner")
     forces = sorted(set(per["police_force"]) | set(review["police_force"])
-                    | set(crimes_by_force.index))
-    if force is not None:
-        forces = [f for f in forces if f.lower() == force.lower()]
+                    | set(force_crimes.index))
+    if not forces:
+        return pd.DataFrame(columns=FIGURE_COLUMNS)
     rows = []
-    for f in [*forces, ALL] if force is None else forces:
+    for f in [*forces, ALL]:
         fp = per if f == ALL else per[per["police_force"] == f]
         fg = gaps if f == ALL else gaps[gaps["police_force"] == f]
         fr = review if f == ALL else review[review["police_force"] == f]
-        fc = (crimes_by_force.sum() if f == ALL
-              else crimes_by_force.loc[f] if f in crimes_by_force.index else None)
+        fc = (force_crimes.sum() if f == ALL
+              else force_crimes.loc[f] if f in force_crimes.index else None)
         for cohort in (*COHORTS, ALL):
             sel = (fp, fg, fr) if cohort == ALL else (
                 fp[fp["cohort"] == cohort], fg[fg["cohort"] == cohort],
@@ -387,15 +406,27 @@ def figures_table(per: pd.DataFrame, gaps: pd.DataFrame, crimes_by_force: pd.Dat
     return frame
 
 
-def monthly_figures(store, engine, month: Month, rules: Rules | None = None, *,
-                    force: str | None = None) -> pd.DataFrame:
-    """The figures of ``month`` (all forces, or one force's rows), unsuppressed."""
+def figures_trend(store, engine, month: Month, rules: Rules | None = None,
+                  months: int = 12) -> pd.DataFrame:
+    """The figures of the ``months`` months ending with ``month``, every force and the total,
+    unsuppressed, oldest first (a month with nothing in either store gives no rows)."""
     rules = rules or Rules()
-    per, gaps = monitoring(store, month, rules)
-    cohort_of = dict(zip(subject_register(store.subjects())["subject"],
-                         subject_register(store.subjects())["cohort"], strict=True))
-    crimes_by_force, review = casework(engine, month, cohort_of)
-    return figures_table(per, gaps, crimes_by_force, review, month, force=force)
+    register = subject_register(store.subjects())
+    work = casework(engine, dict(zip(register["subject"], register["cohort"], strict=True)))
+    frames = []
+    for m in month.last(months):
+        per, gaps = monitoring(store, m, rules)
+        frame = figures_table(per, gaps, crimes_by_force(work, m),
+                              work.review[work.review["month"] == m.label], m)
+        if len(frame):
+            frames.append(frame)
+    return (pd.concat(frames, ignore_index=True) if frames
+            else pd.DataFrame(columns=FIGURE_COLUMNS))
+
+
+def force_rows(figures: pd.DataFrame, force: str) -> pd.DataFrame:
+    """One force's rows (force names compare case-insensitively)."""
+    return figures[figures["police_force"].str.lower() == force.lower()].reset_index(drop=True)
 
 
 # --- disclosure control -------------------------------------------------------------------------

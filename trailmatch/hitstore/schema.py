@@ -21,8 +21,8 @@ Tables and what a row is:
 - ``audit``     append-only access log (who, role, force, action, target, when, client address).
 - ``users``     service users; only a hash of each bearer token is stored.
 
-``decisions``, ``outcomes`` and ``audit`` are append-only in the database itself: the migration installs
-triggers that refuse UPDATE and DELETE on them (SQLite and PostgreSQL).
+``decisions``, ``outcomes`` and ``audit`` are append-only in the database itself: the migrations
+install triggers that refuse UPDATE and DELETE on them (SQLite and PostgreSQL).
 
 All instants are UTC: ``UTCDateTime`` refuses naive datetimes on the way in and hands back
 timezone-aware UTC datetimes on the way out, on SQLite as on PostgreSQL.
