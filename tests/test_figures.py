@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert
@@ -17,6 +18,7 @@ from tests.naive import naive_compliance, naive_figures
 from trailmatch.figures import (
     ALL,
     COHORTS,
+    FIGURE_COLUMNS,
     SUPPRESSED,
     Month,
     determined_cells,
@@ -27,9 +29,9 @@ from trailmatch.figures import (
 )
 from trailmatch.hitstore import open_store
 from trailmatch.hitstore.schema import batches, crimes, decisions, hits, outcomes, runs
-from trailmatch.index.compliance import compliance
-from trailmatch.ingest.trail_store import TrailStore
+from trailmatch.index.compliance import Compliance
 from trailmatch.rules import Rules
+from trailmatch.store import Store
 
 S = 10**9
 MONTH = Month(2025, 3)
@@ -44,49 +46,62 @@ def _ts(ns: int) -> dt.datetime:
 # --- the compliance kernel ----------------------------------------------------------------------
 
 @given(st.lists(st.lists(st.integers(0, 4000), max_size=12), min_size=1, max_size=4),
-       st.lists(st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 800)), max_size=3),
+       st.lists(st.one_of(st.none(), st.lists(st.tuples(st.integers(0, 4000),
+                                                         st.integers(0, 800)), max_size=3)),
                 min_size=4, max_size=4),
-       st.integers(1, 600))
-@settings(max_examples=200, deadline=None)
-def test_compliance_equals_naive(times, spans, max_gap):
+       st.integers(1, 600), st.lists(st.integers(0, 4000), max_size=3))
+@settings(max_examples=300, deadline=None)
+def test_compliance_equals_naive(times, spans, max_gap, day_edges):
+    """Streamed in "days" cut anywhere, against the naive twin; a subject without spans is
+    monitored from its first to its last fix inside the period [0, 4000)."""
+    p0, p1 = 0, 3800
     subjects = len(times)
-    t_all, fix_starts = [], [0]
-    for ts in times:
-        t_all += sorted(ts)
-        fix_starts.append(len(t_all))
-    iv0, iv1, iv_starts = [], [], [0]
-    merged_spans = []
+    has_iv, iv0, iv1, iv_starts, merged_spans = [], [], [], [0], []
     for k in range(subjects):
         merged = []
-        for a, length in sorted(spans[k]):
-            b = a + length
+        for a, length in sorted(spans[k] or []):
+            a, b = max(a, p0), min(a + length, p1)
             if b <= a:
                 continue
             if merged and a <= merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], b)
             else:
                 merged.append([a, b])
+        has_iv.append(spans[k] is not None)
         merged_spans.append([tuple(m) for m in merged])
         iv0 += [a for a, _ in merged]
         iv1 += [b for _, b in merged]
         iv_starts.append(len(iv0))
-    covered, gap_count, gap_subject, gap_length = compliance(
-        np.array(fix_starts), np.array(t_all, dtype=np.int64), np.array(iv_starts),
-        np.array(iv0, dtype=np.int64), np.array(iv1, dtype=np.int64), max_gap)
+    state = Compliance(subjects, p0, p1, max_gap, np.array(has_iv), np.array(iv_starts),
+                       np.array(iv0, dtype=np.int64), np.array(iv1, dtype=np.int64))
+    edges = [0, *sorted(day_edges), 10**9]
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        g = [k for k in range(subjects) for v in sorted(times[k]) if lo <= v < hi]
+        t = [v for k in range(subjects) for v in sorted(times[k]) if lo <= v < hi]
+        state.add_day(np.array(g, dtype=np.int64), np.array(t, dtype=np.int64))
+    monitored = state.monitored()
     for k in range(subjects):
-        want_cov, want_gaps = naive_compliance(sorted(times[k]), merged_spans[k], max_gap)
-        assert covered[k] == want_cov
-        assert gap_count[k] == len(want_gaps)
-        assert sorted(gap_length[gap_subject == k].tolist()) == sorted(want_gaps)
+        ts = sorted(times[k])
+        spans_k = merged_spans[k]
+        if not has_iv[k]:
+            inside = [v for v in ts if p0 <= v < p1]
+            spans_k = [(min(inside), max(inside))] if len(inside) > 1 else []
+        want_cov, want_gaps = naive_compliance(ts, spans_k, max_gap)
+        assert monitored[k] == sum(b - a for a, b in spans_k)
+        assert state.covered[k] == want_cov
+        assert state.gap_count[k] == len(want_gaps)
+        assert sorted(state.gap_length[state.gap_subject == k].tolist()) == sorted(want_gaps)
 
 
 def test_compliance_by_hand():
     """One subject monitored 00:00-01:00; fixes every 60 s from 00:10 to 00:20, then one at
     00:40: covered 10 min, one gap of 20 min."""
     t = np.array([600 + 60 * i for i in range(11)] + [2400], dtype=np.int64) * S
-    covered, gaps, _, length = compliance(np.array([0, t.size]), t, np.array([0, 1]),
-                                          np.array([0]), np.array([3600 * S]), 300 * S)
-    assert covered[0] == 600 * S and gaps[0] == 1 and length.tolist() == [1200 * S]
+    state = Compliance(1, 0, 3600 * S, 300 * S, np.array([True]), np.array([0, 1]),
+                       np.array([0]), np.array([3600 * S]))
+    state.add_day(np.zeros(t.size, dtype=np.int64), t)
+    assert state.covered[0] == 600 * S and state.gap_count[0] == 1
+    assert state.gap_length.tolist() == [1200 * S] and state.monitored()[0] == 3600 * S
 
 
 # --- figures against the raw records ------------------------------------------------------------
@@ -128,7 +143,7 @@ def worlds(draw):
 def _build(tmp: Path, world) -> tuple:
     subjects, crime_list, hit_specs, rejected = world
     day = 86_400 * S
-    store = TrailStore(tmp / "store")
+    store = Store(tmp / "store")
     sub_rows, fix_rows = [], []
     for k, s in enumerate(subjects):
         name = f"S{k}"
@@ -352,3 +367,82 @@ def test_suppress_marks_small_counts_their_complements_and_what_is_derived_from_
     assert (fixed["hits"] == SUPPRESSED).sum() >= 2  # and in the cohort's column
     big = out[(out["police_force"] == "Sussex") & (out["cohort"] == "flex")].iloc[0]
     assert big["hits"] == 25
+
+
+# --- the commands -------------------------------------------------------------------------------
+
+def _small_world(tmp: Path):
+    world = ([{"registered": True, "force": "Hampshire", "cohort": "fixed",
+               "periods": [(0, None)], "fixes": [(1, 5), (2, 9)], "runs": [(3, 100, 60)]}],
+             [{"force": "Hampshire", "ref": 0, "received_day": 3, "matched": True},
+              {"force": "Sussex", "ref": 1, "received_day": 4, "matched": True}],
+             [(0, 0, "current", [("ruled_in", 3600)], 0), (1, 0, "current", [], 0)],
+             [("Sussex", 2, 3)])
+    return _build(tmp, world)
+
+
+def test_figures_command_writes_csv_and_a_page(tmp_path):
+    from trailmatch.cli import main
+
+    built = _small_world(tmp_path)
+    built[1].dispose()
+    out = tmp_path / "out"
+    assert main(["figures", "--store", str(tmp_path / "store"), "--month", "2025-03",
+                 "--out", str(out)]) == 0
+    table = pd.read_csv(out / "figures.csv")
+    assert list(table.columns) == FIGURE_COLUMNS
+    ham = table[(table["police_force"] == "Hampshire") & (table["cohort"] == "all")].iloc[0]
+    assert ham["hits"] == 1 and ham["decisions_ruled_in"] == 1 and ham["crimes_received"] == 1
+    page = (out / "figures.html").read_text()
+    assert "<svg" in page and "http" not in page.replace("http://www.w3.org", "")
+    # published: every count here is below 5, so withheld
+    assert main(["figures", "--store", str(tmp_path / "store"), "--month", "2025-03",
+                 "--out", str(out), "--publish", "--force", "sussex"]) == 0
+    sus = pd.read_csv(out / "figures.csv", dtype=str)
+    assert set(sus["police_force"]) == {"Sussex"}
+    assert sus.loc[sus["cohort"] == "all", "crimes_rejected"].iloc[0] == SUPPRESSED
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["--month", "2025-13"], 2), (["--month", "March"], 2), (["--threshold", "1"], 2),
+])
+def test_figures_command_refuses_bad_options(tmp_path, argv, code, capsys):
+    from trailmatch.cli import main
+
+    assert main(["figures", "--store", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--month", "2025-03", *argv]) == code
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_figures_command_on_a_missing_store(tmp_path, capsys):
+    from trailmatch.cli import main
+
+    assert main(["figures", "--store", str(tmp_path / "nope"), "--month", "2025-03",
+                 "--out", str(tmp_path / "o")]) == 1
+    assert "nope" in capsys.readouterr().err
+    assert not (tmp_path / "nope").exists()
+
+
+def test_outcomes_command_records_after_a_decision_and_audits(tmp_path, capsys):
+    from trailmatch.cli import main
+    from trailmatch.hitstore import repository
+
+    built = _small_world(tmp_path)
+    engine = built[1]
+    decided, undecided = (h["id"] for h in built[6])
+    store = str(tmp_path / "store")
+    assert main(["outcomes", "add", "--store", store, "--hit", str(decided), "--outcome",
+                 "charged", "--date", "2025-03-21", "--operator", "central"]) == 0
+    assert main(["outcomes", "add", "--store", store, "--hit", str(undecided), "--outcome",
+                 "arrested", "--date", "2025-03-21", "--operator", "central"]) == 1
+    assert "no decision yet" in capsys.readouterr().err
+    assert main(["outcomes", "list", "--store", store, "--hit", str(decided),
+                 "--operator", "central"]) == 0
+    assert "charged\t2025-03-21\tcentral" in capsys.readouterr().out
+    assert [o["outcome"] for o in repository.list_outcomes(engine, decided)] == ["charged"]
+    assert repository.list_outcomes(engine, undecided) == []
+    actions = [a["action"] for a in repository.list_audit(engine, user_name="central")]
+    assert sorted(actions) == ["outcome.record", "outcomes.read"]
+    with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM outcomes")
+    engine.dispose()

@@ -27,14 +27,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from sqlalchemy import func, select
 
 from trailmatch.hitstore.repository import batch_order
 from trailmatch.hitstore.schema import batches, crimes, decisions, hits, outcomes, runs
-from trailmatch.index.compliance import compliance
+from trailmatch.index.compliance import Compliance
 from trailmatch.rules import Rules
 
 COHORTS = ("fixed", "flex", "free", "unknown")
@@ -140,107 +137,81 @@ def subject_register(subjects: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _monitored_intervals(subjects: pd.DataFrame, names: np.ndarray, first: np.ndarray,
-                         last: np.ndarray, month: Month) -> tuple[np.ndarray, ...]:
-    """CSR intervals per subject code: the union of its activation periods (closed) clipped to
-    the month; for a subject without any, its first to last fix of the month."""
+def _activation_intervals(subjects: pd.DataFrame, names: list[str], month: Month
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR intervals over ``names``: the union of each subject's activation periods (closed)
+    clipped to the month."""
     m0, m1 = month.start_ns, month.end_ns
-    pos = {s: i for i, s in enumerate(names)}
-    per: list[list[tuple[int, int]]] = [[] for _ in names]
-    has_activation = np.zeros(len(names), dtype=bool)
-    if not subjects.empty:
-        a0 = subjects["activation_start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        a1 = subjects["activation_end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        a1 = np.where(a1 == np.iinfo(np.int64).min, np.iinfo(np.int64).max, a1)
-        for name, s, e in zip(subjects["subject"].astype(str), a0, a1, strict=True):
-            i = pos[name]
-            has_activation[i] = True
-            # a closed period [s, e]: the instant e counts, which has measure 0
-            lo, hi = max(int(s), m0), min(int(e), m1)
-            if hi > lo:
-                per[i].append((lo, hi))
-    for i in np.flatnonzero(~has_activation):
-        if first[i] <= last[i]:
-            lo, hi = max(int(first[i]), m0), min(int(last[i]), m1)
-            if hi > lo:
-                per[i].append((lo, hi))
+    a0 = subjects["activation_start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    a1 = subjects["activation_end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    a1 = np.where(a1 == np.iinfo(np.int64).min, np.iinfo(np.int64).max, a1)
+    per: dict[str, list[tuple[int, int]]] = {}
+    for name, lo, hi in zip(subjects["subject"].astype(str), np.maximum(a0, m0),
+                            np.minimum(a1, m1), strict=True):
+        if hi > lo:
+            per.setdefault(name, []).append((int(lo), int(hi)))
     starts = np.zeros(len(names) + 1, dtype=np.int64)
-    m0s, m1s = [], []
-    for i, spans in enumerate(per):
+    lo_all, hi_all = [], []
+    for i, name in enumerate(names):
         merged: list[list[int]] = []
-        for lo, hi in sorted(spans):
+        for lo, hi in sorted(per.get(name, [])):
             if merged and lo <= merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], hi)
             else:
                 merged.append([lo, hi])
-        m0s += [a for a, _ in merged]
-        m1s += [b for _, b in merged]
+        lo_all += [m[0] for m in merged]
+        hi_all += [m[1] for m in merged]
         starts[i + 1] = starts[i] + len(merged)
-    return starts, np.asarray(m0s, dtype=np.int64), np.asarray(m1s, dtype=np.int64)
-
-
-def _month_fixes(store, month: Month) -> tuple[np.ndarray, np.ndarray]:
-    """(subject names, time ns) of the month's fixes and the day either side (a segment or gap
-    that crosses the month's edges is seen whole), unflagged and inside activations."""
-    first = month.first_day - dt.timedelta(days=1)
-    last = month.next().first_day
-    names_parts, t_parts = [], []
-    for day in store.days():
-        if not first <= day <= last:
-            continue
-        table = pq.read_table(store.day_path(day), columns=["subject", "time", "flagged"],
-                              read_dictionary=["subject"])
-        table = table.filter(pc.is_null(table.column("flagged"))).drop_columns(["flagged"])
-        table = store._within_activations(table)
-        if table.num_rows == 0:
-            continue
-        subj = table.column("subject").combine_chunks()
-        if not pa.types.is_dictionary(subj.type):
-            subj = pc.dictionary_encode(subj)
-        names_parts.append(np.asarray(subj.dictionary.to_pylist(), dtype=object)[
-            subj.indices.to_numpy(zero_copy_only=False)])
-        t_parts.append(table.column("time").cast(pa.int64()).to_numpy())
-    if not t_parts:
-        return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
-    return np.concatenate(names_parts), np.concatenate(t_parts)
+    return starts, np.asarray(lo_all, dtype=np.int64), np.asarray(hi_all, dtype=np.int64)
 
 
 def monitoring(store, month: Month, rules: Rules) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per subject: ``subject, police_force, cohort, monitored_ns, covered_ns, gaps``; and one
-    row per gap: ``subject, length_ns``. Subjects with no monitored time in the month are left
-    out."""
+    row per gap: ``subject, length_ns``. Reads the month's day partitions and the day either
+    side (a segment or gap across the month's edges is seen whole) one at a time, subject and
+    time only, through the store's one read (unflagged fixes inside activations). Subjects
+    with no monitored time in the month are left out."""
     subjects = store.subjects()
     register = subject_register(subjects)
-    fix_subject, t = _month_fixes(store, month)
-    names = np.unique(np.concatenate([register["subject"].to_numpy(dtype=object),
-                                      fix_subject.astype(object)]).astype(str))
-    code = np.searchsorted(names, fix_subject.astype(str)) if len(t) else \
-        np.empty(0, dtype=np.int64)
-    order = np.lexsort((t, code))
-    code, t = code[order], t[order]
-    counts = np.bincount(code, minlength=len(names))
-    fix_starts = np.zeros(len(names) + 1, dtype=np.int64)
-    np.cumsum(counts, out=fix_starts[1:])
-    # first/last fix *of the month* (not of the days either side) for subjects without
-    # activation records
-    in_month = (t >= month.start_ns) & (t < month.end_ns)
-    first = np.full(len(names), np.iinfo(np.int64).max)
-    last = np.full(len(names), np.iinfo(np.int64).min)
-    np.minimum.at(first, code[in_month], t[in_month])
-    np.maximum.at(last, code[in_month], t[in_month])
-    iv_starts, m0, m1 = _monitored_intervals(subjects, names, first, last, month)
-    covered, gap_count, gap_subject, gap_length = compliance(fix_starts, t, iv_starts, m0, m1,
-                                                            rules.max_gap_ns)
-    monitored = np.zeros(len(names), dtype=np.int64)
-    np.add.at(monitored, np.repeat(np.arange(len(names)), np.diff(iv_starts)), m1 - m0)
-    per = pd.DataFrame({"subject": names, "monitored_ns": monitored, "covered_ns": covered,
-                        "gaps": gap_count})
+    names = sorted(set(subjects["subject"].astype(str))) if not subjects.empty else []
+    iv_starts, m0, m1 = (_activation_intervals(subjects, names, month) if names
+                         else (np.zeros(1, dtype=np.int64), np.empty(0, np.int64),
+                               np.empty(0, np.int64)))
+    index = {name: i for i, name in enumerate(names)}
+    state = Compliance(len(names), month.start_ns, month.end_ns, rules.max_gap_ns,
+                       np.ones(len(names), dtype=bool), iv_starts, m0, m1)
+    first = month.first_day - dt.timedelta(days=1)
+    last = month.next().first_day
+    for day in store.days():
+        if not first <= day <= last:
+            continue
+        start = int(pd.Timestamp(day, tz="UTC").value)
+        fixes = store.read_window(start, start + DAY_NS - 1, columns=[])
+        if fixes.empty:
+            continue
+        categories = fixes["subject"].cat.categories.astype(str)
+        fresh = [c for c in categories if c not in index]
+        if fresh:
+            for name in fresh:
+                index[name] = len(index)
+            state.grow(len(index))
+        to_global = np.fromiter((index[c] for c in categories), dtype=np.int64,
+                                count=len(categories))
+        g = to_global[fixes["subject"].cat.codes.to_numpy()]
+        t = fixes["time"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        if np.any((g[1:] == g[:-1]) & (t[1:] < t[:-1])):  # not in time order per subject
+            order = np.lexsort((t, g))
+            g, t = g[order], t[order]
+        state.add_day(g, t)
+    all_names = np.array(sorted(index, key=index.get), dtype=object)
+    per = pd.DataFrame({"subject": all_names, "monitored_ns": state.monitored(),
+                        "covered_ns": state.covered, "gaps": state.gap_count})
     per = per.merge(register, on="subject", how="left")
     per["police_force"] = per["police_force"].fillna(UNASSIGNED)
     per["cohort"] = per["cohort"].fillna("unknown")
-    keep = per["monitored_ns"] > 0
-    gaps = pd.DataFrame({"subject": names[gap_subject], "length_ns": gap_length})
-    return per[keep].reset_index(drop=True), gaps
+    gaps = pd.DataFrame({"subject": all_names[state.gap_subject],
+                         "length_ns": state.gap_length})
+    return per[per["monitored_ns"] > 0].reset_index(drop=True), gaps
 
 
 # --- casework: the hit store ------------------------------------------------------------------

@@ -57,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
     from trailmatch.atomic import atomic_write
     from trailmatch.figures import ALL, figures_trend, force_rows, suppress
     from trailmatch.hitstore import open_store
-    from trailmatch.ingest.trail_store import TrailStore
     from trailmatch.report.figures_page import render_figures
     from trailmatch.rules import Rules
+    from trailmatch.store import Store
 
     store_dir = Path(args.store)
     if not (store_dir / "positions").is_dir() and not (store_dir / "hits.sqlite").exists():
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     rules = Rules(max_gap_s=args.max_gap)
     engine = open_store(store_dir, args.db)
     try:
-        trend = figures_trend(TrailStore(store_dir), engine, args.month, rules)
+        trend = figures_trend(Store(store_dir), engine, args.month, rules)
     finally:
         engine.dispose()
     if args.publish:

@@ -356,12 +356,13 @@ def read_subjects(layout: Layout) -> pd.DataFrame:
 
 
 def read_fixes(layout: Layout, start, end, *, include_flagged: bool = False,
-               subjects=None) -> pd.DataFrame:
+               subjects=None, columns: list[str] | None = None) -> pd.DataFrame:
     """The fixes of ``subjects`` (None: all) with ``start <= time <= end`` as matching takes
     them: ``subject`` (categorical), ``time`` (UTC), ``x``, ``y``, ``precision_m``,
     ``source``, reading only the day partitions that overlap. Flagged fixes are left out
     unless ``include_flagged``; for subjects with activation periods, fixes outside them are
-    left out (the activation filter, written once here).
+    left out (the activation filter, written once here). ``columns`` reads fewer of
+    ``TRAIL_COLUMNS`` (``subject`` and ``time`` always come).
     """
     s_ns, e_ns = utc_ns(start), utc_ns(end)
     first = (pd.Timestamp(s_ns, tz="UTC")).date()
@@ -373,10 +374,12 @@ def read_fixes(layout: Layout, start, end, *, include_flagged: bool = False,
         filt = filt & ds.field("flagged").is_null()
     # Subjects come back dictionary-encoded: one small dictionary per day instead of a
     # string per fix, and a categorical column for match() without re-encoding.
-    tables = [pq.read_table(layout.partition(d), columns=TRAIL_COLUMNS, filters=filt,
+    wanted_columns = (TRAIL_COLUMNS if columns is None else
+                      [c for c in TRAIL_COLUMNS if c in {"subject", "time", *columns}])
+    tables = [pq.read_table(layout.partition(d), columns=wanted_columns, filters=filt,
                             read_dictionary=["subject"]) for d in days]
     table = (pa.concat_tables(tables).unify_dictionaries() if tables
-             else _empty_trails())
+             else _empty_trails().select(wanted_columns))
     if subjects is not None and table.num_rows:
         wanted = pa.array(sorted({str(s) for s in subjects}), pa.string())
         table = table.filter(pc.is_in(table.column("subject"), value_set=wanted))

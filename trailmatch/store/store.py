@@ -172,15 +172,15 @@ class Store:
         return path
 
     # --- reading for matching
-    def read_window(self, start, end, *, subjects=None,
-                    include_flagged: bool = False) -> pd.DataFrame:
+    def read_window(self, start, end, *, subjects=None, include_flagged: bool = False,
+                    columns: list[str] | None = None) -> pd.DataFrame:
         """The fixes of ``subjects`` (None: every subject) with ``start <= time <= end``
         (int ns or timestamps) in the match() trails schema (``subject`` categorical,
         ``time`` UTC, ``x``, ``y``, ``precision_m``, ``source``), reading only the day
         partitions that overlap. Flagged fixes are left out unless ``include_flagged``; for
         subjects with activation periods, fixes outside them are left out."""
         return read_fixes(self.layout, start, end, include_flagged=include_flagged,
-                          subjects=subjects)
+                          subjects=subjects, columns=columns)
 
     def indexed_window(self, start_ns: int, end_ns: int, rules, *,
                        margin_ns: int | None = None):
