@@ -74,16 +74,18 @@ import math
 import numba as nb
 import numpy as np
 
-from trailmatch.index.query import (
+from trailmatch.index.segments import BLOCK, TrailPath, linked
+from trailmatch.index.vicinity import (
+    NS,
     SOURCE_BIT_LUT,
     box_distance2,
     first_at_or_after,
     fix_near,
+    point_distance,
     segment_box_may_hit,
     segment_near,
+    segment_vicinity,
 )
-from trailmatch.index.segments import BLOCK, TrailPath, linked
-from trailmatch.index.vicinity import point_distance, segment_vicinity
 from trailmatch.trails import Trail
 
 N_LEVELS = 6
@@ -100,7 +102,6 @@ BLOCK_CELLS = 25  # and whose box spans more cells than this
 MIN_BUFFER = 1 << 16
 BUFFER_PER_CRIME = 16
 SUBJECTS_PER_CHUNK = 16  # the unit of work the threads take in turn
-NS = 1e-9
 _thread_id = nb.get_thread_id
 
 

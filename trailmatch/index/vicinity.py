@@ -14,6 +14,11 @@ the minimum of the convex ``|D0 + sV|²`` on the part of the segment inside the 
 
 All times here are float seconds relative to the crime's widened window start, so every
 (crime, subject) pair is evaluated identically whatever else is in the batch or partition.
+
+Below the closed forms: the primitives every kernel shares (the streamed match in ``sweep``,
+the persisted index's ``query``), so that all of them decide alike: the box pre-test, "is this
+segment / this isolated fix ever in the vicinity inside the window", the sorted-time search and
+the source bits a fix contributes to a hit.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from __future__ import annotations
 import math
 
 import numba as nb
+import numpy as np
+
+from trailmatch.trails import SOURCE_BITS
 
 
 @nb.njit(cache=True, inline="always")
@@ -114,3 +122,72 @@ def point_distance(x, y, cx, cy):
     dx = x - cx
     dy = y - cy
     return math.sqrt(dx * dx + dy * dy)
+
+
+# ----------------------------------------------------------------------------- primitives
+
+NS = 1e-9
+# tag-store source code -> the bit a hit ORs into its set of sources
+SOURCE_BIT_LUT = np.zeros(256, dtype=np.int64)
+for _code, _bit in SOURCE_BITS.items():
+    SOURCE_BIT_LUT[_code] = _bit
+
+
+@nb.njit(cache=True, inline="always")
+def box_distance2(xa, ya, xb, yb, cx, cy):
+    """Squared distance from (cx, cy) to the bounding box of two points: a lower bound of the
+    squared distance to the segment between them."""
+    ddx = max(min(xa, xb) - cx, 0.0, cx - max(xa, xb))
+    ddy = max(min(ya, yb) - cy, 0.0, cy - max(ya, yb))
+    return ddx * ddx + ddy * ddy
+
+
+# The tests below take a fix's values, not the trail's arrays and an index: a numba helper
+# that takes arrays pays a reference-count increment and decrement per array per call, even
+# inlined (measured: ten times the cost of the test itself in a loop over every fix), and with
+# two threads on the same arrays those counters bounce between the cores.
+
+
+@nb.njit(cache=True, inline="always")
+def segment_box_may_hit(xa, ya, ra, xb, yb, rb, cx, cy, radius):
+    """The box test both steps use before the exact closed form (same expression, so both
+    steps decide alike): the segment from (xa, ya) to (xb, yb), precision radii ra and rb."""
+    reach_max = radius + max(ra, rb)
+    return box_distance2(xa, ya, xb, yb, cx, cy) <= reach_max * reach_max
+
+
+@nb.njit(cache=True, inline="always")
+def segment_near(ta, xa, ya, ra, tb, xb, yb, rb, w0, w1, wlen, cx, cy, radius):
+    """Is the joined segment from fix a (instant, position, precision radius) to fix b ever in
+    the vicinity inside the window? Same arithmetic and the same box pre-test as
+    ``hit_fields``, so both make the same decision."""
+    if tb < w0 or ta > w1:
+        return False
+    if not segment_box_may_hit(xa, ya, ra, xb, yb, rb, cx, cy, radius):
+        return False
+    ov, found, _, _, _, _ = segment_vicinity(
+        np.float64(ta - w0) * NS, xa, ya, ra, np.float64(tb - w0) * NS, xb, yb, rb,
+        cx, cy, radius, wlen)
+    return ov and found
+
+
+@nb.njit(cache=True, inline="always")
+def fix_near(ta, xa, ya, ra, w0, w1, cx, cy, radius):
+    """Is an isolated fix (instant, position, precision radius) inside the window and in the
+    vicinity?"""
+    if ta < w0 or ta > w1:
+        return False
+    return point_distance(xa, ya, cx, cy) <= radius + ra
+
+
+@nb.njit(cache=True)
+def first_at_or_after(t, lo, hi, value):
+    """The first index in [lo, hi) whose value in the sorted ``t`` is >= ``value`` (hi if
+    none)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if t[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
