@@ -120,13 +120,31 @@ def test_boundaries_are_accepted():
     ok = [
         row(date_to="20250127063000"),  # exactly 12 h
         row(date_to="20250126183000"),  # from == to
-        row(latitude="49.5", longitude="-8.5"),
-        row(latitude="61.5", longitude="2.6"),
         row(latitude="", longitude="", easting="0", northing="1300000"),
         row(latitude="", longitude="", easting="600000", northing="0"),
     ]
     b = parse(*ok)
     assert b.rejects.empty and len(b.crimes) == len(ok)
+
+
+def test_corners_of_the_latitude_longitude_range_are_outside_ostn15():
+    """The format's lat/lon range is a box around Britain; its corners are sea and France,
+    outside OSTN15's cover: in range (no out_of_range), but rejected as outside_grid, as any
+    crime that cannot be placed on the grid with OSTN15 is."""
+    b = parse(row(latitude="49.5", longitude="-8.5"), row(latitude="61.5", longitude="2.6"),
+              GOOD)
+    assert errors_of(b) == {(1, "location", "outside_grid"), (2, "location", "outside_grid")}
+    assert b.crimes["row"].tolist() == [3]
+    assert b.rejects["value"].tolist() == [",,49.5,-8.5", ",,61.5,2.6"]
+
+
+def test_grid_reference_needs_no_cover_in_the_grid_itself():
+    """Eastings/northings into a British National Grid working CRS are not transformed at
+    all; into another working CRS they go through OSTN15 and so need its cover."""
+    corner = row(latitude="", longitude="", easting="600000", northing="0")
+    assert parse(corner).rejects.empty
+    b = parse(corner, crs="EPSG:32630")
+    assert errors_of(b) == {(1, "location", "outside_grid")}
 
 
 def test_window_limit_is_a_setting():

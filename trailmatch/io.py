@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from trailmatch.atomic import atomic_write
-from trailmatch.crs import WGS84, grid_to_working, lonlat_to_working, project
+from trailmatch.crs import OSGB36_GRID, WGS84, project_flagged
 from trailmatch.match import HIT_COLUMNS
 
 TIME_COLUMNS = ("closest_time", "first_in", "last_in")
@@ -56,17 +56,22 @@ def read_generic_crimes(path: Path, crs: str = "EPSG:27700") -> pd.DataFrame:
             raise ValueError(f"column {c}: {e}") from e
     if {"x", "y"} <= set(frame.columns):
         src = str(frame["crs"].iloc[0]) if "crs" in frame.columns and len(frame) else crs
-        out["x"], out["y"] = project(frame["x"], frame["y"], src, crs)
+        a, b = frame["x"], frame["y"]
     elif {"easting", "northing"} <= set(frame.columns):
-        out["x"], out["y"] = grid_to_working(frame["easting"], frame["northing"], crs)
+        src, a, b = OSGB36_GRID, frame["easting"], frame["northing"]
     elif {"latitude", "longitude"} <= set(frame.columns):
-        out["x"], out["y"] = lonlat_to_working(frame["longitude"], frame["latitude"], crs)
+        src, a, b = WGS84, frame["longitude"], frame["latitude"]
     else:
         raise ValueError("no location columns: need x/y, easting/northing or latitude/longitude")
+    out["x"], out["y"], outside = project_flagged(a, b, src, crs)
     bad = ~(np.isfinite(out["x"].to_numpy(float)) & np.isfinite(out["y"].to_numpy(float)))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"row {i + 1}: no usable location")
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise ValueError(f"row {i + 1}: location {a.iloc[i]}, {b.iloc[i]} is outside OSTN15's "
+                         "cover (outside_grid): it cannot be placed on the grid")
     return out
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trailmatch.crs import grid_to_working, lonlat_to_working
+from trailmatch.crs import OSGB36_GRID, WGS84, project_flagged
 from trailmatch.ingest.forces import load_forces
 from trailmatch.ingest.rejects import CRIME_REJECT_COLUMNS, reject_frame
 
@@ -227,12 +227,15 @@ def parse_crime_batch(text: str, *, source_file: str, crs: str = "EPSG:27700",
     # location: exactly one pair, each value a number in range
     present = {c: f[c] != "" for c in RANGES}
     nums = {}
+    usable = {}
     for c, (lo, hi) in RANGES.items():
         v = _number(f[c])
         bad_num = present[c] & ~np.isfinite(v.to_numpy())
         add(bad_num, c, "invalid_format")
-        add(present[c] & ~bad_num & ((v < lo) | (v > hi)), c, "out_of_range")
+        out_of_range = present[c] & ~bad_num & ((v < lo) | (v > hi))
+        add(out_of_range, c, "out_of_range")
         nums[c] = v
+        usable[c] = (present[c] & ~bad_num & ~out_of_range).to_numpy()
     en_full = present["easting"] & present["northing"]
     ll_full = present["latitude"] & present["longitude"]
     for a, b in (("easting", "northing"), ("latitude", "longitude")):
@@ -245,6 +248,20 @@ def parse_crime_batch(text: str, *, source_file: str, crs: str = "EPSG:27700",
     add(en_full & ll_full, "location", "multiple_locations", loc_text)
     add(~en_full & ~ll_full & ~any_half, "location", "no_location", loc_text)
 
+    # place every usable single location in the working CRS (trailmatch.crs: OSTN15 between
+    # WGS84 and the grid); one that needs OSTN15 outside its cover is rejected, not guessed
+    x_all = np.full(len(raw), np.nan)
+    y_all = np.full(len(raw), np.nan)
+    outside = np.zeros(len(raw), dtype=bool)
+    one_pair = (en_full ^ ll_full).to_numpy()
+    for (a, b), src in ((("easting", "northing"), OSGB36_GRID),
+                        (("longitude", "latitude"), WGS84)):
+        use = one_pair & usable[a] & usable[b]
+        if use.any():
+            x_all[use], y_all[use], outside[use] = project_flagged(
+                nums[a].to_numpy()[use], nums[b].to_numpy()[use], src, crs)
+    add(outside, "location", "outside_grid", loc_text)
+
     rejects = (pd.concat(errors.parts, ignore_index=True) if errors.parts
                else pd.DataFrame(columns=["row", "crime_reference", "field", "value", "error"]))
     rejects.insert(0, "file", source_file)
@@ -253,15 +270,9 @@ def parse_crime_batch(text: str, *, source_file: str, crs: str = "EPSG:27700",
     bad_rows = set(rejects["row"].tolist())
     good = ~np.isin(rows, np.fromiter(bad_rows, dtype=np.int64, count=len(bad_rows)))
     g = good
-    x = np.full(int(g.sum()), np.nan)
-    y = np.full(int(g.sum()), np.nan)
-    use_en = en_full.to_numpy()[g]
+    x, y = x_all[g], y_all[g]
     e, n_ = nums["easting"].to_numpy()[g], nums["northing"].to_numpy()[g]
     lat, lon = nums["latitude"].to_numpy()[g], nums["longitude"].to_numpy()[g]
-    if use_en.any():
-        x[use_en], y[use_en] = grid_to_working(e[use_en], n_[use_en], crs)
-    if (~use_en).any():
-        x[~use_en], y[~use_en] = lonlat_to_working(lon[~use_en], lat[~use_en], crs)
     crimes = pd.DataFrame({
         "crime_reference": f["crime_reference"].to_numpy(dtype=object)[g],
         "police_force": force.to_numpy(dtype=object)[g],
