@@ -29,7 +29,7 @@ class Fix:
 
 def subject_paths(trails: pd.DataFrame) -> dict[str, list[Fix]]:
     """Each subject's fixes in time order; of fixes with the same time keep the most precise,
-    then the smallest x, then y (the documented duplicate rule)."""
+    then the smallest x, then y, then source code (the documented duplicate rule)."""
     paths: dict[str, list[Fix]] = {}
     times = pd.to_datetime(trails["time"], utc=True)
     for k in range(len(trails)):
@@ -40,7 +40,7 @@ def subject_paths(trails: pd.DataFrame) -> dict[str, list[Fix]]:
             Fix(int(times.iloc[k].value), float(row["x"]), float(row["y"]), prec, src))
     for name, fixes in paths.items():
         fixes.sort(key=lambda f: (f.t, math.inf if math.isnan(f.precision) else f.precision,
-                                  f.x, f.y))
+                                  f.x, f.y, f.source))
         kept: list[Fix] = []
         for f in fixes:
             if not kept or kept[-1].t != f.t:

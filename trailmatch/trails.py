@@ -14,6 +14,8 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
+from trailmatch import trail_order
+
 # Fix sources as the tag data store codes them (``position_lbs``), and a bit per source so a
 # hit can carry the set of sources of its fixes as one small integer.
 SOURCE_CODES = {"GPS": 1, "RF": 4, "LBS": 5, "WIFI": 6}
@@ -175,46 +177,24 @@ def _scan_fixes(code, t, x, y, prec, has_precision):
     return out, infinite.sum() > 0, dups.sum()
 
 
-@nb.njit(cache=True)
-def _first_of_runs(code, t):
-    """keep[i] is False for a fix with the same (subject, time) as the one before it."""
-    keep = np.ones(code.size, dtype=np.bool_)
-    for i in range(1, code.size):
-        if code[i] == code[i - 1] and t[i] == t[i - 1]:
-            keep[i] = False
-    return keep
-
-
-def _csr_starts(code: np.ndarray, n_subjects: int) -> np.ndarray:
-    """CSR offsets of the (sorted) subject codes: one bisection per subject."""
-    return np.searchsorted(code, np.arange(n_subjects + 1, dtype=code.dtype)).astype(np.int64)
-
-
 def prepare_trail(trails: pd.DataFrame) -> Trail:
     """Validate a trails DataFrame and turn it into a sorted, de-duplicated ``Trail``.
 
     Columns: ``subject``, ``time`` (UTC), ``x``, ``y`` (working CRS metres), optional
-    ``precision_m`` and ``source``. Unsorted input is fine. Of fixes with the same subject and
-    time one is kept — the most precise, then the smallest x, then y — so the result does not
-    depend on input order.
+    ``precision_m`` and ``source``. Any subject column (strings, integers, categorical) and any
+    row order is fine, in O(n) (``trailmatch/trail_order.py``): a categorical keeps its
+    categories as the subjects when its codes follow the rows; otherwise subjects are numbered
+    by first appearance. Of fixes with the same subject and time one is kept — the most
+    precise, then the smallest x, then y, then source code — so the result does not depend on
+    input order.
     """
     missing = [c for c in TRAIL_COLUMNS if c not in trails.columns]
     if missing:
         raise ValueError(f"trails: missing column(s) {missing}; need {list(TRAIL_COLUMNS)}")
-    subj = trails["subject"]
-    if isinstance(subj.dtype, pd.CategoricalDtype):
-        codes = subj.array.codes  # a view (``.cat.codes`` copies them first: 1.5 ms a day)
-        names = np.asarray(subj.cat.categories.astype(str), dtype=object)
-    else:
-        if subj.isna().any():
-            raise ValueError(f"trails: row {int(np.flatnonzero(subj.isna().to_numpy())[0])}: "
-                             "missing subject")
-        codes, uniques = pd.factorize(subj.astype(str), sort=True)
-        names = np.asarray(uniques, dtype=object)
+    codes, names = trail_order.subject_codes(trails["subject"])
     t = to_utc_ns(trails["time"], "trails.time", check_missing=False)
     x = trails["x"].to_numpy(dtype=np.float64)
     y = trails["y"].to_numpy(dtype=np.float64)
-    codes = codes.astype(np.int32)  # the trail's own (never a view of the caller's codes)
     has_precision = "precision_m" in trails.columns
     if has_precision:
         prec = trails["precision_m"].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -236,22 +216,44 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
         raise ValueError(f"trails: row {bad_prec}: negative precision_m={prec[bad_prec]!r}")
     if infinite_prec:  # an infinite precision says nothing: treat it as unknown
         prec = np.where(np.isfinite(prec), prec, np.nan)
-    src = (source_codes(trails["source"]) if "source" in trails.columns
-           else np.zeros(t.size, np.uint8))
+    has_source = "source" in trails.columns
+    src = source_codes(trails["source"]) if has_source else np.zeros(t.size, np.uint8)
 
     if disorder >= 0:
-        order = np.lexsort((t, codes))
-        codes, t, x, y, prec, src = (a[order] for a in (codes, t, x, y, prec, src))
-        dups = int(t.size - _first_of_runs(codes, t).sum())
+        lut, runs, n_used, ascending = trail_order.appearance_codes(codes, names.size)
+        if not ascending:  # number the subjects by first appearance: grouped rows ascend
+            trail_order.relabel(codes, lut)
+            names = names[np.argsort(lut)]
+        order = _time_order(codes, t, names.size, grouped=ascending or runs == n_used)
+        if order is not None:
+            codes, t, x, y, prec2, src2 = trail_order.take_rows(
+                order, codes, t, x, y, prec, src, has_precision, has_source)
+            prec = prec2 if has_precision else np.broadcast_to(np.float64(np.nan), t.shape)
+            src = src2 if has_source else np.zeros(t.size, np.uint8)
+        dups = int(trail_order.count_repeats(codes, t))
     if dups:
-        # Re-sort so the kept duplicate is chosen by content, not by input order.
-        pkey = np.where(np.isnan(prec), np.inf, prec)
-        order = np.lexsort((y, x, pkey, t, codes))
-        codes, t, x, y, prec, src = (a[order] for a in (codes, t, x, y, prec, src))
-        keep = _first_of_runs(codes, t)
-        codes, t, x, y, prec, src = (a[keep] for a in (codes, t, x, y, prec, src))
-    starts = _csr_starts(codes, names.size)
+        keep = trail_order.best_of_duplicates(codes, t, x, y, prec if has_precision
+                                              else np.empty(0), src, has_precision, has_source)
+        codes, t, x, y, src = (a[keep] for a in (codes, t, x, y, src))
+        prec = prec[keep] if has_precision else np.broadcast_to(np.float64(np.nan), t.shape)
+        dups = int(keep.size - t.size)
+    starts = trail_order.grouped_starts(codes, names.size)
     return Trail(names, codes, t, x, y, prec, src, starts, dups, has_precision)
+
+
+def _time_order(codes: np.ndarray, t: np.ndarray, n_codes: int, grouped: bool):
+    """The row order that sorts by (code, time), or None when the rows already are. Grouped
+    rows (ascending codes) move only where a subject's times are out of order; others are
+    grouped by a stable counting sort first."""
+    if grouped:
+        starts = trail_order.grouped_starts(codes, n_codes)
+        if trail_order.all_in_time_order(starts, t):
+            return None
+        order = np.arange(codes.size, dtype=np.int64)
+    else:
+        order, starts = trail_order.counting_order(codes, n_codes)
+    trail_order.sort_times_within(order, starts, t)
+    return order
 
 
 @dataclass

@@ -1,0 +1,176 @@
+"""prepare_trail on subjects in any form and rows in any order (``trailmatch/trail_order.py``).
+
+The trail must hold, per subject name, exactly the fixes ``tests/naive.py`` keeps (time order,
+the duplicate rule), whatever the subject column's type and the row order; and match() and
+eliminate() must answer exactly as on the same fixes given sorted with a categorical subject.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from helpers import T0
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from naive import subject_paths
+
+from trailmatch import Rules, match
+from trailmatch.eliminate import eliminate
+from trailmatch.trails import prepare_trail
+
+# ids whose text order is not their numeric order, nor their order of appearance
+IDS = [7, 10, 100, 25, 3, 1000, 42]
+FORMS = ["str", "arrow", "large_arrow", "object", "int", "categorical", "categorical_unsorted",
+         "categorical_unused"]
+
+
+def as_form(ids: np.ndarray, form: str) -> pd.Series:
+    text = [str(v) for v in ids]
+    if form == "str":
+        return pd.Series(text, dtype="str")
+    if form == "arrow":
+        return pd.Series(pd.array(text, dtype=pd.ArrowDtype(pa.string())))
+    if form == "large_arrow":
+        return pd.Series(pd.array(text, dtype=pd.ArrowDtype(pa.large_string())))
+    if form == "object":
+        return pd.Series(text, dtype=object)
+    if form == "int":
+        return pd.Series(ids, dtype=np.int64)
+    if form == "categorical":
+        return pd.Series(pd.Categorical(text))
+    names = sorted(set(text), reverse=True)
+    if form == "categorical_unused":
+        names = ["99999", *names, "0"]
+    return pd.Series(pd.Categorical(text, categories=names))
+
+
+@st.composite
+def frames(draw):
+    rows = []
+    for sid in draw(st.lists(st.sampled_from(IDS), min_size=1, max_size=4, unique=True)):
+        n = draw(st.integers(1, 12))
+        # repeated times make duplicates; the rule picks by precision, x, y, source
+        times = draw(st.lists(st.integers(0, 8), min_size=n, max_size=n))
+        for t in times:
+            rows.append({"subject": sid, "time": T0 + pd.Timedelta(seconds=60 * t),
+                         "x": float(draw(st.integers(0, 3))), "y": float(draw(st.integers(0, 3))),
+                         "precision_m": draw(st.sampled_from([math.nan, 5.0, 40.0])),
+                         "source": draw(st.sampled_from([1, 4, 5, 6]))})
+    frame = pd.DataFrame(rows)
+    order = draw(st.sampled_from(["as drawn", "by time", "shuffled", "reversed"]))
+    if order == "by time":
+        frame = frame.sort_values("time", kind="stable")
+    elif order == "shuffled":
+        frame = frame.iloc[draw(st.permutations(range(len(frame))))]
+    elif order == "reversed":
+        frame = frame.iloc[::-1]
+    frame = frame.reset_index(drop=True)
+    frame["subject"] = as_form(frame["subject"].to_numpy(), draw(st.sampled_from(FORMS)))
+    if not draw(st.booleans()):
+        frame = frame.drop(columns=["precision_m"])
+    if not draw(st.booleans()):
+        frame = frame.drop(columns=["source"])
+    return frame
+
+
+def canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same fixes sorted by (subject name, time) with a categorical subject of the sorted
+    names: the path that needs no grouping."""
+    subject = frame["subject"]
+    names = (sorted(subject.cat.categories.astype(str)) if isinstance(subject.dtype,
+             pd.CategoricalDtype) else None)  # a categorical's subjects without fixes too
+    out = frame.assign(subject=subject.astype(str))
+    out = out.sort_values(["subject", "time"], kind="stable").reset_index(drop=True)
+    out["subject"] = pd.Categorical(out["subject"], categories=names)
+    return out
+
+
+def trail_by_name(trail) -> dict[str, list[tuple]]:
+    got = {}
+    for s, name in enumerate(trail.subjects):
+        a, b = trail.starts[s], trail.starts[s + 1]
+        if a < b:
+            got[str(name)] = [(int(trail.t[i]), float(trail.x[i]), float(trail.y[i]),
+                               float(trail.precision[i]), int(trail.source[i]))
+                              for i in range(a, b)]
+    return got
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames())
+def test_any_form_any_order_gives_the_naive_fixes(frame):
+    trail = prepare_trail(frame)
+    # a valid trail: codes ascend, CSR offsets agree with them, names distinct
+    assert np.all(np.diff(trail.subject) >= 0)
+    assert np.array_equal(trail.starts, np.searchsorted(
+        trail.subject, np.arange(trail.n_subjects + 1)))
+    assert len(set(trail.subjects.tolist())) == trail.n_subjects
+    assert all(isinstance(name, str) for name in trail.subjects)
+    expected = {name: [(f.t, f.x, f.y, f.precision, f.source) for f in fixes]
+                for name, fixes in subject_paths(frame).items()}
+    got = trail_by_name(trail)
+    assert got.keys() == expected.keys()
+    for name in expected:  # NaN precision compared as NaN
+        assert np.array_equal(np.array(got[name]), np.array(expected[name]), equal_nan=True)
+    assert trail.duplicates == len(frame) - trail.n_fixes
+    assert trail.has_precision == ("precision_m" in frame.columns)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames(), st.booleans())
+def test_match_and_eliminate_do_not_depend_on_the_form_or_the_order(frame, precision):
+    crimes = pd.DataFrame({
+        "crime_reference": ["C2", "C1", "C3"], "police_force": ["Kent", "Kent", "Essex"],
+        "crime_type": "RB", "x": [1.0, 2.0, 30.0], "y": [1.0, 0.0, 0.0],
+        "time_from": [T0, T0 + pd.Timedelta(minutes=3), T0 + pd.Timedelta(minutes=1)],
+        "time_to": [T0 + pd.Timedelta(minutes=4), T0 + pd.Timedelta(minutes=9),
+                    T0 + pd.Timedelta(minutes=2)]})
+    rules = Rules(radius_m=1.5, max_gap_s=120, count_precision=precision)
+    sorted_frame = canonical(frame)
+    pd.testing.assert_frame_equal(match(frame, crimes, rules), match(sorted_frame, crimes, rules))
+    got = eliminate(frame, crimes, rules)
+    want = eliminate(sorted_frame, crimes, rules)
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_arrow_runs_across_chunks_and_slices():
+    """A run of one subject that continues into the next Arrow chunk is one subject; a sliced
+    array (non-zero offset) is read from its offset."""
+    whole = pa.array(["9", "9", "10", "10", "10", "9", "2"])
+    chunked = pa.chunked_array([whole.slice(1, 3), whole.slice(4, 3)])  # 9 10 10 | 10 9 2
+    subject = pd.Series(pd.arrays.ArrowExtensionArray(chunked))
+    n = len(subject)
+    frame = pd.DataFrame({"subject": subject, "time": [T0 + pd.Timedelta(seconds=s)
+                                                       for s in range(n)],
+                          "x": np.arange(n, dtype=float), "y": 0.0})
+    trail = prepare_trail(frame)
+    assert trail.subjects.tolist() == ["9", "10", "2"]  # by first appearance
+    assert trail.starts.tolist() == [0, 2, 5, 6]
+    assert trail.x.tolist() == [0.0, 4.0, 1.0, 2.0, 3.0, 5.0]
+
+
+@pytest.mark.parametrize("form", ["str", "arrow", "object", "int", "categorical"])
+def test_a_missing_subject_is_named_by_row(form):
+    subject = as_form(np.array([7, 7, 10, 10]), form)
+    if form == "int":
+        subject = subject.astype("Int64")
+    subject.iloc[2] = None
+    frame = pd.DataFrame({"subject": subject, "time": [T0 + pd.Timedelta(seconds=s)
+                                                       for s in range(4)],
+                          "x": 0.0, "y": 0.0})
+    with pytest.raises(ValueError, match="row 2: missing subject"):
+        prepare_trail(frame)
+
+
+def test_a_categorical_whose_codes_follow_the_rows_keeps_its_categories():
+    """The store's form: categories in name order, every one kept (even without fixes)."""
+    subject = pd.Categorical(["a", "a", "c"], categories=["a", "b", "c"])
+    frame = pd.DataFrame({"subject": subject, "time": [T0, T0 + pd.Timedelta(seconds=1), T0],
+                          "x": 0.0, "y": 0.0})
+    trail = prepare_trail(frame)
+    assert trail.subjects.tolist() == ["a", "b", "c"]
+    assert trail.starts.tolist() == [0, 2, 2, 3]
