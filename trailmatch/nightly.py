@@ -12,8 +12,11 @@ Stages, each timed (seconds per stage go to the summary and the run record):
                ``save_hits`` keeps one row per (crime version, subject): a rerun adds nothing;
 5. **outputs** for each force and batch ``OUT/<force>/<batch_id>/``: ``hits.csv``,
                ``hits.geojson``, ``report.html``, ``rejects.csv`` (``write_batch_outputs``),
-               and ``coverage.csv`` (``trailmatch.eliminate``: who is excluded, who cannot
-               be, who was not monitored; the report gets a section on it).
+               and the coverage of each crime (``trailmatch.coverage``, unless turned off):
+               ``coverage-summary.csv`` (per crime: how many subjects were hit, excluded,
+               cannot be excluded, not monitored) and ``coverage-evidence.csv`` (the worst gap
+               of each subject that cannot be excluded, the share monitored of each one
+               monitored for part of the window); the report gets a section on it.
 
 A run is recorded (``runs``: started, ended, algorithm version, rules, counts, status, summary)
 whatever happens: a failure is recorded as ``failed`` with its error before it propagates.
@@ -275,15 +278,16 @@ class LoadedTrails:
                            if len(frame) else source.activations())
         return cls(trail=trail, index=index, codes=codes, activations=activations)
 
-    def coverage(self, crimes: pd.DataFrame, rules: Rules) -> pd.DataFrame:
-        """Coverage rows (``trailmatch.eliminate``) of these crimes against the loaded trails.
-        Only the fixes read for matching are known here (windows widened by max gap): a gap
-        reaching beyond them loses its outer fix, which can only make fewer exclusions."""
-        from trailmatch.eliminate import eliminate_prepared
+    def coverage(self, crimes: pd.DataFrame, rules: Rules):
+        """The per-crime coverage (``trailmatch.coverage.Coverage``) of these crimes against
+        the loaded trails. Only the fixes read for matching are known here (windows widened by
+        max gap): a gap reaching beyond them loses its outer fix, which can only make fewer
+        exclusions."""
+        from trailmatch.coverage import coverage_prepared
 
         prepared = prepare_crimes(crimes, rules.buffer_before_ns, rules.buffer_after_ns)
-        return eliminate_prepared(self.trail, self.index, prepared, rules,
-                                  activations=self.activations)
+        return coverage_prepared(self.trail, self.index, prepared, rules,
+                                 activations=self.activations)
 
     def match(self, crimes: pd.DataFrame, rules: Rules) -> pd.DataFrame:
         """Hits of stored crime versions (``id`` column) with a ``crime_id`` column added."""
@@ -352,13 +356,15 @@ def write_batch_outputs(directory: Path, *, police_force: str, batch_id: str,
                         evidence: Callable[[dict, dict], Evidence], rules: Rules,
                         meta: list[tuple[str, str]], rejects: pd.DataFrame | None = None,
                         extra_sections: Sequence[str] = (),
-                        coverage: pd.DataFrame | None = None) -> dict[str, Path]:
+                        coverage=None) -> dict[str, Path]:
     """Every file a force gets for one batch, written atomically into ``directory``.
 
     ``crimes``: the batch's current crime versions (``id`` and the ``crimes`` columns, x/y in
     ``rules.crs``); ``hits``: their current hits (``repository.hits_for_crime_ids``);
-    ``evidence(crime, hit)``: the path evidence of one hit. The single place that decides what a
-    batch's output holds: extend it here (e.g. coverage) so every caller gets the same files.
+    ``evidence(crime, hit)``: the path evidence of one hit; ``coverage``: the batch's
+    ``trailmatch.coverage.Coverage`` (None: no coverage files, no coverage section). The single
+    place that decides what a batch's output holds: extend it here so every caller gets the
+    same files.
     """
     crime_rows = crimes.sort_values("crime_reference").to_dict("records")
     hits = hits.sort_values(["crime_reference", "min_distance_m", "subject"])
@@ -376,12 +382,13 @@ def write_batch_outputs(directory: Path, *, police_force: str, batch_id: str,
     atomic_write(paths["hits.csv"], hits_csv(hits.sort_values(["crime_reference", "subject"])))
     atomic_write(paths["hits.geojson"], dumps(batch_geojson(crime_rows, hits_by_crime, ev,
                                                             rules)))
-    if coverage is not None:  # one row per (crime, subject): hit / excluded / cannot / not
-        from trailmatch.eliminate import write_coverage_csv
+    if coverage is not None:  # per crime: counts, and evidence where there is some
+        from trailmatch.coverage import write_coverage
         from trailmatch.report.coverage import coverage_section
 
-        paths["coverage.csv"] = directory / "coverage.csv"
-        write_coverage_csv(coverage, paths["coverage.csv"])
+        paths["coverage-summary.csv"] = directory / "coverage-summary.csv"
+        paths["coverage-evidence.csv"] = directory / "coverage-evidence.csv"
+        write_coverage(coverage, paths["coverage-summary.csv"], paths["coverage-evidence.csv"])
         extra_sections = [*extra_sections, coverage_section(crime_rows, coverage, rules)]
     html = render_report(
         title=f"Evidence report: {police_force}, batch {batch_id}",
@@ -404,8 +411,9 @@ def _batch_key(batch_id: str) -> tuple[str, int]:
 
 def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: TrailSource,
                 out_dir: str | Path, rules: Rules | None = None, *, forces=None,
-                max_window_h: float = 12.0, client=None) -> RunResult:
+                max_window_h: float = 12.0, client=None, coverage: bool = True) -> RunResult:
     """The whole nightly job; see the module docstring. Returns the run's record.
+    ``coverage=False``: no coverage files and no coverage section (``--no-coverage``).
     ``client``: a Dask client (``--scheduler``) to match on, day partition by day partition;
     the evidence for the reports is still drawn from the trails read here."""
     rules = rules or Rules()
@@ -511,7 +519,8 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
                 write_batch_outputs(directory, police_force=force, batch_id=batch_id,
                                     crimes=crimes, hits=hits, evidence=loaded.evidence,
                                     rules=rules, meta=meta, rejects=rejects,
-                                    coverage=loaded.coverage(crimes, rules))
+                                    coverage=loaded.coverage(crimes, rules) if coverage
+                                    else None)
                 force_counts[force]["hits"] += len(hits)
                 force_counts[force]["seconds"]["outputs"] += time.perf_counter() - t0
                 outputs.append(BatchOutput(force, batch_id, directory, len(crimes), len(hits)))

@@ -170,7 +170,7 @@ def changes_csv(changes: pd.DataFrame) -> str:
 
 def _rewrite_outputs(engine, out_dir: Path, changes: pd.DataFrame, crimes: pd.DataFrame,
                      trails: TrailSource, rules: Rules, run_id: int) -> None:
-    """Refresh hits.csv, hits.geojson, coverage.csv and report.html of every batch with a
+    """Refresh hits.csv, hits.geojson, the coverage files and report.html of every batch with a
     changed hit (the batch that brought the crime's current version; its rejects.csv is left
     as it is)."""
     touched = crimes[crimes["crime_reference"].isin(changes["crime_reference"])]

@@ -28,8 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "hits and evidence report",
         description="Ingest the forces' crime batches, match the new and changed crimes against "
                     "the trail store, record the run and its hits in the hit store, and write "
-                    "OUT/<force>/<batch_id>/ hits.csv, hits.geojson, report.html, rejects.csv. "
-                    "Running the same night again adds nothing.")
+                    "OUT/<force>/<batch_id>/ hits.csv, hits.geojson, report.html, rejects.csv, "
+                    "coverage-summary.csv and coverage-evidence.csv. Running the same night "
+                    "again adds nothing.")
     add_db_args(p)
     p.add_argument("--crimes", nargs="+", type=Path, required=True, metavar="FILE",
                    help="crime batch CSV files as the forces send them (FORMATS.md section 1)")
@@ -40,6 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "$TRAILMATCH_FORCES; may be repeated")
     p.add_argument("--max-window-h", type=positive, default=12.0, metavar="H",
                    help="longest crime window accepted, hours (default 12)")
+    p.add_argument("--no-coverage", dest="coverage", action="store_false",
+                   help="skip coverage (who can be excluded): no coverage-summary.csv, "
+                        "coverage-evidence.csv or coverage section in the report")
     add_rules_args(p)
     add_scheduler_arg(p)
     p.set_defaults(run=run)
@@ -79,10 +83,11 @@ def run(args: argparse.Namespace) -> int:
             with client_from_arg(args.scheduler) as client:
                 result = run_nightly(engine, args.crimes, trails, args.out, rules,
                                      forces=forces, max_window_h=args.max_window_h,
-                                     client=client)
+                                     client=client, coverage=args.coverage)
         else:
             result = run_nightly(engine, args.crimes, trails, args.out, rules,
-                                 forces=forces, max_window_h=args.max_window_h)
+                                 forces=forces, max_window_h=args.max_window_h,
+                                 coverage=args.coverage)
     except (OSError, ValueError) as e:
         print(f"trailmatch nightly: failed: {e}", file=sys.stderr)
         return 1
