@@ -17,7 +17,17 @@ from sqlalchemy import Engine, create_engine, event
 
 from service.access import AccessRules
 from service.deps import AUTHENTICATED
-from service.routes import admin, coverage, hits, me, proximity, public, subjects
+from service.routes import (
+    admin,
+    coverage,
+    figures,
+    hits,
+    me,
+    outcomes,
+    proximity,
+    public,
+    subjects,
+)
 from service.settings import Settings
 from service.trails import TrailAccess, rules_from_record
 from trailmatch.hitstore import open_store, repository
@@ -93,7 +103,7 @@ def create_app(store_dir: str | Path, db_url: str | None = None, *, rules: Rules
     app.state.engine = engine
     app.state.trails = TrailAccess(settings.store_dir, settings.rules)
     app.include_router(public.router)  # health, client configuration, the page, API docs
-    for protected in (me, hits, subjects, proximity, admin, coverage):
+    for protected in (me, hits, outcomes, subjects, proximity, admin, coverage, figures):
         app.include_router(protected.router, dependencies=AUTHENTICATED)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

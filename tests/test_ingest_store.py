@@ -456,3 +456,19 @@ def test_fuzz_ingest_counts_add_up(tmp_path, lines, cut):
         assert c.rejected == rejects["row"].nunique()
     stored = sum(store.read_day(d).num_rows for d in store.days())
     assert stored == len(store.read_window(0, 2**62, include_flagged=True))
+
+
+def test_ingest_fixes_takes_any_datetime_resolution(tmp_path):
+    """pandas gives microsecond datetimes from strings: the fixes keep their instants."""
+    from trailmatch.store import Store
+
+    fixes = pd.DataFrame({"subject": ["a", "a"],
+                          "time": pd.to_datetime(["2025-01-20 10:00:00", "2025-01-20 10:01:00"],
+                                                 utc=True).as_unit("us"),
+                          "x": [450_000.0, 450_010.0], "y": [110_000.0, 110_000.0]})
+    store = Store(tmp_path / "s")
+    store.ingest_fixes(fixes)
+    assert [str(d) for d in store.days()] == ["2025-01-20"]
+    got = store.read_window(pd.Timestamp("2025-01-20", tz="UTC"),
+                            pd.Timestamp("2025-01-21", tz="UTC"))
+    assert got["time"].tolist() == list(fixes["time"])

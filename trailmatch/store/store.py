@@ -260,6 +260,9 @@ class Store:
                     col = (pa.array(np.zeros(table.num_rows, np.uint8)) if name == "source"
                            else pa.nulls(table.num_rows, typ))
                     table = table.append_column(name, col)
+            k = table.column_names.index("time")
+            if table.schema.field(k).type != UTC_NS:  # e.g. pandas' microsecond datetimes
+                table = table.set_column(k, "time", table.column(k).cast(UTC_NS))
             t = _col(table, "time", np.int64)
             bad = (t == NAT) | ~np.isfinite(_col(table, "x", np.float64)) \
                 | ~np.isfinite(_col(table, "y", np.float64))
