@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trailmatch.crs import project
+from trailmatch.crs import project_flagged
 from trailmatch.ingest import positions as P
 from trailmatch.store import Store
 from trailmatch.store import partitions as ts
@@ -205,7 +205,9 @@ def test_projection_in_threads_is_the_single_thread_projection():
     lon, lat = rng.uniform(-8, 2, n), rng.uniform(49.9, 60.9, n)
     lon[:50] = rng.uniform(-180, 180, 50)  # outside Great Britain: another operation
     lat[:50] = rng.uniform(-89, 89, 50)
-    x2, y2 = P._project_lonlat(lon, lat, "EPSG:27700", threads=2)
-    x1, y1 = project(lon, lat, "EPSG:4326", "EPSG:27700")
+    x2, y2, out2 = P._project_lonlat(lon, lat, "EPSG:27700", threads=2)
+    x1, y1, out1 = project_flagged(lon, lat, "EPSG:4326", "EPSG:27700")
     np.testing.assert_array_equal(x1, x2)
     np.testing.assert_array_equal(y1, y2)
+    np.testing.assert_array_equal(out1, out2)
+    assert out1[:50].sum() >= 45  # nearly all of the world is outside OSTN15's cover

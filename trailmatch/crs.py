@@ -29,6 +29,7 @@ crime there is rejected.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from functools import lru_cache
 
@@ -52,6 +53,9 @@ def transformer(src: str, dst: str) -> Transformer:
                                 always_xy=True)
 
 
+_FALLBACK_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def _fallback() -> Transformer:
     """WGS84 lon/lat -> British National Grid outside OSTN15's cover: Ordnance Survey's
@@ -59,7 +63,7 @@ def _fallback() -> Transformer:
     away), pinned as one pipeline. Left to choose, pyproj picks an operation per point by its
     area of use and falls to a "ballpark" shift (~100 m off) offshore, and not the same one in
     both directions, so a fix abroad would not map back to where it was."""
-    with warnings.catch_warnings():
+    with _FALLBACK_LOCK, warnings.catch_warnings():  # catch_warnings is process-wide
         warnings.simplefilter("ignore", UserWarning)
         group = TransformerGroup(WGS84, OSGB36_GRID, always_xy=True)
     for t in group.transformers:

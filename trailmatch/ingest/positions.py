@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from trailmatch.crs import WGS84, project
+from trailmatch.crs import WGS84, project_flagged
 from trailmatch.ingest.mapping import TAG_EXPORT, TAG_EXPORT_SIGNATURE, Mapping, load_mapping
 from trailmatch.ingest.mapping import localize as localize_times
 from trailmatch.ingest.rejects import POSITION_REJECT_COLUMNS, empty_rejects, reject_frame
@@ -47,7 +47,7 @@ from trailmatch.trails import SOURCE_CODES
 NAT = np.iinfo(np.int64).min
 UTC_NS = pa.timestamp("ns", tz="UTC")
 FIX_COLUMNS = ["subject", "time", "x", "y", "precision_m", "source", "device", "position_id",
-               "lat", "lon", "uploaded", "speed_kmh", "row"]
+               "lat", "lon", "uploaded", "speed_kmh", "outside_grid", "row"]
 BLOCK_BYTES = 64 << 20  # CSV bytes per record batch: bounds memory on national files
 BATCH_ROWS = 1 << 20  # Parquet rows per record batch
 CONVERT_THREADS = max(1, min(2, os.cpu_count() or 1))  # batches converted at once
@@ -282,28 +282,28 @@ def _source_codes(arr: pa.Array) -> np.ndarray:
 
 
 def _project_lonlat(lon: np.ndarray, lat: np.ndarray, crs: str,
-                    threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """WGS84 -> working CRS through ``trailmatch.crs.project`` (the same pyproj pipeline as
-    crimes and queries). A big array is cut into ``threads`` parts (default: one per core)
-    projected at once: pyproj releases the GIL in ``transform``, and its ``Transformer`` is
-    thread-safe (each thread gets its own PROJ object). Batches converted in parallel already
-    pass ``threads=1``."""
+                    threads: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """WGS84 -> working CRS through ``trailmatch.crs.project_flagged`` (OSTN15 into the
+    British National Grid, the same as crimes and queries): x, y and the fixes outside OSTN15's
+    cover. A big array is cut into ``threads`` parts (default: one per core) projected at once
+    (convertbng and pyproj release the GIL). Batches converted in parallel already pass
+    ``threads=1``."""
     n = lon.size
     threads = threads or min(4, os.cpu_count() or 1)
     if n < 1_000_000 or threads < 2:
-        return project(lon, lat, WGS84, crs)
+        return project_flagged(lon, lat, WGS84, crs)
     x = np.empty(n)
     y = np.empty(n)
+    outside = np.empty(n, dtype=bool)
     cuts = np.linspace(0, n, threads + 1).astype(np.int64)
 
     def work(k):
-        a, b = project(lon[cuts[k]:cuts[k + 1]], lat[cuts[k]:cuts[k + 1]], WGS84, crs)
-        x[cuts[k]:cuts[k + 1]] = a
-        y[cuts[k]:cuts[k + 1]] = b
+        part = slice(cuts[k], cuts[k + 1])
+        x[part], y[part], outside[part] = project_flagged(lon[part], lat[part], WGS84, crs)
 
     with ThreadPoolExecutor(threads) as ex:
         list(ex.map(work, range(threads)))
-    return x, y
+    return x, y, outside
 
 
 class _Rejects:
@@ -388,11 +388,11 @@ def _convert(cols: dict[str, pa.Array], rows: np.ndarray, m: Mapping, crs: str,
         return a if gi is None else a[good]
 
     if m.uses_xy:
-        x, y = project(sel(coords["x"]), sel(coords["y"]), m.crs, crs)
+        x, y, outside = project_flagged(sel(coords["x"]), sel(coords["y"]), m.crs, crs)
         lat = lon = np.full(x.size, np.nan)
     else:
         lat, lon = sel(coords["lat"]), sel(coords["lon"])
-        x, y = _project_lonlat(lon, lat, crs, threads)
+        x, y, outside = _project_lonlat(lon, lat, crs, threads)
 
     k = int(good.sum())
 
@@ -415,6 +415,7 @@ def _convert(cols: dict[str, pa.Array], rows: np.ndarray, m: Mapping, crs: str,
         "lat": lat, "lon": lon,
         "uploaded": _ns_array(up),
         "speed_kmh": speed,
+        "outside_grid": pa.array(outside, pa.bool_()),
         "row": pa.array(sel(rows), pa.int64()),
     })
     return fixes, rej.parts
@@ -696,5 +697,6 @@ def _empty_fixes() -> pd.DataFrame:
         "device": pd.array([], dtype="str"), "position_id": pd.array([], dtype="str"),
         "lat": np.zeros(0), "lon": np.zeros(0),
         "uploaded": pd.Series([], dtype="datetime64[ns, UTC]"),
-        "speed_kmh": np.zeros(0), "row": np.zeros(0, np.int64),
+        "speed_kmh": np.zeros(0), "outside_grid": np.zeros(0, bool),
+        "row": np.zeros(0, np.int64),
     }, columns=FIX_COLUMNS)

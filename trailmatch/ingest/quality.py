@@ -1,6 +1,7 @@
 """Fix quality: which stored fixes are flagged, and which of several fixes at one instant is kept.
 
-Flagged fixes are stored (nothing is lost) but left out of matching unless asked for:
+Flagged fixes are stored (nothing is lost). Fixes flagged for these two are left out of
+matching unless asked for:
 
 - ``precision_zero``: a precision of exactly 0 m. No real fix is that sure; the tag data store
   writes 0 when it has no estimate, so the circle cannot be trusted.
@@ -13,6 +14,11 @@ Flagged fixes are stored (nothing is lost) but left out of matching unless asked
   first and last fix of a subject in a day partition have one neighbour only and are never
   flagged for a jump (the check stays within the partition, so the result does not depend on
   the order in which days were ingested).
+
+One flag only informs: ``outside_grid``, a fix outside OSTN15's cover (abroad, offshore),
+placed on the grid by the fallback (``trailmatch.crs``). It still takes part in matching and
+elimination: a fix in Denmark is evidence that the subject was not in Southampton. It is a
+fact of the fix's projection, carried with the fix (``carried``), not recomputed.
 """
 
 from __future__ import annotations
@@ -22,7 +28,11 @@ import numpy as np
 
 PRECISION_ZERO = np.uint8(1)
 IMPOSSIBLE_JUMP = np.uint8(2)
-FLAG_NAMES = {1: "precision_zero", 2: "impossible_jump"}
+OUTSIDE_GRID = np.uint8(4)
+FLAG_NAMES = {1: "precision_zero", 2: "impossible_jump", 4: "outside_grid"}
+EXCLUDING = PRECISION_ZERO | IMPOSSIBLE_JUMP  # the bits that leave a fix out of matching
+# ``flagged`` texts of fixes that still count in matching (only informational flags)
+COUNTED_FLAG_TEXTS = ("outside_grid",)
 DEFAULT_MAX_SPEED_KMH = 200.0
 
 
@@ -58,8 +68,24 @@ def quality_flags(code: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray,
     return flags
 
 
+def flag_words() -> list[str | None]:
+    """The ``flagged`` text of every combination of flag bits (index = bits): the names of
+    the set bits in bit order joined by ';', None for none."""
+    return [";".join(FLAG_NAMES[b] for b in sorted(FLAG_NAMES) if bits & b) or None
+            for bits in range(8)]
+
+
 def flag_text(flags: np.ndarray) -> np.ndarray:
-    """'precision_zero', 'impossible_jump', both joined by ';', or None for an unflagged fix."""
-    names = np.array([None, "precision_zero", "impossible_jump",
-                      "precision_zero;impossible_jump"], dtype=object)
-    return names[np.asarray(flags, dtype=np.int64) & 3]
+    """'precision_zero', 'impossible_jump', 'outside_grid', several joined by ';' (in that
+    order), or None for an unflagged fix."""
+    return np.array(flag_words(), dtype=object)[np.asarray(flags, dtype=np.int64) & 7]
+
+
+def carried(flagged_text: np.ndarray) -> np.ndarray:
+    """The bits a stored fix carries rather than recomputes (``OUTSIDE_GRID``), from its
+    ``flagged`` text."""
+    out = np.zeros(len(flagged_text), dtype=np.uint8)
+    for i, words in enumerate(flag_words()):
+        if words is not None and i & OUTSIDE_GRID:
+            out[flagged_text == words] = OUTSIDE_GRID
+    return out

@@ -12,9 +12,11 @@ and the stored data is the same.
 Each fix carries ``ingested_at``, the instant of the ingest run that stored it (a fix that
 loses to a better duplicate later is replaced, and the winner carries the later instant).
 ``flagged`` holds the quality flag reasons (``trailmatch.ingest.quality``), recomputed over the
-day whenever it is rewritten; flagged fixes are stored but left out of ``read_fixes`` unless
-``include_flagged``. ``read_fixes`` is the one read of "the fixes for this window": the
-``Store`` (``trailmatch.store``) and the day indexes (``day_index``) both go through it.
+day whenever it is rewritten (``outside_grid``, a fact of the fix's projection, is carried);
+flagged fixes are stored but left out of ``read_fixes`` unless ``include_flagged`` — except
+those flagged ``outside_grid`` only, which count. ``read_fixes`` is the one read of "the
+fixes for this window": the ``Store`` (``trailmatch.store``) and the day indexes
+(``day_index``) both go through it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,15 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from trailmatch.atomic import publish
-from trailmatch.ingest.quality import DEFAULT_MAX_SPEED_KMH, flag_text, quality_flags
+from trailmatch.ingest.quality import (
+    COUNTED_FLAG_TEXTS,
+    DEFAULT_MAX_SPEED_KMH,
+    EXCLUDING,
+    OUTSIDE_GRID,
+    carried,
+    flag_words,
+    quality_flags,
+)
 from trailmatch.store.layout import Layout
 from trailmatch.units import DAY_NS
 
@@ -158,7 +168,8 @@ def _subject_categorical(col: pa.ChunkedArray) -> pd.Categorical:
 class DayMerge:
     table: pa.Table
     new_kept: int  # incoming fixes now stored
-    new_flagged: int  # of those, flagged
+    new_flagged: int  # of those, flagged so as to be left out of matching
+    new_outside_grid: int  # of those, outside OSTN15's cover (still matched)
     duplicates: int  # incoming fixes not stored: another fix has their (subject, time)
     replaced: int  # stored fixes displaced by a better incoming duplicate
 
@@ -249,12 +260,24 @@ def _take(table: pa.Table, order: np.ndarray, given: dict[str, pa.Array]) -> pa.
 
 def _flag_column(flags: np.ndarray) -> pa.Array:
     """``flag_text(flags)`` as a dictionary-encoded column (no Python object per fix)."""
-    words = pa.array([flag_text(np.array([b]))[0] for b in (1, 2, 3)], pa.string())
+    words = pa.array(flag_words()[1:], pa.string())
     if not flags.any():
         return pa.DictionaryArray.from_arrays(pa.nulls(flags.size, pa.int32()), words)
-    codes = np.asarray(flags, dtype=np.int32) & 3
+    codes = np.asarray(flags, dtype=np.int32) & 7
     return pa.DictionaryArray.from_arrays(pa.array(codes - 1, pa.int32(), mask=codes == 0),
                                           words)
+
+
+def _carried_bits(flagged: pa.ChunkedArray) -> np.ndarray:
+    """The flag bits stored fixes carry (``quality.carried``: outside_grid), once per
+    distinct ``flagged`` text."""
+    enc = pc.dictionary_encode(flagged)
+    enc = enc.combine_chunks() if isinstance(enc, pa.ChunkedArray) else enc
+    if enc.null_count == len(enc):
+        return np.zeros(len(enc), dtype=np.uint8)
+    lut = np.append(carried(np.asarray(enc.dictionary.to_pylist(), dtype=object)), 0)
+    idx = enc.indices.fill_null(len(enc.dictionary)).to_numpy(zero_copy_only=False)
+    return lut[np.asarray(idx, dtype=np.int64)].astype(np.uint8)
 
 
 def merge_day(day: date, existing: pa.Table | None, new: pa.Table, *, ingested_at_ns: int,
@@ -267,6 +290,12 @@ def merge_day(day: date, existing: pa.Table | None, new: pa.Table, *, ingested_a
     result.
     """
     n_old = existing.num_rows if existing is not None else 0
+    carry = np.zeros(n_old + new.num_rows, dtype=np.uint8)  # outside_grid: fact of the fix
+    if n_old:
+        carry[:n_old] = _carried_bits(existing.column("flagged"))
+    if "outside_grid" in new.column_names:
+        outside = _col(new, "outside_grid", np.bool_)
+        carry[n_old:] = np.where(outside, OUTSIDE_GRID, 0)
     new = new.select([c for c in POSITION_SCHEMA.names if c not in ("flagged", "ingested_at")])
     new = new.append_column("flagged", pa.nulls(new.num_rows, pa.string()))
     new = new.append_column("ingested_at",
@@ -320,13 +349,16 @@ def merge_day(day: date, existing: pa.Table | None, new: pa.Table, *, ingested_a
     kept_new = is_new[order] == 1
     flags = quality_flags(code, t, _col(out, "x", np.float64), _col(out, "y", np.float64),
                           _col(out, "precision_m", np.float64), max_speed_kmh)
+    if carry.any():
+        flags |= carry[order]
     out = out.set_column(POSITION_SCHEMA.get_field_index("flagged"), "flagged",
                          _flag_column(flags))
     new_kept = int(kept_new.sum())
     return DayMerge(
         table=out,
         new_kept=new_kept,
-        new_flagged=int(((flags != 0) & kept_new).sum()),
+        new_flagged=int(((flags & EXCLUDING != 0) & kept_new).sum()),
+        new_outside_grid=int(((flags & OUTSIDE_GRID != 0) & kept_new).sum()),
         duplicates=(n - n_old) - new_kept,
         replaced=n_old - int((~kept_new).sum()),
     )
@@ -370,8 +402,9 @@ def read_fixes(layout: Layout, start, end, *, include_flagged: bool = False,
     days = [d for d in layout.days() if first <= d <= last]
     filt = ((ds.field("time") >= pa.scalar(s_ns, pa.int64()).cast(UTC_NS))
             & (ds.field("time") <= pa.scalar(e_ns, pa.int64()).cast(UTC_NS)))
-    if not include_flagged:
-        filt = filt & ds.field("flagged").is_null()
+    if not include_flagged:  # fixes with only informational flags (outside_grid) count
+        filt = filt & (ds.field("flagged").is_null()
+                       | ds.field("flagged").isin(list(COUNTED_FLAG_TEXTS)))
     # Subjects come back dictionary-encoded: one small dictionary per day instead of a
     # string per fix, and a categorical column for match() without re-encoding.
     wanted_columns = (TRAIL_COLUMNS if columns is None else

@@ -78,7 +78,9 @@ def store_lock(root: Path):
 
 @dataclass
 class IngestCounts:
-    """Per file: read = accepted + duplicate + flagged + rejected."""
+    """Per file: read = accepted + duplicate + flagged + rejected. ``outside_grid``: of the
+    accepted and flagged fixes, those outside OSTN15's cover (placed by the fallback, still
+    matched unless flagged for another reason)."""
 
     file: str
     read: int = 0
@@ -86,11 +88,13 @@ class IngestCounts:
     duplicate: int = 0
     flagged: int = 0
     rejected: int = 0
+    outside_grid: int = 0
     days_written: list[date] = field(default_factory=list)
 
     def line(self) -> str:
+        tail = f", outside_grid {self.outside_grid}" if self.outside_grid else ""
         return (f"{self.file}: read {self.read}, accepted {self.accepted}, duplicate "
-                f"{self.duplicate}, flagged {self.flagged}, rejected {self.rejected}")
+                f"{self.duplicate}, flagged {self.flagged}, rejected {self.rejected}{tail}")
 
 
 @dataclass
@@ -248,12 +252,12 @@ class Store:
             return counts, []
         with store_lock(self.root):
             self._ensure_meta(crs)
+            wanted = [*POSITION_SCHEMA.names, "outside_grid"]  # the flag, merged into flagged
             if isinstance(fixes, pa.Table):
-                table = fixes.select([c for c in POSITION_SCHEMA.names if c in fixes.column_names])
+                table = fixes.select([c for c in wanted if c in fixes.column_names])
             else:
-                table = pa.Table.from_pandas(
-                    fixes[[c for c in POSITION_SCHEMA.names if c in fixes.columns]],
-                    preserve_index=False)
+                table = pa.Table.from_pandas(fixes[[c for c in wanted if c in fixes.columns]],
+                                             preserve_index=False)
             for name in POSITION_SCHEMA.names:
                 if name not in table.column_names and name not in ("flagged", "ingested_at"):
                     typ = POSITION_SCHEMA.field(name).type
@@ -289,6 +293,7 @@ class Store:
                               max_speed_kmh=max_speed_kmh)
                 counts.accepted += m.new_kept - m.new_flagged
                 counts.flagged += m.new_flagged
+                counts.outside_grid += m.new_outside_grid
                 counts.duplicate += m.duplicates
                 if m.changed:
                     self.write_day(day, m.table)
