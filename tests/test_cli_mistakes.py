@@ -164,3 +164,32 @@ def test_rejects_file_is_replaced_per_run_on_every_verb(tmp_path, sample_dir, ca
                  "--store", str(tmp_path / "s"), "--rejects", str(rejects)]) == 0
     assert len(pd.read_csv(rejects)) == 0
     capsys.readouterr()
+
+
+STORE_VERBS = [
+    "match --store {S} --crimes {C} --out {T}/h.csv",
+    "eliminate --store {S} --crimes {C} --out {T}/c.csv",
+    "nightly --store {S} --crimes {C} --out {T}/o",
+    "rematch --store {S} --since 2025-01-01T00:00:00Z --changes {T}/ch.csv",
+    "purge --store {S} --before 2025-01-01 --report {T}/r.csv",
+    "users add pc-1 --role officer --force Hampshire --store {S}",
+    "users list --store {S}",
+    "users revoke pc-1 --store {S}",
+    "serve --store {S} --port 1",
+]
+
+
+@pytest.mark.parametrize("kind", ["missing", "not_a_store", "a_file"])
+@pytest.mark.parametrize("template", STORE_VERBS, ids=[t.split(" --")[0] for t in STORE_VERBS])
+def test_store_path_must_be_a_store(world, capsys, template, kind):
+    """Every verb but ingest (which creates stores) refuses a store path that is not one, with
+    exit 1 and the path named, and creates nothing there: no hits.sqlite in a misspelt folder,
+    no "0 hits"."""
+    store = {"missing": Path(world["T"]) / "nosuchdir", "not_a_store": Path(world["DIR"]),
+             "a_file": Path(world["FILE"])}[kind]
+    before = sorted(p.relative_to(world["T"]) for p in Path(world["T"]).rglob("*"))
+    assert main(_argv(template, {**world, "S": str(store)})) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert str(store) in last and ("no such store directory" in last if kind == "missing"
+                                   else "not a" in last), last
+    assert sorted(p.relative_to(world["T"]) for p in Path(world["T"]).rglob("*")) == before

@@ -68,9 +68,10 @@ def test_nightly_then_late_upload_then_rematch(tmp_path, sample_dir, db_url):
 
 
 def test_nightly_refuses_a_missing_store(tmp_path, sample_dir):
-    with pytest.raises(SystemExit, match="not a trail store"):
-        cli("nightly", "--store", tmp_path / "nothing", "--crimes", sample_dir / "crimes.csv",
-            "--out", tmp_path / "out")
+    code, _, err = cli("nightly", "--store", tmp_path / "nothing", "--crimes",
+                       sample_dir / "crimes.csv", "--out", tmp_path / "out")
+    assert code == 1 and f"{tmp_path / 'nothing'}: no such store directory" in err
+    assert not (tmp_path / "nothing").exists() and not (tmp_path / "out").exists()
 
 
 def test_demo(tmp_path):

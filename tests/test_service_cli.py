@@ -15,6 +15,14 @@ from trailmatch.hitstore import open_store
 from trailmatch.hitstore.users import list_users
 
 
+@pytest.fixture
+def store(tmp_path):
+    """An empty trail store: users and serve refuse a folder that is not one."""
+    from trailmatch.store import Store
+
+    return Store.create(tmp_path / "store", "EPSG:27700").root
+
+
 def users(*args: str) -> subprocess.CompletedProcess:
     """``trailmatch users ...`` in this process (the verb's own parser and run)."""
     import argparse
@@ -32,7 +40,8 @@ def users(*args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
-def test_users_add_prints_the_token_once_and_stores_only_its_hash(tmp_path):
+def test_users_add_prints_the_token_once_and_stores_only_its_hash(store):
+    tmp_path = store
     r = users("add", "pc-1", "--role", "officer", "--force", "Hampshire", "--store",
               str(tmp_path))
     assert r.returncode == 0, r.stderr
@@ -56,12 +65,13 @@ def test_users_add_prints_the_token_once_and_stores_only_its_hash(tmp_path):
     (["add", "x", "--role", "officer"], "needs --force"),
     (["add", "x", "--role", "officer", "--force", "Narnia"], "unknown police force"),
 ])
-def test_users_add_refuses_bad_input(tmp_path, args, message):
-    r = users(*args, "--store", str(tmp_path))
+def test_users_add_refuses_bad_input(store, args, message):
+    r = users(*args, "--store", str(store))
     assert r.returncode == 2 and message in r.stderr
 
 
-def test_serve_answers_on_loopback_and_revoke_takes_effect(tmp_path):
+def test_serve_answers_on_loopback_and_revoke_takes_effect(store):
+    tmp_path = store
     token = users("add", "boss", "--role", "processing", "--store", str(tmp_path)).stdout.strip()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

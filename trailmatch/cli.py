@@ -79,8 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     from trailmatch.allocator import tune_allocator
 
     tune_allocator()  # big arrays freed by one step are reused by the next (allocator.py)
+    from trailmatch.store import StoreNotFound
+
     try:
         return int(args.run(args) or 0)
+    except StoreNotFound as e:  # every verb but ingest opens an existing store
+        print(f"trailmatch {args.verb}: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("trailmatch: interrupted", file=sys.stderr)
         return 130

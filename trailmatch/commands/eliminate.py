@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     activations = None
     if args.store is not None:
         from trailmatch.store import Store
-        store = Store(args.store)
+        store = Store.existing(args.store)
         if prepared.n:
             margin = int(round(args.lookback * 3600e9)) + rules.max_gap_ns
             lo, hi = int(prepared.w0.min()) - margin, int(prepared.w1.max()) + margin

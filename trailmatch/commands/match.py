@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     from trailmatch.trails import prepare_crimes
 
     rules = rules_from_args(args)
+    if args.store is not None:
+        from trailmatch.store import Store
+        Store.existing(args.store)
     started = time.perf_counter()
     progress = Progress(total=len(args.crimes) + (len(args.positions or []) or 1) + 2)
 

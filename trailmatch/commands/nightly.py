@@ -56,10 +56,7 @@ def open_inputs(args: argparse.Namespace, verb: str):
     from trailmatch.store import Store
 
     rules = rules_from_args(args)
-    stored_crs = Store(args.store).crs()
-    if stored_crs is None:
-        raise SystemExit(f"trailmatch {verb}: {args.store}: not a trail store (no positions "
-                         "ingested); run `trailmatch ingest positions FILE --store DIR` first")
+    stored_crs = Store.existing(args.store).crs()
     if stored_crs != rules.crs:
         raise SystemExit(f"trailmatch {verb}: the store holds x/y in {stored_crs}, not "
                          f"{rules.crs}: give --crs {stored_crs}")

@@ -39,10 +39,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"trailmatch purge: --before {args.before!r} is not a date YYYY-MM-DD",
               file=sys.stderr)
         return 2
-    store = Store(args.store)
-    if not store.root.is_dir():
-        print(f"trailmatch purge: {store.root}: no such store", file=sys.stderr)
-        return 1
+    store = Store.existing(args.store)
     report = store.purge(before)
     print(f"purge before {before}: {len(report.subjects)} subject(s) with licence ended, "
           f"{report.total_deleted} fix(es) deleted from {len(report.fixes_deleted)} day "

@@ -48,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"trailmatch users add: unknown police force {args.force!r} (known: "
                       f"{', '.join(sorted(known))})", file=sys.stderr)
                 return 2
+    if not args.db:  # the hit store is the store's file: never create one in a misspelt folder
+        from trailmatch.store import Store
+        Store.existing(args.store)
     engine = open_store(args.store, args.db)
     try:
         if args.users_verb == "add":

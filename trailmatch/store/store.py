@@ -121,12 +121,31 @@ class Store:
 
     @classmethod
     def existing(cls, path: str | os.PathLike) -> Store:
-        """The store at ``path``, or ``StoreNotFound`` naming the path when nothing was ever
-        ingested there."""
+        """The store at ``path``, or ``StoreNotFound`` naming the path when there is no such
+        directory or nothing was ever ingested there (every verb but ``ingest``, which creates
+        stores, opens its store this way, so a misspelt path creates nothing)."""
         store = cls(path)
+        if not store.root.exists():
+            raise StoreNotFound(f"{path}: no such store directory")
+        if not store.root.is_dir():
+            raise StoreNotFound(f"{path}: not a store directory (it is a file)")
         if not store.layout.meta.exists():
             raise StoreNotFound(f"{path}: not a trail store (no positions ingested); run "
-                                "`trailmatch ingest positions FILE --store DIR` first")
+                                "trailmatch ingest positions FILE --store DIR first")
+        try:
+            store.crs()
+        except (OSError, ValueError, KeyError) as e:
+            raise StoreNotFound(f"{path}: not a trail store (unreadable "
+                                f"{store.layout.meta.name}: {e})") from None
+        return store
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, crs: str) -> Store:
+        """An empty store at ``path`` holding x/y in ``crs`` (ingest creates one on its
+        first file; this is for setting one up before any data arrives)."""
+        store = cls(path)
+        store.root.mkdir(parents=True, exist_ok=True)
+        store._ensure_meta(crs)
         return store
 
     # --- metadata
