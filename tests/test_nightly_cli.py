@@ -8,7 +8,6 @@ import time
 from contextlib import redirect_stderr, redirect_stdout
 
 import pandas as pd
-import pytest
 
 from trailmatch.cli import main
 from trailmatch.hitstore import open_store
