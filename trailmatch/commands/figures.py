@@ -3,7 +3,7 @@
 Writes figures.csv (one row per police force × cohort, the month's figures; columns in
 docs/figures.md) and figures.html (a trend chart and table per measure over the last 12
 months, printable, no network). --publish applies disclosure control (small counts withheld
-as ``[c]``, with the cells that would give them away); --force keeps one force's rows.
+as "[c]", with the cells that would give them away); --force keeps one force's rows.
 """
 
 from __future__ import annotations
