@@ -1,12 +1,25 @@
-"""``trailmatch eliminate`` end to end: positions files and a trail store, the CSV it writes."""
+"""``trailmatch eliminate`` end to end: positions files and a trail store; the per-crime summary
+and evidence it writes by default, and the per-pair table of ``--all-pairs`` (CSV or Parquet,
+written a block of crimes at a time)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
+from trailmatch import Rules
 from trailmatch.cli import main
-from trailmatch.eliminate import COVERAGE_COLUMNS
+from trailmatch.coverage import EVIDENCE_COLUMNS, SUMMARY_COLUMNS
+from trailmatch.eliminate import (
+    COVERAGE_COLUMNS,
+    eliminate_prepared,
+    write_all_pairs,
+    write_coverage_csv,
+)
+from trailmatch.index.segments import trail_path
+from trailmatch.ingest.crime_batch import read_crime_batch
+from trailmatch.ingest.positions import read_positions
+from trailmatch.trails import prepare_crimes, prepare_trail
 
 
 def _read(path) -> pd.DataFrame:
@@ -24,7 +37,7 @@ def test_eliminate_positions_files(sample_dir, tmp_path, capsys):
     out = tmp_path / "coverage.csv"
     code = main(["eliminate", "--positions", str(sample_dir / "positions.csv"),
                  "--crimes", str(sample_dir / "crimes.csv"), "--out", str(out),
-                 "--no-precision", "--max-speed-kmh", "180"])
+                 "--no-precision", "--max-speed-kmh", "180", "--all-pairs"])
     assert code == 0
     cov = _read(out)
     assert list(cov.columns) == COVERAGE_COLUMNS
@@ -39,7 +52,7 @@ def test_eliminate_positions_files(sample_dir, tmp_path, capsys):
     slow = tmp_path / "slow.csv"
     assert main(["eliminate", "--positions", str(sample_dir / "positions.csv"),
                  "--crimes", str(sample_dir / "crimes.csv"), "--out", str(slow),
-                 "--no-precision", "--max-speed-kmh", "7.2"]) == 0
+                 "--no-precision", "--max-speed-kmh", "7.2", "--all-pairs"]) == 0
     slow_cov = _read(slow)
     assert (slow_cov.status == "excluded").sum() > (cov.status == "excluded").sum()
     assert not ((cov.status == "excluded") & (slow_cov.status != "excluded")).any()
@@ -53,7 +66,7 @@ def test_eliminate_with_subjects_file(sample_dir, tmp_path):
     out = tmp_path / "coverage.csv"
     assert main(["eliminate", "--positions", str(sample_dir / "positions.csv"),
                  "--crimes", str(sample_dir / "crimes.csv"), "--out", str(out),
-                 "--no-precision", "--subjects", str(subjects)]) == 0
+                 "--no-precision", "--subjects", str(subjects), "--all-pairs"]) == 0
     cov = _read(out)
     mine = cov[cov.subject == "07013"]
     assert (mine.status != "not_monitored").all()
@@ -68,7 +81,7 @@ def test_eliminate_from_store(sample_dir, tmp_path):
                  "--store", str(store)]) == 0
     out = tmp_path / "coverage.csv"
     assert main(["eliminate", "--store", str(store), "--crimes", str(sample_dir / "crimes.csv"),
-                 "--out", str(out), "--no-precision", "--lookback", "240"]) == 0
+                 "--out", str(out), "--no-precision", "--lookback", "240", "--all-pairs"]) == 0
     _agrees_with_expected(_read(out), sample_dir)
 
 
@@ -85,3 +98,78 @@ def test_unreadable_crimes_exit_1(sample_dir, tmp_path):
     assert main(["eliminate", "--positions", str(sample_dir / "positions.csv"),
                  "--crimes", str(tmp_path / "missing.csv"),
                  "--out", str(tmp_path / "c.csv")]) == 1
+
+
+def test_default_answer_is_per_crime(sample_dir, tmp_path, capsys):
+    """The default: a summary row per crime and evidence rows, whose counts are the per-pair
+    table's; the evidence rows are that table's cannot_exclude rows (and partly monitored
+    ones), with the distances of the fixes around the worst gap."""
+    common = ["eliminate", "--positions", str(sample_dir / "positions.csv"), "--crimes",
+              str(sample_dir / "crimes.csv"), "--no-precision"]
+    out = tmp_path / "coverage.csv"
+    assert main([*common, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "89 hit" in err and "1413 cannot_exclude" in err and "evidence rows" in err
+    summary = _read(out)
+    evidence = _read(tmp_path / "coverage-evidence.csv")
+    assert list(summary.columns) == SUMMARY_COLUMNS
+    assert list(evidence.columns) == EVIDENCE_COLUMNS
+    assert len(summary) == 400 and "excluded" not in set(evidence["status"])
+    pairs_path = tmp_path / "pairs.csv"
+    assert main([*common, "--out", str(pairs_path), "--all-pairs"]) == 0
+    pairs = _read(pairs_path)
+    for status in ("hit", "excluded", "cannot_exclude", "not_monitored"):
+        per_crime = pairs[pairs.status == status].groupby("crime_reference").size()
+        assert (summary.set_index("crime_reference")[status]
+                == per_crime.reindex(summary["crime_reference"], fill_value=0)).all(), status
+    ce = pairs[pairs.status == "cannot_exclude"]
+    got = evidence[evidence.status == "cannot_exclude"]
+    cols = ["crime_reference", "subject", "fixes_in_window", "gaps", "worst_gap_from",
+            "worst_gap_to", "min_speed_needed_mps"]
+    pd.testing.assert_frame_equal(got[cols].reset_index(drop=True),
+                                  ce[cols].reset_index(drop=True))
+    assert (got.distance_before_m.notna() | got.distance_after_m.notna()).all()
+    # --evidence puts the evidence elsewhere; Parquet by the name
+    other = tmp_path / "elsewhere.parquet"
+    assert main([*common, "--out", str(tmp_path / "s.parquet"), "--evidence", str(other)]) == 0
+    back = pd.read_parquet(other)
+    assert list(back.columns) == EVIDENCE_COLUMNS and len(back) == len(evidence)
+    assert pd.read_parquet(tmp_path / "s.parquet")["hit"].sum() == 89
+
+
+def test_all_pairs_in_blocks_is_the_whole_table(sample_dir, tmp_path):
+    """Written a few crimes at a time (one crime a block, 60 crimes of 5 subjects, all at once),
+    the per-pair table is byte for byte the one written from the whole frame; Parquet holds the
+    same rows."""
+    fixes = read_positions(sample_dir / "positions.csv").fixes
+    crimes = read_crime_batch(sample_dir / "crimes.csv").crimes
+    rules = Rules(count_precision=False)
+    trail = prepare_trail(fixes)
+    path = trail_path(trail, rules.max_gap_s, rules.count_precision)
+    prepared = prepare_crimes(crimes)
+    whole = eliminate_prepared(trail, path, prepared, rules)
+    write_coverage_csv(whole, tmp_path / "whole.csv")
+    for rows in (1, 300, 10**9):
+        got = write_all_pairs(trail, path, prepared, rules, tmp_path / f"b{rows}.csv",
+                              chunk_rows=rows)
+        assert (tmp_path / f"b{rows}.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+        assert got["subjects"] == 5 and sum(got[s] for s in ("hit", "excluded",
+                                                                "cannot_exclude",
+                                                                "not_monitored")) == 2000
+    write_all_pairs(trail, path, prepared, rules, tmp_path / "p.parquet", chunk_rows=300)
+    back = pd.read_parquet(tmp_path / "p.parquet")
+    assert list(back.columns) == COVERAGE_COLUMNS and len(back) == 2000
+    assert (back["status"].to_numpy() == whole["status"].astype(str).to_numpy()).all()
+    assert back["worst_gap_from"].equals(whole["worst_gap_from"])
+
+
+@pytest.mark.parametrize("extra", [["--scheduler", "local:2"],
+                                   ["--all-pairs", "--evidence", "e.csv"],
+                                   ["--evidence", "SAME"]])
+def test_option_mixes_refused(sample_dir, tmp_path, extra, capsys):
+    out = tmp_path / "c.csv"
+    extra = [str(out) if x == "SAME" else x for x in extra]
+    assert main(["eliminate", "--positions", str(sample_dir / "positions.csv"),
+                 "--crimes", str(sample_dir / "crimes.csv"), "--out", str(out), *extra]) == 2
+    assert not out.exists()
+    assert "trailmatch eliminate: " in capsys.readouterr().err

@@ -338,7 +338,7 @@ def test_cli_same_csv_with_local_cluster(tmp_path, capsys):
                         "07013,D07013,2025-01-19T00:00:00Z,\n"
                         "07012,D07012,2025-01-20T06:00:00Z,2025-01-24T00:00:00Z\n")
     common = ["eliminate", "--positions", str(DATA / "positions.csv"), "--subjects",
-              str(subjects), "--crimes", str(DATA / "crimes.csv")]
+              str(subjects), "--crimes", str(DATA / "crimes.csv"), "--all-pairs"]
     plain, dask = tmp_path / "plain.csv", tmp_path / "dask.csv"
     assert main([*common, "--out", str(plain)]) == 0
     assert main([*common, "--out", str(dask), "--scheduler", "local:2"]) == 0
@@ -356,7 +356,7 @@ def test_cli_from_store_same_csv_on_a_running_cluster(client, tmp_path, capsys):
     assert main(["ingest", "positions", str(DATA / "positions.csv"), "--store", str(store)]) == 0
     assert main(["ingest", "subjects", str(subjects), "--store", str(store)]) == 0
     common = ["eliminate", "--store", str(store), "--crimes", str(DATA / "crimes.csv"),
-              "--lookback", "30"]
+              "--lookback", "30", "--all-pairs"]
     plain, dask = tmp_path / "plain.csv", tmp_path / "dask.csv"
     assert main([*common, "--out", str(plain)]) == 0
     assert main([*common, "--out", str(dask), "--scheduler", client.scheduler.address]) == 0

@@ -386,3 +386,73 @@ def write_coverage_csv(coverage: pd.DataFrame, path) -> None:
         step = 1_000_000
         for k in range(0, max(len(coverage), 1), step):
             coverage_for_csv(coverage.iloc[k:k + step]).to_csv(f, index=False, header=k == 0)
+
+
+ALL_PAIRS_CHUNK_ROWS = 4_000_000  # (crime, subject) rows held at once by ``write_all_pairs``
+
+
+def _crime_subset(crimes: Crimes, rows: np.ndarray) -> Crimes:
+    return Crimes(crimes.frame.iloc[rows].reset_index(drop=True), crimes.x[rows],
+                  crimes.y[rows], crimes.w0[rows], crimes.w1[rows])
+
+
+def _arrow_chunk(frame: pd.DataFrame):
+    """A chunk of the per-pair table as Arrow with one schema for every chunk: text columns
+    as plain strings (each chunk's categories differ), times as UTC timestamps."""
+    import pyarrow as pa
+
+    columns = {c: pa.array(frame[c].astype(str).to_numpy(dtype=object), pa.string())
+               for c in ("crime_reference", "police_force", "subject", "status")}
+    for c in ("fixes_in_window", "gaps"):
+        columns[c] = pa.array(frame[c].to_numpy(), pa.int32())
+    for c in ("covered_fraction", "min_speed_needed_mps"):
+        columns[c] = pa.array(frame[c].to_numpy(), pa.float64())
+    for c in ("worst_gap_from", "worst_gap_to"):
+        columns[c] = pa.array(frame[c], pa.timestamp("ns", tz="UTC"))
+    return pa.table({c: columns[c] for c in COVERAGE_COLUMNS})
+
+
+def write_all_pairs(trail: Trail, index: SegmentIndex | TrailPath, crimes: Crimes, rules: Rules,
+                    path, *, activations: pd.DataFrame | None = None,
+                    chunk_rows: int = ALL_PAIRS_CHUNK_ROWS) -> dict[str, int]:
+    """The per-pair table (``COVERAGE_COLUMNS``, as ``eliminate_prepared`` returns it) written
+    to ``path`` a block of crimes at a time, so memory holds ``chunk_rows`` rows, not crimes ×
+    subjects: CSV (as ``write_coverage_csv``), or Parquet when the name ends ``.parquet``.
+    Written atomically. Returns the status counts and ``subjects``."""
+    from trailmatch.atomic import atomic_open
+
+    if index.max_gap_ns != rules.max_gap_ns:
+        raise ValueError("the index was built with another max gap than the rules ask for")
+    check_activations(activations)
+    names = subject_universe(trail.subjects, activations)
+    monitoring = trail_monitoring(trail, names, activations)
+    order = crime_order(crimes.frame) if crimes.n else np.zeros(0, dtype=np.int64)
+    step = max(1, chunk_rows // max(names.size, 1))
+    counts = dict.fromkeys(STATUSES, 0)
+    parquet = str(path).lower().endswith(".parquet")
+    with atomic_open(path, "wb" if parquet else "w") as f:
+        writer = None
+        blocks = range(0, crimes.n, step) if names.size else range(0)
+        for r0 in blocks:
+            sub = _crime_subset(crimes, order[r0:r0 + step])
+            cols = coverage_columns(trail, index, sub, rules, names, monitoring)
+            frame = coverage_frame(sub.frame, names, cols)
+            for code, n in enumerate(np.bincount(cols.status, minlength=len(STATUSES))):
+                counts[STATUSES[code]] += int(n)
+            if parquet:
+                import pyarrow.parquet as pq
+
+                table = _arrow_chunk(frame)
+                writer = writer or pq.ParquetWriter(f, table.schema)
+                writer.write_table(table)
+            else:
+                coverage_for_csv(frame).to_csv(f, index=False, header=r0 == 0)
+        if parquet:
+            import pyarrow.parquet as pq
+
+            if writer is None:
+                writer = pq.ParquetWriter(f, _arrow_chunk(empty_coverage()).schema)
+            writer.close()
+        elif not crimes.n or not names.size:
+            empty_coverage().to_csv(f, index=False)
+    return {**counts, "subjects": int(names.size)}

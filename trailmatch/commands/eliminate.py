@@ -1,5 +1,6 @@
-"""``trailmatch eliminate``: for every crime and subject, hit / excluded / cannot_exclude /
-not_monitored, with the evidence (see ``trailmatch/eliminate.py``)."""
+"""``trailmatch eliminate``: per crime, how many subjects were there, provably were not, or
+cannot be excluded, with the evidence for those that cannot (``trailmatch/coverage.py``);
+``--all-pairs``: the full table, one row per (crime, subject) (``trailmatch/eliminate.py``)."""
 
 from __future__ import annotations
 
@@ -20,19 +21,39 @@ from trailmatch.commands.inputs import (
 from trailmatch.commands.options import add_rules_args, rules_from_args
 from trailmatch.scale.cluster import add_scheduler_arg
 
+STATUS_ORDER = ("hit", "excluded", "cannot_exclude", "not_monitored")
+
+
+def evidence_path(out: Path) -> Path:
+    """Where the evidence table goes by default: beside the summary, ``NAME-evidence.EXT``."""
+    return out.with_name(f"{out.stem}-evidence{out.suffix}")
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eliminate", help="coverage: who was there, who provably was not, and who is unknown",
-        description="For every crime and every subject, decide 'hit', 'excluded' (could not "
-                    "have been in the vicinity at --max-speed through any gap in its trail), "
-                    "'cannot_exclude' (with the worst gap and the speed it needs) or "
-                    "'not_monitored' (with the monitored fraction of the window), and write "
-                    "one CSV row per pair (times ISO 8601 UTC).")
+        description="For every crime, count the subjects that were in the vicinity ('hit'), "
+                    "could not have been there at --max-speed-kmh through any gap in their "
+                    "trail ('excluded'), could have been ('cannot_exclude') or were not "
+                    "monitored through the window ('not_monitored'); write one summary row per "
+                    "crime to --out and one evidence row per subject that cannot be excluded "
+                    "(its worst gap, the fixes around it and their distances, the speed "
+                    "needed) or was monitored for part of the window to --evidence. Excluded "
+                    "subjects are counted, not listed (trailmatch explain says why one is). "
+                    "--all-pairs writes instead one row per (crime, subject). CSV, or Parquet "
+                    "when the file name ends .parquet; times ISO 8601 UTC.")
     add_input_args(p, store_help="trail store directory; its subjects file gives the "
                                  "activation periods")
     p.add_argument("--out", type=out_file, required=True, metavar="COVERAGE.csv",
-                   help="where to write the coverage CSV")
+                   help="where to write the per-crime summary (with --all-pairs: the per-pair "
+                        "table)")
+    p.add_argument("--evidence", type=out_file, metavar="EVIDENCE.csv",
+                   help="where to write the evidence rows (default: beside --out, "
+                        "NAME-evidence.csv)")
+    p.add_argument("--all-pairs", action="store_true",
+                   help="write one row per (crime, subject) instead, for analysts: status, "
+                        "fixes and gaps in the window, monitored share, worst gap (written a "
+                        "block of crimes at a time)")
     p.add_argument("--subjects", type=Path, metavar="FILE",
                    help="with --positions: a subjects file whose device activation periods say "
                         "when each subject was monitored (default: from its first to its last "
@@ -47,19 +68,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     from trailmatch.commands.options import KMH
-    from trailmatch.eliminate import (
-        activations_from_subjects,
-        eliminate_prepared,
-        write_coverage_csv,
-    )
-    from trailmatch.index.segments import trail_path
-    from trailmatch.trails import prepare_crimes, prepare_trail
+    from trailmatch.eliminate import activations_from_subjects
+    from trailmatch.trails import prepare_crimes
 
     rules = rules_from_args(args)
     if args.subjects is not None and args.store is not None:
         print("trailmatch eliminate: --subjects goes with --positions (the store has its own)",
+              file=sys.stderr)
+        return 2
+    if args.scheduler and not args.all_pairs:
+        print("trailmatch eliminate: --scheduler computes the per-pair table: add --all-pairs",
+              file=sys.stderr)
+        return 2
+    if args.all_pairs and args.evidence is not None:
+        print("trailmatch eliminate: --evidence goes with the per-crime answer, not --all-pairs",
+              file=sys.stderr)
+        return 2
+    evidence_out = args.evidence or evidence_path(args.out)
+    if not args.all_pairs and evidence_out.resolve() == args.out.resolve():
+        print(f"trailmatch eliminate: --evidence {evidence_out} is the --out file",
               file=sys.stderr)
         return 2
     started = time.perf_counter()
@@ -105,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
             all_rejects.append(got.rejects)
             activations = activations_from_subjects(got.subjects)
 
+    scope = ""
     if args.scheduler:
+        from trailmatch.eliminate import write_coverage_csv
         from trailmatch.scale.cluster import client_from_arg
         from trailmatch.scale.coverage import eliminate_distributed
         from trailmatch.scale.run import RunStats
@@ -113,25 +143,45 @@ def run(args: argparse.Namespace) -> int:
         stats = RunStats()
         with client_from_arg(args.scheduler) as client:
             if fixes is None:
-                coverage = eliminate_distributed(str(args.store), crimes, rules, client,
-                                                  activations=activations, start_ns=lo,
-                                                  end_ns=hi, stats=stats)
+                table = eliminate_distributed(str(args.store), crimes, rules, client,
+                                              activations=activations, start_ns=lo,
+                                              end_ns=hi, stats=stats)
             else:
-                coverage = eliminate_distributed(fixes, crimes, rules, client,
-                                                  activations=activations, stats=stats)
+                table = eliminate_distributed(fixes, crimes, rules, client,
+                                              activations=activations, stats=stats)
         scope = f", {stats.partitions} day partitions on Dask"
+        write_coverage_csv(table, args.out)
+        status = table["status"].value_counts()
+        counts = {s: int(status.get(s, 0)) for s in STATUS_ORDER}
+        n_subjects = int(table["subject"].nunique())
+        wrote = str(args.out)
     else:
+        from trailmatch.index.segments import trail_path
+        from trailmatch.trails import prepare_trail
+
         trail = prepare_trail(fixes)
         path = trail_path(trail, rules.max_gap_s, rules.count_precision)
-        coverage = eliminate_prepared(trail, path, prepared, rules, activations=activations)
-        scope = ""
-    write_coverage_csv(coverage, args.out)
+        if args.all_pairs:
+            from trailmatch.eliminate import write_all_pairs
+
+            got = write_all_pairs(trail, path, prepared, rules, args.out,
+                                  activations=activations)
+            counts = {s: got[s] for s in STATUS_ORDER}
+            n_subjects = got["subjects"]
+            wrote = str(args.out)
+        else:
+            from trailmatch.coverage import coverage_prepared, write_coverage
+
+            result = coverage_prepared(trail, path, prepared, rules, activations=activations)
+            write_coverage(result, args.out, evidence_out)
+            counts = result.totals()
+            n_subjects = int(result.summary["subjects"].max()) if len(result.summary) else 0
+            scope = f", {len(result.evidence)} evidence rows"
+            wrote = f"{args.out}, {evidence_out}"
     report_rejects("eliminate", all_rejects, args.rejects)
-    counts = coverage["status"].value_counts()
     seconds = time.perf_counter() - started
-    print(f"trailmatch eliminate: {prepared.n} crimes x {coverage['subject'].nunique()} "
-          f"subjects{scope}: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in
-                                   ("hit", "excluded", "cannot_exclude", "not_monitored"))
-          + f" (v_max {rules.max_speed_mps * KMH:g} km/h), {seconds:.2f} s -> {args.out}",
+    print(f"trailmatch eliminate: {prepared.n} crimes x {n_subjects} subjects{scope}: "
+          + ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER)
+          + f" (v_max {rules.max_speed_mps * KMH:g} km/h), {seconds:.2f} s -> {wrote}",
           file=sys.stderr)
     return 0
