@@ -174,3 +174,33 @@ def test_a_categorical_whose_codes_follow_the_rows_keeps_its_categories():
     trail = prepare_trail(frame)
     assert trail.subjects.tolist() == ["a", "b", "c"]
     assert trail.starts.tolist() == [0, 2, 2, 3]
+
+
+def test_nightly_reads_stretches_as_one_categorical_trail():
+    """Two stretches of the store's categorical fixes (different categories) load as one
+    trail with the fixes of both, without a string per fix."""
+    from trailmatch.nightly import FrameTrails, LoadedTrails
+
+    def fixes(names, minutes):
+        rows = [(n, T0 + pd.Timedelta(minutes=m), float(m), 0.0) for n in names for m in minutes]
+        return pd.DataFrame(rows, columns=["subject", "time", "x", "y"])
+
+    class TwoReads(FrameTrails):  # as the store reads: the stretch's own categories
+        def read(self, start, end):
+            got = super().read(start, end)
+            return got.assign(subject=pd.Categorical(got["subject"].astype(str)))
+
+    early, late = fixes(["20", "3"], range(0, 10)), fixes(["3", "100"], range(600, 610))
+    whole = pd.concat([early, late], ignore_index=True)
+    crimes = pd.DataFrame({"crime_reference": ["A", "B"], "police_force": "Kent",
+                           "crime_type": "RB", "x": 0.0, "y": 0.0,
+                           "time_from": [T0 + pd.Timedelta(minutes=2),
+                                         T0 + pd.Timedelta(minutes=602)],
+                           "time_to": [T0 + pd.Timedelta(minutes=9),
+                                       T0 + pd.Timedelta(minutes=609)]})  # every fix
+    loaded = LoadedTrails.load(TwoReads(whole), crimes, Rules(max_gap_s=120))
+    assert loaded.trail.n_subjects == 3
+    got, want = trail_by_name(loaded.trail), trail_by_name(prepare_trail(whole))
+    assert got.keys() == want.keys()
+    for name in want:
+        assert np.array_equal(np.array(got[name]), np.array(want[name]), equal_nan=True)

@@ -251,6 +251,22 @@ def trail_spans(crimes: pd.DataFrame, rules: Rules) -> list[tuple[pd.Timestamp, 
     return [(pd.Timestamp(a, tz="UTC"), pd.Timestamp(b, tz="UTC")) for a, b in spans]
 
 
+def _concat_trails(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The stretches' fixes as one frame for ``prepare_trail``, subjects as they came: the
+    store's categoricals stay one categorical (no string per fix is made; prepare_trail
+    groups the rows by subject in O(n))."""
+    if len(parts) == 1:
+        return parts[0]
+    subjects = [p["subject"] for p in parts]
+    if all(isinstance(s.dtype, pd.CategoricalDtype) for s in subjects):
+        subject = pd.api.types.union_categoricals(subjects, ignore_order=True)
+    else:
+        subject = pd.concat([s.astype(str) for s in subjects], ignore_index=True)
+    frame = pd.concat([p.drop(columns="subject") for p in parts], ignore_index=True)
+    frame.insert(0, "subject", subject)
+    return frame
+
+
 @dataclass
 class LoadedTrails:
     trail: Trail
@@ -260,10 +276,9 @@ class LoadedTrails:
 
     @classmethod
     def load(cls, source: TrailSource, crimes: pd.DataFrame, rules: Rules) -> LoadedTrails:
-        parts = [source.read(a, b) for a, b in trail_spans(crimes, rules)]
-        parts = [p.assign(subject=p["subject"].astype(str)) for p in parts if len(p)]
+        parts = [p for p in (source.read(a, b) for a, b in trail_spans(crimes, rules)) if len(p)]
         if parts:
-            frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+            frame = _concat_trails(parts)
         else:
             frame = pd.DataFrame({"subject": pd.Series(dtype=str),
                                   "time": pd.Series(dtype="datetime64[ns, UTC]"),
