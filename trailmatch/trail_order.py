@@ -87,7 +87,7 @@ def _arrow_text_codes(chunked: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]
             continue
         _, off_buf, data_buf = chunk.buffers()
         offsets = np.frombuffer(off_buf, dtype=np.int64 if wide else np.int32)
-        offsets = offsets[chunk.offset:chunk.offset + m + 1].astype(np.int64)
+        offsets = offsets[chunk.offset:chunk.offset + m + 1].astype(np.int64, copy=False)
         data = (np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None
                 else np.zeros(0, np.uint8))
         head = np.flatnonzero(_text_heads(offsets, data)) + base
@@ -97,11 +97,15 @@ def _arrow_text_codes(chunked: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]
                 head = head[1:]
         heads.append(head)
         base += m
-    heads_at = (np.concatenate(heads) if heads else np.zeros(0, np.int64)).astype(np.int64)
+    heads_at = np.concatenate(heads) if heads else np.zeros(0, np.int64)
+    if heads_at.size > n // 4:  # rows not grouped: every row is hashed anyway
+        encoded = chunked.combine_chunks().dictionary_encode()
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=True)
+        return codes, np.asarray(encoded.dictionary.to_pylist(), dtype=object)
     encoded = chunked.take(pa.array(heads_at)).combine_chunks().dictionary_encode()
     head_codes = encoded.indices.to_numpy(zero_copy_only=False)
     names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-    codes = _expand_runs(heads_at, head_codes.astype(np.int32), n)
+    codes = _expand_runs(heads_at, head_codes.astype(np.int32, copy=False), n)
     return codes, names
 
 
