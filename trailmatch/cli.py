@@ -26,6 +26,7 @@ VERBS = [
     "figures",
     "outcomes",
     "demo",
+    "upgrade",
 ]
 
 
@@ -79,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     from trailmatch.allocator import tune_allocator
 
     tune_allocator()  # big arrays freed by one step are reused by the next (allocator.py)
-    from trailmatch.store import StoreNotFound
+    from trailmatch.store import StoreNeedsUpgrade, StoreNotFound
 
     try:
         return int(args.run(args) or 0)
-    except StoreNotFound as e:  # every verb but ingest opens an existing store
+    except (StoreNotFound, StoreNeedsUpgrade) as e:  # not a store / a store made before OSTN15
         print(f"trailmatch {args.verb}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

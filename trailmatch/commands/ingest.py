@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from trailmatch.ingest.rejects import CRIME_REJECT_COLUMNS, POSITION_REJECT_COLUMNS
     from trailmatch.ingest.subjects import SubjectsFormatError
     from trailmatch.store import Store
+    from trailmatch.store.transformation import check as check_transformation
 
     try:
         forces = load_forces(args.forces) if args.forces else None
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, KeyError) as e:
         print(f"trailmatch ingest: {args.store}: unreadable store.json ({e})", file=sys.stderr)
         return 1
+    check_transformation(store.layout)  # a store made before OSTN15: refused before reading
     failed = 0
     run_rejects = []
     for path in args.files:

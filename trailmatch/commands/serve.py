@@ -36,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from trailmatch.hitstore import open_store
     from trailmatch.store import Store
 
-    Store.existing(args.store)  # the trails the service shows: never an empty misspelt folder
+    # the trails the service shows: never an empty misspelt folder, nor a store made before
+    # OSTN15 (both refused with one line)
+    Store.existing(args.store)
     try:  # migrate (and check the database answers) once, before any worker starts
         open_store(args.store, args.db).dispose()
     except Exception as e:  # noqa: BLE001 - any database failure is reported the same way

@@ -53,6 +53,7 @@ from trailmatch.index.segments import BUILD_DEFAULTS, SegmentIndex, build_index
 from trailmatch.rules import Rules
 from trailmatch.store.layout import Layout, day_name, days_between
 from trailmatch.store.partitions import read_fixes
+from trailmatch.store.transformation import check as check_transformation
 from trailmatch.trails import Trail, prepare_trail
 from trailmatch.units import DAY_NS
 
@@ -404,6 +405,7 @@ def load_index_for_window(store_dir: Path, start_ns: int, end_ns: int, rules: Ru
     margin = rules.max_gap_ns if margin_ns is None else int(margin_ns)
     lo, hi = int(start_ns) - margin, int(end_ns) + margin
     layout = Layout(store_dir)
+    check_transformation(layout)  # never match on x/y another transformation made
     days = [day_name(d) for d in days_between(lo, hi)]
     if partitions is None:
         named = {d: layout.partition(date.fromisoformat(d)) for d in days}

@@ -46,6 +46,7 @@ from trailmatch.ingest.quality import (
     quality_flags,
 )
 from trailmatch.store.layout import Layout
+from trailmatch.store.transformation import check as check_transformation
 from trailmatch.units import DAY_NS
 
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -396,6 +397,7 @@ def read_fixes(layout: Layout, start, end, *, include_flagged: bool = False,
     left out (the activation filter, written once here). ``columns`` reads fewer of
     ``TRAIL_COLUMNS`` (``subject`` and ``time`` always come).
     """
+    check_transformation(layout)  # never match on x/y another transformation made
     s_ns, e_ns = utc_ns(start), utc_ns(end)
     first = (pd.Timestamp(s_ns, tz="UTC")).date()
     last = (pd.Timestamp(e_ns, tz="UTC")).date()

@@ -34,6 +34,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from trailmatch.atomic import atomic_write, atomic_write_parquet
+from trailmatch.crs import OSTN15
 from trailmatch.ingest.quality import DEFAULT_MAX_SPEED_KMH
 from trailmatch.store.day_index import load_index_for_window, on_day_written
 from trailmatch.store.layout import TEMPORARY_PATTERNS, Layout, day_from_number, day_name
@@ -48,6 +49,8 @@ from trailmatch.store.partitions import (
     utc_ns,
     write_day,
 )
+from trailmatch.store.transformation import KEY as TRANSFORMATION_KEY
+from trailmatch.store.transformation import check, recorded
 from trailmatch.units import DAY_NS
 
 FORMAT_VERSION = 1
@@ -162,11 +165,18 @@ class Store:
             return json.loads(self.meta_path.read_text())["crs"]
         return None
 
+    def transformation(self) -> str | None:
+        """How the store's x/y were placed from WGS84 (``transformation.recorded``)."""
+        return recorded(self.layout)
+
     def _ensure_meta(self, crs: str) -> None:
         stored = self.crs()
         if stored is None:
-            atomic_write(self.meta_path, json.dumps({"format": FORMAT_VERSION, "crs": crs}))
-        elif stored != crs:
+            atomic_write(self.meta_path, json.dumps({"format": FORMAT_VERSION, "crs": crs,
+                                                     TRANSFORMATION_KEY: OSTN15}))
+            return
+        check(self.layout)  # never add OSTN15 fixes to a store of Helmert ones
+        if stored != crs:
             raise ValueError(f"{self.root}: the store holds x/y in {stored}, not {crs}; "
                              "use the store's working CRS or a new store")
 
@@ -371,6 +381,7 @@ class Store:
         """Stored crimes: the latest version of each (default) or every version."""
         from trailmatch.ingest.crime_store import read_stored_crimes, stored_latest_crimes
 
+        check(self.layout)
         return stored_latest_crimes(self.root) if latest else read_stored_crimes(self.root)
 
     def ingest_crimes(self, path, *, crs: str = "EPSG:27700", forces=None,
