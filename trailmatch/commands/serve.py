@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from trailmatch.store import Store
 
     # the trails the service shows: never an empty misspelt folder, nor a store made before
-    # OSTN15 (both refused with one line)
-    Store.existing(args.store)
+    # OSTN15 (both refused with one line; purge and users still work on the latter)
+    Store.existing(args.store).check_transformation()
     try:  # migrate (and check the database answers) once, before any worker starts
         open_store(args.store, args.db).dispose()
     except Exception as e:  # noqa: BLE001 - any database failure is reported the same way

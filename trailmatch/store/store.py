@@ -169,6 +169,12 @@ class Store:
         """How the store's x/y were placed from WGS84 (``transformation.recorded``)."""
         return recorded(self.layout)
 
+    def check_transformation(self) -> Store:
+        """The store, or ``StoreNeedsUpgrade`` (naming ``trailmatch upgrade``) when its x/y
+        were placed before OSTN15."""
+        check(self.layout)
+        return self
+
     def _ensure_meta(self, crs: str) -> None:
         stored = self.crs()
         if stored is None:
