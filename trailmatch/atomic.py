@@ -22,6 +22,15 @@ def _umask() -> int:
     return mask
 
 
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Make the directory's entries (a rename, a removal) durable."""
+    dir_fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def publish(tmp: str | os.PathLike, path: Path) -> None:
     """Make a finished temporary file ``path``: ordinary permissions (mkstemp makes it
     private), fsync, ``os.replace``, fsync of the directory (so the rename survives a power
@@ -30,11 +39,7 @@ def publish(tmp: str | os.PathLike, path: Path) -> None:
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    dir_fd = os.open(Path(path).parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(Path(path).parent)
 
 
 @contextmanager

@@ -8,12 +8,11 @@ Crime batches: ``file, row, crime_reference, field, value, error``; positions:
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from trailmatch.atomic import publish
+from trailmatch.atomic import atomic_open
 
 CRIME_REJECT_COLUMNS = ["file", "row", "crime_reference", "field", "value", "error"]
 POSITION_REJECT_COLUMNS = ["file", "row", "subject", "field", "value", "error"]
@@ -63,14 +62,6 @@ def write_rejects(frames: pd.DataFrame | list[pd.DataFrame], path: str | os.Path
     out = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()).reindex(
         columns=columns)
     out = out.astype(object).where(out.notna(), "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            out.to_csv(f, index=False)
-        publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        out.to_csv(f, index=False)
     return path

@@ -19,8 +19,9 @@ size, time bucket and chunking), so indexes for different rules live side by sid
 time and the bytes of its tail (the Parquet footer, which holds every row group's offsets and
 statistics). A manifest whose fingerprint is not the partition's current one is stale.
 
-Atomic writes: a generation is written into a temporary directory, then renamed into place
-(``os.replace``); only then is the manifest (a small file) replaced. A reader follows the
+Atomic writes: a generation is written into a temporary directory (every array fsynced),
+then renamed into place (``os.replace``); only then is the manifest (a small file) replaced
+through ``trailmatch.atomic`` (fsync, rename, fsync of the directory). A reader follows the
 manifest, so it sees the old generation or the new one, never a half-written one. Old
 generations are removed after the switch; a reader that still has their arrays mapped keeps
 them (POSIX keeps unlinked files alive while mapped).
@@ -49,6 +50,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from trailmatch.atomic import atomic_write, fsync_dir
 from trailmatch.index.segments import BUILD_DEFAULTS, SegmentIndex, build_index
 from trailmatch.rules import Rules
 from trailmatch.store.layout import Layout, day_name, days_between
@@ -144,13 +146,18 @@ def save_index(directory: Path, trail: Trail, index: SegmentIndex, *, params: di
     try:
         for name, value in arrays.items():
             value = np.ascontiguousarray(value)
-            np.save(tmp / f"{name}.npy", value, allow_pickle=False)
+            with open(tmp / f"{name}.npy", "wb") as f:
+                np.save(f, value, allow_pickle=False)
+                f.flush()
+                os.fsync(f.fileno())  # durable before the manifest can point at them
             described[name] = {"dtype": value.dtype.str, "shape": list(value.shape)}
+        fsync_dir(tmp)
         if final.exists():
             shutil.rmtree(tmp)  # same partition and params already written: identical content
         else:
             try:
                 os.replace(tmp, final)
+                fsync_dir(directory)
             except OSError:  # a concurrent writer got there first with the same content
                 shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
@@ -169,10 +176,7 @@ def save_index(directory: Path, trail: Trail, index: SegmentIndex, *, params: di
         "arrays": described,
     }
     path = directory / f"manifest-{pkey}.json"
-    fd, tmp_manifest = tempfile.mkstemp(prefix=".manifest.", dir=directory)
-    with os.fdopen(fd, "w") as f:
-        json.dump(manifest, f, indent=1, sort_keys=True)
-    os.replace(tmp_manifest, path)
+    atomic_write(path, json.dumps(manifest, indent=1, sort_keys=True))
     _drop_old_generations(directory, pkey, keep=generation)
     return path
 

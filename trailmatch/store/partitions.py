@@ -21,8 +21,6 @@ fixes for this window": the ``Store`` (``trailmatch.store``) and the day indexes
 
 from __future__ import annotations
 
-import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -35,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from trailmatch.atomic import publish
+from trailmatch.atomic import fsync_dir, temporary_beside
 from trailmatch.ingest.quality import (
     COUNTED_FLAG_TEXTS,
     DEFAULT_MAX_SPEED_KMH,
@@ -79,14 +77,6 @@ CODED = pa.dictionary(pa.int32(), pa.string())
 
 # ----------------------------------------------------------------------------- files
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_day(layout: Layout, day: date, table: pa.Table) -> Path:
     """Replace the partition of ``day`` with ``table`` (already sorted by subject, time), or
     remove it when ``table`` is empty. Atomic: temp file, fsync, ``os.replace``, fsync dir.
@@ -99,11 +89,9 @@ def write_day(layout: Layout, day: date, table: pa.Table) -> Path:
     if table.num_rows == 0:
         if path.exists():
             path.unlink()
-            _fsync_dir(positions_dir)
+            fsync_dir(positions_dir)
         return path
-    fd, tmp = tempfile.mkstemp(prefix=f".{day.isoformat()}.", suffix=".tmp", dir=positions_dir)
-    os.close(fd)
-    try:
+    with temporary_beside(path) as tmp:
         # No Arrow schema in the file: every column then reads back as POSITION_SCHEMA (the
         # Parquet types say string, UTC nanoseconds, uint8) whether it was written from plain
         # or dictionary-encoded text.
@@ -111,11 +99,6 @@ def write_day(layout: Layout, day: date, table: pa.Table) -> Path:
                        compression="lz4", row_group_size=1 << 20,
                        use_dictionary=list(CODED_COLUMNS),
                        write_statistics=["time", "ingested_at", "subject"], store_schema=False)
-        publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 
