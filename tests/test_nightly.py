@@ -8,10 +8,10 @@ import shutil
 import pandas as pd
 import pytest
 
+from trailmatch.hits import HIT_COLUMNS
 from trailmatch.hitstore import open_store
 from trailmatch.hitstore import repository as repo
 from trailmatch.ingest.positions import read_positions
-from trailmatch.match import HIT_COLUMNS
 from trailmatch.nightly import FrameTrails, run_nightly
 from trailmatch.rematch import run_rematch
 from trailmatch.rules import Rules

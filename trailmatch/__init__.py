@@ -1,7 +1,8 @@
 """trailmatch: exact spatio-temporal matching of tag trails against reported crimes."""
 
 from trailmatch.allocator import tune_allocator
-from trailmatch.match import HIT_COLUMNS, match
+from trailmatch.hits import HIT_COLUMNS
+from trailmatch.match import match
 from trailmatch.rules import Rules
 
 __all__ = ["HIT_COLUMNS", "Rules", "match", "tune_allocator"]

@@ -1,4 +1,5 @@
-"""Hits out, generic crimes in: the plain file formats around ``match``."""
+"""Generic crimes in: crimes from a CSV/Parquet with named columns (the hits CSV is
+``trailmatch.hits``)."""
 
 from __future__ import annotations
 
@@ -7,32 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trailmatch.atomic import atomic_write
 from trailmatch.crs import OSGB36_GRID, WGS84, project_flagged
-from trailmatch.match import HIT_COLUMNS
-
-TIME_COLUMNS = ("closest_time", "first_in", "last_in")
-
-
-def iso_utc(values: pd.Series) -> pd.Series:
-    """ISO 8601, microseconds, explicit UTC offset: 2025-01-25T00:49:10.000000+00:00."""
-    s = pd.to_datetime(values, utc=True)
-    return s.dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00").where(s.notna(), "")
-
-
-def hits_for_csv(hits: pd.DataFrame) -> pd.DataFrame:
-    out = hits[HIT_COLUMNS].copy()
-    for c in TIME_COLUMNS:
-        out[c] = iso_utc(out[c])
-    out["min_distance_m"] = out["min_distance_m"].round(3)
-    out["duration_s"] = out["duration_s"].round(3)
-    return out
-
-
-def write_hits_csv(hits: pd.DataFrame, path: Path) -> None:
-    """The hits CSV: the columns of HIT_COLUMNS in that order, times ISO 8601 UTC, atomic."""
-    atomic_write(path, hits_for_csv(hits).to_csv(index=False))
-
 
 GENERIC_CRIME_COLUMNS = ("crime_reference", "police_force", "crime_type", "time_from", "time_to")
 
@@ -75,4 +51,4 @@ def read_generic_crimes(path: Path, crs: str = "EPSG:27700") -> pd.DataFrame:
     return out
 
 
-__all__ = ["WGS84", "hits_for_csv", "read_generic_crimes", "write_hits_csv"]
+__all__ = ["read_generic_crimes"]

@@ -6,6 +6,7 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
+from trailmatch.hits import HIT_COLUMNS
 from trailmatch.index.query import hit_fields, hit_pairs
 from trailmatch.index.segments import SegmentIndex, TrailPath, trail_path
 from trailmatch.index.sweep import sweep_hits, sweep_pairs
@@ -18,12 +19,6 @@ from trailmatch.trails import (
     prepare_trail,
     sources_text,
 )
-
-HIT_COLUMNS = [
-    "crime_reference", "police_force", "crime_type", "subject", "min_distance_m",
-    "closest_time", "first_in", "last_in", "duration_s", "fixes_in", "max_precision_m",
-    "sources",
-]
 
 
 def empty_hits() -> pd.DataFrame:

@@ -42,9 +42,10 @@ from sqlalchemy import Engine
 from trailmatch import __version__
 from trailmatch.atomic import atomic_write
 from trailmatch.crs import working_to_lonlat
+from trailmatch.hits import HIT_COLUMNS, hits_csv
 from trailmatch.hitstore import repository as repo
 from trailmatch.index.segments import build_index
-from trailmatch.match import HIT_COLUMNS, match_prepared
+from trailmatch.match import match_prepared
 from trailmatch.progress import progress
 from trailmatch.report.evidence import Evidence, path_evidence, trail_evidence
 from trailmatch.report.geojson import batch_geojson, dumps
@@ -356,16 +357,6 @@ def match_on_cluster(client, source, crimes: pd.DataFrame, rules: Rules) -> pd.D
     return found.assign(crime_id=ids.reindex(key).to_numpy())
 
 
-def hits_csv(hits: pd.DataFrame) -> str:
-    """The columns of ``trailmatch match`` (plus ``hit_id`` for the hit store and API)."""
-    out = hits.rename(columns={"id": "hit_id"})[[*HIT_COLUMNS, "hit_id"]].copy()
-    for col in ("closest_time", "first_in", "last_in"):  # as `trailmatch match` writes them
-        out[col] = pd.to_datetime(out[col], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-    for col in ("min_distance_m", "duration_s"):
-        out[col] = out[col].round(3)
-    return out.to_csv(index=False, lineterminator="\n")
-
-
 def write_batch_outputs(directory: Path, *, police_force: str, batch_id: str,
                         crimes: pd.DataFrame, hits: pd.DataFrame,
                         evidence: Callable[[dict, dict], Evidence], rules: Rules,
@@ -394,7 +385,10 @@ def write_batch_outputs(directory: Path, *, police_force: str, batch_id: str,
         "hits.geojson": directory / "hits.geojson",
         "report.html": directory / "report.html",
     }
-    atomic_write(paths["hits.csv"], hits_csv(hits.sort_values(["crime_reference", "subject"])))
+    # the columns of `trailmatch match`, plus hit_id for the hit store and API
+    atomic_write(paths["hits.csv"],
+                 hits_csv(hits.sort_values(["crime_reference", "subject"])
+                          .rename(columns={"id": "hit_id"}), extra=("hit_id",)))
     atomic_write(paths["hits.geojson"], dumps(batch_geojson(crime_rows, hits_by_crime, ev,
                                                             rules)))
     if coverage is not None:  # per crime: counts, and evidence where there is some

@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
 
     from trailmatch.commands.inputs import report_rejects
-    from trailmatch.io import write_hits_csv
+    from trailmatch.hits import write_hits_csv
     from trailmatch.match import match_prepared, match_streamed
     from trailmatch.progress import Progress
     from trailmatch.trails import prepare_crimes
