@@ -309,32 +309,40 @@ def crimes_by_force(work: Casework, month: Month) -> pd.DataFrame:
 
 # --- the table ----------------------------------------------------------------------------------
 
-def _quantile(values: pd.Series, q: float) -> float:
-    return float(np.quantile(values, q)) if len(values) else np.nan
+def _aggregate(per: pd.DataFrame, gaps: pd.DataFrame, review: pd.DataFrame,
+               keys: list[str]) -> pd.DataFrame:
+    """The figures of every group of ``keys`` (none: the whole), indexed by police force and
+    cohort (``all`` where a key is not grouped on)."""
+    def by(frame: pd.DataFrame):
+        frame = frame.assign(police_force_=frame["police_force"] if "police_force" in keys
+                             else ALL, cohort_=frame["cohort"] if "cohort" in keys else ALL)
+        return frame.groupby(["police_force_", "cohort_"], sort=False)
 
-
-def _group_rows(per: pd.DataFrame, gaps: pd.DataFrame, review: pd.DataFrame) -> dict:
-    """Figures of one group: its subjects (monitoring), its gaps, its hits (casework)."""
-    share = per["covered_ns"] / per["monitored_ns"]
-    row = {
-        "subjects_monitored": len(per),
-        "monitored_subject_days": round(float(per["monitored_ns"].sum()) / DAY_NS, 3),
-        "coverage_median": round(_quantile(share, 0.5), 4),
-        "coverage_p10": round(_quantile(share, 0.1), 4),
-        "gaps": int(per["gaps"].sum()),
-        "gap_median_min": round(_quantile(gaps["length_ns"], 0.5) / 60e9, 2),
-        "hits": len(review),
-        "decisions_ruled_in": int((review["decision"] == "ruled_in").sum()),
-        "decisions_ruled_out": int((review["decision"] == "ruled_out").sum()),
-        "decisions_further_enquiries": int((review["decision"] == "further_enquiries").sum()),
-        "hits_not_reviewed": int(review["decision"].isna().sum()),
-        "decision_hours_median": round(_quantile(review["decision_hours"].dropna(), 0.5), 2),
-        "decision_hours_p90": round(_quantile(review["decision_hours"].dropna(), 0.9), 2),
-        "outcomes_recorded": int(review["outcomes_recorded"].sum()),
-    }
-    for col in CASE_OUTCOME_COLUMNS:
-        row[col] = int(review[col].sum())
-    return row
+    share = per.assign(share=per["covered_ns"] / per["monitored_ns"])
+    p, g = by(share), by(gaps)
+    r = by(review.assign(
+        ruled_in=review["decision"] == "ruled_in", ruled_out=review["decision"] == "ruled_out",
+        further=review["decision"] == "further_enquiries",
+        not_reviewed=review["decision"].isna()))
+    out = pd.concat({
+        "subjects_monitored": p.size(),
+        "monitored_ns": p["monitored_ns"].sum(),
+        "coverage_median": p["share"].quantile(0.5),
+        "coverage_p10": p["share"].quantile(0.1),
+        "gaps": p["gaps"].sum(),
+        "gap_median_min": g["length_ns"].median() / 60e9,
+        "hits": r.size(),
+        "decisions_ruled_in": r["ruled_in"].sum(),
+        "decisions_ruled_out": r["ruled_out"].sum(),
+        "decisions_further_enquiries": r["further"].sum(),
+        "hits_not_reviewed": r["not_reviewed"].sum(),
+        "decision_hours_median": r["decision_hours"].quantile(0.5),
+        "decision_hours_p90": r["decision_hours"].quantile(0.9),
+        "outcomes_recorded": r["outcomes_recorded"].sum(),
+        **{col: r[col].sum() for col in CASE_OUTCOME_COLUMNS},
+    }, axis=1)
+    out.index.names = ["police_force", "cohort"]
+    return out
 
 
 def monthly_figures(store, engine, month: Month, rules: Rules | None = None) -> pd.DataFrame:
@@ -345,36 +353,34 @@ def monthly_figures(store, engine, month: Month, rules: Rules | None = None) -> 
 def figures_table(per: pd.DataFrame, gaps: pd.DataFrame, force_crimes: pd.DataFrame,
                   review: pd.DataFrame, month: Month) -> pd.DataFrame:
     """Assemble the rows from the per-subject monitoring, the gaps, the per-force crimes and
-    the per-hit review (each computed once; the groups are selections of them)."""
+    the per-hit review: every force × cohort, each force's ``all``, each cohort over all
+    forces and the grand total."""
     gaps = gaps.merge(per[["subject", "police_force", "cohort"]], on="subject", how="inner")
     forces = sorted(set(per["police_force"]) | set(review["police_force"])
                     | set(force_crimes.index))
     if not forces:
         return pd.DataFrame(columns=FIGURE_COLUMNS)
-    rows = []
-    for f in [*forces, ALL]:
-        fp = per if f == ALL else per[per["police_force"] == f]
-        fg = gaps if f == ALL else gaps[gaps["police_force"] == f]
-        fr = review if f == ALL else review[review["police_force"] == f]
-        fc = (force_crimes.sum() if f == ALL
-              else force_crimes.loc[f] if f in force_crimes.index else None)
-        for cohort in (*COHORTS, ALL):
-            sel = (fp, fg, fr) if cohort == ALL else (
-                fp[fp["cohort"] == cohort], fg[fg["cohort"] == cohort],
-                fr[fr["cohort"] == cohort])
-            row = {"police_force": f, "cohort": cohort, "month": month.label,
-                   **_group_rows(*sel)}
-            matched = int(fc["crimes_matched"]) if fc is not None else 0
-            if cohort == ALL:
-                for col in ("crimes_received", "crimes_rejected", "crimes_matched"):
-                    row[col] = int(fc[col]) if fc is not None else 0
-            row["hits_per_100_crimes"] = (round(100.0 * row["hits"] / matched, 2) if matched
-                                          else np.nan)
-            rows.append(row)
-    frame = pd.DataFrame(rows, columns=FIGURE_COLUMNS)
+    full = pd.MultiIndex.from_product([[*forces, ALL], [*COHORTS, ALL]],
+                                      names=["police_force", "cohort"])
+    table = pd.concat([_aggregate(per, gaps, review, keys) for keys in
+                       (["police_force", "cohort"], ["police_force"], ["cohort"], [])])
+    table = table.reindex(full)
+    counts = [c for c in COUNTS if c in table.columns] + ["monitored_ns"]
+    table[counts] = table[counts].fillna(0).astype(np.int64)
+    table["monitored_subject_days"] = (table["monitored_ns"] / DAY_NS).round(3)
+    for col, digits in (("coverage_median", 4), ("coverage_p10", 4), ("gap_median_min", 2),
+                        ("decision_hours_median", 2), ("decision_hours_p90", 2)):
+        table[col] = table[col].astype(float).round(digits)
+    table = table.reset_index()
+    crimes_of = force_crimes.reindex(forces, fill_value=0)
+    crimes_of.loc[ALL] = crimes_of.sum()
+    matched = table["police_force"].map(crimes_of["crimes_matched"]).astype(float)
+    table["hits_per_100_crimes"] = (100.0 * table["hits"] / matched.where(matched > 0)).round(2)
     for col in ("crimes_received", "crimes_rejected", "crimes_matched"):
-        frame[col] = frame[col].astype("Int64")
-    return frame
+        values = table["police_force"].map(crimes_of[col]).astype("Int64")
+        table[col] = values.where(table["cohort"] == ALL, pd.NA)
+    table["month"] = month.label
+    return table[FIGURE_COLUMNS]
 
 
 def figures_trend(store, engine, month: Month, rules: Rules | None = None,
