@@ -5,6 +5,7 @@ month's full table. The same bytes for the same figures (nothing in it says when
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 import pandas as pd
@@ -44,10 +45,12 @@ thead { display: table-header-group; }
 tr { break-inside: avoid; }
 .legend span { margin-right: 12px; white-space: nowrap; }
 .note { font-size: 12px; color: #333; }
+.full table { font-size: 10px; } .full th { vertical-align: bottom; }
 svg text { font: 10px system-ui, sans-serif; fill: #222; }
 @page { size: A4 portrait; margin: 14mm; }
-@media print { body { margin: 0; } .grid { display: block; } .measure { margin-bottom: 10px; }
-  .full { break-before: page; } }
+@page wide { size: A4 landscape; margin: 10mm; }
+@media print { body { margin: 0; } .grid { grid-template-columns: 1fr 1fr; gap: 8px; }
+  .full { break-before: page; page: wide; } .full table { font-size: 7.5px; } }
 """
 
 
@@ -71,30 +74,41 @@ def _cell(v) -> str:
     return escape(str(v))
 
 
+def _nice_top(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k at or above ``value`` (a round axis top)."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value)
+
+
+def _tick(value: float, unit: str) -> str:
+    text = f"{value:,.0f}" if value >= 100 or value == int(value) else f"{value:.2g}"
+    return f"{text}{unit}"
+
+
 def _chart(months: list[str], series: dict[str, list[float | None]], unit: str) -> str:
-    w, h, left, bottom, top = 400, 150, 44, 22, 8
+    w, h, left, right, bottom, top = 400, 150, 48, 22, 22, 8
     values = [v for vals in series.values() for v in vals if v is not None]
-    high = max(values) if values else 1.0
-    high = high * 1.1 if high > 0 else 1.0
-    step = (w - left - 8) / max(len(months) - 1, 1)
+    high = _nice_top(max(values) if values else 1.0)
+    step = (w - left - right) / max(len(months) - 1, 1)
 
     def xy(i: int, v: float) -> tuple[float, float]:
         return left + i * step, top + (h - top - bottom) * (1 - v / high)
 
     parts = [f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" '
              f'aria-label="trend over {len(months)} months">',
-             f'<line x1="{left}" y1="{h - bottom}" x2="{w - 4}" y2="{h - bottom}" '
+             f'<line x1="{left}" y1="{h - bottom}" x2="{w - right}" y2="{h - bottom}" '
              'stroke="#888"/>',
              f'<line x1="{left}" y1="{top}" x2="{left}" y2="{h - bottom}" stroke="#888"/>']
     for frac in (0.0, 0.5, 1.0):
-        value = high / 1.1 * frac if values else frac
-        _, y = xy(0, value)
+        _, y = xy(0, high * frac)
         parts.append(f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end">'
-                     f'{value:.3g}{escape(unit)}</text>')
+                     f'{escape(_tick(high * frac, unit))}</text>')
     for i, m in enumerate(months):
-        if i % 2 == len(months) % 2 or len(months) <= 6:
+        if len(months) <= 6 or i % 2 == (len(months) - 1) % 2:
             x, _ = xy(i, 0)
-            parts.append(f'<text x="{x:.1f}" y="{h - 6}" text-anchor="middle">{m[2:]}</text>')
+            parts.append(f'<text x="{x:.1f}" y="{h - 6}" text-anchor="middle">{m}</text>')
     for name, vals in series.items():
         colour, dash = STYLE[name]
         run: list[str] = []
@@ -150,7 +164,8 @@ def render_figures(trend: pd.DataFrame, month: str, *, scope: str, published: bo
                       f"<table><thead><tr><th>month</th>{head}</tr></thead>"
                       f"<tbody>{body}</tbody></table></section>")
     current = trend[(trend["month"] == month)]
-    head = "".join(f"<th>{escape(c)}</th>" for c in FIGURE_COLUMNS if c != "month")
+    head = "".join(f"<th>{escape(c).replace('_', '_<wbr>')}</th>" for c in FIGURE_COLUMNS
+                   if c != "month")
     body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for c, v in r.items()
                                     if c != "month") + "</tr>"
                    for _, r in current[FIGURE_COLUMNS].iterrows())
