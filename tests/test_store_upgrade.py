@@ -126,9 +126,9 @@ def test_upgrade_gives_what_a_fresh_ostn15_ingest_gives(legacy, fresh, capsys):
 
 
 def test_upgrade_stopped_half_way_is_finished_by_running_it_again(legacy, fresh, monkeypatch):
-    from trailmatch.store import transformation
+    from trailmatch.store import upgrade
 
-    real = transformation.reproject_day
+    real = upgrade.reproject_day
     calls = []
 
     def dies_on_third(table, crs):
@@ -137,12 +137,12 @@ def test_upgrade_stopped_half_way_is_finished_by_running_it_again(legacy, fresh,
             raise KeyboardInterrupt
         return real(table, crs)
 
-    monkeypatch.setattr(transformation, "reproject_day", dies_on_third)
+    monkeypatch.setattr(upgrade, "reproject_day", dies_on_third)
     with pytest.raises(KeyboardInterrupt):
-        transformation.upgrade(legacy)
+        upgrade.upgrade(legacy)
     assert Store(legacy).transformation() == "helmert"  # still refused
-    monkeypatch.setattr(transformation, "reproject_day", real)
-    transformation.upgrade(legacy)
+    monkeypatch.setattr(upgrade, "reproject_day", real)
+    upgrade.upgrade(legacy)
     for day in Store(fresh).days():
         assert pq.read_table(Store(legacy).day_path(day)).equals(
             pq.read_table(Store(fresh).day_path(day)))

@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from trailmatch.store.transformation import upgrade
+    from trailmatch.store.upgrade import upgrade
 
     root = Path(args.store)
     if not root.is_dir():
