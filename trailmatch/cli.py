@@ -23,6 +23,7 @@ VERBS = [
     "nightly",
     "rematch",
     "eliminate",
+    "explain",
     "figures",
     "outcomes",
     "demo",
