@@ -7,7 +7,7 @@ import datetime as dt
 
 from service.settings import ns
 from service.trails import TrailAccess, to_working
-from trailmatch.report.evidence import path_evidence
+from trailmatch.evidence import fixes_evidence
 from trailmatch.report.html import render_report
 from trailmatch.rules import Rules
 
@@ -16,13 +16,12 @@ def render_hit_report(row: dict, rules: Rules, trails: TrailAccess, requested_by
     gap = rules.max_gap_ns
     w0 = ns(row["time_from"]) - rules.buffer_before_ns
     w1 = ns(row["time_to"]) + rules.buffer_after_ns
-    # path_evidence takes the last fix before the window and the first after it: read a margin
-    # wide enough to hold them whenever they are joined to the path.
+    # the evidence's path: the fixes inside the window and the one either side within max gap
     fixes = trails.subject_fixes(row["subject"], w0 - gap, w1 + gap)
     cx, cy = to_working([row["crime_lon"]], [row["crime_lat"]], rules.crs)
     cx, cy = float(cx[0]), float(cy[0])
-    evidence = path_evidence(row["subject"], fixes.t, fixes.x, fixes.y, fixes.precision,
-                             fixes.source, cx, cy, w0, w1, row["closest_time"], rules)
+    evidence = fixes_evidence(row["subject"], fixes.t, fixes.x, fixes.y, fixes.precision,
+                              fixes.source, row, cx, cy, row["time_from"], row["time_to"], rules)
     crime = {
         "id": row["crime_id"], "crime_reference": row["crime_reference"],
         "police_force": row["police_force"], "crime_type": row["crime_type"],

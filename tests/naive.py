@@ -554,3 +554,66 @@ def naive_figures(fixes: list[tuple[str, int]], subjects: list[dict], crimes_row
             "outcomes_recorded": r["outcomes"],
         }
     return out
+
+
+# --- one hit's evidence (issue 20): path, visits, gaps --------------------------------------
+
+def naive_evidence(fixes: list[Fix], cx: float, cy: float, w0: int, w1: int, rules: Rules):
+    """The evidence of one (crime, subject) by brute force, from DESIGN.md and the evidence
+    model's definitions (trailmatch/evidence.py):
+
+    - ``path``: times (ns) of the fixes inside [w0, w1], plus the last one before and the first
+      after it when within max gap of the window;
+    - ``visits``: (entry s, exit s, dwell s, closest m, piece) per maximal stretch in the
+      vicinity: every piece's intervals (``segment_in_vicinity``: roots, then midpoint tests)
+      in time order, merged where one ends (within 1 µs) as the next begins; ``piece`` is the
+      (t0, t1) ns of the segment entered on, or (t, t) for an isolated fix;
+    - ``gaps``: (fix time before or None, after or None) for consecutive path fixes more than
+      max gap apart whose interval meets the window, and at each edge of the window when no
+      path fix lies at or beyond it (None: that fix is unknown);
+    - ``closest``: the closest approach distance (``naive_pair``'s).
+    Times in seconds are relative to w0."""
+    gap = rules.max_gap_ns
+    before = [f for f in fixes if w0 - gap <= f.t < w0]
+    inside = [f for f in fixes if w0 <= f.t <= w1]
+    after = [f for f in fixes if w1 < f.t <= w1 + gap]
+    path = before[-1:] + inside + after[:1]
+    gaps: list[tuple[int | None, int | None]] = []
+    if path and path[0].t > w0:
+        gaps.append((None, path[0].t))
+    for a, b in zip(path[:-1], path[1:], strict=False):
+        if b.t - a.t > gap and a.t < w1 and b.t > w0:
+            gaps.append((a.t, b.t))
+    if path and path[-1].t < w1:
+        gaps.append((path[-1].t, None))
+    for f in fixes:
+        f.t_s = (f.t - w0) / 1e9  # type: ignore[attr-defined]
+    wlen = (w1 - w0) / 1e9
+    pieces = []  # (start s, end s, closest m, piece key) in time order
+    for piece in _pieces(fixes, gap):
+        if piece[0] == "segment":
+            _, f0, f1 = piece
+            lo, hi = max(f0.t_s, 0.0), min(f1.t_s, wlen)
+            if lo > hi:
+                continue
+            for u, v in segment_in_vicinity(f0, f1, cx, cy, rules.radius_m, rules, lo, hi):
+                near = closest_on_segment(f0, f1, cx, cy, u, v)[0]
+                pieces.append((u, v, near, (f0.t, f1.t)))
+        else:
+            f = piece[1]
+            d = math.hypot(f.x - cx, f.y - cy)
+            if 0.0 <= f.t_s <= wlen and d <= rules.radius_m + _reach(f, rules):
+                pieces.append((f.t_s, f.t_s, d, (f.t, f.t)))
+    visits: list[list] = []
+    for u, v, near, key in pieces:
+        if visits and u - visits[-1][1] <= 1e-6 and visits[-1][5][1] == key[0] != key[1]:
+            last = visits[-1]
+            last[1] = v
+            last[2] += v - u
+            last[3] = min(last[3], near)
+            last[5] = key
+        else:
+            visits.append([u, v, v - u, near, key, key])
+    hit = naive_pair(fixes, cx, cy, w0, w1, rules)
+    return {"path": [f.t for f in path], "visits": [tuple(v[:5]) for v in visits], "gaps": gaps,
+            "closest": hit["min_distance_m"] if hit else None}

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trailmatch.report.evidence import path_evidence
+from trailmatch.evidence import fixes_evidence
 from trailmatch.report.geojson import batch_geojson, dumps, path_lines
 from trailmatch.report.html import STATEMENT, render_report
 from trailmatch.rules import Rules
@@ -46,10 +46,10 @@ def walk_past():
     return t, x, y, prec, src
 
 
-def evidence(closest_minute: float = 15.0):
+def evidence(rules: Rules = RULES, precision_scale: float = 1.0):
     t, x, y, prec, src = walk_past()
-    return path_evidence("S1", t, x, y, prec, src, CRIME["x"], CRIME["y"], ns(0), ns(20),
-                         T0 + pd.Timedelta(minutes=closest_minute), RULES)
+    return fixes_evidence("S1", t, x, y, prec * precision_scale, src, hit_row(), CRIME["x"],
+                          CRIME["y"], CRIME["time_from"], CRIME["time_to"], rules)
 
 
 def hit_row(**kw):
@@ -85,18 +85,20 @@ def test_path_evidence_window_gaps_and_vicinity():
     assert list(p["source"]) == ["GPS"] * 3 + ["WiFi"] + ["GPS"] * 6  # the fix of minute 3
 
 
-def test_closest_approach_is_interpolated_between_joined_fixes():
-    ev = evidence(closest_minute=15.5)  # halfway between x = 1000 and x = 1020
-    assert ev.closest_xy == pytest.approx((1010.0, 2030.0))
-    gap = evidence(closest_minute=10.0)  # inside the gap: no interpolation across it
-    assert gap.closest_xy == pytest.approx((780.0, 2030.0))
+def test_closest_approach_is_the_models_own():
+    # The evidence finds the closest approach itself (it no longer interpolates at the hit's
+    # closest_time): the fix of minute 15 at x = 1000, 30 m north of the crime.
+    ev = evidence()
+    assert ev.closest_xy == pytest.approx((1000.0, 2030.0))
+    assert ev.closest.distance_m == pytest.approx(30.0)
+    assert ev.closest.time == ns(15)
+    # the 11-minute gap meets the window; no fix within max gap is missing at either edge
+    assert [(g.before_seq, g.after_seq) for g in ev.gaps] == [(5, 6)]
 
 
 def test_precision_not_counted():
-    t, x, y, prec, src = walk_past()
     rules = Rules(radius_m=100, max_gap_s=300, count_precision=False)
-    ev = path_evidence("S1", t, x, y, prec * 100, src, 1000.0, 2000.0, ns(0), ns(20),
-                       T0 + pd.Timedelta(minutes=15), rules)
+    ev = evidence(rules, precision_scale=100)
     assert list(ev.fixes_in["seq"]) == [6, 7, 8, 9]
 
 
@@ -202,10 +204,10 @@ def test_report_renders_in_chromium(tmp_path):
 def test_evidence_agrees_with_the_engine_on_the_sample(sample_dir, rules):
     """What the report shows is what the engine counted: the fixes in the vicinity are exactly
     ``fixes_in`` of them, and the marked closest approach is ``min_distance_m`` away."""
+    from trailmatch.evidence import trail_evidence
     from trailmatch.ingest.crime_batch import read_crime_batch
     from trailmatch.ingest.positions import read_positions
     from trailmatch.match import match
-    from trailmatch.report.evidence import trail_evidence
     from trailmatch.trails import prepare_trail
 
     fixes = read_positions(sample_dir / "positions.csv").fixes
@@ -213,10 +215,27 @@ def test_evidence_agrees_with_the_engine_on_the_sample(sample_dir, rules):
     hits = match(fixes, crimes.reset_index(), rules)
     trail = prepare_trail(fixes)
     assert len(hits) > 50
-    for h in hits.to_dict("records"):
+    rows = hits.to_dict("records")
+    found = trail_evidence(trail, rows, [crimes.loc[h["crime_reference"]] for h in rows], rules)
+    for h, ev in zip(rows, found, strict=True):
         c = crimes.loc[h["crime_reference"]]
-        ev = trail_evidence(trail, h["subject"], c.x, c.y, c.time_from, c.time_to,
-                            h["closest_time"], rules)
         assert int(ev.arrays["in_vicinity"].sum()) == h["fixes_in"]
         d = float(np.hypot(ev.closest_xy[0] - c.x, ev.closest_xy[1] - c.y))
         assert d == pytest.approx(h["min_distance_m"], abs=0.01)
+
+
+def test_hit_section_shows_the_evidence_model_and_recorded_decisions():
+    ev = evidence()
+    html = report()
+    assert escape(ev.account) in html  # the visit account, as the model wrote it
+    assert html.count("<tr class='visit'>") == len(ev.visits) == 1
+    assert html.count("<tr class='gap'>") == len(ev.gaps) == 1
+    assert "1 gap(s) in the window" in html
+    assert "Decisions recorded so far" not in html  # a batch report: a line to write on
+    decided = [{"at": T0 + pd.Timedelta(days=1), "user_name": "pc-smith",
+                "outcome": "ruled_out", "rationale": "at <home> on CCTV"}]
+    per_hit = report(decisions={3: decided})
+    block = per_hit[per_hit.index("Decisions recorded so far"):]
+    assert "2025-01-23 08:00:00 UTC" in block and "pc-smith" in block
+    assert "ruled out" in block and "at &lt;home&gt; on CCTV" in block
+    assert "None recorded yet." in report(decisions={})

@@ -42,12 +42,12 @@ from sqlalchemy import Engine
 from trailmatch import __version__
 from trailmatch.atomic import atomic_write
 from trailmatch.crs import working_to_lonlat
+from trailmatch.evidence import HitEvidence, trail_evidence
 from trailmatch.hits import HIT_COLUMNS, hits_csv
 from trailmatch.hitstore import repository as repo
 from trailmatch.index.segments import build_index
 from trailmatch.match import match_prepared
 from trailmatch.progress import progress
-from trailmatch.report.evidence import Evidence, path_evidence, trail_evidence
 from trailmatch.report.geojson import batch_geojson, dumps
 from trailmatch.report.html import render_report
 from trailmatch.rules import Rules
@@ -331,15 +331,10 @@ class LoadedTrails:
         inside = (k >= 0) & (w1[np.maximum(k, 0)] >= t)
         return int(np.unique(self.trail.subject[inside]).size)
 
-    def evidence(self, crime: dict, hit: dict, rules: Rules) -> Evidence:
-        if hit["subject"] not in self.codes:  # fixes since purged or flagged: show no path
-            empty = np.zeros(0)
-            return path_evidence(hit["subject"], empty.astype(np.int64), empty, empty, empty,
-                                 empty.astype(np.uint8), crime["x"], crime["y"], 0, 0,
-                                 hit["closest_time"], rules)
-        return trail_evidence(self.trail, hit["subject"], crime["x"], crime["y"],
-                              crime["time_from"], crime["time_to"], hit["closest_time"], rules,
-                              codes=self.codes)
+    def evidence(self, crimes: list[dict], hits: list[dict], rules: Rules) -> list[HitEvidence]:
+        """The evidence of each hit (``crimes[k]`` is ``hits[k]``'s crime), all at once. A
+        subject whose fixes are gone (purged or flagged since) gets an empty path."""
+        return trail_evidence(self.trail, hits, crimes, rules, codes=self.codes)
 
 
 # --- outputs -----------------------------------------------------------------------------------
@@ -359,7 +354,8 @@ def match_on_cluster(client, source, crimes: pd.DataFrame, rules: Rules) -> pd.D
 
 def write_batch_outputs(directory: Path, *, police_force: str, batch_id: str,
                         crimes: pd.DataFrame, hits: pd.DataFrame,
-                        evidence: Callable[[dict, dict], Evidence], rules: Rules,
+                        evidence: Callable[[list[dict], list[dict], Rules], list[HitEvidence]],
+                        rules: Rules,
                         meta: list[tuple[str, str]], rejects: pd.DataFrame | None = None,
                         extra_sections: Sequence[str] = (),
                         coverage=None) -> dict[str, Path]:
@@ -367,7 +363,8 @@ def write_batch_outputs(directory: Path, *, police_force: str, batch_id: str,
 
     ``crimes``: the batch's current crime versions (``id`` and the ``crimes`` columns, x/y in
     ``rules.crs``); ``hits``: their current hits (``repository.hits_for_crime_ids``);
-    ``evidence(crime, hit)``: the path evidence of one hit; ``coverage``: the batch's
+    ``evidence(crimes, hits, rules)``: the evidence of the hits (``trailmatch.evidence``: what
+    the report and the map data both show, computed once); ``coverage``: the batch's
     ``trailmatch.coverage.Coverage`` (None: no coverage files, no coverage section). The single
     place that decides what a batch's output holds: extend it here so every caller gets the
     same files.
@@ -378,8 +375,9 @@ def write_batch_outputs(directory: Path, *, police_force: str, batch_id: str,
     for hit in hits.to_dict("records"):
         hits_by_crime[int(hit["crime_id"])].append(hit)
     by_id = {int(c["id"]): c for c in crime_rows}
-    ev = {(cid, h["subject"]): evidence(by_id[cid], h, rules)
-          for cid, hs in hits_by_crime.items() for h in hs}
+    keys = [(cid, h) for cid, hs in hits_by_crime.items() for h in hs]
+    found = evidence([by_id[cid] for cid, _ in keys], [h for _, h in keys], rules)
+    ev = {(cid, h["subject"]): e for (cid, h), e in zip(keys, found, strict=True)}
     paths = {
         "hits.csv": directory / "hits.csv",
         "hits.geojson": directory / "hits.geojson",

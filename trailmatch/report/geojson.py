@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from trailmatch.crs import working_to_lonlat
-from trailmatch.report.evidence import Evidence
+from trailmatch.evidence import HitEvidence
 from trailmatch.rules import Rules
 
 CIRCLE_VERTICES = 72
@@ -50,14 +50,11 @@ def vicinity_ring(x: float, y: float, radius_m: float, crs: str) -> list[list[fl
     return ring + [ring[0]]
 
 
-def path_lines(evidence: Evidence) -> list[list[list[float]]]:
-    """The path split at coverage gaps: one coordinate list per run of joined fixes."""
-    a = evidence.arrays
-    coords = np.round(np.column_stack([a["lon"], a["lat"]]), 7).tolist()
-    breaks = np.flatnonzero(~a["joined_to_previous"])
-    bounds = [*breaks.tolist(), len(coords)]
-    # A lone fix is a point, not a line: keep it out of the MultiLineString.
-    return [coords[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b - a >= 2]
+def path_lines(evidence: HitEvidence) -> list[list[list[float]]]:
+    """The path split at coverage gaps: one coordinate list per run of joined fixes (the
+    model's, ``HitEvidence.path_lines``, to 7 decimals)."""
+    return [[[round(lon, 7), round(lat, 7)] for lon, lat in line]
+            for line in evidence.path_lines()]
 
 
 def crime_features(crime: dict, rules: Rules) -> list[dict]:
@@ -80,7 +77,7 @@ def crime_features(crime: dict, rules: Rules) -> list[dict]:
     ]
 
 
-def hit_features(crime: dict, hit: dict, evidence: Evidence) -> list[dict]:
+def hit_features(crime: dict, hit: dict, evidence: HitEvidence) -> list[dict]:
     ref = crime["crime_reference"]
     subject = evidence.subject
     base = {"crime_reference": ref, "subject": subject}
@@ -91,7 +88,9 @@ def hit_features(crime: dict, hit: dict, evidence: Evidence) -> list[dict]:
                        "min_distance_m": _num(hit["min_distance_m"]),
                        "first_in": _iso(hit["first_in"]), "last_in": _iso(hit["last_in"]),
                        "duration_s": _num(hit["duration_s"]), "fixes_in": int(hit["fixes_in"]),
-                       "fixes": evidence.n},
+                       "fixes": evidence.n, "visits": len(evidence.visits),
+                       "gaps": len(evidence.gaps), "account": evidence.account,
+                       "precision_note": evidence.precision_note},
     }]
     f = evidence.fixes_in_arrays
     times = np.datetime_as_string(f["time"].view("datetime64[ns]"), unit="us")
@@ -106,13 +105,14 @@ def hit_features(crime: dict, hit: dict, evidence: Evidence) -> list[dict]:
                            "source": str(f["source"][i]),
                            "distance_m": _num(f["distance_m"][i], 2)},
         })
-    feats.append({
-        "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": _pos(*evidence.closest_lonlat)},
-        "properties": {"kind": "closest_approach", **base,
-                       "time": _iso(evidence.closest_time),
-                       "distance_m": _num(hit["min_distance_m"])},
-    })
+    if evidence.closest is not None:
+        feats.append({
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": _pos(*evidence.closest_lonlat)},
+            "properties": {"kind": "closest_approach", **base,
+                           "time": _iso(pd.Timestamp(evidence.closest.time, tz="UTC")),
+                           "distance_m": _num(evidence.closest.distance_m)},
+        })
     return feats
 
 

@@ -16,7 +16,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from trailmatch.report.evidence import Evidence
+from trailmatch.evidence import HitEvidence, clock, duration_text
 from trailmatch.report.svgmap import extent_detail, extent_overview, legend_html, svg_map
 from trailmatch.rules import Rules
 
@@ -58,6 +58,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .fig .v { font-size: 11pt; font-weight: bold; }
 .nohits { columns: 3; font-size: 9pt; }
 .decision { margin-top: 2mm; font-size: 9.5pt; }
+.account { font-size: 10.5pt; margin: 2mm 0; }
+.precision { font-size: 9.5pt; }
 .decision span { display: inline-block; border-bottom: 1px solid #666; min-width: 50mm; }
 footer { margin-top: 8mm; font-size: 8.5pt; color: #444; border-top: 1px solid #999;
          padding-top: 2mm; }
@@ -129,7 +131,7 @@ def _figure(key: str, value: str) -> str:
     return f'<div class="fig"><div class="k">{escape(key)}</div><div class="v">{value}</div></div>'
 
 
-def fixes_table(ev: Evidence) -> str:
+def fixes_table(ev: HitEvidence) -> str:
     f = ev.fixes_in_arrays
     if not f["seq"].size:
         return ("<p><em>No fix lies in the vicinity itself: the subject's path between two "
@@ -151,7 +153,75 @@ def fixes_table(ev: Evidence) -> str:
     return f'<table class="fixes">{head}{"".join(rows)}</table>'
 
 
-def hit_section(crime: dict, hit: dict, ev: Evidence, rules: Rules, map_id: str) -> str:
+def _clock_tenths(ns: int, day_ns: int) -> str:
+    return f"{clock(ns, day_ns)[:8]}.{(int(ns) % 10**9) // 10**8}{clock(ns, day_ns)[8:]}"
+
+
+def _motion_cell(m) -> str:
+    return "-" if m is None else escape(m.text())
+
+
+def visits_table(ev: HitEvidence) -> str:
+    """One row per visit into the vicinity (the model's, trailmatch.evidence)."""
+    if not ev.visits:
+        return ""
+    head = ("<tr><th class='num'>Visit</th><th>Entered (UTC)</th><th>Left (UTC)</th>"
+            "<th class='num'>Dwell</th><th class='num'>Closest</th><th>At</th>"
+            "<th>Approach</th><th>Departure</th></tr>")
+    rows = []
+    for v in ev.visits:
+        near = fmt_num(v.closest_m, 1, " m")
+        if not v.within_radius:
+            near += f" (+{v.closest_precision_m:.0f} m precision)"
+        rows.append(
+            f"<tr class='visit'><td class='num'>{v.number}</td>"
+            f"<td>{_clock_tenths(v.entry, ev.w0)} ({escape(v.entry_kind)})</td>"
+            f"<td>{_clock_tenths(v.exit, ev.w0)} ({escape(v.exit_kind)})</td>"
+            f"<td class='num'>{escape(duration_text(v.dwell_s))}</td>"
+            f"<td class='num'>{near}</td><td>{_clock_tenths(v.closest_time, ev.w0)}</td>"
+            f"<td>{_motion_cell(v.approach)}</td><td>{_motion_cell(v.departure)}</td></tr>")
+    return f'<h3>Visits into the vicinity</h3><table class="visits">{head}{"".join(rows)}</table>'
+
+
+def gaps_table(ev: HitEvidence) -> str:
+    """One row per gap that meets the window: not monitored between its fixes."""
+    if not ev.gaps:
+        return ""
+    head = ("<tr><th>No fix from</th><th>to</th><th class='num'>Fixes either side</th>"
+            "<th class='num'>In the window</th></tr>")
+    rows = []
+    for g in ev.gaps:
+        start = clock(g.before, ev.w0) if g.before is not None else \
+            f"before the window (none within {ev.rules.max_gap_s:g} s)"
+        end = clock(g.after, ev.w0) if g.after is not None else \
+            f"after the window (none within {ev.rules.max_gap_s:g} s)"
+        fixes = f"#{g.before_seq or '-'} / #{g.after_seq or '-'}"
+        rows.append(f"<tr class='gap'><td>{escape(start)}</td><td>{escape(end)}</td>"
+                    f"<td class='num'>{fixes}</td>"
+                    f"<td class='num'>{escape(duration_text(g.seconds_in_window))}</td></tr>")
+    return (f'<h3>Gaps in the window (not monitored)</h3><table class="gaps">{head}'
+            f'{"".join(rows)}</table>')
+
+
+def decisions_block(decisions: list[dict] | None) -> str:
+    """The decisions recorded so far (who, when, decision, rationale), oldest first, then a
+    line for the next one; ``None`` (a batch report): the line only."""
+    form = ('<p class="decision">Officer decision: ruled in / ruled out / further enquiries '
+            '&nbsp; Rationale: <span>&nbsp;</span> &nbsp; Name, date: <span>&nbsp;</span></p>')
+    if decisions is None:
+        return form
+    if not decisions:
+        return f"<h3>Decisions recorded so far</h3><p>None recorded yet.</p>{form}"
+    rows = "".join(
+        f"<tr class='recorded'><td>{fmt_time(d['at'])}</td><td>{escape(str(d['user_name']))}"
+        f"</td><td>{escape(str(d['outcome']).replace('_', ' '))}</td>"
+        f"<td>{escape(str(d['rationale']))}</td></tr>" for d in decisions)
+    return (f"<h3>Decisions recorded so far</h3><table class='decisions'><tr><th>When</th>"
+            f"<th>Who</th><th>Decision</th><th>Rationale</th></tr>{rows}</table>{form}")
+
+
+def hit_section(crime: dict, hit: dict, ev: HitEvidence, rules: Rules, map_id: str,
+                decisions: list[dict] | None = None) -> str:
     cx, cy = float(crime["x"]), float(crime["y"])
     r = rules.radius_m
     overview = svg_map(ev, cx, cy, r, extent_overview(ev, cx, cy, r), map_id=f"{map_id}o",
@@ -159,7 +229,6 @@ def hit_section(crime: dict, hit: dict, ev: Evidence, rules: Rules, map_id: str)
     detail = svg_map(ev, cx, cy, r, extent_detail(ev, cx, cy, r, float(hit["min_distance_m"])),
                      map_id=f"{map_id}d", title="Around the crime location", label_fixes=True,
                      width=320, height=290)
-    lon, lat = ev.closest_lonlat
     figures = "".join([
         _figure("Closest approach", fmt_num(hit["min_distance_m"], 1, " m")),
         _figure("At", fmt_time(hit["closest_time"])[11:]),
@@ -170,31 +239,43 @@ def hit_section(crime: dict, hit: dict, ev: Evidence, rules: Rules, map_id: str)
         _figure("Largest precision", fmt_num(hit.get("max_precision_m"), 0, " m")),
         _figure("Fix sources", escape(str(hit.get("sources") or "-"))),
     ])
-    in_window = int(ev.arrays["in_window"].sum())
-    gaps = int((~ev.arrays["joined_to_previous"][1:]).sum())
+    where = ""
+    if ev.closest is not None:
+        where = (f"Closest approach {ev.closest.distance_m:.1f} m on "
+                 f"{fmt_time(pd.Timestamp(ev.closest.time, tz='UTC'))} at "
+                 f"{ev.closest.lat:.6f}, "
+                 f"{ev.closest.lon:.6f}. ")
+    precision = ""
+    if ev.precision_note:
+        precision = (f'<p class="precision"><strong>In the vicinity only with precision '
+                     f'counted:</strong> {escape(ev.precision_note)}.</p>')
     hit_id = f" (hit {hit['id']})" if hit.get("id") is not None else ""
     return (
         f'<section class="hit"><h3>Subject {escape(str(ev.subject))}{escape(hit_id)}</h3>'
         f'<div class="figures">{figures}</div>'
-        f'<p class="meta">Closest approach on {fmt_time(hit["closest_time"])} at '
-        f'{lat:.6f}, {lon:.6f}. {in_window} fixes inside the window; {gaps} gap(s) '
-        f'longer than {rules.max_gap_s:g} s on the path shown.</p>'
+        f'<p class="account"><strong>Account:</strong> {escape(ev.account)}</p>{precision}'
+        f'<p class="meta">{where}Path shown: {ev.n} fixes, {ev.fixes_in_window} inside the '
+        f'window; {len(ev.gaps)} gap(s) in the window (fixes more than '
+        f'{rules.max_gap_s:g} s apart: not monitored).</p>'
+        f'{visits_table(ev)}{gaps_table(ev)}'
         f'<div class="maps">{overview}{detail}</div>'
         f'<div class="legend">{legend_html()}</div>'
         f'<h3>Fixes in the vicinity</h3>{fixes_table(ev)}'
-        f'<p class="decision">Officer decision: ruled in / ruled out / further enquiries '
-        f'&nbsp; Rationale: <span>&nbsp;</span> &nbsp; Name, date: <span>&nbsp;</span></p>'
+        f'{decisions_block(decisions)}'
         f"</section>"
     )
 
 
 def render_report(*, title: str, subtitle: str, crimes: list[dict], hits_by_crime: dict,
                   evidence: dict, rules: Rules, meta: list[tuple[str, str]],
-                  extra_sections: Iterable[str] = ()) -> str:
+                  extra_sections: Iterable[str] = (),
+                  decisions: dict | None = None) -> str:
     """The whole document. ``crimes``: crime dicts (id, crime_reference, police_force,
     crime_type, description, time_from, time_to, lat, lon, x, y, text, batch_id, version);
     ``hits_by_crime``: crime id -> hit dicts (nearest first); ``evidence``: (crime id,
-    subject) -> Evidence; ``meta``: (label, text) lines for the header."""
+    subject) -> HitEvidence; ``meta``: (label, text) lines for the header; ``decisions``:
+    hit id -> the decisions recorded on it so far (the per-hit report; a batch report has
+    none: it prints a line to write one on)."""
     with_hits = [c for c in crimes if hits_by_crime.get(c["id"])]
     without = [c for c in crimes if not hits_by_crime.get(c["id"])]
     n_hits = sum(len(hits_by_crime.get(c["id"], [])) for c in crimes)
@@ -224,8 +305,9 @@ def render_report(*, title: str, subtitle: str, crimes: list[dict], hits_by_crim
         parts.append(f"<section class='crime' id='crime-{c['id']}'>"
                      f"<h2>Crime {escape(str(c['crime_reference']))}</h2>{crime_details(c)}")
         for k, hit in enumerate(hits_by_crime[c["id"]]):
+            recorded = None if decisions is None else decisions.get(hit.get("id"), [])
             parts.append(hit_section(c, hit, evidence[(c["id"], hit["subject"])], rules,
-                                     f"c{c['id']}h{k}"))
+                                     f"c{c['id']}h{k}", recorded))
         parts.append("</section>")
     parts.extend(extra_sections)
     if without:

@@ -11,7 +11,7 @@ from html import escape
 
 import numpy as np
 
-from trailmatch.report.evidence import Evidence
+from trailmatch.evidence import HitEvidence
 
 COLORS = {
     "path": "#1f4e9c", "gap": "#8a8a8a", "fix": "#1f4e9c", "fix_in": "#d35400",
@@ -35,13 +35,13 @@ def _fmt_m(metres: float) -> str:
     return f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"
 
 
-def extent_overview(ev: Evidence, cx: float, cy: float, radius: float) -> tuple:
+def extent_overview(ev: HitEvidence, cx: float, cy: float, radius: float) -> tuple:
     xs = np.concatenate([ev.arrays["x"], [cx - radius, cx + radius]])
     ys = np.concatenate([ev.arrays["y"], [cy - radius, cy + radius]])
     return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
 
 
-def extent_detail(ev: Evidence, cx: float, cy: float, radius: float,
+def extent_detail(ev: HitEvidence, cx: float, cy: float, radius: float,
                   min_distance: float) -> tuple:
     near = ev.fixes_in_arrays["distance_m"]
     far = float(near.max()) if near.size else 0.0
@@ -49,7 +49,7 @@ def extent_detail(ev: Evidence, cx: float, cy: float, radius: float,
     return cx - half, cy - half, cx + half, cy + half
 
 
-def svg_map(ev: Evidence, cx: float, cy: float, radius: float, extent: tuple, *,
+def svg_map(ev: HitEvidence, cx: float, cy: float, radius: float, extent: tuple, *,
             title: str, width: int = 340, height: int = 300, label_fixes: bool = False,
             map_id: str = "m") -> str:
     """One map: grid, vicinity circle, path (gaps dotted), fixes with confidence circles, fixes
