@@ -135,7 +135,10 @@ def test_sources_by_code_or_name(tmp_path):
     lines = [line(position_lbs=v, position_gps_date=f"2025-01-23 10:5{i}:00")
              for i, v in enumerate(vals)]
     r = read_positions(write(tmp_path, *lines))
-    assert r.fixes["source"].tolist() == [1, 4, 5, 6, 6, 1, 0, 0]
+    # an unknown code is rejected now (it was kept as source 0): deliberate, issue 16
+    assert r.fixes["source"].tolist() == [1, 4, 5, 6, 6, 1]
+    assert r.rejects[["row", "value", "error"]].values.tolist() == [
+        [7, "9", "unknown_source"], [8, "", "unknown_source"]]
 
 
 def test_wrong_column_count_blank_lines_bom_and_bad_bytes(tmp_path):
@@ -146,8 +149,11 @@ def test_wrong_column_count_blank_lines_bom_and_bad_bytes(tmp_path):
     r = read_positions(p)
     assert r.rows_read == 4
     assert (2, "columns", "wrong_column_count") in errors_of(r)
-    assert r.fixes["row"].tolist() == [1, 3, 4]
-    assert r.fixes["subject"].iloc[2] == "\ufffd\ufffd"  # undecodable bytes kept visible
+    # undecodable bytes in the subject id: the record is rejected, the bytes shown as U+FFFD
+    # (they were stored as the subject "\ufffd\ufffd" before: deliberate change, issue 16)
+    assert r.fixes["row"].tolist() == [1, 3]
+    assert (4, "person_id", "invalid_encoding") in errors_of(r)
+    assert "\ufffd\ufffd" in r.rejects["value"].tolist()
 
 
 def test_not_a_positions_file(tmp_path, sample_dir):

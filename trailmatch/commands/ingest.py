@@ -68,7 +68,6 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trailmatch.commands.inputs import report_rejects, unusable
-    from trailmatch.ingest.crime_batch import N_COLUMNS
     from trailmatch.ingest.forces import load_forces
     from trailmatch.ingest.positions import PositionsFormatError
     from trailmatch.ingest.rejects import CRIME_REJECT_COLUMNS, POSITION_REJECT_COLUMNS
@@ -97,14 +96,8 @@ def run(args: argparse.Namespace) -> int:
                     path, crs=working_crs, mapping=args.mapping, timezone=args.timezone,
                     max_speed_kmh=args.max_speed_kmh)
             elif args.kind == "crimes":
-                counts, rejects, batch = store.ingest_crimes(
+                counts, rejects, _ = store.ingest_crimes(
                     path, crs=working_crs, forces=forces, max_window_h=args.max_window_h)
-                if batch.rows_read and (rejects["error"] == "wrong_column_count").sum() \
-                        == batch.rows_read:
-                    print(unusable(path, f"not a crime batch: no record has {N_COLUMNS} "
-                                         "fields"), file=sys.stderr)
-                    failed += 1
-                    continue
             else:
                 counts, rejects = store.ingest_subjects(path, forces=forces)
         except (OSError, PositionsFormatError, SubjectsFormatError, ValueError) as e:

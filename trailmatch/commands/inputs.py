@@ -114,7 +114,16 @@ def read_position_files(args: argparse.Namespace, crs: str,
             raise Unusable(path, e) from e
         parts.append(read.fixes)
         rejects.append(read.rejects)
-    return pd.concat(parts, ignore_index=True), rejects
+    fixes = pd.concat(parts, ignore_index=True)
+    # as the store flags them (trailmatch.ingest.quality): left out of matching
+    from trailmatch.ingest.plausible import plausible
+    ceiling = plausible().max_precision_m
+    absurd = (fixes["precision_m"] > ceiling).to_numpy()
+    if absurd.any():
+        print(f"{int(absurd.sum())} fix(es) with a precision above {ceiling:g} m "
+              "(implausible_precision) left out", file=sys.stderr)
+        fixes = fixes[~absurd].reset_index(drop=True)
+    return fixes, rejects
 
 
 def report_rejects(verb: str, frames: list, path: Path | None,

@@ -5,6 +5,10 @@ not records. Every rule of the format is checked on every record and each broken
 reject line ``file, row, crime_reference, field, value, error`` (``row`` is the 1-based record
 number). The good records of a batch are accepted whatever the bad ones do.
 
+A file with no 13-field record at all is not a batch (``NotACrimeBatch``, with a hint: the
+delimiter it seems to use, that it looks compressed or binary, or that its first row looks
+like a header); a gzip-compressed batch (``.csv.gz``) is read as the CSV inside it.
+
 The same force + crime reference sent again is a new *version* of that crime;
 ``latest_versions`` picks the one matching uses.
 """
@@ -12,6 +16,7 @@ The same force + crime reference sent again is a new *version* of that crime;
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import os
 import re
@@ -24,7 +29,8 @@ import pandas as pd
 
 from trailmatch.crs import OSGB36_GRID, WGS84, project_flagged
 from trailmatch.ingest.forces import load_forces
-from trailmatch.ingest.rejects import CRIME_REJECT_COLUMNS, reject_frame
+from trailmatch.ingest.plausible import Plausible, plausible, written_year_out_of_range
+from trailmatch.ingest.rejects import CRIME_REJECT_COLUMNS, printable, reject_frame
 
 N_COLUMNS = 13
 RAW_COLUMNS = [
@@ -60,6 +66,37 @@ CRIME_COLUMNS = [
     "batch_id", "crime_type_description", "crime_text", "datum", "easting", "northing",
     "latitude", "longitude", "row", "source_file",
 ]
+
+
+class NotACrimeBatch(ValueError):
+    """A file with no record of 13 fields: unusable as a whole (the message says why it
+    seems not to be a batch; the caller names the file)."""
+
+
+_COMPRESSED = {b"PK\x03\x04": "zip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz",
+               b"\x28\xb5\x2f\xfd": "zstd", b"\x1f\x8b": "gzip"}
+_HEADER_WORDS = ("force", "crime", "reference", "type", "date", "easting", "latitude")
+
+
+def _why_not_a_batch(raw: bytes, text: str) -> str:
+    """Why a file without one 13-field record is not a crime batch, as a hint to its sender."""
+    for magic, kind in _COMPRESSED.items():
+        if raw.startswith(magic):
+            return f"not a crime batch: the file looks {kind}-compressed; send the CSV itself"
+    if not text.strip():
+        return "not a crime batch: the file is empty (no records)"
+    if b"\x00" in raw[:65536] or text[:65536].count("\ufffd") > 8:
+        return "not a crime batch: the file looks binary, not CSV text"
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    for sep, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
+        if first.count(sep) == N_COLUMNS - 1:
+            return (f"not a crime batch: fields seem separated by {name}, not commas "
+                    f"(no record has {N_COLUMNS} comma-separated fields)")
+    words = first.lower()
+    if sum(w in words for w in _HEADER_WORDS) >= 2:
+        return (f"not a crime batch: the first row looks like a header (a batch has none) and "
+                f"no record has {N_COLUMNS} fields")
+    return f"not a crime batch: no record has {N_COLUMNS} fields"
 
 
 @dataclass
@@ -109,9 +146,11 @@ class _Errors:
         vals = values if np.ndim(values) else np.full(mask.size, values, dtype=object)
         self.parts.append(pd.DataFrame({
             "row": np.asarray(rows)[mask],
-            "crime_reference": np.asarray(refs, dtype=object)[mask],
+            "crime_reference": [printable(v) if isinstance(v, str) else v
+                                for v in np.asarray(refs, dtype=object)[mask]],
             "field": field,
-            "value": np.asarray(vals, dtype=object)[mask],
+            "value": [printable(v) if isinstance(v, str) else v
+                      for v in np.asarray(vals, dtype=object)[mask]],
             "error": error,
         }))
 
@@ -139,20 +178,33 @@ def read_crime_batch(path: str | os.PathLike, *, crs: str = "EPSG:27700",
     ``{force: code}`` used as the whole list, or a forces CSV added to the shipped list.
     Crimes get ``x``, ``y`` in ``crs`` (projected from the grid reference or from lat/lon,
     whichever pair the record gives) and UTC ``time_from`` / ``time_to``.
-    Raises ``OSError`` only when the file itself cannot be read.
+    Raises ``OSError`` when the file itself cannot be read and ``NotACrimeBatch`` when no
+    record has 13 fields.
     """
     path = Path(path)
     name = str(path)
     raw = path.read_bytes()
+    if raw.startswith(b"\x1f\x8b"):  # a .csv.gz export: the CSV inside it
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise NotACrimeBatch(f"a damaged gzip file ({e})") from None
     # Undecodable bytes become U+FFFD so the record they sit in is still reported, not lost.
     text = raw.decode("utf-8-sig", errors="replace")
-    return parse_crime_batch(text, source_file=name, crs=crs, forces=forces,
-                             max_window_h=max_window_h)
+    batch = parse_crime_batch(text, source_file=name, crs=crs, forces=forces,
+                              max_window_h=max_window_h)
+    if batch.rows_read == 0 or (batch.rejects["error"] == "wrong_column_count").sum() \
+            == batch.rows_read:
+        raise NotACrimeBatch(_why_not_a_batch(raw, text))
+    return batch
 
 
 def parse_crime_batch(text: str, *, source_file: str, crs: str = "EPSG:27700",
-                      forces=None, max_window_h: float = 12.0) -> CrimeBatch:
-    """``read_crime_batch`` on text already in memory (``source_file`` names it in rejects)."""
+                      forces=None, max_window_h: float = 12.0,
+                      lim: Plausible | None = None) -> CrimeBatch:
+    """``read_crime_batch`` on text already in memory (``source_file`` names it in rejects).
+    ``lim``: the plausible time range (default: the setting in force)."""
+    lim = lim or plausible()
     if text.startswith("\ufeff"):
         text = text[1:]
     force_codes = _resolve_forces(forces)
@@ -206,18 +258,26 @@ def parse_crime_batch(text: str, *, source_file: str, crs: str = "EPSG:27700",
                 & (parts["code"].str.upper() != want_code.str.upper()))
     add(mismatch, "batch_id", "batch_force_mismatch")
 
-    # crime reference
+    # crime reference: required, and text someone typed (no undecodable byte, no NUL)
     add(f["crime_reference"] == "", "crime_reference", "missing")
+    add(f["crime_reference"].str.contains("[\ufffd\x00]", regex=True), "crime_reference",
+        "invalid_encoding")
 
     # window: yyyyMMddHHmmss, UTC; to >= from; at most max_window_h long
     times = {}
     for field in ("date_from", "date_to"):
         s = f[field]
         ok_shape = s.str.match(_DATETIME)
-        t = pd.to_datetime(s.where(ok_shape), format="%Y%m%d%H%M%S", errors="coerce", utc=True)
+        # a year far outside the plausible range is not converted (9999 overflows the clock)
+        far = ok_shape & written_year_out_of_range(s.to_numpy(dtype=object), lim.years)
+        t = pd.to_datetime(s.where(ok_shape & ~far), format="%Y%m%d%H%M%S", errors="coerce",
+                           utc=True).astype("datetime64[ns, UTC]")
+        ns = t.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
+        outside = far | lim.time_out_of_range(ns, np.iinfo(np.int64).min)
         add(s == "", field, "missing")
-        add((s != "") & t.isna(), field, "invalid_format")
-        times[field] = t.astype("datetime64[ns, UTC]")
+        add((s != "") & t.isna() & ~outside, field, "invalid_format")
+        add(outside, field, "out_of_range")
+        times[field] = t.where(~outside)
     t0, t1 = times["date_from"], times["date_to"]
     both = t0.notna() & t1.notna()
     add(both & (t1 < t0), "date_to", "to_before_from")

@@ -12,19 +12,25 @@ exact number.
 A fix is rejected, with one reject line per problem (``file, row, subject, field, value,
 error``; ``field`` is the file's column name), for: missing subject or time (``missing``); a time
 that is not a date-time (``invalid_format``), a local time that happens twice or never
-(``ambiguous_local_time``, ``nonexistent_local_time``) unless a policy is configured; missing,
+(``ambiguous_local_time``, ``nonexistent_local_time``) unless a policy is configured; a time
+outside the plausible range (``out_of_range``, ``trailmatch.ingest.plausible``); a subject or
+device id with undecodable bytes or a NUL (``invalid_encoding``); a fix source that is not one
+of the known codes (``unknown_source``; blank too in a tag export, while a mapped file may
+leave it blank for "unknown", 0); missing,
 unparseable, non-finite or out-of-range coordinates (``missing``, ``invalid_format``,
 ``not_finite``, ``out_of_range``); an unparseable, non-finite or negative precision
 (``invalid_format``, ``not_finite``, ``negative``); a record with the wrong number of fields
-(``columns`` / ``wrong_column_count``). An unknown fix source is kept as 0 (unknown); an
-unreadable upload time or speed is kept as missing (they are informational).
+(``columns`` / ``wrong_column_count``). An unreadable upload time or speed is kept as missing
+(they are informational). Header names are matched after trimming spaces.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import os
+import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,7 +47,13 @@ import pyarrow.parquet as pq
 from trailmatch.crs import WGS84, project_flagged
 from trailmatch.ingest.mapping import TAG_EXPORT, TAG_EXPORT_SIGNATURE, Mapping, load_mapping
 from trailmatch.ingest.mapping import localize as localize_times
-from trailmatch.ingest.rejects import POSITION_REJECT_COLUMNS, empty_rejects, reject_frame
+from trailmatch.ingest.plausible import Plausible, plausible
+from trailmatch.ingest.rejects import (
+    POSITION_REJECT_COLUMNS,
+    empty_rejects,
+    printable,
+    reject_frame,
+)
 from trailmatch.trails import SOURCE_CODES
 
 NAT = np.iinfo(np.int64).min
@@ -188,33 +200,77 @@ class _Times:
     bad: np.ndarray
     ambiguous: np.ndarray
     nonexistent: np.ndarray
+    out_of_range: np.ndarray
 
 
-def _parse_times(arr: pa.Array, m: Mapping) -> _Times:
+_UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def _in_range(t: _Times, lim: Plausible) -> _Times:
+    """``t`` with the instants outside the plausible range moved to ``out_of_range``."""
+    far = lim.time_out_of_range(t.ns, NAT)
+    if not far.any():
+        return t
+    return _Times(np.where(far, NAT, t.ns), t.missing, t.bad & ~far, t.ambiguous,
+                  t.nonexistent, t.out_of_range | far)
+
+
+def _far_years(s: pa.Array, lim: Plausible) -> np.ndarray:
+    """Texts whose written year (the first four digits) is far outside the plausible range:
+    rejected before conversion, which would wrap a year past 2262 round the 64-bit
+    nanosecond clock (9999-12-31 became 1816-03-30) or overflow."""
+    lo, hi = lim.years
+    year = pc.cast(pc.if_else(pc.fill_null(pc.match_substring_regex(s, r"^\d{4}"), False),
+                              pc.utf8_slice_codeunits(s, 0, 4), pa.scalar(None, pa.string())),
+                   pa.int32())
+    far = pc.or_(pc.less(year, lo - 1), pc.greater(year, hi + 1))
+    return np.asarray(pc.fill_null(far, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _parse_times(arr: pa.Array, m: Mapping, lim: Plausible) -> _Times:
     if pa.types.is_dictionary(arr.type):
-        got, idx = _per_value(arr, lambda v: _parse_times(v, m))
+        got, idx = _per_value(arr, lambda v: _parse_times(v, m, lim))
         return _Times(got.ns[idx], got.missing[idx], got.bad[idx], got.ambiguous[idx],
-                      got.nonexistent[idx])
+                      got.nonexistent[idx], got.out_of_range[idx])
     n = len(arr)
     f = np.zeros(n, dtype=bool)
     policy = {"ambiguous": m.ambiguous, "nonexistent": m.nonexistent}
     if pa.types.is_timestamp(arr.type):
         null = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        ns = np.asarray(pc.cast(pc.cast(arr, pa.timestamp("ns", tz=arr.type.tz)), pa.int64())
-                        .fill_null(NAT).to_numpy(zero_copy_only=False), dtype=np.int64)
+        # in the column's own unit first: a year past 2262 does not fit in nanoseconds
+        per = _UNIT_NS[arr.type.unit]
+        raw = np.asarray(pc.cast(arr, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False),
+                         dtype=np.int64)
+        day = 86_400 * 10**9 // per  # a day of slack for a zone's offset
+        far = ~null & ((raw < lim.earliest_ns // per - day) | (raw > lim.latest_ns // per + day))
+        ns = np.where(null | far, NAT, np.where(far, 0, raw) * per)
         if arr.type.tz is not None:
-            return _Times(ns, null, f, f.copy(), f.copy())
+            return _in_range(_Times(ns, null, f, f.copy(), f.copy(), far), lim)
         utc, amb, gap = localize_times(ns, m.timezone, **policy)
-        return _Times(np.where(amb | gap, NAT, utc), null, f, amb, gap)
+        return _in_range(_Times(np.where(amb | gap, NAT, utc), null, f, amb, gap, far), lim)
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
         vals, null, _ = _parse_float(arr)
         if m.epoch_unit is None:
-            return _Times(np.full(n, NAT), null, ~null, f, f.copy())
+            return _Times(np.full(n, NAT), null, ~null, f, f.copy(), f.copy())
         scale = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0}[m.epoch_unit]
-        ok = np.isfinite(vals) & (np.abs(vals * scale) < 9.2e18)
-        ns = np.where(ok, np.round(np.where(ok, vals, 0) * scale), 0).astype(np.int64)
-        return _Times(np.where(ok, ns, NAT), null, ~ok & ~null, f, f.copy())
+        finite = np.isfinite(vals)
+        with np.errstate(invalid="ignore", over="ignore"):
+            fits = finite & (np.abs(vals * scale) < 9.2e18)
+        ns = np.where(fits, np.round(np.where(fits, vals, 0) * scale), 0).astype(np.int64)
+        return _in_range(_Times(np.where(fits, ns, NAT), null, ~finite & ~null, f, f.copy(),
+                                finite & ~fits), lim)
     s = _as_strings(arr)
+    null = np.asarray(s.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    far = _far_years(s, lim)
+    if far.any():
+        s = pc.if_else(pa.array(far), pa.scalar(None, s.type), s)
+    t = _parse_text_times(s, n, m, policy)
+    return _in_range(_Times(t.ns, null, t.bad & ~far, t.ambiguous, t.nonexistent, far), lim)
+
+
+def _parse_text_times(s: pa.Array, n: int, m: Mapping, policy: dict) -> _Times:
+    """Times written as text (``null``: none there, or already rejected)."""
+    f = np.zeros(n, dtype=bool)
     null = np.asarray(s.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     if m.time_format:
         parsed = pd.to_datetime(pd.Series(s.to_pylist(), dtype=object), format=m.time_format,
@@ -222,7 +278,7 @@ def _parse_times(arr: pa.Array, m: Mapping) -> _Times:
         if getattr(parsed.dt, "tz", None) is not None:
             ns = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(
                 dtype="datetime64[ns]").view(np.int64)
-            return _Times(ns, null, (ns == NAT) & ~null, f, f.copy())
+            return _Times(ns, null, (ns == NAT) & ~null, f, f.copy(), f.copy())
         naive = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64)
         offset = np.zeros(n, dtype=bool)
         offset_ns = np.full(n, NAT)
@@ -251,12 +307,13 @@ def _parse_times(arr: pa.Array, m: Mapping) -> _Times:
     gap &= ~offset
     ns = np.where(amb | gap, NAT, ns)
     bad = (ns == NAT) & ~null & ~amb & ~gap
-    return _Times(ns, null, bad, amb, gap)
+    return _Times(ns, null, bad, amb, gap, f)
 
 
 def _source_codes(arr: pa.Array) -> np.ndarray:
-    """Tag-store source codes (1 GPS, 4 RF, 5 LBS, 6 WiFi, 0 unknown), via the few distinct
-    values so a national file costs one dictionary encoding."""
+    """Tag-store source codes (1 GPS, 4 RF, 5 LBS, 6 WiFi; 0 for anything else, which the
+    reader rejects as ``unknown_source``), via the few distinct values so a national file
+    costs one dictionary encoding."""
     if pa.types.is_dictionary(arr.type):
         got, idx = _per_value(arr, _source_codes)
         return got[idx]
@@ -279,6 +336,18 @@ def _source_codes(arr: pa.Array) -> np.ndarray:
             lut[i] = int(num) if num in (1, 4, 5, 6) else 0
     idx = np.asarray(enc.indices.fill_null(len(words)).to_numpy(zero_copy_only=False))
     return lut[idx]
+
+
+def _bad_encoding(arr: pa.Array) -> np.ndarray:
+    """Text holding an undecodable byte (read as U+FFFD) or a NUL: an id that would be stored
+    as something nobody typed."""
+    if pa.types.is_dictionary(arr.type):
+        got, idx = _per_value(arr, _bad_encoding)
+        return got[idx]
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return np.zeros(len(arr), dtype=bool)
+    hit = pc.or_(pc.match_substring(arr, "\ufffd"), pc.match_substring(arr, "\x00"))
+    return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _project_lonlat(lon: np.ndarray, lat: np.ndarray, crs: str,
@@ -318,18 +387,21 @@ class _Rejects:
             return
         idx = np.flatnonzero(mask)
         take = pa.array(idx)
-        subj = (self.subject.take(take).to_pylist() if self.subject is not None
+        subj = ([None if s is None else printable(s)
+                 for s in self.subject.take(take).to_pylist()] if self.subject is not None
                 else [None] * idx.size)
         val = raw.take(take).to_pylist() if raw is not None else [None] * idx.size
         self.parts.append(pd.DataFrame({
             "file": self.file, "row": self.rows[idx], "subject": subj, "field": field,
-            "value": ["" if v is None else str(v) for v in val], "error": error}))
+            "value": ["" if v is None else printable(str(v)) for v in val], "error": error}))
 
 
 def _convert(cols: dict[str, pa.Array], rows: np.ndarray, m: Mapping, crs: str,
-             file: str, threads: int = 0) -> tuple[pa.Table, list[pd.DataFrame]]:
+             file: str, threads: int = 0,
+             lim: Plausible | None = None) -> tuple[pa.Table, list[pd.DataFrame]]:
     """One batch of raw columns -> (valid fixes, reject parts). ``threads``: for the
-    projection (``_project_lonlat``)."""
+    projection (``_project_lonlat``); ``lim``: the plausible values (default: in force)."""
+    lim = lim or plausible()
     n = rows.size
     name = m.columns
     subj_raw = cols["subject"]
@@ -340,13 +412,27 @@ def _convert(cols: dict[str, pa.Array], rows: np.ndarray, m: Mapping, crs: str,
     miss = np.asarray(subj.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     rej.add(miss, name["subject"], subj_raw, "missing")
     bad |= miss
+    for role in ("subject", "device"):
+        if role in cols:
+            garbled = _bad_encoding(cols[role])
+            rej.add(garbled, name[role], cols[role], "invalid_encoding")
+            bad |= garbled
 
-    t = _parse_times(cols["time"], m)
+    t = _parse_times(cols["time"], m, lim)
     for mask, err in ((t.missing, "missing"), (t.bad, "invalid_format"),
+                      (t.out_of_range, "out_of_range"),
                       (t.ambiguous, "ambiguous_local_time"),
                       (t.nonexistent, "nonexistent_local_time")):
         rej.add(mask, name["time"], cols["time"], err)
         bad |= mask
+
+    if "source" in cols:
+        src_all = _source_codes(cols["source"])
+        unknown = src_all == 0
+        if m.name != TAG_EXPORT.name:  # a mapped file may leave the source blank: unknown (0)
+            unknown &= ~_parse_float(cols["source"])[1]
+        rej.add(unknown, name["source"], cols["source"], "unknown_source")
+        bad |= unknown
 
     pair = ("x", "y") if m.uses_xy else ("lat", "lon")
     ranges = {"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)}
@@ -401,9 +487,10 @@ def _convert(cols: dict[str, pa.Array], rows: np.ndarray, m: Mapping, crs: str,
             return pa.nulls(k, pa.string())
         return _string_column(keep(_as_strings(cols[role])))
 
-    up = sel(_parse_times(cols["uploaded"], m).ns) if "uploaded" in cols else np.full(k, NAT)
+    up = sel(_parse_times(cols["uploaded"], m, lim).ns) if "uploaded" in cols \
+        else np.full(k, NAT)
     speed = sel(_parse_float(cols["speed"])[0]) if "speed" in cols else np.full(k, np.nan)
-    src = sel(_source_codes(cols["source"])) if "source" in cols else np.zeros(k, np.uint8)
+    src = sel(src_all) if "source" in cols else np.zeros(k, np.uint8)
     fixes = pa.table({
         "subject": _string_column(keep(subj)),
         "time": _ns_array(sel(t.ns)),
@@ -441,14 +528,32 @@ def _is_parquet(path: Path) -> bool:
         return f.read(4) == b"PAR1"
 
 
-def _first_line(path: Path, delimiter: str = ",") -> list[str]:
+def _gzipped(path: Path) -> bool:
+    """A gzip-compressed export (``.csv.gz``): read as the CSV inside it."""
     with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def _open_bytes(path: Path):
+    return gzip.open(path, "rb") if _gzipped(path) else open(path, "rb")
+
+
+def _first_line(path: Path, delimiter: str = ",") -> list[str]:
+    """The header's names as written (a byte-order mark dropped, spaces kept)."""
+    with _open_bytes(path) as f:
         head = f.read(1 << 20)
     text = head.decode("utf-8-sig", errors="replace")
     for line in text.splitlines():
         if line.strip():
-            return [c.strip() for c in next(csv.reader([line], delimiter=delimiter))]
+            return list(next(csv.reader([line], delimiter=delimiter)))
     return []
+
+
+def _as_written(roles: dict[str, str], written: list[str]) -> dict[str, str]:
+    """The roles' columns by their names as the file spells them (mappings and the tag export
+    name them trimmed: a header " person_id" still matches)."""
+    spelt = {w.strip(): w for w in written}
+    return {r: spelt[c] for r, c in roles.items()}
 
 
 def _choose_mapping(header: list[str], mapping, file: str) -> Mapping:
@@ -481,7 +586,7 @@ def _csv_batches_fast(path: Path, m: Mapping, roles: dict[str, str]):
     csv module, which numbers and describes every record exactly."""
     wanted = sorted(set(roles.values()))
     reader = pacsv.open_csv(
-        path,
+        pa.CompressedInputStream(pa.OSFile(str(path)), "gzip") if _gzipped(path) else path,
         read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True),
         parse_options=pacsv.ParseOptions(delimiter=m.delimiter),
         convert_options=pacsv.ConvertOptions(
@@ -494,7 +599,8 @@ def _csv_batches_fast(path: Path, m: Mapping, roles: dict[str, str]):
 def _csv_batches_exact(path: Path, m: Mapping, roles: dict[str, str], file: str,
                        rej_parts: list[pd.DataFrame]):
     """Every record through the csv module: exact record numbers, bad records described."""
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    with _open_bytes(path) as f:
+        text = f.read().decode("utf-8-sig", errors="replace")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=m.delimiter)
     header = None
     recs: list[list[str]] = []
@@ -562,6 +668,36 @@ def read_positions(path: str | os.PathLike, *, crs: str = "EPSG:27700",
     return PositionsRead(fixes=fixes, rejects=got.rejects, rows_read=got.rows_read)
 
 
+def _read_csv(path: Path, mapping, timezone, crs: str, file: str,
+              fixes_parts: list[pa.Table], rej_parts: list[pd.DataFrame]) -> int:
+    """A CSV export (plain or gzip): fixes and rejects into the lists; the records read."""
+    if isinstance(mapping, str | os.PathLike):
+        mapping = load_mapping(mapping)
+    written = _first_line(path, mapping.delimiter if mapping is not None else ",")
+    header = [h.strip() for h in written]
+    if not header:
+        raise PositionsFormatError(f"{file}: empty file (no header row)")
+    m = _choose_mapping(header, mapping, file).with_timezone(timezone)
+    roles = _roles_present(m, header)
+    if len(set(header)) != len(header):
+        raise PositionsFormatError(f"{file}: repeated column names in the header")
+    try:
+        spelt = _as_written(roles, written)
+        rows_read = _convert_batches(_csv_batches_fast(path, m, spelt), spelt, m, crs,
+                                     file, fixes_parts, rej_parts)
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        fixes_parts.clear()
+        rej_parts.clear()
+        got, rows_read = _csv_batches_exact(path, m, roles, file, rej_parts)
+        if got is not None:
+            table, rows = got
+            cols = {r: table.column(c).combine_chunks() for r, c in roles.items()}
+            fx, rj = _convert(cols, rows, m, crs, file)
+            fixes_parts.append(fx)
+            rej_parts.extend(rj)
+    return rows_read
+
+
 def read_positions_table(path: str | os.PathLike, *, crs: str = "EPSG:27700",
                          mapping: Mapping | str | os.PathLike | None = None,
                          timezone: str | None = None,
@@ -582,37 +718,25 @@ def read_positions_table(path: str | os.PathLike, *, crs: str = "EPSG:27700",
             pf = pq.ParquetFile(path)
         except (pa.ArrowInvalid, OSError) as e:
             raise PositionsFormatError(f"{file}: not a readable Parquet file ({e})") from e
-        header = pf.schema_arrow.names
+        written = pf.schema_arrow.names
+        header = [h.strip() for h in written]
+        if len(set(header)) != len(header):
+            raise PositionsFormatError(f"{file}: repeated column names in the header")
         m = _choose_mapping(header, mapping, file).with_timezone(timezone)
-        roles = _roles_present(m, header)
+        roles = _as_written(_roles_present(m, header), written)
         wanted = sorted(set(roles.values()))
         encoded = _dictionary_columns(pf, wanted)
         if encoded:
             pf = pq.ParquetFile(path, read_dictionary=encoded)
         batches = pf.iter_batches(batch_size=BATCH_ROWS, columns=wanted, use_threads=True)
         rows_read = _convert_batches(batches, roles, m, crs, file, fixes_parts, rej_parts)
-    else:
-        if isinstance(mapping, str | os.PathLike):
-            mapping = load_mapping(mapping)
-        header = _first_line(path, mapping.delimiter if mapping is not None else ",")
-        if not header:
-            raise PositionsFormatError(f"{file}: empty file (no header row)")
-        m = _choose_mapping(header, mapping, file).with_timezone(timezone)
-        roles = _roles_present(m, header)
-        if len(set(header)) != len(header):
-            raise PositionsFormatError(f"{file}: repeated column names in the header")
+    elif _gzipped(path):
         try:
-            rows_read = _convert_batches(_csv_batches_fast(path, m, roles), roles, m, crs, file,
-                                         fixes_parts, rej_parts)
-        except (pa.ArrowInvalid, UnicodeDecodeError):
-            fixes_parts, rej_parts = [], []
-            got, rows_read = _csv_batches_exact(path, m, roles, file, rej_parts)
-            if got is not None:
-                table, rows = got
-                cols = {r: table.column(c).combine_chunks() for r, c in roles.items()}
-                fx, rj = _convert(cols, rows, m, crs, file)
-                fixes_parts.append(fx)
-                rej_parts.extend(rj)
+            rows_read = _read_csv(path, mapping, timezone, crs, file, fixes_parts, rej_parts)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+            raise PositionsFormatError(f"{file}: a damaged gzip file ({e})") from None
+    else:
+        rows_read = _read_csv(path, mapping, timezone, crs, file, fixes_parts, rej_parts)
 
     table = (pa.concat_tables(fixes_parts) if fixes_parts
              else pa.Table.from_pandas(_empty_fixes(), preserve_index=False))

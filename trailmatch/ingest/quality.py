@@ -1,6 +1,6 @@
 """Fix quality: which stored fixes are flagged, and which of several fixes at one instant is kept.
 
-Flagged fixes are stored (nothing is lost). Fixes flagged for these two are left out of
+Flagged fixes are stored (nothing is lost). Fixes flagged for these three are left out of
 matching unless asked for:
 
 - ``precision_zero``: a precision of exactly 0 m. No real fix is that sure; the tag data store
@@ -14,6 +14,10 @@ matching unless asked for:
   first and last fix of a subject in a day partition have one neighbour only and are never
   flagged for a jump (the check stays within the partition, so the result does not depend on
   the order in which days were ingested).
+
+- ``implausible_precision``: a precision radius above the plausibility ceiling
+  (``trailmatch.ingest.plausible``, default 5,000 m). Counted, a 1,000 km circle would put the
+  subject in the vicinity of every crime.
 
 One flag only informs: ``outside_grid``, a fix outside OSTN15's cover (abroad, offshore),
 placed on the grid by the fallback (``trailmatch.crs``). It still takes part in matching and
@@ -29,8 +33,12 @@ import numpy as np
 PRECISION_ZERO = np.uint8(1)
 IMPOSSIBLE_JUMP = np.uint8(2)
 OUTSIDE_GRID = np.uint8(4)
-FLAG_NAMES = {1: "precision_zero", 2: "impossible_jump", 4: "outside_grid"}
-EXCLUDING = PRECISION_ZERO | IMPOSSIBLE_JUMP  # the bits that leave a fix out of matching
+IMPLAUSIBLE_PRECISION = np.uint8(8)
+FLAG_NAMES = {1: "precision_zero", 2: "impossible_jump", 4: "outside_grid",
+              8: "implausible_precision"}
+ALL_FLAGS = 15
+# the bits that leave a fix out of matching
+EXCLUDING = PRECISION_ZERO | IMPOSSIBLE_JUMP | IMPLAUSIBLE_PRECISION
 # ``flagged`` texts of fixes that still count in matching (only informational flags)
 COUNTED_FLAG_TEXTS = ("outside_grid",)
 DEFAULT_MAX_SPEED_KMH = 200.0
@@ -56,15 +64,24 @@ def _jump_flags(code, t, x, y, v_max_mps):
 
 def quality_flags(code: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray,
                   precision: np.ndarray,
-                  max_speed_kmh: float = DEFAULT_MAX_SPEED_KMH) -> np.ndarray:
-    """Flag bits per fix (1 precision_zero, 2 impossible_jump) for fixes sorted by (code, t)
-    with one fix per (code, t)."""
+                  max_speed_kmh: float = DEFAULT_MAX_SPEED_KMH,
+                  max_precision_m: float | None = None) -> np.ndarray:
+    """Flag bits per fix (1 precision_zero, 2 impossible_jump, 8 implausible_precision) for
+    fixes sorted by (code, t) with one fix per (code, t). ``max_precision_m``: the ceiling,
+    default the setting in force (``plausible``)."""
+    if max_precision_m is None:
+        from trailmatch.ingest.plausible import plausible
+        max_precision_m = plausible().max_precision_m
     code = np.ascontiguousarray(code, dtype=np.int64)
     t = np.ascontiguousarray(t, dtype=np.int64)
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     flags = _jump_flags(code, t, x, y, float(max_speed_kmh) / 3.6)
-    flags |= np.where(np.asarray(precision) == 0.0, PRECISION_ZERO, np.uint8(0)).astype(np.uint8)
+    precision = np.asarray(precision, dtype=np.float64)
+    flags |= np.where(precision == 0.0, PRECISION_ZERO, np.uint8(0)).astype(np.uint8)
+    with np.errstate(invalid="ignore"):
+        flags |= np.where(precision > max_precision_m, IMPLAUSIBLE_PRECISION,
+                          np.uint8(0)).astype(np.uint8)
     return flags
 
 
@@ -72,13 +89,13 @@ def flag_words() -> list[str | None]:
     """The ``flagged`` text of every combination of flag bits (index = bits): the names of
     the set bits in bit order joined by ';', None for none."""
     return [";".join(FLAG_NAMES[b] for b in sorted(FLAG_NAMES) if bits & b) or None
-            for bits in range(8)]
+            for bits in range(ALL_FLAGS + 1)]
 
 
 def flag_text(flags: np.ndarray) -> np.ndarray:
     """'precision_zero', 'impossible_jump', 'outside_grid', several joined by ';' (in that
     order), or None for an unflagged fix."""
-    return np.array(flag_words(), dtype=object)[np.asarray(flags, dtype=np.int64) & 7]
+    return np.array(flag_words(), dtype=object)[np.asarray(flags, dtype=np.int64) & ALL_FLAGS]
 
 
 def carried(flagged_text: np.ndarray) -> np.ndarray:

@@ -18,6 +18,15 @@ CRIME_REJECT_COLUMNS = ["file", "row", "crime_reference", "field", "value", "err
 POSITION_REJECT_COLUMNS = ["file", "row", "subject", "field", "value", "error"]
 
 
+def printable(value: str) -> str:
+    """A rejected value as it can be written to a CSV line and read: control characters
+    (a NUL, an escape) spelt as ``\\xNN``."""
+    if value.isprintable():
+        return value
+    return "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" if ord(c) < 256
+                   else f"\\u{ord(c):04x}" for c in value)
+
+
 def reject_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """The reject lines in a fixed column order and a stable row order (by row, then field)."""
     out = pd.DataFrame({c: frame[c] if c in frame.columns else pd.Series(dtype=object)

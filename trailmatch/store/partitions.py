@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from trailmatch.atomic import fsync_dir, temporary_beside
 from trailmatch.ingest.quality import (
+    ALL_FLAGS,
     COUNTED_FLAG_TEXTS,
     DEFAULT_MAX_SPEED_KMH,
     EXCLUDING,
@@ -247,7 +248,7 @@ def _flag_column(flags: np.ndarray) -> pa.Array:
     words = pa.array(flag_words()[1:], pa.string())
     if not flags.any():
         return pa.DictionaryArray.from_arrays(pa.nulls(flags.size, pa.int32()), words)
-    codes = np.asarray(flags, dtype=np.int32) & 7
+    codes = np.asarray(flags, dtype=np.int32) & ALL_FLAGS
     return pa.DictionaryArray.from_arrays(pa.array(codes - 1, pa.int32(), mask=codes == 0),
                                           words)
 
