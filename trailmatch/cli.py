@@ -50,6 +50,14 @@ def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser
     return found
 
 
+def _plain(text: str | None) -> str | None:
+    """Help as a terminal shows it: a verb's docstring used as its description keeps no
+    reStructuredText markup (``name`` reads as name, `cmd` as 'cmd')."""
+    if not text:
+        return text
+    return text.replace("``", "").replace("`", "'")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trailmatch",
@@ -64,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     for verb in VERBS:
         importlib.import_module(f"trailmatch.commands.{verb}").add_parser(sub)
     for child in _subparsers(parser):
+        child.description = _plain(child.description)
+        child.epilog = _plain(child.epilog)
+        for action in child._actions:
+            if action.help not in (None, argparse.SUPPRESS):
+                action.help = _plain(action.help)
         # -v before or after the verb; SUPPRESS: a verb without it keeps the global value
         child.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                            help="log progress details")
