@@ -84,3 +84,51 @@ def test_bad_or_unknown_queries(client, world, params, code):
 def test_no_token_is_401(client):
     assert client.get("/coverage", params={"police_force": "Hampshire",
                                            "crime_reference": "x"}).status_code == 401
+
+
+def test_explain_agrees_with_the_coverage_row(client, world, app):
+    """``GET /coverage/explain`` for every subject of a few crimes (references with slashes,
+    as query parameters): the same status, counts and worst gap as ``GET /coverage``, a
+    sentence, and one entry per gap meeting the window; audited with the subject."""
+    seen = set()
+    for ref in world.crimes.loc[world.crimes["police_force"] == "Hampshire",
+                                "crime_reference"].iloc[:12]:
+        assert "/" in ref
+        rows = client.get("/coverage", params={"police_force": "Hampshire",
+                                               "crime_reference": ref},
+                          headers=auth(world, "ham")).json()
+        for row in rows:
+            r = client.get("/coverage/explain",
+                           params={"police_force": "Hampshire", "crime_reference": ref,
+                                   "subject": row["subject"]}, headers=auth(world, "ham"))
+            assert r.status_code == 200, r.text
+            got = r.json()
+            for k in ("status", "fixes_in_window", "gaps", "worst_gap_from", "worst_gap_to",
+                      "min_speed_needed_mps", "covered_fraction"):
+                assert got[k] == row[k], (ref, row["subject"], k)
+            assert len(got["gaps_meeting_window"]) == row["gaps"]
+            assert got["sentence"].startswith(f"Subject {row['subject']}")
+            if row["status"] == "excluded":
+                assert not any(g["possible"] for g in got["gaps_meeting_window"])
+            seen.add(row["status"])
+    assert {"hit", "excluded", "cannot_exclude"} <= seen
+    last = repository.list_audit(app.state.engine, limit=1)[0]
+    assert last["action"] == "coverage.explain"
+    assert last["target"] == f"crime:Hampshire/{ref} subject:{row['subject']}"
+
+
+def test_explain_is_for_the_officers_own_force_only(client, world, app):
+    ref = world.crimes.loc[world.crimes["police_force"] == "Hampshire", "crime_reference"].iloc[0]
+    subject = str(world.trails["subject"].iloc[0])
+    params = {"police_force": "Hampshire", "crime_reference": ref, "subject": subject}
+    r = client.get("/coverage/explain", params=params, headers=auth(world, "sus"))
+    assert r.status_code == 403
+    last = repository.list_audit(app.state.engine, limit=1)[0]
+    assert (last["action"], last["target"]) == (
+        "coverage.explain.denied", f"crime:Hampshire/{ref} subject:{subject}")
+    assert client.get("/coverage/explain", params=params).status_code == 401
+    assert client.get("/coverage/explain", params={**params, "crime_reference": "no/such"},
+                      headers=auth(world, "ham")).status_code == 404
+    assert client.get("/coverage/explain", params={"police_force": "Hampshire",
+                                                   "crime_reference": ref},
+                      headers=auth(world, "ham")).status_code == 422

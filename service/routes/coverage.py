@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 
 from service import access, audit
-from service.deps import Cfg, CurrentUser, Db
+from service.deps import Cfg, CurrentUser, Db, Trails
 from service.models import Problem
 from trailmatch.hitstore import repository
 
@@ -90,3 +90,75 @@ def coverage(principal: CurrentUser, db: Db, cfg: Cfg, police_force: Name,
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             "no crime with that reference from that force")
     return crime_coverage(cfg.store_dir, crimes, cfg.rules)
+
+
+class GapOut(BaseModel):
+    """One unwatched stretch of the subject's trail that meets the crime's window."""
+
+    gap_from: dt.datetime
+    gap_to: dt.datetime | None
+    fix_before_time: dt.datetime | None
+    fix_before_distance_m: float | None
+    fix_after_time: dt.datetime | None
+    fix_after_distance_m: float | None
+    in_window_s: float
+    time_available_s: float | None
+    speed_needed_mps: float
+    possible: bool
+    sentence: str
+
+
+class ExplainOut(CoverageOut):
+    """Why one subject is or is not excluded from one crime (``trailmatch explain``)."""
+
+    sentence: str
+    gaps_meeting_window: list[GapOut]
+
+
+def explain_subject(store_dir, trails, crime: dict, subject: str, rules) -> dict:
+    """The explanation from the persisted day indexes (only that subject's fixes)."""
+    import pandas as pd
+
+    from service.trails import _ENGINE_LOCK
+    from trailmatch.explain import explain_pair, read_window_for
+    from trailmatch.store import Store
+
+    lo, hi = read_window_for(crime, rules, LOOKBACK.total_seconds() / 3600)
+    got = trails.subject_fixes(subject, lo, hi)  # takes the engine lock itself, per day
+    fixes = pd.DataFrame({"time": pd.to_datetime(got.t, utc=True), "x": got.x, "y": got.y,
+                          "precision_m": got.precision})
+    activations = Store(store_dir).activations(lo, hi)
+    with _ENGINE_LOCK:
+        e = explain_pair(fixes, crime, rules, subject=subject, activations=activations)
+
+    def py(v):
+        return None if v is None or pd.isna(v) else pd.Timestamp(v).to_pydatetime()
+
+    row = {k: (py(v) if k in ("worst_gap_from", "worst_gap_to") else v)
+           for k, v in e.row.items()}
+    gaps = [{k: (py(v) if k in ("gap_from", "gap_to", "fix_before_time", "fix_after_time")
+                 else v) for k, v in g.items()} for g in e.gaps]
+    return {**row, "sentence": e.sentence, "gaps_meeting_window": gaps}
+
+
+@router.get("/coverage/explain", response_model=ExplainOut,
+            responses={403: {"model": Problem}, 404: {"model": Problem}})
+def explain(principal: CurrentUser, db: Db, cfg: Cfg, trails: Trails, police_force: Name,
+            crime_reference: Name, subject: Name) -> dict:
+    """Why one subject is, or is not, excluded from the current version of one crime: its
+    status, every gap of its trail meeting the window with the fixes that bound it, their
+    distances to the crime, the time available and the speed it would have needed, in numbers
+    and in plain sentences. Same access rules as ``GET /coverage``; audited, refusals too."""
+    from trailmatch.hitstore.repository import crimes_in_rules_crs
+
+    target = f"crime:{police_force}/{crime_reference} subject:{subject}"
+    if not access.sees_force(principal, police_force):
+        audit.record(db, principal, "coverage.explain.denied", target)
+        raise access.deny("officers see the crimes and hits of their own force only")
+    audit.record(db, principal, "coverage.explain", target)
+    crimes = repository.current_crimes_for(db, [(police_force, crime_reference)])
+    if crimes.empty:
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            "no crime with that reference from that force")
+    crime = crimes_in_rules_crs(crimes, cfg.rules).iloc[0].to_dict()
+    return explain_subject(cfg.store_dir, trails, crime, subject, cfg.rules)
