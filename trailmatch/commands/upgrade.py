@@ -2,7 +2,7 @@
 
 Stores written before trailmatch placed WGS84 positions with OSTN15 hold x/y from pyproj's
 Helmert (0.1-5 m off); every other verb refuses them and names this command. It re-projects
-every fix from the latitude/longitude it kept, recomputes the flags (``outside_grid``
+every fix from the latitude/longitude it kept, recomputes the flags (outside_grid
 included), re-projects the stored crime versions from their easting/northing or
 latitude/longitude, refreshes the day indexes, and records OSTN15 in the store last. A run
 stopped half-way is finished by running it again; on an OSTN15 store it does nothing.
