@@ -23,6 +23,7 @@ Figures are aggregates; ``suppress`` applies disclosure control for publishing.
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -165,6 +166,26 @@ def _activation_intervals(subjects: pd.DataFrame, names: list[str], month: Month
     return starts, np.asarray(lo_all, dtype=np.int64), np.asarray(hi_all, dtype=np.int64)
 
 
+def _count_day(fixes: pd.DataFrame, index: dict[str, int], state: Compliance) -> None:
+    """Add one day's fixes to the running compliance (new subjects get the next indexes)."""
+    if fixes.empty:
+        return
+    categories = fixes["subject"].cat.categories.astype(str)
+    fresh = [c for c in categories if c not in index]
+    if fresh:
+        for name in fresh:
+            index[name] = len(index)
+        state.grow(len(index))
+    to_global = np.fromiter((index[c] for c in categories), dtype=np.int64,
+                            count=len(categories))
+    g = to_global[fixes["subject"].cat.codes.to_numpy()]
+    t = fixes["time"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    if np.any((g[1:] == g[:-1]) & (t[1:] < t[:-1])):  # not in time order per subject
+        order = np.lexsort((t, g))
+        g, t = g[order], t[order]
+    state.add_day(g, t)
+
+
 def monitoring(store, month: Month, rules: Rules) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per subject: ``subject, police_force, cohort, monitored_ns, covered_ns, gaps``; and one
     row per gap: ``subject, length_ns``. Reads the month's day partitions and the day either
@@ -182,27 +203,21 @@ def monitoring(store, month: Month, rules: Rules) -> tuple[pd.DataFrame, pd.Data
                        np.ones(len(names), dtype=bool), iv_starts, m0, m1)
     first = month.first_day - dt.timedelta(days=1)
     last = month.next().first_day
-    for day in store.days():
-        if not first <= day <= last:
-            continue
+    days = [d for d in store.days() if first <= d <= last]
+
+    def read(day: dt.date) -> pd.DataFrame:
         start = int(pd.Timestamp(day, tz="UTC").value)
-        fixes = store.read_window(start, start + DAY_NS - 1, columns=[])
-        if fixes.empty:
-            continue
-        categories = fixes["subject"].cat.categories.astype(str)
-        fresh = [c for c in categories if c not in index]
-        if fresh:
-            for name in fresh:
-                index[name] = len(index)
-            state.grow(len(index))
-        to_global = np.fromiter((index[c] for c in categories), dtype=np.int64,
-                                count=len(categories))
-        g = to_global[fixes["subject"].cat.codes.to_numpy()]
-        t = fixes["time"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        if np.any((g[1:] == g[:-1]) & (t[1:] < t[:-1])):  # not in time order per subject
-            order = np.lexsort((t, g))
-            g, t = g[order], t[order]
-        state.add_day(g, t)
+        return store.read_window(start, start + DAY_NS - 1, columns=[])
+
+    # the next day is read (Parquet decoding, which leaves the GIL) while this one is counted
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = [pool.submit(read, d) for d in days[:1]]
+        for k in range(len(days)):
+            fixes = ahead[k].result()
+            if k + 1 < len(days):
+                ahead.append(pool.submit(read, days[k + 1]))
+            ahead[k] = None
+            _count_day(fixes, index, state)
     all_names = np.array(sorted(index, key=index.get), dtype=object)
     per = pd.DataFrame({"subject": all_names, "monitored_ns": state.monitored(),
                         "covered_ns": state.covered, "gaps": state.gap_count})

@@ -27,7 +27,7 @@ import numpy as np
 NONE = np.iinfo(np.int64).min
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _add_day(g, t, prev, has_iv, iv_starts, m0, m1, p0, p1, max_gap, covered, gap_count,
              first, last, gap_subject, gap_length, n_gaps):
     for i in range(g.size):
