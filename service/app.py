@@ -70,10 +70,10 @@ def service_engine(store_dir: str | Path, db_url: str | None) -> Engine:
 
 
 def latest_rules(engine: Engine) -> Rules:
-    """The rules of the newest successful run (so proximity answers as the nightly matched),
-    else the contract's defaults."""
+    """The rules of the newest successful matching run (so proximity answers as the nightly
+    matched), else the contract's defaults. An ``ingest`` run matched nothing: skipped."""
     for run in repository.list_runs(engine, limit=50):
-        if run["status"] == "ok":
+        if run["status"] == "ok" and run["kind"] != "ingest":
             return rules_from_record(run["rules"], Rules())
     return Rules()
 

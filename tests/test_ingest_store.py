@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from naive import naive_quality_flags
 
+from trailmatch.ingest.crime_batch import read_crime_batch
 from trailmatch.match import match
 from trailmatch.rules import Rules
 from trailmatch.store import Store
@@ -61,8 +62,6 @@ def sample_store(tmp_path_factory, sample_dir):
     assert rejects.empty
     assert (counts.read, counts.accepted, counts.duplicate, counts.flagged,
             counts.rejected) == (7441, 7441, 0, 0, 0)
-    c, rej, _ = store.ingest_crimes(sample_dir / "crimes.csv")
-    assert rej.empty and (c.read, c.accepted) == (400, 400)
     return store
 
 
@@ -81,7 +80,7 @@ def test_partitions_by_utc_day_sorted(sample_store):
 
 
 def test_store_matches_expected_hits(sample_store, sample_dir):
-    crimes = sample_store.crimes()
+    crimes = read_crime_batch(sample_dir / "crimes.csv").crimes
     trails = sample_store.read_window(crimes["time_from"].min().value,
                                       crimes["time_to"].max().value + 300 * 10**9)
     hits = match(trails, crimes, Rules(count_precision=False))
@@ -95,8 +94,6 @@ def test_reingest_changes_nothing(sample_store, sample_dir):
               for p in sorted(sample_store.root.rglob("*.parquet"))}
     counts, _ = sample_store.ingest_positions(sample_dir / "positions.csv")
     assert (counts.accepted, counts.duplicate, counts.flagged) == (0, 7441, 0)
-    c, _, _ = sample_store.ingest_crimes(sample_dir / "crimes.csv")
-    assert (c.accepted, c.duplicate) == (0, 400)
     after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns)
              for p in sorted(sample_store.root.rglob("*.parquet"))}
     assert after == before  # byte-identical, not even rewritten
@@ -279,25 +276,6 @@ def test_ingested_since(tmp_path):
     since = store.ingested_since(mark)
     assert since[["day", "subject", "fixes"]].values.tolist() == [[date(2025, 1, 23), "A", 1]]
     assert len(store.ingested_since(0)) == 2
-
-
-def test_crime_versions_in_store(tmp_path, sample_dir):
-    store = Store(tmp_path / "s")
-    v1 = ("Hampshire,BIAD,Burglary,HAM20250127,44/1/25,20250126183000,20250126230000,"
-          ",,50.9097,-1.4044,WGS84,")
-    v2 = v1.replace("HAM20250127", "HAM20250127-1").replace("20250126230000", "20250126233000")
-    (tmp_path / "a.csv").write_text(v1 + "\n")
-    (tmp_path / "b.csv").write_text(v2 + "\n" + v1.replace("44/1/25", "44/2/25") + "\n")
-    store.ingest_crimes(tmp_path / "b.csv")
-    c, _, _ = store.ingest_crimes(tmp_path / "a.csv")  # the older version arrives late
-    assert c.accepted == 1
-    every = store.crimes(latest=False)
-    assert sorted(every["version"].tolist()) == [1, 1, 2]
-    latest = store.crimes().set_index("crime_reference")
-    assert latest.loc["44/1/25", "batch_id"] == "HAM20250127-1"
-    assert latest.loc["44/1/25", "time_to"] == pd.Timestamp("2025-01-26 23:30", tz="UTC")
-    c, _, _ = store.ingest_crimes(tmp_path / "a.csv")
-    assert (c.accepted, c.duplicate) == (0, 1)
 
 
 def test_store_refuses_another_crs(tmp_path, sample_dir):

@@ -8,6 +8,7 @@ import shutil
 import warnings
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -15,8 +16,9 @@ from pyproj import Transformer
 
 from trailmatch.cli import main
 from trailmatch.crs import OSTN15
-from trailmatch.ingest.crime_store import CRIMES_PATH
+from trailmatch.ingest.crime_batch import read_crime_batch
 from trailmatch.store import Store, StoreNeedsUpgrade
+from trailmatch.store.upgrade import LEGACY_CRIMES as CRIMES_PATH
 
 DAY0, DAY1 = "2025-01-20", "2025-01-27"
 
@@ -54,7 +56,10 @@ def fresh(tmp_path_factory, sample_dir):
     root = tmp_path_factory.mktemp("fresh") / "store"
     store = Store(root)
     store.ingest_positions(sample_dir / "positions.csv")
-    store.ingest_crimes(sample_dir / "crimes.csv")
+    # crime versions as such a store kept them in its folder (now in the hit store)
+    (root / CRIMES_PATH).parent.mkdir()
+    read_crime_batch(sample_dir / "crimes.csv").crimes.to_parquet(root / CRIMES_PATH,
+                                                                 index=False)
     return root
 
 
@@ -74,7 +79,7 @@ def test_a_fresh_store_records_ostn15(fresh):
 def test_legacy_store_is_refused_naming_the_upgrade(legacy, sample_dir, capsys):
     store = Store(legacy)
     assert store.transformation() == "helmert"
-    for read in (lambda: store.read_window(DAY0, DAY1), lambda: store.crimes(),
+    for read in (lambda: store.read_window(DAY0, DAY1),
                  lambda: store.indexed_window(0, 10**18, None)):
         with pytest.raises(StoreNeedsUpgrade, match=r"run `trailmatch upgrade --store .*legacy`"):
             read()
@@ -112,7 +117,7 @@ def test_upgrade_gives_what_a_fresh_ostn15_ingest_gives(legacy, fresh, capsys):
     moved = np.hypot(np.asarray(new["x"]) - np.asarray(old["x"]),
                      np.asarray(new["y"]) - np.asarray(old["y"]))
     assert moved.min() > 0.5
-    c_up, c_ref = up.crimes(), ref.crimes()
+    c_up, c_ref = (pd.read_parquet(s.root / CRIMES_PATH) for s in (up, ref))
     np.testing.assert_array_equal(c_up["x"].to_numpy(), c_ref["x"].to_numpy())
     np.testing.assert_array_equal(c_up["y"].to_numpy(), c_ref["y"].to_numpy())
     # the persisted day indexes follow (refreshed by the rewrite)

@@ -24,7 +24,6 @@ whatever happens: a failure is recorded as ``failed`` with its error before it p
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import time
@@ -41,11 +40,17 @@ from sqlalchemy import Engine
 
 from trailmatch import __version__
 from trailmatch.atomic import atomic_write
-from trailmatch.crs import working_to_lonlat
 from trailmatch.evidence import HitEvidence, trail_evidence
 from trailmatch.hits import HIT_COLUMNS, hits_csv
 from trailmatch.hitstore import repository as repo
+from trailmatch.hitstore.batches import (
+    StoredBatch,
+    batch_crime_keys,
+    store_batches,
+    stored_batches,
+)
 from trailmatch.index.segments import build_index
+from trailmatch.ingest.crime_batch import read_batches
 from trailmatch.match import match_prepared
 from trailmatch.progress import progress
 from trailmatch.report.geojson import batch_geojson, dumps
@@ -152,78 +157,6 @@ class RunResult:
 def safe_name(text: str) -> str:
     """A force or batch id as a directory name (they are plain codes; anything else is masked)."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", str(text)) or "_"
-
-
-# --- reading batches ---------------------------------------------------------------------------
-
-@dataclass
-class ReadBatch:
-    path: Path
-    sha256: str
-    police_force: str  # whose batch this file is (the force of its rows)
-    crimes: pd.DataFrame
-    rejects: pd.DataFrame
-    rows_read: int
-    rows_rejected: int
-
-
-def _file_force(raw: bytes, crimes: pd.DataFrame) -> str:
-    if len(crimes):
-        return str(crimes["police_force"].mode().iloc[0])
-    # Nothing accepted: name the force as the first record wrote it, so rejects are not orphaned.
-    for line in raw.decode("utf-8-sig", errors="replace").splitlines():
-        if line.strip():
-            return line.split(",", 1)[0].strip() or "unknown"
-    return "unknown"
-
-
-def read_batches(paths: Sequence[Path], rules: Rules, *, forces=None,
-                 max_window_h: float = 12.0,
-                 unusable: list[str] | None = None) -> list[ReadBatch]:
-    """Read every batch file. A file that cannot be read at all is named in ``unusable`` (one
-    line each, with the reason) and skipped, so one force's broken e-mail does not stop the
-    other forces' night; without ``unusable`` the error propagates."""
-    from trailmatch.ingest.crime_batch import read_crime_batch
-
-    out = []
-    for path in progress(paths, desc="read batches", unit="file"):
-        path = Path(path)
-        try:
-            raw = path.read_bytes()
-            batch = read_crime_batch(path, crs=rules.crs, forces=forces,
-                                     max_window_h=max_window_h)
-        except (OSError, ValueError) as e:
-            if unusable is None:
-                raise
-            unusable.append(f"{path}: {e}")
-            continue
-        crimes = batch.crimes
-        if len(crimes):
-            # Both location kinds in WGS84 for the store and the maps: project the grid ones.
-            lon, lat = working_to_lonlat(crimes["x"].to_numpy(), crimes["y"].to_numpy(),
-                                         rules.crs)
-            given = crimes["latitude"].notna() & crimes["longitude"].notna()
-            crimes = crimes.assign(lat=np.where(given, crimes["latitude"], lat),
-                                   lon=np.where(given, crimes["longitude"], lon))
-        out.append(ReadBatch(path=path, sha256=hashlib.sha256(raw).hexdigest(),
-                             police_force=_file_force(raw, crimes), crimes=crimes,
-                             rejects=batch.rejects, rows_read=batch.rows_read,
-                             rows_rejected=batch.rows_rejected))
-    return out
-
-
-def _crime_rows(frame: pd.DataFrame, crs: str) -> list[dict]:
-    rows = []
-    for r in frame.to_dict("records"):
-        rows.append({
-            "police_force": r["police_force"], "crime_reference": r["crime_reference"],
-            "crime_type": r["crime_type"],
-            "description": str(r.get("crime_type_description") or ""),
-            "time_from": r["time_from"], "time_to": r["time_to"],
-            "x": float(r["x"]), "y": float(r["y"]), "crs": crs,
-            "lat": float(r["lat"]), "lon": float(r["lon"]), "text": str(r.get("crime_text") or ""),
-        })
-    return rows
 
 
 # --- matching ----------------------------------------------------------------------------------
@@ -412,17 +345,17 @@ def write_batch_outputs(directory: Path, *, police_force: str, batch_id: str,
 
 # --- the job -----------------------------------------------------------------------------------
 
-def _batch_key(batch_id: str) -> tuple[str, int]:
-    return repo.batch_order(batch_id)
-
-
 def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: TrailSource,
                 out_dir: str | Path, rules: Rules | None = None, *, forces=None,
-                max_window_h: float = 12.0, client=None, coverage: bool = True) -> RunResult:
+                max_window_h: float = 12.0, client=None, coverage: bool = True,
+                batch_ids: Sequence[str] = ()) -> RunResult:
     """The whole nightly job; see the module docstring. Returns the run's record.
     ``coverage=False``: no coverage files and no coverage section (``--no-coverage``).
     ``client``: a Dask client (``--scheduler``) to match on, day partition by day partition;
-    the evidence for the reports is still drawn from the trails read here."""
+    the evidence for the reports is still drawn from the trails read here.
+    ``batch_ids``: batches already stored (``trailmatch ingest crimes``) to run as well as, or
+    instead of, ``crime_files``: nothing is read or stored for them, and their rejects were
+    reported when they were ingested."""
     rules = rules or Rules()
     out_dir = Path(out_dir)
     digest = repo.rules_digest(rules.to_dict())
@@ -436,7 +369,7 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
         with timer.stage("read"):
             t0 = time.perf_counter()
             unusable: list[str] = []
-            read = read_batches([Path(p) for p in crime_files], rules, forces=forces,
+            read = read_batches([Path(p) for p in crime_files], rules.crs, forces=forces,
                                 max_window_h=max_window_h, unusable=unusable)
             per_file = (time.perf_counter() - t0) / max(len(read), 1)
             for rb in read:
@@ -448,31 +381,27 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
 
         # Batches (force + batch id) in the order their versions supersede each other.
         with timer.stage("store"):
-            groups = []
-            for rb in read:
-                for (force, batch_id), crimes in rb.crimes.groupby(
-                        ["police_force", "batch_id"], sort=False):
-                    groups.append((force, batch_id, rb, crimes))
-            groups.sort(key=lambda g: (g[0], _batch_key(g[1])))
+            def stored_one(entry: StoredBatch, seconds: float) -> None:
+                fc = force_counts[entry.police_force]
+                fc["seconds"]["store"] += seconds
+
             batch_crimes: dict[tuple[str, str], dict] = {}
-            for force, batch_id, rb, crimes in progress(groups, desc="store crimes", unit="batch"):
-                t0 = time.perf_counter()
-                existing = repo.find_batch(engine, force, batch_id, rb.sha256)
-                with engine.begin() as conn:
-                    key = existing["id"] if existing else repo.add_batch(
-                        conn, police_force=force, batch_id=batch_id, file_name=rb.path.name,
-                        file_sha256=rb.sha256, run_id=run_id, rows_read=rb.rows_read,
-                        accepted=len(crimes), rejected=rb.rows_rejected)
-                    stored = repo.store_crimes(conn, key, batch_id,
-                                               _crime_rows(crimes, rules.crs), run_id)
-                fc = force_counts[force]
-                for s in stored:
-                    if s["change"] in ("new", "changed", "unchanged"):
-                        fc[f"crimes_{s['change']}"] += 1
-                entry = batch_crimes.setdefault((force, batch_id), {"refs": set(), "files": []})
-                entry["refs"].update(crimes["crime_reference"])
-                entry["files"].append(rb)
-                fc["seconds"]["store"] += time.perf_counter() - t0
+            for key, entry in store_batches(engine, read, run_id, rules.crs,
+                                            on_batch=stored_one).items():
+                fc = force_counts[entry.police_force]
+                for change in ("new", "changed", "unchanged"):
+                    fc[f"crimes_{change}"] += entry.changes[change]
+                batch_crimes[key] = {"refs": entry.references,
+                                     "files": [rb.path.name for rb in entry.files],
+                                     "rejects": [rb.rejects for rb in entry.files]}
+            if batch_ids:
+                rows = stored_batches(engine, batch_ids)
+                for key, crime_keys in batch_crime_keys(engine, rows).items():
+                    entry = batch_crimes.setdefault(key, {"refs": set(), "files": [],
+                                                          "rejects": []})
+                    entry["refs"].update(ref for _, ref in crime_keys)
+                    entry["files"] += [r["file_name"] for r in rows
+                                       if (r["police_force"], r["batch_id"]) == key]
 
             # What the outputs show: the current version of every crime the batches name.
             wanted = {(f, r) for (f, _), e in batch_crimes.items() for r in e["refs"]}
@@ -514,15 +443,18 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
                 crimes = shown[(shown["police_force"] == force)
                                & shown["crime_reference"].isin(entry["refs"])]
                 hits = repo.hits_for_crime_ids(engine, crimes["id"])
-                rejects = pd.concat([rb.rejects for rb in entry["files"]], ignore_index=True)
+                rejects = (pd.concat(entry["rejects"], ignore_index=True) if entry["rejects"]
+                           else None)  # a stored batch's rejects went out when it was ingested
                 directory = out_dir / safe_name(force) / safe_name(batch_id)
                 meta = [("Police force", force), ("Batch", batch_id),
-                        ("Files", ", ".join(sorted({rb.path.name for rb in entry["files"]}))),
+                        ("Files", ", ".join(sorted(set(entry["files"])))),
                         ("Run", f"{run_id} ({ALGORITHM_VERSION})"),
                         ("Produced", pd.Timestamp.now(tz="UTC").strftime(
                             "%Y-%m-%d %H:%M:%S UTC")),
-                        ("Rejected rows", f"{int(rejects['row'].nunique()) if len(rejects) else 0}"
-                                          " (see rejects.csv)")]
+                        ("Rejected rows",
+                         "reported when the batch was ingested" if rejects is None else
+                         f"{int(rejects['row'].nunique()) if len(rejects) else 0}"
+                         " (see rejects.csv)")]
                 write_batch_outputs(directory, police_force=force, batch_id=batch_id,
                                     crimes=crimes, hits=hits, evidence=loaded.evidence,
                                     rules=rules, meta=meta, rejects=rejects,

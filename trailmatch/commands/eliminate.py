@@ -13,6 +13,7 @@ from trailmatch.commands.argtypes import non_negative, out_file
 from trailmatch.commands.inputs import (
     Unusable,
     add_input_args,
+    batch_without_store,
     read_crime_files,
     read_position_files,
     report_rejects,
@@ -73,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     from trailmatch.trails import prepare_crimes
 
     rules = rules_from_args(args)
+    if (problem := batch_without_store(args)) is not None:
+        print(f"trailmatch eliminate: {problem}", file=sys.stderr)
+        return 2
     if args.subjects is not None and args.store is not None:
         print("trailmatch eliminate: --subjects goes with --positions (the store has its own)",
               file=sys.stderr)

@@ -39,15 +39,30 @@ class Unusable(Exception):
         super().__init__(unusable(path, error))
 
 
+class NotStored(Unusable):
+    """``--batch ID`` names a batch the hit store has never received (the verb exits 1)."""
+
+    def __init__(self, message: str) -> None:
+        Exception.__init__(self, message)
+
+
 def add_input_args(p: argparse.ArgumentParser, *, store_help: str) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--positions", nargs="+", type=Path, metavar="FILE",
                      help="position files: tag data store export CSV, or CSV/Parquet with "
                           "--mapping")
     src.add_argument("--store", type=Path, metavar="DIR", help=store_help)
-    p.add_argument("--crimes", nargs="+", type=Path, required=True, metavar="FILE",
-                   help="crime batch CSV files (FORMATS.md §1), or generic files with "
-                        "--crimes-format generic")
+    crimes = p.add_mutually_exclusive_group(required=True)
+    crimes.add_argument("--crimes", nargs="+", type=Path, metavar="FILE",
+                        help="crime batch CSV files (docs/formats.md), or generic files with "
+                             "--crimes-format generic")
+    crimes.add_argument("--batch", action="append", metavar="ID",
+                        help="with --store: a crime batch already stored by `trailmatch ingest "
+                             "crimes` (e.g. HAM20250127-1), the current version of each of its "
+                             "crimes; may be repeated")
+    p.add_argument("--db", metavar="URL",
+                   help="with --batch: hit store database URL (default: the SQLite file in the "
+                        "store directory)")
     p.add_argument("--positions-format", choices=["auto", "export", "generic"], default="auto",
                    help="'export': the tag data store's position export; 'generic': CSV/Parquet "
                         "described by --mapping; 'auto' (default): export unless --mapping")
@@ -68,10 +83,23 @@ def _nothing(_label: str) -> None:
     return None
 
 
+def batch_without_store(args: argparse.Namespace) -> str | None:
+    """The command-line error of ``--batch`` without ``--store`` (exit 2), or None."""
+    if getattr(args, "batch", None) and args.store is None:
+        return "--batch reads a batch from the store's hit store: give --store DIR"
+    return None
+
+
 def read_crime_files(args: argparse.Namespace, crs: str, step: Callable[[str], None] = _nothing):
     """(crimes, reject frames): every crime file of ``args.crimes``, the latest version of each
-    crime. Raises ``Unusable`` for a file that cannot be read at all."""
+    crime (``version_order``: the rule the hit store follows), or with ``--batch`` the current
+    versions of the stored batches' crimes. Raises ``Unusable`` for a file that cannot be read
+    at all and ``NotStored`` for a batch never stored."""
     import pandas as pd
+
+    if getattr(args, "batch", None):
+        step("crimes from the hit store")
+        return _stored_crimes(args, crs), []
 
     from trailmatch.ingest.crime_batch import latest_versions, read_crime_batch
     from trailmatch.io import read_generic_crimes
@@ -92,6 +120,22 @@ def read_crime_files(args: argparse.Namespace, crs: str, step: Callable[[str], N
     if args.crimes_format == "batch" and len(crimes):
         crimes = latest_versions(crimes)
     return crimes, rejects
+
+
+def _stored_crimes(args: argparse.Namespace, crs: str):
+    from trailmatch.hitstore import open_store
+    from trailmatch.hitstore.batches import UnknownBatch, batch_crimes
+    from trailmatch.hitstore.repository import crimes_in_rules_crs
+    from trailmatch.rules import Rules
+
+    engine = open_store(args.store, args.db)
+    try:
+        crimes = batch_crimes(engine, args.batch)
+    except UnknownBatch as e:
+        raise NotStored(str(e)) from None
+    finally:
+        engine.dispose()
+    return crimes_in_rules_crs(crimes, Rules(crs=crs))
 
 
 def read_position_files(args: argparse.Namespace, crs: str,

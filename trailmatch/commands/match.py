@@ -11,6 +11,7 @@ from trailmatch.commands.argtypes import out_file
 from trailmatch.commands.inputs import (
     Unusable,
     add_input_args,
+    batch_without_store,
     read_crime_files,
     read_position_files,
 )
@@ -24,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Match crime batches against tag trails under the vicinity contract and "
                     "write one CSV row per hit (times ISO 8601 UTC).")
     add_input_args(p, store_help="trail store directory (trailmatch ingest positions ... "
-                                 "--store DIR)")
+                                 "--store DIR); with --batch, its hit store holds the crimes")
     p.add_argument("--out", type=out_file, required=True, metavar="HITS.csv",
                    help="where to write the hits CSV")
     p.add_argument("--include-flagged", action="store_true",
@@ -43,11 +44,14 @@ def run(args: argparse.Namespace) -> int:
     from trailmatch.trails import prepare_crimes
 
     rules = rules_from_args(args)
+    if (problem := batch_without_store(args)) is not None:
+        print(f"trailmatch match: {problem}", file=sys.stderr)
+        return 2
     if args.store is not None:
         from trailmatch.store import Store
         Store.existing(args.store)
     started = time.perf_counter()
-    progress = Progress(total=len(args.crimes) + (len(args.positions or []) or 1) + 2)
+    progress = Progress(total=len(args.crimes or [None]) + (len(args.positions or []) or 1) + 2)
 
     try:
         crimes, crime_rejects = read_crime_files(args, rules.crs, progress.step)

@@ -32,8 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "coverage-summary.csv and coverage-evidence.csv. Running the same night "
                     "again adds nothing.")
     add_db_args(p)
-    p.add_argument("--crimes", nargs="+", type=Path, required=True, metavar="FILE",
-                   help="crime batch CSV files as the forces send them (FORMATS.md section 1)")
+    p.add_argument("--crimes", nargs="+", type=Path, default=[], metavar="FILE",
+                   help="crime batch CSV files as the forces send them (docs/formats.md)")
+    p.add_argument("--batch", action="append", default=[], metavar="ID",
+                   help="a crime batch already stored by `trailmatch ingest crimes` (e.g. "
+                        "HAM20250127-1): its crimes' current versions are matched and reported "
+                        "like a file's; may be repeated, and combined with --crimes")
     p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
                    help="output directory: one folder per force and batch")
     p.add_argument("--forces", metavar="FILE", action="append",
@@ -65,9 +69,14 @@ def open_inputs(args: argparse.Namespace, verb: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    from trailmatch.hitstore.batches import UnknownBatch, stored_batches
     from trailmatch.ingest.forces import load_forces
     from trailmatch.nightly import run_nightly
 
+    if not args.crimes and not args.batch:
+        print("trailmatch nightly: give the crimes: --crimes FILE... and/or --batch ID",
+              file=sys.stderr)
+        return 2
     try:
         forces = load_forces(args.forces) if args.forces else None
     except (OSError, ValueError) as e:
@@ -75,16 +84,21 @@ def run(args: argparse.Namespace) -> int:
         return 2
     rules, engine, trails = open_inputs(args, "nightly")
     try:
+        stored_batches(engine, args.batch)  # an unknown id: refused before a run is recorded
         if args.scheduler:
             from trailmatch.scale.cluster import client_from_arg
             with client_from_arg(args.scheduler) as client:
                 result = run_nightly(engine, args.crimes, trails, args.out, rules,
                                      forces=forces, max_window_h=args.max_window_h,
-                                     client=client, coverage=args.coverage)
+                                     client=client, coverage=args.coverage,
+                                     batch_ids=args.batch)
         else:
             result = run_nightly(engine, args.crimes, trails, args.out, rules,
                                  forces=forces, max_window_h=args.max_window_h,
-                                 coverage=args.coverage)
+                                 coverage=args.coverage, batch_ids=args.batch)
+    except UnknownBatch as e:
+        print(f"trailmatch nightly: {e}", file=sys.stderr)
+        return 1
     except (OSError, ValueError) as e:
         print(f"trailmatch nightly: failed: {e}", file=sys.stderr)
         return 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -23,6 +22,7 @@ from trailmatch.hitstore.schema import (
     CASE_OUTCOMES,
     OUTCOMES,
     audit,
+    batch_crimes,
     batches,
     crimes,
     decisions,
@@ -30,12 +30,11 @@ from trailmatch.hitstore.schema import (
     outcomes,
     runs,
 )
+from trailmatch.ingest.crime_batch import batch_order
 from trailmatch.rules import Rules
 
 HIT_FIELDS = ("min_distance_m", "closest_time", "first_in", "last_in", "duration_s",
               "fixes_in", "max_precision_m", "sources")
-# A batch id (FORMATS.md section 1): force code + yyyyMMdd, optional -N resend, optional -R/-A.
-BATCH_ID = re.compile(r"^(?P<code>[A-Za-z]+)(?P<date>\d{8})(?:-(?P<resend>\d+))?(?:-[RrAa])?$")
 CRIME_CONTENT = ("crime_type", "description", "time_from", "time_to", "lat", "lon", "text")
 
 
@@ -116,7 +115,8 @@ def list_batches(bind) -> list[dict]:
 
 
 def crime_content_digest(row: dict) -> str:
-    """What makes a resent crime a new version: its type, text, window and location."""
+    """What makes a resent crime a new version: its type, description, window, location and
+    text - not the batch id it came in (docs/ingest.md, "Crime versions")."""
     parts = []
     for key in CRIME_CONTENT:
         value = row[key]
@@ -128,21 +128,20 @@ def crime_content_digest(row: dict) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def batch_order(batch_id: str) -> tuple[str, int]:
-    """Which of two batches of a force is later: batch date, then resend number."""
-    m = BATCH_ID.match(batch_id or "")
-    if m is None:
-        return ("", 0)
-    return (m["date"], int(m["resend"] or 0))
-
-
 def store_crimes(bind, batch_key: int, batch_id: str, rows: list[dict],
                  run_id: int | None = None) -> list[dict]:
-    """Add the crimes of one batch as versions; return one dict per row with ``crime_id`` and
-    ``change``: ``new`` (first version), ``changed`` (a new version superseding an older one,
-    whose hits are marked superseded), ``unchanged`` (same content as the current version) or
-    ``stale`` (different content but from an earlier batch than the current version - a late
-    copy of an old batch: kept in the history, already superseded, never matched).
+    """Add the crimes of one batch as versions: the one crime-version rule.
+
+    A crime is (police force, crime reference). Each row is compared with the crime's current
+    version by content (``crime_content_digest``; the batch id is not content) and is
+    ``new`` (the first version), ``unchanged`` (same content: no new version, whatever batch it
+    came in, so an identical resend costs nothing and leaves the hits and decisions where they
+    are), ``changed`` (other content from a batch not earlier than the current version's, by
+    ``batch_order``: a new version superseding the current one, whose hits are marked
+    superseded) or ``stale`` (other content from an earlier batch - a late copy of an old
+    batch: kept in the history, already superseded, never matched). Every row is linked to the
+    version it resolved to in ``batch_crimes`` (what ``--batch ID`` reads). Returns one dict per
+    row with ``crime_id``, ``version`` and ``change``.
 
     ``rows``: dicts with police_force, crime_reference and the ``crimes`` columns (time_from and
     time_to tz-aware, x, y, lat, lon, crime_type, description, text).
@@ -208,6 +207,13 @@ def store_crimes(bind, batch_key: int, batch_id: str, rows: list[dict],
                             "batch_id": batch_id}
             out[slot] = {**row, "crime_id": crime_id, "version": version, "change": "changed"}
         flush()
+        linked = set(conn.execute(select(batch_crimes.c.crime_id).where(
+            batch_crimes.c.batch_key == batch_key)).scalars())
+        links = [{"batch_key": batch_key, "crime_id": cid}
+                 for cid in dict.fromkeys(o["crime_id"] for o in out if o is not None)
+                 if cid not in linked]
+        if links:
+            conn.execute(insert(batch_crimes), links)
     return out  # type: ignore[return-value]
 
 

@@ -6,6 +6,8 @@ The Alembic migrations in ``trailmatch/migrations/versions`` create exactly thes
 Tables and what a row is:
 
 - ``batches``   one crime batch file as received (same file twice = one row, by SHA-256).
+- ``batch_crimes`` which crime version each record of a batch resolved to (new, changed,
+  unchanged or stale): what ``--batch ID`` reads, since an unchanged resend adds no version.
 - ``crimes``    one **version** of a crime: the same force + crime reference sent again with
   different content is a new version; the older one gets ``superseded = true`` and
   ``superseded_by`` = the new row's id. Only unsuperseded versions are matched.
@@ -94,7 +96,7 @@ class UTCDateTime(TypeDecorator):
 runs = Table(
     "runs", metadata,
     Column("id", Integer, primary_key=True),
-    Column("kind", String(16), nullable=False),  # nightly | rematch
+    Column("kind", String(16), nullable=False),  # nightly | rematch | ingest
     Column("started", UTCDateTime, nullable=False),
     Column("ended", UTCDateTime),
     Column("algorithm_version", String(32), nullable=False),
@@ -149,6 +151,12 @@ crimes = Table(
     UniqueConstraint("police_force", "crime_reference", "version"),
     Index(None, "police_force", "crime_reference"),
     Index(None, "time_from"),
+)
+
+batch_crimes = Table(
+    "batch_crimes", metadata,
+    Column("batch_key", ForeignKey("batches.id"), primary_key=True),
+    Column("crime_id", ForeignKey("crimes.id"), primary_key=True),
 )
 
 hits = Table(

@@ -9,25 +9,29 @@ A file with no 13-field record at all is not a batch (``NotACrimeBatch``, with a
 delimiter it seems to use, that it looks compressed or binary, or that its first row looks
 like a header); a gzip-compressed batch (``.csv.gz``) is read as the CSV inside it.
 
-The same force + crime reference sent again is a new *version* of that crime;
-``latest_versions`` picks the one matching uses.
+The same force + crime reference sent again is a new *version* of that crime. Which of two
+batches is the later is decided here, once (``batch_order``); which sending makes a new version
+is decided by the hit store (``trailmatch.hitstore.repository.store_crimes``), and
+``latest_versions`` applies the same order to crimes read straight from files. The rule, and why:
+docs/ingest.md, "Crime versions".
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from trailmatch.crs import OSGB36_GRID, WGS84, project_flagged
+from trailmatch.crs import OSGB36_GRID, WGS84, project_flagged, working_to_lonlat
 from trailmatch.ingest.forces import load_forces
 from trailmatch.ingest.plausible import Plausible, plausible, written_year_out_of_range
 from trailmatch.ingest.rejects import CRIME_REJECT_COLUMNS, printable, reject_frame
@@ -59,6 +63,17 @@ RANGES = {
 
 BATCH_ID = re.compile(r"^(?P<code>[A-Za-z]+)(?P<date>\d{8})(?:-(?P<resend>\d+))?"
                       r"(?:-(?P<suffix>[RrAa]))?$")
+
+
+def batch_order(batch_id: str) -> tuple[str, int]:
+    """Which of two batches of a force is the later: the later batch date, then the higher
+    resend number (none is 0). The ``-R`` / ``-A`` suffix does not order batches; batches
+    with equal keys are in the order they were received. ("", 0) for an id that is not a
+    batch id, which sorts before every real one."""
+    m = BATCH_ID.match(batch_id or "")
+    if m is None:
+        return ("", 0)
+    return (m["date"], int(m["resend"] or 0))
 _DATETIME = r"^\d{14}$"
 
 CRIME_COLUMNS = [
@@ -357,35 +372,78 @@ def parse_crime_batch(text: str, *, source_file: str, crs: str = "EPSG:27700",
     return CrimeBatch(crimes=crimes, rejects=rejects, rows_read=rows_read)
 
 
-def batch_parts(batch_id: pd.Series) -> pd.DataFrame:
-    """``code``, ``batch_date`` (date), ``resend`` (int, 0 when absent), ``suffix`` (R/A or '')."""
-    parts = batch_id.astype(str).str.extract(BATCH_ID)
-    return pd.DataFrame({
-        "code": parts["code"],
-        "batch_date": pd.to_datetime(parts["date"], format="%Y%m%d", errors="coerce"),
-        "resend": pd.to_numeric(parts["resend"], errors="coerce").fillna(0).astype(np.int64),
-        "suffix": parts["suffix"].fillna("").str.upper(),
-    }, index=batch_id.index)
+@dataclass
+class ReadBatch:
+    """One batch file as read for the hit store: its SHA-256 (a file received twice is one
+    ``batches`` row), its force, and its accepted crimes with ``lat``/``lon`` (WGS84) filled in
+    for grid locations too."""
+
+    path: Path
+    sha256: str
+    police_force: str  # whose batch this file is (the force of its rows)
+    crimes: pd.DataFrame
+    rejects: pd.DataFrame
+    rows_read: int
+    rows_rejected: int
+
+
+def _file_force(raw: bytes, crimes: pd.DataFrame) -> str:
+    if len(crimes):
+        return str(crimes["police_force"].mode().iloc[0])
+    # Nothing accepted: name the force as the first record wrote it, so rejects are not orphaned.
+    for line in raw.decode("utf-8-sig", errors="replace").splitlines():
+        if line.strip():
+            return line.split(",", 1)[0].strip() or "unknown"
+    return "unknown"
+
+
+def read_batches(paths: Sequence[Path], crs: str, *, forces=None,
+                 max_window_h: float = 12.0,
+                 unusable: list[str] | None = None) -> list[ReadBatch]:
+    """Read every batch file (x/y in ``crs``). A file that cannot be read at all is named in
+    ``unusable`` (one line each, with the reason) and skipped, so one force's broken e-mail
+    does not stop the other forces' night; without ``unusable`` the error propagates."""
+    from trailmatch.progress import progress
+
+    out = []
+    for path in progress(paths, desc="read batches", unit="file"):
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+            batch = read_crime_batch(path, crs=crs, forces=forces,
+                                     max_window_h=max_window_h)
+        except (OSError, ValueError) as e:
+            if unusable is None:
+                raise
+            unusable.append(f"{path}: {e}")
+            continue
+        crimes = batch.crimes
+        if len(crimes):
+            # Both location kinds in WGS84 for the store and the maps: project the grid ones.
+            lon, lat = working_to_lonlat(crimes["x"].to_numpy(), crimes["y"].to_numpy(), crs)
+            given = crimes["latitude"].notna() & crimes["longitude"].notna()
+            crimes = crimes.assign(lat=np.where(given, crimes["latitude"], lat),
+                                   lon=np.where(given, crimes["longitude"], lon))
+        out.append(ReadBatch(path=path, sha256=hashlib.sha256(raw).hexdigest(),
+                             police_force=_file_force(raw, crimes), crimes=crimes,
+                             rejects=batch.rejects, rows_read=batch.rows_read,
+                             rows_rejected=batch.rows_rejected))
+    return out
 
 
 def version_order(frame: pd.DataFrame) -> pd.DataFrame:
-    """Crimes sorted so later versions of a (force, reference) come later.
-
-    A version is later when its batch date is later, then its resend number higher, then it
-    was ingested later (``ingested_at`` when present), then it sits further down its file.
-    """
-    parts = batch_parts(frame["batch_id"])
+    """Crimes sorted so later versions of a (force, reference) come later: ``batch_order`` of
+    their batch ids, then the order they were read in (file, then record)."""
+    order = {b: batch_order(b) for b in frame["batch_id"].astype(str).unique()}
+    ids = frame["batch_id"].astype(str)
     keys = pd.DataFrame({
         "_f": frame["police_force"].astype(str).to_numpy(),
         "_r": frame["crime_reference"].astype(str).to_numpy(),
-        "_d": parts["batch_date"].to_numpy(),
-        "_n": parts["resend"].to_numpy(),
-        "_i": (frame["ingested_at"].to_numpy() if "ingested_at" in frame.columns
-               else np.zeros(len(frame), dtype=np.int64)),
-        "_w": frame["row"].to_numpy() if "row" in frame.columns else np.arange(len(frame)),
+        "_d": ids.map(lambda b: order[b][0]).to_numpy(),
+        "_n": ids.map(lambda b: order[b][1]).to_numpy(),
+        "_k": np.arange(len(frame)),
     }, index=frame.index)
-    order = keys.sort_values(["_f", "_r", "_d", "_n", "_i", "_w"], kind="stable").index
-    return frame.loc[order]
+    return frame.loc[keys.sort_values(["_f", "_r", "_d", "_n", "_k"], kind="stable").index]
 
 
 def latest_versions(frame: pd.DataFrame) -> pd.DataFrame:

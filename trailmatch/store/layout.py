@@ -67,8 +67,7 @@ def days_between(lo_ns: int, hi_ns: int) -> list[date]:
 
 # the store's own temporary names (a rejects file may live in the store directory too); a
 # writer that holds the lock removes those a killed writer left
-TEMPORARY_PATTERNS = (".store.*.tmp", f".{SUBJECTS}.*.tmp", f"{POSITIONS}/.????-??-??.*.tmp",
-                      "crimes/.crimes.parquet.*.tmp")
+TEMPORARY_PATTERNS = (".store.*.tmp", f".{SUBJECTS}.*.tmp", f"{POSITIONS}/.????-??-??.*.tmp")
 
 
 @dataclass(frozen=True)

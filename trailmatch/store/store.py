@@ -5,7 +5,8 @@ and the service all use.
 The folder's paths are spelt in ``layout`` and nowhere else: ``store.json`` (the working CRS),
 one partition of fixes per UTC day (``partitions``: merged, written, read), the subjects file
 (device activation periods), each day's persisted segment indexes (``day_index``), and the
-writers' lock. Crime versions (``trailmatch.ingest.crime_store``) live beside them.
+writers' lock. Crime versions live in the hit store (``trailmatch.hitstore``), whose default
+SQLite file sits in the same folder.
 
 Reading: ``Store.read_window(start, end, subjects=...)`` gives the fixes as ``match()`` takes
 them; ``Store.indexed_window(...)`` gives the same fixes as a ``Trail`` with its segment
@@ -351,7 +352,7 @@ class Store:
         counts.rejected = got.rows_rejected
         return counts, got.rejects
 
-    # --- subjects and crimes
+    # --- subjects
     @property
     def subjects_path(self) -> Path:
         return self.layout.subjects
@@ -382,29 +383,6 @@ class Store:
                 table = pa.Table.from_pandas(merged, preserve_index=False)
                 atomic_write_parquet(table, self.subjects_path)
         return counts, got.rejects
-
-    def crimes(self, *, latest: bool = True) -> pd.DataFrame:
-        """Stored crimes: the latest version of each (default) or every version."""
-        from trailmatch.ingest.crime_store import read_stored_crimes, stored_latest_crimes
-
-        check(self.layout)
-        return stored_latest_crimes(self.root) if latest else read_stored_crimes(self.root)
-
-    def ingest_crimes(self, path, *, crs: str = "EPSG:27700", forces=None,
-                      max_window_h: float = 12.0):
-        """Read a crime batch and store its accepted crimes as versions; returns
-        ``(IngestCounts, rejects, batch)``."""
-        from trailmatch.ingest.crime_batch import read_crime_batch
-        from trailmatch.ingest.crime_store import store_crimes
-
-        batch = read_crime_batch(path, crs=crs, forces=forces, max_window_h=max_window_h)
-        counts = IngestCounts(file=str(path), read=batch.rows_read,
-                              rejected=batch.rows_rejected)
-        with store_lock(self.root):
-            self._ensure_meta(crs)
-            stored, dups = store_crimes(self.root, batch.crimes)
-        counts.accepted, counts.duplicate = stored, dups
-        return counts, batch.rejects, batch
 
     # --- retention
     def purge(self, before) -> PurgeReport:

@@ -11,7 +11,8 @@ each fix and crime kept:
 
 - each day partition is re-projected and its flags recomputed (``outside_grid`` included),
   then replaced atomically (``partitions.write_day``);
-- the stored crime versions get x/y again from their easting/northing or latitude/longitude;
+- the crime versions such a store kept in its folder (``LEGACY_CRIMES``, before crime versions
+  moved to the hit store) get x/y again from their easting/northing or latitude/longitude;
 - the record is written, then the day indexes are refreshed. A run stopped half-way leaves
   the store refused; running the command again finishes it (re-projecting from
   latitude/longitude is idempotent).
@@ -35,6 +36,9 @@ from trailmatch.atomic import atomic_write
 from trailmatch.crs import OSGB36_GRID, OSTN15, WGS84, project_flagged
 from trailmatch.store.transformation import KEY, recorded
 
+# Where a store made before crime versions moved to the hit store kept them (nothing reads it
+# now; the upgrade still re-projects it so that the folder stays consistent).
+LEGACY_CRIMES = Path("crimes") / "crimes.parquet"
 
 @dataclass
 class UpgradeReport:
@@ -112,7 +116,6 @@ def upgrade(root) -> UpgradeReport:
     import pyarrow.parquet as pq
 
     from trailmatch.atomic import atomic_write_parquet
-    from trailmatch.ingest.crime_store import CRIMES_PATH
     from trailmatch.store.day_index import on_day_written
     from trailmatch.store.layout import day_name
     from trailmatch.store.partitions import write_day
@@ -135,7 +138,7 @@ def upgrade(root) -> UpgradeReport:
             report.fixes_kept += got["kept"]
             report.outside_grid += got["outside"]
             report.largest_move_m = max(report.largest_move_m, got["largest_move_m"])
-        crimes_path = Path(store.root) / CRIMES_PATH
+        crimes_path = Path(store.root) / LEGACY_CRIMES
         if crimes_path.exists():
             crimes = pq.read_table(crimes_path)
             frame, out, move = reproject_crimes(crimes.to_pandas(), crs)
