@@ -140,7 +140,7 @@ def test_ingest_crimes_keeps_good_rows_and_reports_rejects(tmp_path):
     assert current(store)["version"] == 1
     # A file that is no crime batch at all: exit 1, named, nothing stored from it.
     code, _, err = cli("ingest", "crimes", send(tmp_path, "x.csv", "a,b,c"), "--store", store)
-    assert code == 1 and "x.csv: not a crime batch" in err
+    assert code == 1 and "x.csv: unusable: not a crime batch" in err
 
 
 def test_ingest_then_match_and_nightly_from_the_stored_batch(tmp_path, sample_dir):
