@@ -57,8 +57,8 @@ def add_input_args(p: argparse.ArgumentParser, *, store_help: str) -> None:
                         help="crime batch CSV files (docs/formats.md), or generic files with "
                              "--crimes-format generic")
     crimes.add_argument("--batch", action="append", metavar="ID",
-                        help="with --store: a crime batch already stored by `trailmatch ingest "
-                             "crimes` (e.g. HAM20250127-1), the current version of each of its "
+                        help="with --store: a crime batch already stored by trailmatch ingest "
+                             "crimes (e.g. HAM20250127-1), the current version of each of its "
                              "crimes; may be repeated")
     p.add_argument("--db", metavar="URL",
                    help="with --batch: hit store database URL (default: the SQLite file in the "

@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crimes", nargs="+", type=Path, default=[], metavar="FILE",
                    help="crime batch CSV files as the forces send them (docs/formats.md)")
     p.add_argument("--batch", action="append", default=[], metavar="ID",
-                   help="a crime batch already stored by `trailmatch ingest crimes` (e.g. "
+                   help="a crime batch already stored by trailmatch ingest crimes (e.g. "
                         "HAM20250127-1): its crimes' current versions are matched and reported "
                         "like a file's; may be repeated, and combined with --crimes")
     p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
