@@ -78,6 +78,10 @@ class FixOut(BaseModel):
     in_window: bool = Field(description="the fix lies inside the (buffered) crime window")
     in_vicinity: bool = Field(description="inside the window and within the radius "
                                           "(plus precision when counted)")
+    speed_kmh: float | None = Field(None, description="straight-line speed from the previous "
+                                                      "fix of the path (none for the first)")
+    joined_to_previous: bool = Field(False, description="joined to the previous fix by a "
+                                                        "segment (not more than max gap apart)")
 
 
 class ClosestApproach(BaseModel):
@@ -93,6 +97,51 @@ class MultiLineString(BaseModel):
         description="one [lon, lat] line per run of joined fixes (a gap breaks the line)")
 
 
+class MotionOut(BaseModel):
+    speed_kmh: float
+    bearing_deg: float | None = Field(description="grid bearing, degrees clockwise from grid "
+                                                  "north; none when stationary")
+    compass: str | None = Field(description="the bearing as one of eight compass points")
+
+
+class VisitOut(BaseModel):
+    """One stretch of time in the vicinity, exactly from the closed forms."""
+
+    number: int
+    entry: dt.datetime
+    exit: dt.datetime
+    dwell_s: float
+    entry_kind: Literal["crossed", "window", "gap", "isolated"] = Field(
+        description="crossed the edge of the vicinity; already there when the window opened; "
+                    "first fix after a gap; an isolated fix")
+    exit_kind: Literal["crossed", "window", "gap", "isolated"]
+    entry_seq: int = Field(description="the path fix (seq) starting the piece it entered on")
+    exit_seq: int
+    approach: MotionOut | None
+    departure: MotionOut | None
+    closest_m: float
+    closest_time: dt.datetime
+    closest_precision_m: float = Field(description="precision counted at the closest instant "
+                                                   "(interpolated between fixes; 0 if not "
+                                                   "counted)")
+    closest_at_fix: bool
+    within_radius: bool = Field(description="closest within R itself, without precision")
+    sentence: str
+
+
+class GapOut(BaseModel):
+    """Fixes more than max gap apart whose interval meets the window: not monitored between
+    them. ``before``/``after`` are none when no fix lies within max gap of the window there."""
+
+    before_seq: int | None
+    after_seq: int | None
+    before: dt.datetime | None
+    after: dt.datetime | None
+    window_from: dt.datetime
+    window_to: dt.datetime
+    seconds_in_window: float
+
+
 class HitDetail(HitOut):
     crime: CrimeOut
     radius_m: float
@@ -101,9 +150,15 @@ class HitDetail(HitOut):
     window_from: dt.datetime = Field(description="crime window widened by the run's buffers")
     window_to: dt.datetime
     closest: ClosestApproach | None
-    fixes: list[FixOut] = Field(description="the fixes of the path through the window: from the "
-                                            "last joined fix before it to the first after it")
+    fixes: list[FixOut] = Field(description="the fixes of the path through the window: those "
+                                            "inside it, and the one either side within max gap")
     path: MultiLineString
+    visits: list[VisitOut] = Field(description="the visits into the vicinity, in time order")
+    gaps: list[GapOut] = Field(description="the gaps that meet the window, in time order")
+    account: str = Field(description="the visits and gaps as sentences an officer can read out")
+    precision_note: str | None = Field(description="when the hit holds only because precision "
+                                                   "is counted: how")
+    decisions: list[DecisionOut] = Field(description="decisions recorded so far, oldest first")
 
 
 Rationale = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
@@ -186,3 +241,6 @@ class AuditOut(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+HitDetail.model_rebuild()  # its decisions are DecisionOut, defined after it

@@ -1,5 +1,5 @@
-"""Reading the trail store for the service: a subject's fixes in a window, the path through a
-crime window, and ad-hoc proximity — all from the per-day persistent index
+"""Reading the trail store for the service: a subject's fixes in a window, a hit's evidence
+(``trailmatch.evidence``) from them, and ad-hoc proximity — all from the per-day persistent index
 (``trailmatch.store.day_index``), so a request memory-maps a day once and never scans the store.
 
 Numba's default threading layer must not run parallel kernels from two threads at once, and
@@ -25,6 +25,7 @@ import numba as nb
 import numpy as np
 
 from trailmatch.crs import OSGB36_GRID, WGS84, project
+from trailmatch.evidence import HitEvidence, fixes_evidence, window_ns
 from trailmatch.index.query import hit_fields, hit_pairs
 from trailmatch.rules import Rules
 from trailmatch.store.day_index import day_index, load_index_for_window
@@ -176,31 +177,24 @@ def joined_runs(t: np.ndarray, max_gap_ns: int) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
-def path_through_window(fixes: Fixes, w0: int, w1: int, max_gap_ns: int) -> Fixes:
-    """The fixes inside [w0, w1] plus both ends of every joined segment that meets it."""
-    t = fixes.t
-    keep = (t >= w0) & (t <= w1)
-    if t.size > 1:
-        dt_ = np.diff(t)
-        seg = (dt_ > 0) & (dt_ <= max_gap_ns) & (t[:-1] <= w1) & (t[1:] >= w0)
-        keep[:-1] |= seg
-        keep[1:] |= seg
-    return fixes.take(keep)
+def crime_xy(row: dict, crs: str) -> tuple[float, float]:
+    """A hit row's crime location in ``crs``: as stored when stored in it (what the nightly
+    matched), else re-projected from its WGS84 lat/lon (``repository.crimes_in_rules_crs``)."""
+    if row.get("crime_crs") == crs and row.get("crime_x") is not None:
+        return float(row["crime_x"]), float(row["crime_y"])
+    x, y = to_working(np.array([row["crime_lon"]]), np.array([row["crime_lat"]]), crs)
+    return float(x[0]), float(y[0])
 
 
-def position_at(fixes: Fixes, when_ns: int, max_gap_ns: int) -> tuple[float, float] | None:
-    """The interpolated position at ``when_ns`` (a fix, or on a joined segment), else None."""
-    t = fixes.t
-    i = int(np.searchsorted(t, when_ns, side="right")) - 1
-    if i < 0:
-        return None
-    if t[i] == when_ns:
-        return float(fixes.x[i]), float(fixes.y[i])
-    if i + 1 < t.size and 0 < t[i + 1] - t[i] <= max_gap_ns:
-        f = (when_ns - t[i]) / (t[i + 1] - t[i])
-        return (float(fixes.x[i] + f * (fixes.x[i + 1] - fixes.x[i])),
-                float(fixes.y[i] + f * (fixes.y[i + 1] - fixes.y[i])))
-    return None
+def hit_evidence(trails: TrailAccess, row: dict, rules: Rules) -> HitEvidence:
+    """The evidence of a hit-store row (``trailmatch.evidence``, as the nightly's reports have
+    it): its subject's fixes within max gap of the widened window, from the day partitions."""
+    w0, w1 = window_ns(row["time_from"], row["time_to"], rules)
+    fixes = trails.subject_fixes(row["subject"], w0 - rules.max_gap_ns, w1 + rules.max_gap_ns)
+    cx, cy = crime_xy(row, rules.crs)
+    with _ENGINE_LOCK:  # pyproj transformers and the numba thread pool: one caller at a time
+        return fixes_evidence(row["subject"], fixes.t, fixes.x, fixes.y, fixes.precision,
+                              fixes.source, row, cx, cy, row["time_from"], row["time_to"], rules)
 
 
 def lonlat(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:

@@ -31,7 +31,13 @@ def write_trail_store(store: Path) -> pd.DataFrame:
         "time": pd.to_datetime(raw["position_gps_date"], utc=True),
         "x": x, "y": y, "precision_m": raw["position_precision"].astype(float),
         "source": raw["position_lbs"].astype(np.int64),
-    }).sort_values(["subject", "time"], kind="stable")
+    })
+    return write_positions(store, trails)
+
+
+def write_positions(store: Path, trails: pd.DataFrame) -> pd.DataFrame:
+    """Fixes (subject, time, x, y, precision_m, source) as the store's day partitions."""
+    trails = trails.sort_values(["subject", "time"], kind="stable")
     (store / "positions").mkdir(parents=True, exist_ok=True)
     for day, part in trails.groupby(trails["time"].dt.strftime("%Y-%m-%d")):
         part.reset_index(drop=True).to_parquet(store / "positions" / f"{day}.parquet")

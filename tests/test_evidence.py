@@ -156,7 +156,8 @@ def test_a_hit_by_precision_is_spelt_out():
     assert ev.precision_note == ("closest approach 108.4 m: within 100 m plus the fix's "
                                  "15 m precision")
     assert ev.visits[0].entry_kind == "isolated" and not ev.visits[0].within_radius
-    assert "1 gap in the window: no fix after 00:00:00" in ev.account
+    assert ("1 gap in the window: no fix from 00:00:00 to the window's end (none in the 300 s "
+            "after it)") in ev.account
 
 
 def test_gaps_and_window_edges():
@@ -170,8 +171,8 @@ def test_gaps_and_window_edges():
     assert [v.entry_kind for v in ev.visits] == ["gap", "gap"]
     assert [v.exit_kind for v in ev.visits] == ["gap", "window"]
     assert "still there when the window closed at 00:15:00" in ev.account
-    assert "2 gaps in the window: no fix before 00:01:40 (none within 300 s before the " \
-           "window opened); no fix from 00:02:40 to 00:12:40 (10 min)." in ev.account
+    assert ("2 gaps in the window: no fix from the window's start until 00:01:40 (none in the "
+            "300 s before it); no fix from 00:02:40 to 00:12:40 (10 min).") in ev.account
 
 
 def test_many_hits_at_once_equal_one_at_a_time():

@@ -67,7 +67,7 @@ class Motion:
         if self.bearing_deg is None:
             return "stationary"
         if self.speed_kmh < SLOW_KMH:
-            return f"barely moving (under {SLOW_KMH:g} km/h)"
+            return "barely moving"
         return f"heading {self.compass} at {speed_text(self.speed_kmh)}"
 
     def to_dict(self) -> dict:
@@ -252,10 +252,11 @@ class HitEvidence:
 # --- formatting ---------------------------------------------------------------------------------
 
 def iso(ns: int | None) -> str | None:
-    """int64 ns as ISO 8601 UTC with microseconds and ``Z`` (None stays None)."""
+    """int64 ns as ISO 8601 UTC with microseconds (rounded, as the hit store keeps instants)
+    and ``Z`` (None stays None)."""
     if ns is None:
         return None
-    s = np.datetime_as_string(np.datetime64(int(ns), "ns"), unit="us")
+    s = np.datetime_as_string(np.datetime64((int(ns) + 500) // 1000, "us"), unit="us")
     return s + "Z"
 
 
@@ -343,11 +344,11 @@ def _gap_phrase(g: Gap, ev: HitEvidence) -> str:
     day = ev.w0
     gap = f"{ev.rules.max_gap_s:g} s"
     if g.before is None:
-        return (f"no fix before {clock(g.after, day)} (none within {gap} before the window "
-                f"opened)")
+        return (f"no fix from the window's start until {clock(g.after, day)} (none in the "
+                f"{gap} before it)")
     if g.after is None:
-        return (f"no fix after {clock(g.before, day)} (none within {gap} after the window "
-                f"closed)")
+        return (f"no fix from {clock(g.before, day)} to the window's end (none in the {gap} "
+                f"after it)")
     return (f"no fix from {clock(g.before, day)} to {clock(g.after, day)} "
             f"({duration_text((g.after - g.before) / 1e9)})")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
@@ -15,26 +14,16 @@ from service.auth import Principal
 from service.db import run_db
 from service.deps import Cfg, CurrentUser, Db, Trails
 from service.models import (
-    ClosestApproach,
     CrimeOut,
     DecisionIn,
     DecisionOut,
-    FixOut,
     HitDetail,
     HitOut,
-    MultiLineString,
     Problem,
 )
-from service.settings import ns, unprocessable
-from service.trails import (
-    TrailAccess,
-    joined_runs,
-    lonlat,
-    path_through_window,
-    position_at,
-    rules_from_record,
-    to_working,
-)
+from service.settings import unprocessable
+from service.trails import hit_evidence, rules_from_record
+from trailmatch.evidence import HitEvidence
 from trailmatch.hitstore import repository
 from trailmatch.rules import Rules
 
@@ -96,50 +85,18 @@ def _rules_of(db: Engine, row: dict, fallback: Rules) -> Rules:
     return rules_from_record(run["rules"] if run else None, fallback)
 
 
-def hit_detail(row: dict, rules: Rules, trails: TrailAccess) -> HitDetail:
-    """The hit with the path through its (buffered) crime window and the fixes on it."""
-    gap = rules.max_gap_ns
-    w0 = ns(row["time_from"]) - rules.buffer_before_ns
-    w1 = ns(row["time_to"]) + rules.buffer_after_ns
-    fixes = trails.subject_fixes(row["subject"], w0 - gap, w1 + gap)
-    path = path_through_window(fixes, w0, w1, gap)
-    cx, cy = to_working(np.array([row["crime_lon"]]), np.array([row["crime_lat"]]), rules.crs)
-    cx, cy = float(cx[0]), float(cy[0])
-    dist = np.hypot(path.x - cx, path.y - cy)
-    reach = np.where(np.isnan(path.precision), 0.0, path.precision) if rules.count_precision \
-        else np.zeros(path.n)
-    in_window = (path.t >= w0) & (path.t <= w1)
-    in_vicinity = in_window & (dist <= rules.radius_m + reach)
-    lon, lat = lonlat(path.x, path.y, rules.crs)
-    times = path.t.astype("datetime64[ns]").astype("datetime64[us]").tolist()
-    sources = path.source_names()
-    fixes_out = [
-        FixOut(seq=i + 1, time=times[i].replace(tzinfo=dt.UTC), lat=float(lat[i]),
-               lon=float(lon[i]),
-               precision_m=None if np.isnan(path.precision[i]) else float(path.precision[i]),
-               source=sources[i], distance_m=float(dist[i]), in_window=bool(in_window[i]),
-               in_vicinity=bool(in_vicinity[i]))
-        for i in range(path.n)]
-    lines = [[[float(lon[i]), float(lat[i])] for i in range(s.start, s.stop)]
-             for s in joined_runs(path.t, gap) if s.stop - s.start >= 2]
-    closest = None
-    at = position_at(path, ns(row["closest_time"]), gap)
-    if at is not None:
-        clon, clat = lonlat(np.array([at[0]]), np.array([at[1]]), rules.crs)
-        closest = ClosestApproach(time=row["closest_time"], lat=float(clat[0]),
-                                  lon=float(clon[0]), distance_m=float(np.hypot(at[0] - cx,
-                                                                                at[1] - cy)))
+def hit_detail(row: dict, rules: Rules, ev: HitEvidence, decisions: list[dict]) -> HitDetail:
+    """The hit with its evidence (``trailmatch.evidence``: the path through the window, visits,
+    gaps, closest approach, the account) and the decisions recorded on it."""
     crime = CrimeOut(crime_reference=row["crime_reference"], police_force=row["police_force"],
                      crime_type=row["crime_type"], description=row["description"],
                      version=row["crime_version"], batch_id=row["batch_id"],
                      time_from=row["time_from"], time_to=row["time_to"], lat=row["crime_lat"],
                      lon=row["crime_lon"], superseded=row["status"] == "superseded")
     base = HitOut.model_validate(row).model_dump()
-    return HitDetail(**base, crime=crime, radius_m=rules.radius_m, max_gap_s=rules.max_gap_s,
-                     count_precision=rules.count_precision,
-                     window_from=row["time_from"] - dt.timedelta(seconds=rules.buffer_before_s),
-                     window_to=row["time_to"] + dt.timedelta(seconds=rules.buffer_after_s),
-                     closest=closest, fixes=fixes_out, path=MultiLineString(coordinates=lines))
+    return HitDetail(**base, **ev.to_dict(), crime=crime, radius_m=rules.radius_m,
+                     max_gap_s=rules.max_gap_s, count_precision=rules.count_precision,
+                     decisions=[_decision_out(d) for d in decisions])
 
 
 @router.get("/hits/{hit_id}", response_model=HitDetail, responses=NOT_FOUND)
@@ -147,7 +104,9 @@ def get_hit(principal: CurrentUser, db: Db, cfg: Cfg, trails: Trails, hit_id: Hi
     """One hit (any status) with the fixes in the vicinity and the path through the window."""
     row = _visible_hit(db, principal, hit_id, "hit.read")
     audit.record(db, principal, "hit.read", f"hit:{hit_id}")
-    return hit_detail(row, _rules_of(db, row, cfg.rules), trails)
+    rules = _rules_of(db, row, cfg.rules)
+    return hit_detail(row, rules, hit_evidence(trails, row, rules),
+                      repository.list_decisions(db, hit_id))
 
 
 @router.get("/hits/{hit_id}/report", response_class=HTMLResponse, responses=NOT_FOUND)
@@ -159,7 +118,7 @@ def get_report(principal: CurrentUser, db: Db, cfg: Cfg, trails: Trails,
     row = _visible_hit(db, principal, hit_id, "hit.report")
     audit.record(db, principal, "hit.report", f"hit:{hit_id}")
     return HTMLResponse(render_hit_report(row, _rules_of(db, row, cfg.rules), trails,
-                                          principal.name))
+                                          principal.name, repository.list_decisions(db, hit_id)))
 
 
 def _decision_out(row: dict) -> DecisionOut:

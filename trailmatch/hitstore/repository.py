@@ -407,7 +407,8 @@ _HIT_WITH_CRIME = select(
     hits, crimes.c.version.label("crime_version"), crimes.c.batch_id,
     crimes.c.time_from, crimes.c.time_to, crimes.c.x.label("crime_x"),
     crimes.c.y.label("crime_y"), crimes.c.lat.label("crime_lat"),
-    crimes.c.lon.label("crime_lon"), crimes.c.description, crimes.c.text,
+    crimes.c.lon.label("crime_lon"), crimes.c.crs.label("crime_crs"), crimes.c.description,
+    crimes.c.text,
 ).join(crimes, crimes.c.id == hits.c.crime_id)
 
 

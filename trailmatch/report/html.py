@@ -157,6 +157,12 @@ def _clock_tenths(ns: int, day_ns: int) -> str:
     return f"{clock(ns, day_ns)[:8]}.{(int(ns) % 10**9) // 10**8}{clock(ns, day_ns)[8:]}"
 
 
+ENTRY_NOTE = {"crossed": "", "window": " (window opened)", "gap": " (first fix after a gap)",
+              "isolated": " (isolated fix)"}
+EXIT_NOTE = {"crossed": "", "window": " (window closed)", "gap": " (last fix before a gap)",
+             "isolated": ""}
+
+
 def _motion_cell(m) -> str:
     return "-" if m is None else escape(m.text())
 
@@ -175,8 +181,8 @@ def visits_table(ev: HitEvidence) -> str:
             near += f" (+{v.closest_precision_m:.0f} m precision)"
         rows.append(
             f"<tr class='visit'><td class='num'>{v.number}</td>"
-            f"<td>{_clock_tenths(v.entry, ev.w0)} ({escape(v.entry_kind)})</td>"
-            f"<td>{_clock_tenths(v.exit, ev.w0)} ({escape(v.exit_kind)})</td>"
+            f"<td>{_clock_tenths(v.entry, ev.w0)}{ENTRY_NOTE[v.entry_kind]}</td>"
+            f"<td>{_clock_tenths(v.exit, ev.w0)}{EXIT_NOTE[v.exit_kind]}</td>"
             f"<td class='num'>{escape(duration_text(v.dwell_s))}</td>"
             f"<td class='num'>{near}</td><td>{_clock_tenths(v.closest_time, ev.w0)}</td>"
             f"<td>{_motion_cell(v.approach)}</td><td>{_motion_cell(v.departure)}</td></tr>")
