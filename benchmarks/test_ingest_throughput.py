@@ -162,7 +162,7 @@ def test_ingest_stages(exports):
     """Where the Parquet ingest's time goes: each stage run alone on one thread, in CPU
     seconds per fix (the wall clock of a shared machine says little). Stages: reading the
     Parquet batches, validation and conversion without the projection, the projection
-    (pyproj, the pipeline of ``trailmatch.crs``), the day merge (sort, duplicates, flags,
+    (OSTN15 through ``trailmatch.crs``), the day merge (sort, duplicates, flags,
     gather), the LZ4 partition write."""
     from datetime import date
 
@@ -222,3 +222,170 @@ def test_ingest_stages(exports):
         print(f"  {name:9s} {s:6.2f} CPU s  {s / n * 1e6:5.2f} us/fix  {s / total:5.1%}")
     print(f"  {'total':9s} {total:6.2f} CPU s  {total / n * 1e6:5.2f} us/fix")
     assert merged.new_kept == n
+
+
+# ----------------------------------------------------------------------------- against a pipeline
+
+PIPELINE_COLUMNS = ["person_id", "position_gps_date", "position_latitude",
+                    "position_longitude", "position_precision", "position_lbs"]
+
+
+def pipeline_pyarrow(src, out) -> int:
+    """What a team would write without trailmatch, in pyarrow: read (multi-threaded), the
+    same OSTN15 transform (convertbng, one call), sort by subject and time, Parquet write. No
+    validation, no rejects, no duplicates, no flags, no index."""
+    from convertbng.cutil import convert_bng
+
+    if str(src).endswith(".csv"):
+        table = pacsv.read_csv(src, convert_options=pacsv.ConvertOptions(
+            include_columns=PIPELINE_COLUMNS,
+            column_types={"person_id": pa.string(),
+                          "position_gps_date": pa.timestamp("s")}))  # UTC, as written
+    else:
+        table = pq.read_table(src, columns=PIPELINE_COLUMNS)
+    x, y = convert_bng(table["position_longitude"].to_numpy(),
+                       table["position_latitude"].to_numpy())
+    table = table.append_column("x", pa.array(x)).append_column("y", pa.array(y))
+    table = table.sort_by([("person_id", "ascending"), ("position_gps_date", "ascending")])
+    pq.write_table(table, out)
+    return table.num_rows
+
+
+def pipeline_pandas(src, out) -> int:
+    """The same in pandas (pyarrow engine for the CSV)."""
+    import pandas as pd
+    from convertbng.cutil import convert_bng
+
+    if str(src).endswith(".csv"):
+        df = pd.read_csv(src, engine="pyarrow", usecols=PIPELINE_COLUMNS,
+                         dtype={"person_id": str})
+        df["position_gps_date"] = pd.to_datetime(df["position_gps_date"], utc=True,
+                                                 format="%Y-%m-%d %H:%M:%S")
+    else:
+        df = pd.read_parquet(src, columns=PIPELINE_COLUMNS)
+    df["x"], df["y"] = convert_bng(df["position_longitude"].to_numpy(),
+                                   df["position_latitude"].to_numpy())
+    df = df.sort_values(["person_id", "position_gps_date"], kind="stable")
+    df.to_parquet(out, index=False)
+    return len(df)
+
+
+_CHILD = """
+import resource, shutil, sys
+from pathlib import Path
+from benchmarks.test_ingest_throughput import pipeline_pandas, pipeline_pyarrow
+from trailmatch.store import Store
+src, out, which = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if which == "trailmatch":
+    shutil.rmtree(out, ignore_errors=True)
+    Store(out).ingest_positions(src)
+else:
+    {"pyarrow": pipeline_pyarrow, "pandas": pipeline_pandas}[which](src, out)
+print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_rss_mib(src, out, which: str) -> float:
+    """Peak resident memory of a fresh process doing only ``which`` on ``src``, above what
+    its imports took (a process of its own: in-process figures are blurred by memory that
+    earlier runs freed and the allocator kept)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(src), str(out), which],
+                          capture_output=True, text=True, cwd=repo, check=True,
+                          env={**os.environ, "PYTHONPATH": str(repo)})
+    base, peak = map(int, done.stdout.split()[-2:])
+    return (peak - base) / 1024
+
+
+def _measured(fn, *args):
+    proc = psutil.Process()
+    c0 = proc.cpu_times()
+    with PeakRSS() as mem:
+        w = time.perf_counter()
+        out = fn(*args)
+        wall = time.perf_counter() - w
+    c1 = proc.cpu_times()
+    return out, wall, (c1.user - c0.user) + (c1.system - c0.system), mem.mib
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_ingest_against_a_pipeline(benchmark, exports, kind, monkeypatch):
+    """trailmatch ingest (into an empty store, without and with the persisted index) against
+    ``pipeline_pyarrow`` and ``pipeline_pandas`` on the same file, side by side in one run,
+    each once untimed first; the same rows come out (subject, time, x, y compared). Prints
+    wall, CPU seconds (cores busy = CPU / wall), the ratios, and the peak RSS of each (a fresh
+    process per tool, ``peak_rss_mib``; trailmatch without the index: in-process) against the
+    day's Parquet partition (the memory target: peak <= 2x it)."""
+    d, csv_path, pq_path, n = exports
+    src = csv_path if kind == "csv" else pq_path
+    out = d / f"pipeline_{kind}.parquet"
+    store_dir = d / f"store_vs_{kind}"
+    no_index = lambda *a, **k: None  # noqa: E731
+    results = {}
+
+    def trailmatch_ingest():
+        return _ingest_once(src, store_dir)
+
+    def trailmatch_no_index():
+        with monkeypatch.context() as m:
+            m.setattr("trailmatch.store.store.on_day_written", no_index)
+            return _ingest_once(src, store_dir)
+
+    runs = {"trailmatch ingest (no index)": trailmatch_no_index,
+            "trailmatch ingest (+ day index)": trailmatch_ingest,
+            "pipeline: pyarrow": lambda: pipeline_pyarrow(src, out),
+            "pipeline: pandas": lambda: pipeline_pandas(src, out)}
+    for fn in runs.values():  # untimed first runs (numba compile, page cache)
+        fn()
+    for name, fn in runs.items():
+        if name == "trailmatch ingest (no index)":
+            cell = {}
+
+            def timed(fn=fn, cell=cell):
+                cell["r"] = _measured(fn)
+
+            benchmark.pedantic(timed, rounds=1, iterations=1)
+            results[name] = cell["r"][1:]
+        else:
+            results[name] = _measured(fn)[1:]
+
+    # same rows out: the store's day against the pyarrow pipeline's file
+    pipeline_pyarrow(src, out)
+    ref = pq.read_table(out, columns=["person_id", "position_gps_date", "x", "y"])
+    store = Store(store_dir)
+    got = pa.concat_tables([store.read_day(day, ["subject", "time", "x", "y"])
+                            for day in store.days()])
+    assert got.num_rows == ref.num_rows == n
+    assert got["subject"].cast(pa.string()).combine_chunks().equals(
+        ref["person_id"].cast(pa.string()).combine_chunks())
+    ref_t = ref["position_gps_date"]
+    np.testing.assert_array_equal(got["time"].cast(pa.int64()).to_numpy(),
+                                  ref_t.cast(pa.timestamp("ns", tz=ref_t.type.tz))
+                                  .cast(pa.int64()).to_numpy())
+    np.testing.assert_array_equal(got["x"].to_numpy(), ref["x"].to_numpy())
+    np.testing.assert_array_equal(got["y"].to_numpy(), ref["y"].to_numpy())
+
+    day_parquet_mib = sum(store.day_path(dd).stat().st_size for dd in store.days()) / 2**20
+    peaks = {"trailmatch ingest (+ day index)": peak_rss_mib(src, d / "child_store",
+                                                            "trailmatch"),
+             "pipeline: pyarrow": peak_rss_mib(src, out, "pyarrow"),
+             "pipeline: pandas": peak_rss_mib(src, out, "pandas")}
+    results = {k: (w, c, peaks.get(k, m)) for k, (w, c, m) in results.items()}
+    src_mib = src.stat().st_size / 2**20
+    best_pipeline = min(results["pipeline: pyarrow"][0], results["pipeline: pandas"][0])
+    print(f"\n{kind}, {n:,} fixes; load average {os.getloadavg()[0]:.1f}; source file "
+          f"{src_mib:,.0f} MiB, the day's partition {day_parquet_mib:,.0f} MiB")
+    for name, (wall, cpu, mib) in results.items():
+        print(f"  {name:32s} {wall:6.2f} s  {cpu:6.1f} CPU s ({cpu / wall:3.1f} cores, "
+              f"{cpu / n * 1e6:4.2f} CPU-us/fix)  peak +{mib:,.0f} MiB "
+              f"({mib / day_parquet_mib:.1f}x the partition)  "
+              f"x{best_pipeline / wall:.2f} vs the faster pipeline")
+        benchmark.extra_info[name] = {"wall_s": round(wall, 3), "cpu_s": round(cpu, 2),
+                                      "peak_mib": round(mib)}
+    benchmark.extra_info["load_average"] = os.getloadavg()[0]
+    benchmark.extra_info["partition_mib"] = round(day_parquet_mib)
