@@ -198,7 +198,8 @@ def test_ingest_stages(exports):
         return pa.concat_tables(parts)
 
     real = P._project_lonlat
-    P._project_lonlat = lambda lon, lat, crs, threads=0: (lon.copy(), lat.copy())
+    P._project_lonlat = lambda lon, lat, crs, threads=0: (lon.copy(), lat.copy(),
+                                                          np.zeros(lon.size, dtype=bool))
     try:
         fixes = stage("validate", convert)
     finally:
