@@ -16,9 +16,9 @@ import pandas as pd
 from trailmatch import synthetic
 from trailmatch.rules import Rules
 from trailmatch.trails import to_utc_ns
+from trailmatch.units import DAY_NS
 
 DATA = Path(__file__).parent / "data"
-DAY_NS = 86_400 * 10**9
 START = "2025-01-20"
 
 

@@ -23,9 +23,9 @@ from trailmatch.scale import coverage as scale_coverage
 from trailmatch.scale import eliminate_distributed
 from trailmatch.scale.run import RunStats
 from trailmatch.trails import to_utc_ns
+from trailmatch.units import DAY_NS
 
 ROOT = Path(__file__).parents[1]
-DAY_NS = 86_400 * 10**9
 HOUR_NS = 3600 * 10**9
 START = "2025-01-20"
 

@@ -34,11 +34,11 @@ from trailmatch.hitstore.repository import batch_order
 from trailmatch.hitstore.schema import batches, crimes, decisions, hits, outcomes, runs
 from trailmatch.index.compliance import Compliance
 from trailmatch.rules import Rules
+from trailmatch.units import DAY_NS
 
 COHORTS = ("fixed", "flex", "free", "unknown")
 ALL = "all"
 UNASSIGNED = "unassigned"  # subjects whose records name no force
-DAY_NS = 86_400 * 10**9
 CASE_OUTCOME_COLUMNS = ["outcomes_arrested", "outcomes_charged", "outcomes_no_further_action",
                         "outcomes_eliminated", "outcomes_other"]
 

@@ -31,7 +31,6 @@ tune_allocator()
 
 RULES = Rules(radius_m=100.0, max_gap_s=300.0, count_precision=False)
 NS = 10**9
-DAY_NS = 86_400 * NS
 
 
 @dataclass
