@@ -15,8 +15,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, create_engine, event
 
+from service import refusals
 from service.access import AccessRules
 from service.deps import AUTHENTICATED
+from service.hardening import Hardening
+from service.models import Problem
 from service.routes import (
     admin,
     coverage,
@@ -34,6 +37,10 @@ from trailmatch.hitstore import open_store, repository
 from trailmatch.rules import Rules
 
 STATIC = Path(__file__).resolve().parent / "static"
+# every protected route can answer these (documented, so clients and fuzzers know them)
+AUTH_RESPONSES = {400: {"model": Problem, "description": "malformed request"},
+                  401: {"model": Problem, "description": "missing, unknown or revoked token"},
+                  413: {"model": Problem, "description": "request body too large"}}
 
 
 # Sync routes run in Starlette's thread pool (40 threads): give the pool as many connections,
@@ -104,8 +111,11 @@ def create_app(store_dir: str | Path, db_url: str | None = None, *, rules: Rules
     app.state.trails = TrailAccess(settings.store_dir, settings.rules)
     app.include_router(public.router)  # health, client configuration, the page, API docs
     for protected in (me, hits, outcomes, subjects, proximity, admin, coverage, figures):
-        app.include_router(protected.router, dependencies=AUTHENTICATED)
+        app.include_router(protected.router, dependencies=AUTHENTICATED,
+                           responses=AUTH_RESPONSES)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    refusals.install(app)
+    app.add_middleware(Hardening)
     return app
 
 

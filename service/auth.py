@@ -47,19 +47,31 @@ async def current_user(request: Request,
 
     Async on purpose: the lookup is one indexed row, on SQLite cheaper run on the event loop
     than handed to the thread pool and back on every request (``service/db.py``)."""
+    from service.refusals import client_of, record_unauthenticated
+
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        await record_unauthenticated(request, "no bearer token")
         raise _UNAUTHORISED
     engine = request.app.state.engine
     row = await run_db(engine, users.user_for_token, engine, credentials.credentials)
     if row is None:
+        await record_unauthenticated(request, "unknown or revoked token")
         raise _UNAUTHORISED
+    # the socket peer, or what a trusted proxy said (serve --forwarded-allow-ips)
     principal = Principal(int(row["id"]), row["name"], row["role"], row["police_force"],
-                          request.client.host if request.client else None)
+                          client_of(request))
     request.state.principal = principal
     return principal
 
 
-async def processing_only(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
+async def processing_only(request: Request,
+                          principal: Annotated[Principal, Depends(current_user)]) -> Principal:
     if not principal.is_processing:
+        from service import audit
+
+        engine = request.app.state.engine
+        resource = request.url.path.strip("/").split("/")[0] or "root"
+        await run_db(engine, audit.record, engine, principal, f"{resource}.denied",
+                     f"{request.method} {request.url.path}: for the processing team only")
         raise HTTPException(status.HTTP_403_FORBIDDEN, "for the processing team only")
     return principal

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 Outcome = Literal["ruled_in", "ruled_out", "further_enquiries"]
 
@@ -161,8 +162,19 @@ class HitDetail(HitOut):
     decisions: list[DecisionOut] = Field(description="decisions recorded so far, oldest first")
 
 
+def _readable(text: str) -> str:
+    """A rationale someone wrote: no NUL or other control character but line breaks and tabs,
+    and at least one visible character (only spaces, zero-width or other invisible characters
+    is blank)."""
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in text):
+        raise ValueError("the rationale holds a control character")
+    if not any(unicodedata.category(c)[0] in "LNPS" for c in text):
+        raise ValueError("the rationale is blank: write why")
+    return text
+
+
 Rationale = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=10_000)]
+                                             max_length=10_000), AfterValidator(_readable)]
 
 
 class DecisionIn(BaseModel):

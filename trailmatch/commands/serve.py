@@ -25,6 +25,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="map tile URL template for the page, e.g. "
                         "https://tiles.example/{z}/{x}/{y}.png (default: none, plain background)")
     p.add_argument("--tile-attribution", default="", help="attribution text shown with the tiles")
+    p.add_argument("--forwarded-allow-ips", metavar="IPS", default=None,
+                   help="addresses of trusted reverse proxies (comma-separated, or '*'): only "
+                        "requests from them may name the client in X-Forwarded-For; by default "
+                        "none, and the audit log records the socket peer")
     p.set_defaults(run=run)
 
 
@@ -58,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
               "several workers better", file=sys.stderr)
     uvicorn.run("service.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level="warning", access_log=False,
+                # the audit's client address: the socket peer unless a proxy is trusted
+                proxy_headers=bool(args.forwarded_allow_ips),
+                forwarded_allow_ips=args.forwarded_allow_ips or "",
                 http="service.server:NoDelayHttpProtocol",
                 # one process: accept every pending connection at once (service/server.py);
                 # several share one listening socket, where a greedy accept would take every

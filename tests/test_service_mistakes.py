@@ -1,0 +1,134 @@
+"""Mistakes and probes answered by the service: blank rationales, huge bodies, every refusal
+audited with its reason, the client address, interrupted runs, the documented error codes and
+the Content-Security-Policy on HTML."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from service_world import build_world
+
+from service.app import create_app
+from trailmatch.hitstore import repository
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return build_world(tmp_path_factory.mktemp("store"))
+
+
+@pytest.fixture(scope="module")
+def client(world):
+    return TestClient(create_app(world.store))
+
+
+def auth(world, who: str) -> dict:
+    return {"Authorization": f"Bearer {world.tokens[who]}"}
+
+
+def newest_audit(world) -> dict:
+    return repository.list_audit(world.engine if hasattr(world, "engine") else _engine(world),
+                                 limit=1)[0]
+
+
+def _engine(world):
+    from trailmatch.hitstore import open_store
+    return open_store(world.store)
+
+
+def ham_hit_id(world) -> int:
+    return int(world.hits[world.hits["police_force"] == "Hampshire"].iloc[0]["id"])
+
+
+@pytest.mark.parametrize("rationale", ["\u001d", "\x00", "\u200b\u200b", " \u200b\u2060 ",
+                                       "\u00a0", "ok\x00but a NUL", "\x1b[31m"])
+def test_unreadable_rationale_is_422_and_nothing_stored(world, client, rationale):
+    hit = ham_hit_id(world)
+    before = len(client.get(f"/hits/{hit}/decisions", headers=auth(world, "ham")).json())
+    r = client.post(f"/hits/{hit}/decisions", headers=auth(world, "ham"),
+                    json={"outcome": "ruled_out", "rationale": rationale})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "rationale"]
+    after = client.get(f"/hits/{hit}/decisions", headers=auth(world, "ham")).json()
+    assert len(after) == before
+
+
+def test_readable_rationale_with_line_breaks_is_kept(world, client):
+    r = client.post(f"/hits/{ham_hit_id(world)}/decisions", headers=auth(world, "ham"),
+                    json={"outcome": "further_enquiries", "rationale": "CCTV\n\tpetrol station"})
+    assert r.status_code == 201 and r.json()["rationale"] == "CCTV\n\tpetrol station"
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_very_large_body_is_413(world, client, chunked):
+    body = b'{"outcome": "ruled_out", "rationale": "' + b"x" * 2_000_000 + b'"}'
+    content = iter([body[i:i + 65536] for i in range(0, len(body), 65536)]) if chunked else body
+    r = client.post(f"/hits/{ham_hit_id(world)}/decisions", content=content,
+                    headers={**auth(world, "ham"), "Content-Type": "application/json"})
+    assert r.status_code == 413
+
+
+# (who, method, path, status, action, words of the reason in the target)
+REFUSALS = [
+    (None, "GET", "/me", 401, "auth.denied", "no bearer token"),
+    ("bogus", "GET", "/hits?police_force=Hampshire&date=2025-01-20", 401, "auth.denied",
+     "unknown or revoked token"),
+    ("revoked", "GET", "/runs", 401, "auth.denied", "unknown or revoked token"),
+    ("ham", "GET", "/audit", 403, "audit.denied", "processing team only"),
+    ("ham", "GET", "/runs", 403, "runs.denied", "processing team only"),
+    ("proc", "GET", "/subjects/07012/positions?from=2025-01-20T00:00:00Z"
+                    "&to=2025-01-22T13:00:00Z", 422, "request.invalid", "48 hours"),
+    ("proc", "GET", "/subjects/07012/positions?from=yesterday&to=2025-01-22T13:00:00Z", 422,
+     "request.invalid", "query.from"),
+]
+
+
+@pytest.mark.parametrize(("who", "method", "path", "status", "action", "reason"), REFUSALS)
+def test_every_refusal_is_audited_with_its_reason(world, client, who, method, path, status,
+                                                   action, reason):
+    headers = {}
+    if who == "bogus":
+        headers = {"Authorization": "Bearer tm_not_a_token"}
+    elif who is not None:
+        headers = auth(world, who)
+    headers["X-Forwarded-For"] = "203.0.113.9"  # not trusted: the socket peer is recorded
+    r = client.request(method, path, headers=headers)
+    assert r.status_code == status, r.text
+    row = newest_audit(world)
+    assert row["action"] == action
+    assert reason in row["target"] and path.split("?")[0] in row["target"]
+    assert row["client_address"] == "testclient"
+    assert (row["user_name"] == "(unauthenticated)") == (status == 401)
+    assert "tm_" not in row["target"]  # never a token
+
+
+def test_interrupted_run_is_closed_when_the_next_starts(world):
+    engine = _engine(world)
+    killed = repository.start_run(engine, "nightly", {}, "test")  # never finished
+    later = repository.start_run(engine, "nightly", {}, "test")
+    runs = {r["id"]: r for r in repository.list_runs(engine, limit=10)}
+    assert runs[killed]["status"] == "failed"
+    assert runs[killed]["summary"].startswith("interrupted")
+    assert runs[later]["status"] == "running"
+    repository.finish_run(engine, later, "ok", {}, "done")
+
+
+def test_openapi_documents_400_401_on_protected_routes(client):
+    spec = client.get("/openapi.json").json()
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            if path in ("/health", "/config"):
+                continue
+            assert {"400", "401"} <= set(op["responses"]), (method, path)
+
+
+@pytest.mark.parametrize("path", ["/", "/docs", "hit-report"])
+def test_html_carries_a_content_security_policy(world, client, path):
+    if path == "hit-report":
+        path = f"/hits/{ham_hit_id(world)}/report"
+    r = client.get(path, headers=auth(world, "ham"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    csp = r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "base-uri 'none'" in csp
+    if path.endswith("/report"):
+        assert "script-src" not in csp and "default-src 'none'" in csp  # no script at all
