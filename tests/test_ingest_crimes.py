@@ -219,15 +219,19 @@ def test_versions_latest_wins():
 
 def test_forces_are_data(tmp_path, monkeypatch):
     shipped = load_forces()
-    assert shipped["Hampshire"] == "HAM" and shipped["CoLP"] == "CoLP" and len(shipped) == 19
+    # the 43 territorial forces of England and Wales and British Transport Police (the list
+    # grew from the scheme's first 19: deliberate change, issue 16)
+    assert shipped["Hampshire"] == "HAM" and shipped["CoLP"] == "CoLP" and len(shipped) == 44
+    assert shipped["BritishTransport"] == "BTP" and shipped["Dorset"] == "DOR"
+    assert len({c.lower() for c in shipped.values()}) == 44  # codes unique
     extra = tmp_path / "forces.csv"
-    extra.write_text("force,code\nDorset,DOR\n")
-    new_row = row(police_force="Dorset", batch_id="DOR20250127")
+    extra.write_text("force,code\nJersey,JSY\n")
+    new_row = row(police_force="Jersey", batch_id="JSY20250127")
     assert (1, "police_force", "unknown_force") in errors_of(parse(new_row))
     assert parse(new_row, forces=extra).rejects.empty
     monkeypatch.setenv("TRAILMATCH_FORCES", str(extra))
     assert parse(new_row).rejects.empty
-    assert parse(new_row, forces={"Dorset": "DOR"}).rejects.empty
+    assert parse(new_row, forces={"Jersey": "JSY"}).rejects.empty
     bad = tmp_path / "bad.csv"
     bad.write_text("name,abbrev\nX,Y\n")
     with pytest.raises(ValueError, match="force,code"):

@@ -16,7 +16,6 @@ from pydantic import create_model
 
 from service import audit
 from service.deps import Cfg, CurrentUser, Db
-from service.models import Problem
 from service.settings import unprocessable
 from trailmatch.figures import FIGURE_COLUMNS, Month, figures_trend, force_rows, suppress
 from trailmatch.store import Store
@@ -34,7 +33,7 @@ MonthText = Annotated[str, Query(min_length=7, max_length=7, pattern=r"^\d{4}-\d
                                  description="the month, YYYY-MM (UTC)")]
 
 
-@router.get("/figures", response_model=list[FigureRow], responses={422: {"model": Problem}})
+@router.get("/figures", response_model=list[FigureRow])
 def get_figures(principal: CurrentUser, db: Db, cfg: Cfg, month: MonthText) -> list[dict]:
     """The month's figures, one row per police force × cohort (columns: docs/figures.md)."""
     try:

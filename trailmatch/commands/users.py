@@ -23,12 +23,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--role", required=True, choices=["officer", "processing"],
                      help="officer (sees their own force only) or processing (the central team)")
     add.add_argument("--force", metavar="FORCE",
-                     help="the officer's police force, e.g. Hampshire (required for officers)")
+                     help="the officer's police force, e.g. Hampshire, any case (required for "
+                          "officers; the processing team has none)")
     common(add)
     lst = verbs.add_parser("list", help="list users (tokens are never shown)")
     common(lst)
-    rev = verbs.add_parser("revoke", help="revoke a user's token(s), by name or id")
-    rev.add_argument("user", help="user name (every active user of that name) or numeric id")
+    rev = verbs.add_parser("revoke", help="revoke a user's token, by name (or --id N)")
+    who = rev.add_mutually_exclusive_group(required=True)
+    who.add_argument("user", nargs="?", help="the user's name (a name of digits is a name)")
+    who.add_argument("--id", type=int, metavar="N", help="the user's id instead of a name")
     common(rev)
     p.set_defaults(run=run)
 
@@ -40,21 +43,30 @@ def run(args: argparse.Namespace) -> int:
         if args.role == "officer" and not args.force:
             print("trailmatch users add: an officer needs --force", file=sys.stderr)
             return 2
+        if args.role == "processing" and args.force:
+            print("trailmatch users add: the processing team sees every force: give no --force",
+                  file=sys.stderr)
+            return 2
         if args.force:
             from trailmatch.ingest.forces import load_forces
 
-            known = load_forces()
-            if args.force not in known:
+            known = {k.lower(): k for k in load_forces()}
+            if args.force.lower() not in known:
                 print(f"trailmatch users add: unknown police force {args.force!r} (known: "
-                      f"{', '.join(sorted(known))})", file=sys.stderr)
+                      f"{', '.join(sorted(known.values()))})", file=sys.stderr)
                 return 2
+            args.force = known[args.force.lower()]  # stored with the list's spelling
     if not args.db:  # the hit store is the store's file: never create one in a misspelt folder
         from trailmatch.store import Store
         Store.existing(args.store)
     engine = open_store(args.store, args.db)
     try:
         if args.users_verb == "add":
-            user_id, token = users.add_user(engine, args.name, args.role, args.force)
+            try:
+                user_id, token = users.add_user(engine, args.name, args.role, args.force)
+            except users.UserError as e:
+                print(f"trailmatch users add: {e}", file=sys.stderr)
+                return 1
             print(f"user {user_id} {args.name!r} ({args.role}"
                   f"{', ' + args.force if args.force else ''}) added; the token below is shown "
                   "once and cannot be recovered", file=sys.stderr)
@@ -66,9 +78,10 @@ def run(args: argparse.Namespace) -> int:
                       f"{u['created_at'].isoformat()}\t"
                       f"{u['revoked_at'].isoformat() if u['revoked_at'] else ''}")
         else:
-            who: int | str = int(args.user) if args.user.isdigit() else args.user
+            who: int | str = args.id if args.id is not None else args.user
             n = users.revoke_user(engine, who)
-            print(f"revoked {n} user(s) matching {args.user!r}", file=sys.stderr)
+            label = f"id {args.id}" if args.id is not None else repr(args.user)
+            print(f"revoked {n} user(s) matching {label}", file=sys.stderr)
             if n == 0:
                 return 1
     finally:

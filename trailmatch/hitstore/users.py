@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from trailmatch.hitstore.repository import _one, _rows, _tx, utcnow
 from trailmatch.hitstore.schema import ROLES, users
@@ -36,13 +36,29 @@ def add_user(bind, name: str, role: str, police_force: str | None) -> tuple[int,
     return insert_user(bind, name, role, token_hash(token), police_force=police_force), token
 
 
+class UserError(ValueError):
+    """A user that cannot be added as asked (the message says why)."""
+
+
 def insert_user(bind, name: str, role: str, hashed: str, police_force: str | None = None) -> int:
-    """The row of a user whose token hash is ``hashed`` (``add_user`` makes the token)."""
+    """The row of a user whose token hash is ``hashed`` (``add_user`` makes the token).
+
+    Names are unique (whatever their case, revoked users included: the audit log names users,
+    and one name must mean one person); an officer has a police force, the processing team
+    none."""
     if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        raise UserError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    if not name.strip() or not name.isprintable():
+        raise UserError(f"a user name is printable text, got {name!r}")
     if role == "officer" and not police_force:
-        raise ValueError("an officer belongs to a police force: give one")
+        raise UserError("an officer belongs to a police force: give one")
+    if role == "processing" and police_force:
+        raise UserError("the processing team sees every force: give no police force")
     with _tx(bind) as conn:
+        taken = conn.execute(select(users.c.id).where(
+            func.lower(users.c.name) == name.lower())).first()
+        if taken is not None:
+            raise UserError(f"a user named {name!r} already exists (user {taken[0]})")
         return int(conn.execute(insert(users).values(
             name=name, role=role, police_force=police_force, token_hash=hashed,
             created_at=utcnow()).returning(users.c.id)).scalar_one())
@@ -59,7 +75,8 @@ def list_users(bind, *, include_revoked: bool = True) -> list[dict]:
 
 
 def revoke_user(bind, user: int | str) -> int:
-    """Revoke a user by id or name (every active user of that name); returns how many."""
+    """Revoke a user by id (an ``int``) or by name (a ``str``, always a name even if it is
+    made of digits); returns how many were revoked (0 or 1)."""
     cond = users.c.id == user if isinstance(user, int) else users.c.name == user
     with _tx(bind) as conn:
         return conn.execute(update(users).where(cond, users.c.revoked_at.is_(None))
