@@ -86,6 +86,12 @@ class Month:
             day = None
         if day is None:
             raise ValueError(f"month {text!r} is not YYYY-MM")
+        from trailmatch.ingest.plausible import plausible
+
+        lim = plausible()  # a month of year 1 or 9999 holds no data and overflows the clock
+        if not lim.years[0] <= day.year <= lim.years[1]:
+            raise ValueError(f"month {text!r} is outside the plausible range "
+                             f"{lim.describe()}")
         return cls(day.year, day.month)
 
     @property
