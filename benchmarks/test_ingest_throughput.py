@@ -41,7 +41,7 @@ FIXES_PER_DAY = 1440
 
 
 def export_table(n_subjects: int, fixes_per_day: int = FIXES_PER_DAY) -> pa.Table:
-    """A tag position export (FORMATS.md §2) of a synthetic day, rows in upload order
+    """A tag position export (docs/formats.md §2) of a synthetic day, rows in upload order
     (shuffled by blocks, as exports come)."""
     tr = synthetic.trails(n_subjects=n_subjects, fixes_per_day=fixes_per_day, days=1, seed=7)
     lon, lat = working_to_lonlat(tr["x"].to_numpy(), tr["y"].to_numpy())

@@ -1,7 +1,7 @@
 """Plain, slow, obviously-correct references for the fast kernels.
 
 No numba, no index, no cleverness: loops over every crime, every subject and every piece of
-path, straight from the contract in DESIGN.md. The fast code is compared against these by
+path, straight from the contract in docs/vicinity.md. The fast code is compared against these by
 hypothesis on random and edge-case input.
 """
 
@@ -279,7 +279,7 @@ def naive_stretches(fixes: list[Fix], spans: list[tuple[float, float]], max_gap_
 
 def naive_prism(a: Fix | None, b: Fix | None, start, end, cx, cy, w0, w1, rules: Rules):
     """(possible, min speed needed) for one stretch against one crime window, straight from
-    DESIGN.md: possible iff max(g0, t_a + max(d_a − R − ρ_a, 0)/v) <= min(g1, t_b − max(d_b − R
+    docs/vicinity.md: possible iff max(g0, t_a + max(d_a − R − ρ_a, 0)/v) <= min(g1, t_b − max(d_b − R
     − ρ_b, 0)/v), times in seconds from w0. The speed is the smallest v for which that holds."""
     v = rules.max_speed_mps
     g0 = (max(start, w0) - w0) * 1e-9
@@ -308,7 +308,7 @@ def _instant(ns: float) -> pd.Timestamp | None:
 
 def naive_coverage(trails: pd.DataFrame, crimes: pd.DataFrame, rules: Rules,
                    activations: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per (crime, subject) by brute force: the coverage contract of DESIGN.md.
+    """One row per (crime, subject) by brute force: the coverage contract of docs/vicinity.md.
 
     Extra column ``hit_duration_s``: the naive hit's time in the vicinity (a touch of measure
     zero at the boundary may fall either side by round-off)."""
@@ -559,7 +559,7 @@ def naive_figures(fixes: list[tuple[str, int]], subjects: list[dict], crimes_row
 # --- one hit's evidence (issue 20): path, visits, gaps --------------------------------------
 
 def naive_evidence(fixes: list[Fix], cx: float, cy: float, w0: int, w1: int, rules: Rules):
-    """The evidence of one (crime, subject) by brute force, from DESIGN.md and the evidence
+    """The evidence of one (crime, subject) by brute force, from docs/vicinity.md and the evidence
     model's definitions (trailmatch/evidence.py):
 
     - ``path``: times (ns) of the fixes inside [w0, w1], plus the last one before and the first

@@ -1,5 +1,5 @@
 """Hand cases for each coverage status (issue 6): every number below is worked out by hand from
-the prism condition of DESIGN.md (R = 100 m, max gap 300 s, v = 50 m/s unless said)."""
+the prism condition of docs/vicinity.md (R = 100 m, max gap 300 s, v = 50 m/s unless said)."""
 
 from __future__ import annotations
 

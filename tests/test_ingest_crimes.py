@@ -1,4 +1,4 @@
-"""Crime batches (FORMATS.md §1): every rule with a record that breaks it, versions, forces."""
+"""Crime batches (docs/formats.md §1): every rule with a record that breaks it, versions, forces."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from trailmatch.ingest.positions import read_positions
 
 POINTS = Path(__file__).parent / "data" / "ostn15" / "test_points.csv"
 # TP21 and TP23 are on the Isle of Man, TP26-TP40 in Scotland; TP07 (Margate, easting 639,822)
-# is in England but beyond the batch format's easting range (0-600,000, FORMATS.md)
+# is in England but beyond the batch format's easting range (0-600,000, docs/formats.md)
 ENGLAND_AND_WALES = [f"TP{i:02d}" for i in range(1, 26) if i not in (7, 21, 23)]
 
 

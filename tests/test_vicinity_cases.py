@@ -1,4 +1,4 @@
-"""Hand-computed cases of the vicinity contract (DESIGN.md), one behaviour each."""
+"""Hand-computed cases of the vicinity contract (docs/vicinity.md), one behaviour each."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ again. What their tags record is what real tags record:
 - one tag goes uncharged for a day;
 - uploads arrive minutes to hours after the fix; the export is not in time order.
 
-Crimes: each force sends one batch CSV (FORMATS.md section 1) for the three days: burglaries,
+Crimes: each force sends one batch CSV (docs/formats.md §1) for the three days: burglaries,
 robberies and thefts at random places and times in its town, a handful placed where a subject
 really passed (a few metres to ~60 m from the path, inside the window), some near misses
 (150-300 m), and two records with mistakes that ingest rejects. Files written: the tag position
@@ -276,7 +276,7 @@ def build_world(seed: int = SEED) -> World:
 
 
 def export_frame(world: World, seed: int = SEED) -> pd.DataFrame:
-    """The fixes as the tag data store exports them (FORMATS.md section 2), unsorted."""
+    """The fixes as the tag data store exports them (docs/formats.md §2), unsorted."""
     rng = np.random.default_rng(seed + 1)
     f = world.fixes
     lon, lat = working_to_lonlat(f["x"].to_numpy(), f["y"].to_numpy())

@@ -1,5 +1,5 @@
 """``eliminate(trails, crimes, rules)``: for every crime and subject, was the subject there, can
-it be ruled out, or is it unknown? — coverage and elimination (DESIGN.md).
+it be ruled out, or is it unknown? — coverage and elimination (docs/vicinity.md).
 
 Statuses, in order of precedence:
 
@@ -39,7 +39,7 @@ subject can be inside it). An instant satisfying all four exists iff
 
     max(g0, t_a + (d_a − R − ρ_a)⁺/v) <= min(g1, t_b − (d_b − R − ρ_b)⁺/v),
 
-the clipped prism condition of DESIGN.md. Each of (1) and (2) is *exactly* "could have got
+the clipped prism condition of docs/vicinity.md. Each of (1) and (2) is *exactly* "could have got
 there from a" and "could have got from there to b"; their conjunction is exactly "at some
 instant of the window the subject could be in the vicinity as far as a alone and b alone
 tell". Consequences that matter in evidence:
@@ -53,7 +53,7 @@ tell". Consequences that matter in evidence:
   from one to the other: the prism is then the straight line, which may pass 150 m from the
   crime while (1) and (2) both hold). Such a subject is reported ``cannot_exclude`` although
   a sharper (lens-shaped) test would exclude it. No subject is ever excluded that could have
-  been there. That is the trade-off DESIGN.md fixes, and what ``expected_coverage.csv`` uses.
+  been there. That is the trade-off docs/vicinity.md fixes, and what ``expected_coverage.csv`` uses.
 - **Precision only loosens.** Counting precision subtracts ``ρ`` from each distance, so (1)
   and (2) get easier: fewer exclusions, never more.
 - A side with no fix (before the first fix or after the last, inside an activation period)

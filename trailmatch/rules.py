@@ -1,6 +1,6 @@
 """The matching rules: every knob of the vicinity contract in one immutable value.
 
-Defaults are the contract's defaults (../DESIGN.md, "The vicinity contract").
+Defaults are the contract's defaults (docs/vicinity.md, "The contract").
 """
 
 from __future__ import annotations

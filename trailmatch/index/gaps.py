@@ -3,7 +3,7 @@
 A *gap* is a pair of consecutive fixes a, b of one subject with ``t_b − t_a > max_gap``: the
 path is not drawn between them (see ``segments.py``), so where the subject was is unknown.
 At speed ``v`` (``Rules.max_speed_mps``) the subject could only have been where it can reach
-from a and still get to b. For a crime at c with radius R the prism test of DESIGN.md
+from a and still get to b. For a crime at c with radius R the prism test of docs/vicinity.md
 (``eliminate.py`` derives it) can only pass if
 
     (d_a − R − ρ_a)⁺ + (d_b − R − ρ_b)⁺ <= v·(t_b − t_a)     (d = distance to c, ρ = precision)

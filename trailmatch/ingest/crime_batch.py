@@ -1,4 +1,4 @@
-"""Crime batches as forces send them (FORMATS.md §1): validated crimes and precise rejects.
+"""Crime batches as forces send them (docs/formats.md §1): validated crimes and precise rejects.
 
 A batch is a header-less 13-column CSV, UTF-8, maybe with a byte-order mark; blank lines are
 not records. Every rule of the format is checked on every record and each broken rule gives one
@@ -42,7 +42,7 @@ RAW_COLUMNS = [
     "date_from", "date_to", "easting", "northing", "latitude", "longitude", "datum", "crime_text",
 ]
 
-# The national scheme's crime types (FORMATS.md §1); codes are matched case-insensitively.
+# The national scheme's crime types (docs/formats.md §1); codes are matched case-insensitively.
 CRIME_TYPES = {
     "RB": "Robbery",
     "BIAD": "Burglary in a dwelling",
@@ -53,7 +53,7 @@ CRIME_TYPES = {
     "TFMV": "Theft from a motor vehicle",
 }
 
-# Allowed ranges (inclusive), per FORMATS.md §1.
+# Allowed ranges (inclusive), per docs/formats.md §1.
 RANGES = {
     "easting": (0.0, 600_000.0),
     "northing": (0.0, 1_300_000.0),

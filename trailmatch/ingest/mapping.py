@@ -1,6 +1,6 @@
 """Which column of a positions file holds what, and how its times are to be read.
 
-The tag data store's export (FORMATS.md §2) has a fixed mapping, ``TAG_EXPORT``. Any other
+The tag data store's export (docs/formats.md §2) has a fixed mapping, ``TAG_EXPORT``. Any other
 CSV or Parquet file is described by a TOML file (``--mapping FILE``)::
 
     [columns]              # file column names; only subject, time and a coordinate pair needed

@@ -1,6 +1,6 @@
 """Position files -> validated fixes in the working CRS, and precise rejects.
 
-Reads the tag data store's export (FORMATS.md §2, recognised by its header) and any other CSV
+Reads the tag data store's export (docs/formats.md §2, recognised by its header) and any other CSV
 or Parquet file through a column ``Mapping``. The happy path is columnar: pyarrow's CSV reader
 streams record batches, and every check and conversion is one vectorised step per column
 (on a dictionary-encoded column, one step per distinct value); batches are converted on two
