@@ -279,8 +279,9 @@ def naive_stretches(fixes: list[Fix], spans: list[tuple[float, float]], max_gap_
 
 def naive_prism(a: Fix | None, b: Fix | None, start, end, cx, cy, w0, w1, rules: Rules):
     """(possible, min speed needed) for one stretch against one crime window, straight from
-    docs/vicinity.md: possible iff max(g0, t_a + max(d_a − R − ρ_a, 0)/v) <= min(g1, t_b − max(d_b − R
-    − ρ_b, 0)/v), times in seconds from w0. The speed is the smallest v for which that holds."""
+    docs/vicinity.md: possible iff max(g0, t_a + max(d_a − R − ρ_a, 0)/v) <= min(g1,
+    t_b − max(d_b − R − ρ_b, 0)/v), times in seconds from w0. The speed is the smallest v for
+    which that holds."""
     v = rules.max_speed_mps
     g0 = (max(start, w0) - w0) * 1e-9
     g1 = (min(end, w1) - w0) * 1e-9
