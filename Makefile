@@ -10,12 +10,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e .
+	$(PY) -m trailmatch.warmup  # compile the numba kernels now, not in the first command
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e ".[dev]"
+	$(PY) -m trailmatch.warmup
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
