@@ -204,3 +204,29 @@ def test_nightly_reads_stretches_as_one_categorical_trail():
     assert got.keys() == want.keys()
     for name in want:
         assert np.array_equal(np.array(got[name]), np.array(want[name]), equal_nan=True)
+
+
+@pytest.mark.parametrize("order", ["grouped", "by time", "shuffled", "by time, then a few moved"])
+def test_a_large_trail_in_export_orders(order):
+    """Big enough for the neighbour comparison to be skipped when rows are not grouped (the
+    first 4,096 rows sampled): every order gives the fixes of the sorted categorical path."""
+    from trailmatch import synthetic
+
+    trails = synthetic.trails(n_subjects=40, fixes_per_day=600, days=1, seed=4)
+    ids = (1000 + 7 * trails["subject"].cat.codes.to_numpy().astype(np.int64)).astype(str)
+    frame = trails.assign(subject=pd.Series(ids, dtype="str"))
+    rng = np.random.default_rng(1)
+    if order != "grouped":
+        frame = frame.iloc[np.argsort(frame["time"].to_numpy(), kind="stable")]
+    if order == "shuffled":
+        frame = frame.iloc[rng.permutation(len(frame))]
+    if order == "by time, then a few moved":  # a late upload: some fixes out of time order
+        rows = np.arange(len(frame))
+        moved = rng.choice(len(frame), 50, replace=False)
+        rows = np.concatenate([np.delete(rows, moved), moved])
+        frame = frame.iloc[rows]
+    frame = frame.reset_index(drop=True)
+    got, want = trail_by_name(prepare_trail(frame)), trail_by_name(prepare_trail(canonical(frame)))
+    assert got.keys() == want.keys() and len(got) == 40
+    for name in want:
+        assert np.array_equal(np.array(got[name]), np.array(want[name]), equal_nan=True)

@@ -79,6 +79,8 @@ def _arrow_text_codes(chunked: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]
         return None
     wide = pa.types.is_large_string(chunked.type)
     n = len(chunked)
+    if _ungrouped_sample(chunked, wide):
+        return _dictionary_codes(chunked)
     heads = []
     base = 0
     for chunk in chunked.chunks:
@@ -99,14 +101,34 @@ def _arrow_text_codes(chunked: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]
         base += m
     heads_at = np.concatenate(heads) if heads else np.zeros(0, np.int64)
     if heads_at.size > n // 4:  # rows not grouped: every row is hashed anyway
-        encoded = chunked.combine_chunks().dictionary_encode()
-        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=True)
-        return codes, np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+        return _dictionary_codes(chunked)
     encoded = chunked.take(pa.array(heads_at)).combine_chunks().dictionary_encode()
     head_codes = encoded.indices.to_numpy(zero_copy_only=False)
     names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
     codes = _expand_runs(heads_at, head_codes.astype(np.int32, copy=False), n)
     return codes, names
+
+
+def _dictionary_codes(chunked: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Every row hashed (Arrow's dictionary encoding: codes by first appearance)."""
+    encoded = chunked.combine_chunks().dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=True)
+    return codes, np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+
+
+def _ungrouped_sample(chunked: pa.ChunkedArray, wide: bool, rows: int = 4096) -> bool:
+    """Whether the first ``rows`` rows change subject at more than one row in four (rows in
+    time order or shuffled): then comparing neighbours is not worth a pass."""
+    chunk = next((c for c in chunked.chunks if len(c)), None)
+    if chunk is None or len(chunk) < rows or len(chunked) < 4 * rows:
+        return False
+    _, off_buf, data_buf = chunk.buffers()
+    if data_buf is None:  # every string empty
+        return False
+    offsets = np.frombuffer(off_buf, dtype=np.int64 if wide else np.int32)
+    offsets = offsets[chunk.offset:chunk.offset + rows + 1].astype(np.int64)
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    return int(_text_heads(offsets, data).sum()) > rows // 4
 
 
 def _value_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -250,6 +272,34 @@ def sort_times_within(order, starts, t):
         rows = order[a:b].copy()
         for j in range(b - a):
             order[a + j] = rows[by[j]]
+        sorted_[s] = 1
+    return sorted_.sum()
+
+
+@nb.njit(cache=True, parallel=True)
+def sort_segments_by_time(starts, t, x, y, prec, src, has_precision, has_source):
+    """Sort each subject's rows (CSR ``starts``) by time in place, stably, in every column;
+    a subject already in time order is only read. Returns how many subjects were sorted."""
+    n_codes = starts.size - 1
+    sorted_ = np.zeros(n_codes, dtype=np.int64)
+    for s in nb.prange(n_codes):
+        a = starts[s]
+        b = starts[s + 1]
+        in_order = True
+        for j in range(a + 1, b):
+            if t[j] < t[j - 1]:
+                in_order = False
+                break
+        if in_order:
+            continue
+        by = np.argsort(t[a:b], kind="mergesort") + a
+        t[a:b] = t[by]
+        x[a:b] = x[by]
+        y[a:b] = y[by]
+        if has_precision:
+            prec[a:b] = prec[by]
+        if has_source:
+            src[a:b] = src[by]
         sorted_[s] = 1
     return sorted_.sum()
 

@@ -224,10 +224,15 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
         if not ascending:  # number the subjects by first appearance: grouped rows ascend
             trail_order.relabel(codes, lut)
             names = names[np.argsort(lut)]
-        order = _time_order(codes, t, names.size, grouped=ascending or runs == n_used)
+        grouped = ascending or runs == n_used
+        order = _time_order(codes, t, names.size, grouped)
         if order is not None:
             codes, t, x, y, prec2, src2 = trail_order.take_rows(
                 order, codes, t, x, y, prec, src, has_precision, has_source)
+            if not grouped:  # now contiguous: each subject's times are checked in place
+                trail_order.sort_segments_by_time(trail_order.grouped_starts(codes, names.size),
+                                                  t, x, y, prec2, src2, has_precision,
+                                                  has_source)
             prec = prec2 if has_precision else np.broadcast_to(np.float64(np.nan), t.shape)
             src = src2 if has_source else np.zeros(t.size, np.uint8)
         dups = int(trail_order.count_repeats(codes, t))
@@ -242,16 +247,15 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
 
 
 def _time_order(codes: np.ndarray, t: np.ndarray, n_codes: int, grouped: bool):
-    """The row order that sorts by (code, time), or None when the rows already are. Grouped
-    rows (ascending codes) move only where a subject's times are out of order; others are
-    grouped by a stable counting sort first."""
-    if grouped:
-        starts = trail_order.grouped_starts(codes, n_codes)
-        if trail_order.all_in_time_order(starts, t):
-            return None
-        order = np.arange(codes.size, dtype=np.int64)
-    else:
-        order, starts = trail_order.counting_order(codes, n_codes)
+    """The row order that sorts grouped rows (ascending codes) by (code, time), or None when
+    they already are; for rows not grouped, the stable counting sort by code (the caller then
+    sorts each subject's gathered rows by time where they are out of order)."""
+    if not grouped:
+        return trail_order.counting_order(codes, n_codes)[0]
+    starts = trail_order.grouped_starts(codes, n_codes)
+    if trail_order.all_in_time_order(starts, t):
+        return None
+    order = np.arange(codes.size, dtype=np.int64)
     trail_order.sort_times_within(order, starts, t)
     return order
 
