@@ -476,10 +476,13 @@ def evidence_for_hits(t: np.ndarray, x: np.ndarray, y: np.ndarray, precision: np
     closest = walks["closest"]
     has_closest = np.isfinite(closest[:, 0])
     cx_, cy_ = closest[has_closest, 2], closest[has_closest, 3]
-    lon, lat = working_to_lonlat(np.concatenate([px, cx_]), np.concatenate([py, cy_]),
-                                 rules.crs)
-    clon, clat = lon[total:], lat[total:]
-    lon, lat = lon[:total], lat[:total]
+    # Projection to WGS84 (OSTN15) is most of the cost: each fix once, however many hits'
+    # paths (one subject's crimes close in time) it is on.
+    uniq, back = np.unique(idx, return_inverse=True)
+    lon, lat = working_to_lonlat(np.concatenate([x[uniq], cx_]),
+                                 np.concatenate([y[uniq], cy_]), rules.crs)
+    clon, clat = lon[uniq.size:], lat[uniq.size:]
+    lon, lat = lon[:uniq.size][back], lat[:uniq.size][back]
     seq = np.arange(total) - offs[owner] + 1
     sources = _SOURCE_LUT[np.asarray(source, np.int64)[idx] & 255] if total else \
         np.zeros(0, object)
