@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from trailmatch.store import Store
 
     rules = rules_from_args(args)
-    if not (args.store / "positions").is_dir():
+    if not Store(args.store).positions_dir.is_dir():
         print(f"trailmatch explain: {args.store}: not a trail store (no positions folder)",
               file=sys.stderr)
         return 1

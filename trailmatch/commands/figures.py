@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from trailmatch.store import Store
 
     store_dir = Path(args.store)
-    if not (store_dir / "positions").is_dir() and not (store_dir / "hits.sqlite").exists():
+    if not Store(store_dir).positions_dir.is_dir() and not (store_dir / "hits.sqlite").exists():
         print(f"trailmatch figures: {store_dir}: not a trailmatch store", file=sys.stderr)
         return 1
     out = Path(args.out)
