@@ -132,3 +132,16 @@ def test_html_carries_a_content_security_policy(world, client, path):
     assert "frame-ancestors 'none'" in csp and "base-uri 'none'" in csp
     if path.endswith("/report"):
         assert "script-src" not in csp and "default-src 'none'" in csp  # no script at all
+
+
+def test_force_names_in_any_case(world, client):
+    hit = world.hits[world.hits["police_force"] == "Hampshire"].iloc[0]
+    answers = [client.get("/hits", headers=auth(world, "ham"),
+                          params={"police_force": spelt,
+                                  "crime_reference": hit["crime_reference"]})
+               for spelt in ("Hampshire", "hampshire", "HAMPSHIRE")]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert answers[0].json() == answers[1].json() == answers[2].json() != []
+    other = client.get("/hits", headers=auth(world, "ham"),
+                       params={"police_force": "sussex", "crime_reference": "x"})
+    assert other.status_code == 403

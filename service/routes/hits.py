@@ -25,6 +25,7 @@ from service.settings import unprocessable
 from service.trails import hit_evidence, rules_from_record
 from trailmatch.evidence import HitEvidence
 from trailmatch.hitstore import repository
+from trailmatch.ingest.forces import force_spelling
 from trailmatch.rules import Rules
 
 router = APIRouter(tags=["hits"])
@@ -62,6 +63,7 @@ def _list_hits(principal: Principal, db: Engine, police_force: str, crime_refere
     if (crime_reference is None) == (date is None):
         raise unprocessable(["query", "crime_reference"],
                             "give exactly one of crime_reference and date")
+    police_force = force_spelling(police_force)  # as in batches: any case
     target = f"crime:{police_force}/{crime_reference}" if crime_reference else \
         f"day:{police_force}/{date}"
     if not access.sees_force(principal, police_force):

@@ -9,6 +9,7 @@ files separated by ``os.pathsep``). A later file may add forces or change a forc
 from __future__ import annotations
 
 import csv
+import functools
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -55,3 +56,14 @@ def load_forces(extra: str | os.PathLike | Iterable[str | os.PathLike] | Mapping
         for p in extra:
             forces.update(read_forces_file(p))
     return forces
+
+
+@functools.lru_cache(maxsize=8)
+def _spellings(env: str) -> dict[str, str]:
+    return {k.lower(): k for k in load_forces()}
+
+
+def force_spelling(name: str) -> str:
+    """A force name as the list spells it, whatever case it was typed in ("hampshire" ->
+    "Hampshire"); a name not on the list comes back as given (and matches nothing)."""
+    return _spellings(os.environ.get(ENV_VAR, "")).get(name.strip().lower(), name)
