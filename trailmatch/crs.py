@@ -88,9 +88,9 @@ def on_osgb36(crs: str) -> bool:
 
 @lru_cache(maxsize=32)
 def transformation(crs: str) -> str:
-    """What places WGS84 positions in working CRS ``crs``: ``"OSTN15"`` for a CRS on OSGB36,
-    ``"pyproj"`` for any other (recorded in a store's manifest; stores made before OSTN15 with
-    British National Grid hold ``"helmert"``)."""
+    """What places WGS84 positions in working CRS ``crs`` directly: ``"OSTN15"`` for a CRS on
+    OSGB36, ``"pyproj"`` for any other (whose route to the grid still goes through OSTN15).
+    Stores record ``OSTN15`` whatever their CRS (``trailmatch.store.transformation``)."""
     return OSTN15 if on_osgb36(crs) else "pyproj"
 
 
