@@ -40,10 +40,11 @@ N_SUBJECTS = max(10, int(round(10_000 * SCALE)))
 FIXES_PER_DAY = 1440
 
 
-def export_table(n_subjects: int, fixes_per_day: int = FIXES_PER_DAY) -> pa.Table:
+def export_table(n_subjects: int, fixes_per_day: int = FIXES_PER_DAY, **world) -> pa.Table:
     """A tag position export (docs/formats.md §2) of a synthetic day, rows in upload order
-    (shuffled by blocks, as exports come)."""
-    tr = synthetic.trails(n_subjects=n_subjects, fixes_per_day=fixes_per_day, days=1, seed=7)
+    (shuffled by blocks, as exports come); ``world``: ``extent_m``, ``origin`` of the square."""
+    tr = synthetic.trails(n_subjects=n_subjects, fixes_per_day=fixes_per_day, days=1, seed=7,
+                          **world)
     lon, lat = working_to_lonlat(tr["x"].to_numpy(), tr["y"].to_numpy())
     n = len(tr)
     rng = np.random.default_rng(3)

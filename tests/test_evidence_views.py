@@ -1,5 +1,5 @@
 """The four views of a hit agree (issue 20): the batch report (``report.html``), the map data
-(``hits.geojson``), the API's hit detail (``GET /hits/{id}``) and the per-hit report
+(the ``map/`` layers), the API's hit detail (``GET /hits/{id}``) and the per-hit report
 (``GET /hits/{id}/report``) show the same path fixes, visits, gaps and closest approach, on
 random trails and crimes. They all read one computation (``trailmatch.evidence``): the batch
 views from the nightly's loaded trails, the service's from the trail store's day partitions."""
@@ -92,7 +92,13 @@ def _batch_views(tmp, engine, trails, current, rules):
     paths = write_batch_outputs(tmp, police_force="Hampshire", batch_id="HAM20250127",
                                 crimes=current, hits=hits, evidence=loaded.evidence,
                                 rules=rules, meta=[("Run", "1")])
-    return hits, paths["report.html"].read_text(), json.loads(paths["hits.geojson"].read_text())
+    # the map layers (one GeoJSON file per layer), their features told apart by layer
+    kinds = {"paths": "path", "fixes": "fix", "closest_approaches": "closest_approach",
+             "vicinities": "vicinity"}
+    features = [{**f, "properties": {**f["properties"], "kind": kind}}
+                for layer, kind in kinds.items()
+                for f in json.loads(paths[f"map/{layer}.geojson"].read_text())["features"]]
+    return hits, paths["report.html"].read_text(), {"features": features}
 
 
 def _section(page: str, hit_id: int) -> str:

@@ -88,7 +88,8 @@ def test_sample_end_to_end(engine, fixes, sample_dir, tmp_path):
     csv = pd.read_csv(batch_dir / "hits.csv", dtype={"subject": str})
     assert list(csv.columns) == [*HIT_COLUMNS, "hit_id"]
     assert len(csv) == len(got)
-    for name in ("hits.geojson", "report.html", "rejects.csv"):
+    for name in ("map/paths.geojson", "map/fixes.geojson", "map/vicinities.geojson",
+                 "map/closest_approaches.geojson", "report.html", "rejects.csv"):
         assert (batch_dir / name).stat().st_size > 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -15,7 +14,6 @@ import pandas as pd
 import pytest
 
 from trailmatch.evidence import fixes_evidence
-from trailmatch.report.geojson import batch_geojson, dumps, path_lines
 from trailmatch.report.html import STATEMENT, render_report
 from trailmatch.rules import Rules
 
@@ -100,34 +98,6 @@ def test_precision_not_counted():
     rules = Rules(radius_m=100, max_gap_s=300, count_precision=False)
     ev = evidence(rules, precision_scale=100)
     assert list(ev.fixes_in["seq"]) == [6, 7, 8, 9]
-
-
-def test_geojson_is_wgs84_and_split_at_gaps():
-    ev = evidence()
-    lines = path_lines(ev)
-    assert [len(line) for line in lines] == [5, 5]
-    collection = json.loads(dumps(batch_geojson([CRIME], {7: [hit_row()]}, {(7, "S1"): ev},
-                                                RULES)))
-    kinds = [f["properties"]["kind"] for f in collection["features"]]
-    assert kinds == ["crime", "vicinity", "path", "fix", "fix", "fix", "fix",
-                     "closest_approach"]
-    ring = collection["features"][1]["geometry"]["coordinates"][0]
-    assert ring[0] == ring[-1] and len(ring) == 73
-    for f in collection["features"]:
-        flat = np.array(list(_points(f["geometry"]["coordinates"])))
-        assert ((flat[:, 0] > -8.6) & (flat[:, 0] < 2.7)).all()  # longitudes in Britain
-        assert ((flat[:, 1] > 49) & (flat[:, 1] < 62)).all()
-    fix = collection["features"][3]["properties"]
-    assert fix["precision_m"] == 10.0 and fix["subject"] == "S1"
-    assert fix["time"] == "2025-01-22T08:15:00.000000+00:00" and fix["seq"] == 6
-
-
-def _points(coords):
-    if isinstance(coords[0], int | float):
-        yield coords
-    else:
-        for c in coords:
-            yield from _points(c)
 
 
 def report(**kw) -> str:

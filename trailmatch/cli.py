@@ -22,6 +22,7 @@ VERBS = [
     "purge",
     "nightly",
     "rematch",
+    "verify",
     "eliminate",
     "explain",
     "figures",

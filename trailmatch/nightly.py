@@ -11,7 +11,7 @@ Stages, each timed (seconds per stage go to the summary and the run record):
 4. **match**   only the crime versions that were never matched under these rules;
                ``save_hits`` keeps one row per (crime version, subject): a rerun adds nothing;
 5. **outputs** for each force and batch ``OUT/<force>/<batch_id>/``: ``hits.csv``,
-               ``hits.geojson``, ``report.html``, ``rejects.csv`` (``write_batch_outputs``),
+               ``map/*.geojson``, ``report.html``, ``rejects.csv`` (``write_batch_outputs``),
                and the coverage of each crime (``trailmatch.coverage``, unless turned off):
                ``coverage-summary.csv`` (per crime: how many subjects were hit, excluded,
                cannot be excluded, not monitored) and ``coverage-evidence.csv`` (the worst gap
@@ -41,7 +41,7 @@ from sqlalchemy import Engine
 from trailmatch import __version__
 from trailmatch.atomic import atomic_write
 from trailmatch.evidence import HitEvidence, trail_evidence
-from trailmatch.hits import HIT_COLUMNS, hits_csv
+from trailmatch.hits import HIT_COLUMNS
 from trailmatch.hitstore import repository as repo
 from trailmatch.hitstore.batches import (
     StoredBatch,
@@ -52,9 +52,9 @@ from trailmatch.hitstore.batches import (
 from trailmatch.index.segments import build_index
 from trailmatch.ingest.crime_batch import read_batches
 from trailmatch.match import match_prepared
-from trailmatch.progress import progress
-from trailmatch.report.geojson import batch_geojson, dumps
-from trailmatch.report.html import render_report
+from trailmatch.progress import Stages
+from trailmatch.report.provenance import InputFile, Production, default_operator, sha256_file
+from trailmatch.report.registry import Batch, write_batch
 from trailmatch.rules import Rules
 from trailmatch.trails import Trail, prepare_crimes, prepare_trail
 
@@ -120,6 +120,16 @@ class StoreTrails:
         """Device activation periods (subjects file) meeting ``[start, end]``, for coverage;
         None when there are none."""
         return self._store().activations(start, end)
+
+    def partition_files(self, spans: Sequence[tuple[int, int]]) -> dict[str, Path]:
+        """The day partitions (``positions/YYYY-MM-DD.parquet`` -> file) a read of these
+        ``[start, end]`` ns spans opens, in day order."""
+        from trailmatch.store.layout import Layout, days_between, relative_partition
+
+        layout = Layout(self.store_dir)
+        days = sorted({d for a, b in spans for d in days_between(a, b)})
+        return {relative_partition(d): layout.partition(d) for d in days
+                if layout.partition(d).exists()}
 
 
 @dataclass
@@ -291,56 +301,53 @@ def write_batch_outputs(directory: Path, *, police_force: str, batch_id: str,
                         rules: Rules,
                         meta: list[tuple[str, str]], rejects: pd.DataFrame | None = None,
                         extra_sections: Sequence[str] = (),
-                        coverage=None) -> dict[str, Path]:
-    """Every file a force gets for one batch, written atomically into ``directory``.
+                        coverage=None,
+                        inputs: Sequence[InputFile] = (),
+                        production: Production | None = None,
+                        seconds: dict[str, float] | None = None) -> dict[str, Path]:
+    """Every file a force gets for one batch, written atomically into ``directory`` by the
+    output registry (``trailmatch.report.registry``).
 
     ``crimes``: the batch's current crime versions (``id`` and the ``crimes`` columns, x/y in
     ``rules.crs``); ``hits``: their current hits (``repository.hits_for_crime_ids``);
     ``evidence(crimes, hits, rules)``: the evidence of the hits (``trailmatch.evidence``: what
     the report and the map data both show, computed once); ``coverage``: the batch's
-    ``trailmatch.coverage.Coverage`` (None: no coverage files, no coverage section). The single
-    place that decides what a batch's output holds: extend it here so every caller gets the
-    same files.
+    ``trailmatch.coverage.Coverage`` (None: no coverage files, no coverage section);
+    ``inputs``: the files the report rests on (batch files, trail partitions) with their
+    SHA-256; ``production``: the run, operator and time (the one part of the report that
+    differs between runs); ``seconds``: each output's time is added to it, by writer.
     """
     crime_rows = crimes.sort_values("crime_reference").to_dict("records")
-    hits = hits.sort_values(["crime_reference", "min_distance_m", "subject"])
-    hits_by_crime: dict[int, list[dict]] = defaultdict(list)
-    for hit in hits.to_dict("records"):
-        hits_by_crime[int(hit["crime_id"])].append(hit)
-    by_id = {int(c["id"]): c for c in crime_rows}
-    keys = [(cid, h) for cid, hs in hits_by_crime.items() for h in hs]
-    found = evidence([by_id[cid] for cid, _ in keys], [h for _, h in keys], rules)
-    ev = {(cid, h["subject"]): e for (cid, h), e in zip(keys, found, strict=True)}
-    paths = {
-        "hits.csv": directory / "hits.csv",
-        "hits.geojson": directory / "hits.geojson",
-        "report.html": directory / "report.html",
-    }
-    # the columns of `trailmatch match`, plus hit_id for the hit store and API
-    atomic_write(paths["hits.csv"],
-                 hits_csv(hits.sort_values(["crime_reference", "subject"])
-                          .rename(columns={"id": "hit_id"}), extra=("hit_id",)))
-    atomic_write(paths["hits.geojson"], dumps(batch_geojson(crime_rows, hits_by_crime, ev,
-                                                            rules)))
-    if coverage is not None:  # per crime: counts, and evidence where there is some
-        from trailmatch.coverage import write_coverage
-        from trailmatch.report.coverage import coverage_section
+    batch = Batch(directory=directory, police_force=police_force, batch_id=batch_id,
+                  crimes=crime_rows, hits=hits, evidence={}, rules=rules,
+                  algorithm_version=ALGORITHM_VERSION,
+                  rules_digest=repo.rules_digest(rules.to_dict()), meta=meta, rejects=rejects,
+                  coverage=coverage, inputs=list(inputs), production=production,
+                  sections=list(extra_sections))
+    t0 = time.perf_counter()
+    keys = list(batch.hit_pairs())
+    found = evidence([c for c, _ in keys], [h for _, h in keys], rules)
+    batch.evidence = {(int(c["id"]), h["subject"]): e
+                      for (c, h), e in zip(keys, found, strict=True)}
+    if seconds is not None:
+        seconds["evidence"] = seconds.get("evidence", 0.0) + time.perf_counter() - t0
+    return write_batch(batch, seconds=seconds)
 
-        paths["coverage-summary.csv"] = directory / "coverage-summary.csv"
-        paths["coverage-evidence.csv"] = directory / "coverage-evidence.csv"
-        write_coverage(coverage, paths["coverage-summary.csv"], paths["coverage-evidence.csv"])
-        extra_sections = [*extra_sections, coverage_section(crime_rows, coverage, rules)]
-    html = render_report(
-        title=f"Evidence report: {police_force}, batch {batch_id}",
-        subtitle=f"Hits of the crimes in batch {batch_id} against the monitored subjects' "
-                 f"trails ({ALGORITHM_VERSION}).",
-        crimes=crime_rows, hits_by_crime=hits_by_crime, evidence=ev, rules=rules, meta=meta,
-        extra_sections=extra_sections)
-    atomic_write(paths["report.html"], html)
-    if rejects is not None:
-        paths["rejects.csv"] = directory / "rejects.csv"
-        atomic_write(paths["rejects.csv"], rejects.to_csv(index=False, lineterminator="\n"))
-    return paths
+
+def trail_inputs(source: TrailSource, crimes: pd.DataFrame, rules: Rules,
+                 digests: dict[Path, str]) -> list[InputFile]:
+    """The trail partitions these crimes were matched against, with their SHA-256 (each file
+    hashed once a run: ``digests``). Sources without partitions (frames in tests) give none."""
+    files = getattr(source, "partition_files", None)
+    if files is None:
+        return []
+    spans = trail_spans(crimes, rules)
+    out = []
+    for name, path in files([(a.value, b.value) for a, b in spans]).items():
+        if path not in digests:
+            digests[path] = sha256_file(path)
+        out.append(InputFile("trail partition", name, digests[path]))
+    return out
 
 
 # --- the job -----------------------------------------------------------------------------------
@@ -348,29 +355,32 @@ def write_batch_outputs(directory: Path, *, police_force: str, batch_id: str,
 def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: TrailSource,
                 out_dir: str | Path, rules: Rules | None = None, *, forces=None,
                 max_window_h: float = 12.0, client=None, coverage: bool = True,
-                batch_ids: Sequence[str] = ()) -> RunResult:
+                batch_ids: Sequence[str] = (), stages: Stages | None = None,
+                operator: str | None = None) -> RunResult:
     """The whole nightly job; see the module docstring. Returns the run's record.
     ``coverage=False``: no coverage files and no coverage section (``--no-coverage``).
     ``client``: a Dask client (``--scheduler``) to match on, day partition by day partition;
     the evidence for the reports is still drawn from the trails read here.
     ``batch_ids``: batches already stored (``trailmatch ingest crimes``) to run as well as, or
     instead of, ``crime_files``: nothing is read or stored for them, and their rejects were
-    reported when they were ingested."""
+    reported when they were ingested. ``operator``: who ran it, for the reports' production
+    record (default: the OS user); ``stages``: progress and timing (default: stderr)."""
     rules = rules or Rules()
     out_dir = Path(out_dir)
     digest = repo.rules_digest(rules.to_dict())
     run_id = repo.start_run(engine, "nightly", rules.to_dict(), ALGORITHM_VERSION)
-    timer = Timer()
+    timer = stages or Stages("nightly")
     force_counts: dict[str, dict] = defaultdict(lambda: {
         "received": 0, "accepted": 0, "rejected": 0, "crimes_new": 0, "crimes_changed": 0,
         "crimes_unchanged": 0, "crimes_matched": 0, "subjects_monitored": 0, "hits": 0,
         "hits_new": 0, "hits_withdrawn": 0, "seconds": defaultdict(float)})
     try:
-        with timer.stage("read"):
+        with timer.stage("read", total=len(crime_files), unit="file") as st:
             t0 = time.perf_counter()
             unusable: list[str] = []
             read = read_batches([Path(p) for p in crime_files], rules.crs, forces=forces,
                                 max_window_h=max_window_h, unusable=unusable)
+            st.update(len(read))
             per_file = (time.perf_counter() - t0) / max(len(read), 1)
             for rb in read:
                 fc = force_counts[rb.police_force]
@@ -380,7 +390,7 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
                 fc["seconds"]["read"] += per_file
 
         # Batches (force + batch id) in the order their versions supersede each other.
-        with timer.stage("store"):
+        with timer.stage("store", unit="batch") as st:
             def stored_one(entry: StoredBatch, seconds: float) -> None:
                 fc = force_counts[entry.police_force]
                 fc["seconds"]["store"] += seconds
@@ -393,29 +403,32 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
                     fc[f"crimes_{change}"] += entry.changes[change]
                 batch_crimes[key] = {"refs": entry.references,
                                      "files": [rb.path.name for rb in entry.files],
+                                     "sha256": {rb.path.name: rb.sha256 for rb in entry.files},
                                      "rejects": [rb.rejects for rb in entry.files]}
+                st.update()
             if batch_ids:
                 rows = stored_batches(engine, batch_ids)
                 for key, crime_keys in batch_crime_keys(engine, rows).items():
                     entry = batch_crimes.setdefault(key, {"refs": set(), "files": [],
-                                                          "rejects": []})
+                                                          "sha256": {}, "rejects": []})
                     entry["refs"].update(ref for _, ref in crime_keys)
                     entry["files"] += [r["file_name"] for r in rows
                                        if (r["police_force"], r["batch_id"]) == key]
+                    entry["sha256"].update({r["file_name"]: r["file_sha256"] for r in rows
+                                            if (r["police_force"], r["batch_id"]) == key})
 
             # What the outputs show: the current version of every crime the batches name.
             wanted = {(f, r) for (f, _), e in batch_crimes.items() for r in e["refs"]}
             shown = repo.crimes_in_rules_crs(repo.current_crimes_for(engine, wanted), rules)
             to_match = shown[shown["matched_rules"].ne(digest) | shown["matched_rules"].isna()]
 
-        with timer.stage("trails"):
+        with timer.stage("trails", total=1, unit="read") as st:
             loaded = LoadedTrails.load(trails, shown, rules)
+            st.update()
 
         totals = {"hits_new": 0, "hits_updated": 0, "hits_withdrawn": 0}
-        with timer.stage("match"):
-            for force, crimes in progress(list(shown.groupby("police_force")),
-                                          desc="match forces",
-                                          unit="force"):
+        with timer.stage("match", unit="force") as st:
+            for force, crimes in st.track(list(shown.groupby("police_force"))):
                 t0 = time.perf_counter()
                 fc = force_counts[force]
                 fc["subjects_monitored"] = loaded.subjects_monitored(crimes, rules)
@@ -435,10 +448,11 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
                 fc["seconds"]["match"] += time.perf_counter() - t0
 
         outputs = []
-        with timer.stage("outputs"):
-            for (force, batch_id), entry in progress(sorted(batch_crimes.items()),
-                                                     desc="write reports",
-                                                     unit="batch"):
+        operator = operator or default_operator()
+        digests: dict[Path, str] = {}
+        writer_seconds: dict[str, float] = {}
+        with timer.stage("outputs", unit="batch") as st:
+            for (force, batch_id), entry in st.track(sorted(batch_crimes.items())):
                 t0 = time.perf_counter()
                 crimes = shown[(shown["police_force"] == force)
                                & shown["crime_reference"].isin(entry["refs"])]
@@ -446,20 +460,24 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
                 rejects = (pd.concat(entry["rejects"], ignore_index=True) if entry["rejects"]
                            else None)  # a stored batch's rejects went out when it was ingested
                 directory = out_dir / safe_name(force) / safe_name(batch_id)
+                files = sorted({(name, entry["sha256"].get(name, "")) for name in entry["files"]})
                 meta = [("Police force", force), ("Batch", batch_id),
-                        ("Files", ", ".join(sorted(set(entry["files"])))),
-                        ("Run", f"{run_id} ({ALGORITHM_VERSION})"),
-                        ("Produced", pd.Timestamp.now(tz="UTC").strftime(
-                            "%Y-%m-%d %H:%M:%S UTC")),
+                        ("Files", ", ".join(name for name, _ in files)),
                         ("Rejected rows",
                          "reported when the batch was ingested" if rejects is None else
                          f"{int(rejects['row'].nunique()) if len(rejects) else 0}"
                          " (see rejects.csv)")]
+                inputs = [InputFile("batch file", name, sha) for name, sha in files]
+                inputs += trail_inputs(trails, crimes, rules, digests)
+                production = Production(
+                    run=f"nightly run {run_id}", operator=operator,
+                    produced=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC"))
                 write_batch_outputs(directory, police_force=force, batch_id=batch_id,
                                     crimes=crimes, hits=hits, evidence=loaded.evidence,
                                     rules=rules, meta=meta, rejects=rejects,
                                     coverage=loaded.coverage(crimes, rules) if coverage
-                                    else None)
+                                    else None, inputs=inputs, production=production,
+                                    seconds=writer_seconds)
                 force_counts[force]["hits"] += len(hits)
                 force_counts[force]["seconds"]["outputs"] += time.perf_counter() - t0
                 outputs.append(BatchOutput(force, batch_id, directory, len(crimes), len(hits)))
@@ -473,6 +491,7 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
         raise
 
     counts = _counts(force_counts, timer, totals)
+    counts["writers_s"] = {k: round(v, 3) for k, v in writer_seconds.items()}
     counts["unusable_files"] = unusable
     summary = format_summary(run_id, "ok", counts, rules, outputs)
     repo.finish_run(engine, run_id, "ok", counts, summary)
@@ -480,7 +499,7 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
                      outputs=outputs, unusable=unusable)
 
 
-def _counts(force_counts: dict, timer: Timer, totals: dict) -> dict:
+def _counts(force_counts: dict, timer: Stages, totals: dict) -> dict:
     forces = {}
     for force, fc in sorted(force_counts.items()):
         fc = dict(fc)
@@ -509,6 +528,9 @@ def format_summary(run_id: int, status: str, counts: dict, rules: Rules,
                      f"{fc['crimes_matched']:>8}{fc['subjects_monitored']:>9}{fc['hits']:>6}"
                      f"{fc['hits_new']:>5}{fc['hits_withdrawn']:>10}   {secs}")
     lines.append("stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
+    if counts.get("writers_s"):
+        lines.append("outputs: " + ", ".join(f"{k} {v:.2f} s"
+                                             for k, v in counts["writers_s"].items()))
     for line in counts.get("unusable_files", []):
         lines.append(f"UNUSABLE batch file (nothing read from it): {line}")
     for o in outputs:

@@ -26,8 +26,10 @@ from trailmatch.nightly import (
     TrailSource,
     match_on_cluster,
     safe_name,
+    trail_inputs,
     write_batch_outputs,
 )
+from trailmatch.report.provenance import Production, default_operator
 from trailmatch.rules import Rules
 
 CHANGE_COLUMNS = ["change", "hit_id", "police_force", "crime_reference", "subject",
@@ -170,7 +172,7 @@ def changes_csv(changes: pd.DataFrame) -> str:
 
 def _rewrite_outputs(engine, out_dir: Path, changes: pd.DataFrame, crimes: pd.DataFrame,
                      trails: TrailSource, rules: Rules, run_id: int) -> None:
-    """Refresh hits.csv, hits.geojson, the coverage files and report.html of every batch with a
+    """Refresh hits.csv, map/*.geojson, the coverage files and report.html of every batch with a
     changed hit (the batch that brought the crime's current version; its rejects.csv is left
     as it is)."""
     touched = crimes[crimes["crime_reference"].isin(changes["crime_reference"])]
@@ -179,10 +181,13 @@ def _rewrite_outputs(engine, out_dir: Path, changes: pd.DataFrame, crimes: pd.Da
         batch = current[(current["police_force"] == force) & (current["batch_id"] == batch_id)]
         loaded = LoadedTrails.load(trails, batch, rules)
         hits = repo.hits_for_crime_ids(engine, batch["id"])
-        meta = [("Police force", force), ("Batch", batch_id),
-                ("Run", f"{run_id} (rematch after late uploads; {ALGORITHM_VERSION})"),
-                ("Produced", pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC"))]
+        meta = [("Police force", force), ("Batch", batch_id)]
+        production = Production(
+            run=f"rematch run {run_id} (after late uploads)", operator=default_operator(),
+            produced=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC"))
         write_batch_outputs(out_dir / safe_name(force) / safe_name(batch_id),
                             police_force=force, batch_id=batch_id, crimes=batch, hits=hits,
                             evidence=loaded.evidence, rules=rules, meta=meta,
-                            coverage=loaded.coverage(batch, rules))
+                            coverage=loaded.coverage(batch, rules),
+                            inputs=trail_inputs(trails, batch, rules, {}),
+                            production=production)

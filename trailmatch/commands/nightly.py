@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "hits and evidence report",
         description="Ingest the forces' crime batches, match the new and changed crimes against "
                     "the trail store, record the run and its hits in the hit store, and write "
-                    "OUT/<force>/<batch_id>/ hits.csv, hits.geojson, report.html, rejects.csv, "
+                    "OUT/<force>/<batch_id>/ hits.csv, map/*.geojson, report.html, rejects.csv, "
                     "coverage-summary.csv and coverage-evidence.csv. Running the same night "
                     "again adds nothing.")
     add_db_args(p)
@@ -48,6 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-coverage", dest="coverage", action="store_false",
                    help="skip coverage (who can be excluded): no coverage-summary.csv, "
                         "coverage-evidence.csv or coverage section in the report")
+    p.add_argument("--operator", metavar="NAME",
+                   help="who runs the job, recorded in each report's production record "
+                        "(default: the operating-system user)")
     add_rules_args(p)
     add_scheduler_arg(p)
     p.set_defaults(run=run)
@@ -91,11 +94,12 @@ def run(args: argparse.Namespace) -> int:
                 result = run_nightly(engine, args.crimes, trails, args.out, rules,
                                      forces=forces, max_window_h=args.max_window_h,
                                      client=client, coverage=args.coverage,
-                                     batch_ids=args.batch)
+                                     batch_ids=args.batch, operator=args.operator)
         else:
             result = run_nightly(engine, args.crimes, trails, args.out, rules,
                                  forces=forces, max_window_h=args.max_window_h,
-                                 coverage=args.coverage, batch_ids=args.batch)
+                                 coverage=args.coverage, batch_ids=args.batch,
+                                 operator=args.operator)
     except UnknownBatch as e:
         print(f"trailmatch nightly: {e}", file=sys.stderr)
         return 1

@@ -1,1 +1,1 @@
-"""Per-force outputs of a run: evidence per hit, hits.geojson and the printable report.html."""
+"""Per-force outputs of a run: evidence per hit, map layers (GeoJSON), the printable report."""

@@ -28,8 +28,25 @@ STATEMENT = (
     "gap) are not covered: the absence of a hit does not show that a subject was elsewhere."
 )
 
+# Print: A4, a running header (force and batch left, the crime right: each crime with hits is a
+# named page carrying its reference, see ``_page_rules``) and "page x of y" at the foot, in
+# CSS margin boxes (Chromium >= 131 draws them; string-set is not supported there, hence the
+# named pages). Tables repeat their <thead> on every page they span.
 CSS = """
-@page { size: A4; margin: 14mm 12mm; }
+@page { size: A4; margin: 17mm 12mm 15mm 12mm;
+  @top-left { font-size: 8pt; color: #444; }
+  @top-right { font-size: 8pt; }
+  @bottom-left { content: "trailmatch evidence report"; font-size: 8pt; color: #444; }
+  @bottom-right { content: "Page " counter(page) " of " counter(pages); font-size: 8pt; }
+}
+thead { display: table-header-group; }
+tr { break-inside: avoid; }
+.production { border: 1.5px dashed #666; padding: 1.5mm 3mm; margin: 3mm 0; }
+.production-label { font-size: 8.5pt; color: #555; margin: 0 0 1mm 0; }
+.provenance td.hash { font-family: "DejaVu Sans Mono", monospace; font-size: 7.5pt;
+                      word-break: break-all; }
+details.verify pre { white-space: pre-wrap; word-break: break-all; font-size: 7pt; }
+@media print { details.verify { display: none; } }
 * { box-sizing: border-box; }
 body { font-family: "DejaVu Sans", "Liberation Sans", Arial, Helvetica, sans-serif;
        font-size: 10.5pt; color: #111; margin: 0 auto; max-width: 186mm; padding: 8mm 0; }
@@ -136,10 +153,10 @@ def fixes_table(ev: HitEvidence) -> str:
     if not f["seq"].size:
         return ("<p><em>No fix lies in the vicinity itself: the subject's path between two "
                 "joined fixes passes through it.</em></p>")
-    head = ("<tr><th class='num'>#</th><th>Time (UTC)</th><th class='num'>Latitude</th>"
+    head = ("<thead><tr><th class='num'>#</th><th>Time (UTC)</th><th class='num'>Latitude</th>"
             "<th class='num'>Longitude</th><th class='num'>Precision</th>"
             "<th class='num'>Speed from previous fix</th><th>Source</th>"
-            "<th class='num'>Distance</th></tr>")
+            "<th class='num'>Distance</th></tr></thead>")
     times = np.datetime_as_string(f["time"].view("datetime64[ns]"), unit="s")
     rows = []
     for i, when in enumerate(times.tolist()):
@@ -186,7 +203,8 @@ def visits_table(ev: HitEvidence) -> str:
             f"<td class='num'>{escape(duration_text(v.dwell_s))}</td>"
             f"<td class='num'>{near}</td><td>{_clock_tenths(v.closest_time, ev.w0)}</td>"
             f"<td>{_motion_cell(v.approach)}</td><td>{_motion_cell(v.departure)}</td></tr>")
-    return f'<h3>Visits into the vicinity</h3><table class="visits">{head}{"".join(rows)}</table>'
+    return (f'<h3>Visits into the vicinity</h3><table class="visits"><thead>{head}</thead>'
+            f'{"".join(rows)}</table>')
 
 
 def gaps_table(ev: HitEvidence) -> str:
@@ -205,7 +223,7 @@ def gaps_table(ev: HitEvidence) -> str:
         rows.append(f"<tr class='gap'><td>{escape(start)}</td><td>{escape(end)}</td>"
                     f"<td class='num'>{fixes}</td>"
                     f"<td class='num'>{escape(duration_text(g.seconds_in_window))}</td></tr>")
-    return (f'<h3>Gaps in the window (not monitored)</h3><table class="gaps">{head}'
+    return (f'<h3>Gaps in the window (not monitored)</h3><table class="gaps"><thead>{head}</thead>'
             f'{"".join(rows)}</table>')
 
 
@@ -272,16 +290,46 @@ def hit_section(crime: dict, hit: dict, ev: HitEvidence, rules: Rules, map_id: s
     )
 
 
+def css_string(text: str) -> str:
+    """``text`` as a CSS string literal that cannot end the string or the style element."""
+    out = str(text).replace("\\", "\\5c ").replace('"', "\\22 ").replace("<", "\\3c ")
+    return '"' + out.replace("\n", " ") + '"'
+
+
+def _page_rules(running: str, crimes: list[dict]) -> str:
+    """The running header: ``running`` (force, batch) on every page; each crime with hits is a
+    named page whose header adds its reference, so every page says whose evidence it is."""
+    rules = [f"@page {{ @top-left {{ content: {css_string(running)}; }} }}"]
+    for c in crimes:
+        rules.append(f"@page c{int(c['id'])} {{ @top-right {{ content: "
+                     f"{css_string('Crime ' + str(c['crime_reference']))}; }} }}"
+                     f" #crime-{int(c['id'])} {{ page: c{int(c['id'])}; }}")
+    return "\n".join(rules)
+
+
+def _table(head: Iterable[str], rows: str, cls: str = "", num: Iterable[int] = ()) -> str:
+    """A table whose header row repeats on every printed page."""
+    num = set(num)
+    cells = "".join(f"<th class='num'>{escape(h)}</th>" if i in num else f"<th>{escape(h)}</th>"
+                    for i, h in enumerate(head))
+    klass = f" class='{cls}'" if cls else ""
+    return f"<table{klass}><thead><tr>{cells}</tr></thead><tbody>{rows}</tbody></table>"
+
+
 def render_report(*, title: str, subtitle: str, crimes: list[dict], hits_by_crime: dict,
                   evidence: dict, rules: Rules, meta: list[tuple[str, str]],
                   extra_sections: Iterable[str] = (),
-                  decisions: dict | None = None) -> str:
+                  decisions: dict | None = None, running_header: str = "",
+                  production: str = "", provenance: str = "") -> str:
     """The whole document. ``crimes``: crime dicts (id, crime_reference, police_force,
     crime_type, description, time_from, time_to, lat, lon, x, y, text, batch_id, version);
     ``hits_by_crime``: crime id -> hit dicts (nearest first); ``evidence``: (crime id,
-    subject) -> HitEvidence; ``meta``: (label, text) lines for the header; ``decisions``:
-    hit id -> the decisions recorded on it so far (the per-hit report; a batch report has
-    none: it prints a line to write one on)."""
+    subject) -> HitEvidence; ``meta``: (label, text) lines for the header, the same every
+    run; ``decisions``: hit id -> the decisions recorded on it so far (the per-hit report; a
+    batch report has none: it prints a line to write one on); ``running_header``: the top of
+    every printed page (e.g. force and batch); ``production``: the run-to-run block
+    (``provenance.Production.html``); ``provenance``: the section naming the inputs
+    (``provenance.provenance_section``)."""
     with_hits = [c for c in crimes if hits_by_crime.get(c["id"])]
     without = [c for c in crimes if not hits_by_crime.get(c["id"])]
     n_hits = sum(len(hits_by_crime.get(c["id"], [])) for c in crimes)
@@ -293,9 +341,11 @@ def render_report(*, title: str, subtitle: str, crimes: list[dict], hits_by_crim
         for c in with_hits)
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<title>{escape(title)}</title><style>{CSS}\n"
+        f"{_page_rules(running_header or title, with_hits)}</style></head><body>",
         f"<header><h1>{escape(title)}</h1><p class='meta'>{escape(subtitle)}</p>",
         _kv([(k, escape(v)) for k, v in meta]),
+        production,
         f"<div class='notice'><strong>Read this first.</strong> {escape(STATEMENT)}</div>",
         f"<p><strong>Rules:</strong> {escape(rules_text(rules))}. A subject is in the vicinity "
         "at an instant when its position, interpolated linearly between joined fixes, is "
@@ -305,8 +355,8 @@ def render_report(*, title: str, subtitle: str, crimes: list[dict], hits_by_crim
         f"hits; {n_hits} hit(s) in total.</p>",
     ]
     if with_hits:
-        parts.append("<table><tr><th>Crime reference</th><th>Type</th><th>Window from</th>"
-                     f"<th class='num'>Hits</th><th>Subjects</th></tr>{index_rows}</table>")
+        parts.append(_table(["Crime reference", "Type", "Window from", "Hits", "Subjects"],
+                            index_rows, num=[3]))
     for c in with_hits:
         parts.append(f"<section class='crime' id='crime-{c['id']}'>"
                      f"<h2>Crime {escape(str(c['crime_reference']))}</h2>{crime_details(c)}")
@@ -318,9 +368,11 @@ def render_report(*, title: str, subtitle: str, crimes: list[dict], hits_by_crim
     parts.extend(extra_sections)
     if without:
         refs = "".join(f"<li>{escape(str(c['crime_reference']))}</li>" for c in without)
-        parts.append(f"<h2>Crimes with no hit ({len(without)})</h2><p>No monitored subject "
+        parts.append(f"<section class='crime' id='no-hits'><h2>Crimes with no hit "
+                     f"({len(without)})</h2><p>No monitored subject "
                      f"was found in the vicinity of these crimes during their windows. This "
                      f"does not rule any subject out (see the notice above).</p>"
-                     f"<ul class='nohits'>{refs}</ul>")
+                     f"<ul class='nohits'>{refs}</ul></section>")
+    parts.append(provenance)
     parts.append(f"<footer>{escape(STATEMENT)}</footer></body></html>")
     return "".join(parts)

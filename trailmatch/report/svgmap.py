@@ -96,17 +96,31 @@ def svg_map(ev: HitEvidence, cx: float, cy: float, radius: float, extent: tuple,
     path = ev.arrays
     xs, ys = px(path["x"]), py(path["y"])
     # Only what can show: fixes in or near the frame, and the neighbours that draw lines into it.
-    inside = (xs > -width) & (xs < 2 * width) & (ys > -height) & (ys < 2 * height)
+    # A symbol is drawn when it can be seen: fixes in the frame (with a dot's margin), and
+    # both ends of every segment whose box meets the frame (a segment can cross the frame
+    # with no fix inside it: the closest approach often lies on one).
+    margin = 6.0
+    inside = (xs > -margin) & (xs < width + margin) & (ys > -margin) & (ys < height + margin)
     shown = inside.copy()
-    shown[1:] |= inside[:-1]
-    shown[:-1] |= inside[1:]
+    if xs.size > 1:
+        crosses = ((np.maximum(xs[1:], xs[:-1]) > -margin)
+                   & (np.minimum(xs[1:], xs[:-1]) < width + margin)
+                   & (np.maximum(ys[1:], ys[:-1]) > -margin)
+                   & (np.minimum(ys[1:], ys[:-1]) < height + margin))
+        shown[1:] |= crosses
+        shown[:-1] |= crosses
     prec = path["precision_m"]
-    for i in np.flatnonzero(np.isfinite(prec) & (prec > 0) & inside):
-        r = prec[i] * scale
-        if r >= 1.5:
-            out.append(f'<circle cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="{r:.1f}" fill="none" '
-                       f'stroke="{COLORS["confidence"]}" stroke-opacity="0.25" '
-                       f'stroke-width="0.8"/>')
+    # Many symbols of one style share it through a group: a long path's fixes cost bytes and
+    # drawing time per element, and a report carries hundreds of maps.
+    # A confidence circle no larger than the fix's dot (radius 2.6) is hidden under it: only
+    # larger ones that reach into the frame are drawn.
+    r = np.where(np.isfinite(prec), prec * scale, 0.0)
+    seen = (r > 2.6) & (xs + r > 0) & (xs - r < width) & (ys + r > 0) & (ys - r < height)
+    rings = [f'<circle cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="{r[i]:.1f}"/>'
+             for i in np.flatnonzero(seen)]
+    if rings:
+        out.append(f'<g fill="none" stroke="{COLORS["confidence"]}" stroke-opacity="0.25" '
+                   f'stroke-width="0.8">{"".join(rings)}</g>')
     joined = path["joined_to_previous"]
     run: list[str] = []
     for i in range(ev.n):
@@ -127,19 +141,25 @@ def svg_map(ev: HitEvidence, cx: float, cy: float, radius: float, extent: tuple,
         out.append(_polyline(run))
     in_v = path["in_vicinity"]
     in_w = path["in_window"]
-    for i in range(ev.n):
-        if in_v[i] or not inside[i]:
-            continue
-        fill = COLORS["fix"] if in_w[i] else "#ffffff"
-        out.append(f'<circle cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="2.2" fill="{fill}" '
+    # Fixes in the window: filled dots (r 2.2 + half the 0.8 stroke), drawn as the round caps
+    # of zero-length strokes in one path; the two just outside the window stay hollow circles.
+    dots = "".join(f"M{xs[i]:.1f} {ys[i]:.1f}h0" for i in np.flatnonzero(~in_v & inside & in_w))
+    if dots:
+        out.append(f'<path d="{dots}" stroke="{COLORS["fix"]}" stroke-width="5.2" '
+                   f'stroke-linecap="round"/>')
+    for i in np.flatnonzero(~in_v & inside & ~in_w):
+        out.append(f'<circle cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="2.2" fill="#ffffff" '
                    f'stroke="{COLORS["fix"]}" stroke-width="0.8"/>')
     seq = path["seq"]
-    for i in np.flatnonzero(in_v):
-        out.append(f'<circle cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="3.6" '
-                   f'fill="{COLORS["fix_in"]}" stroke="#000" stroke-width="0.6"/>')
-        if label_fixes and in_v.sum() <= 30:
-            out.append(f'<text x="{xs[i] + 5:.1f}" y="{ys[i] - 4:.1f}" font-size="9" '
-                       f'fill="#000">{int(seq[i])}</text>')
+    marks = "".join(f'<circle cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="3.6"/>'
+                    for i in np.flatnonzero(in_v))
+    if marks:
+        out.append(f'<g fill="{COLORS["fix_in"]}" stroke="#000" stroke-width="0.6">{marks}</g>')
+    if label_fixes and in_v.sum() <= 30:
+        labels = "".join(f'<text x="{xs[i] + 5:.1f}" y="{ys[i] - 4:.1f}">{int(seq[i])}</text>'
+                         for i in np.flatnonzero(in_v))
+        if labels:
+            out.append(f'<g font-size="9" fill="#000">{labels}</g>')
 
     ccx, ccy = float(px(cx)), float(py(cy))
     out.append(f'<path d="M{ccx - 6:.1f},{ccy - 6:.1f} L{ccx + 6:.1f},{ccy + 6:.1f} '
