@@ -4,7 +4,8 @@ Routers live in ``service/routes/`` (one module per resource) and are included b
 Every router except the public one is mounted with ``deps.AUTHENTICATED``: authentication is a
 property of the mount, not something each route has to remember. Routes declare what they need
 through the aliases of ``service/deps.py``. The page and Leaflet are served from ``service/static``;
-nothing is loaded from a CDN and, by default, no map tiles are fetched at all.
+nothing is loaded from a CDN and, by default, no map tiles are fetched at all (``serve --tiles``
+serves an MBTiles file's tiles from the app itself, ``trailmatch/mbtiles.py``, ``routes/tiles.py``).
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ from service.routes import (
     proximity,
     public,
     subjects,
+    tiles,
 )
 from service.settings import Settings
 from service.trails import TrailAccess, rules_from_record
 from trailmatch.hitstore import open_store, repository
+from trailmatch.mbtiles import MBTiles
 from trailmatch.rules import Rules
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -87,14 +90,19 @@ def latest_rules(engine: Engine) -> Rules:
 
 def create_app(store_dir: str | Path, db_url: str | None = None, *, rules: Rules | None = None,
                access: AccessRules | None = None, tile_url: str | None = None,
-               tile_attribution: str = "") -> FastAPI:
+               tile_attribution: str = "", tiles_file: str | Path | None = None) -> FastAPI:
     """The app over the trail store ``store_dir`` and the hit store (its SQLite file, or
     ``db_url``). The hit store's schema is migrated on open. ``rules`` (max gap, precision,
-    CRS) for proximity and positions: by default those of the newest successful run."""
+    CRS) for proximity and positions: by default those of the newest successful run.
+    ``tile_url`` (a tile server's URL template) or ``tiles_file`` (an MBTiles file served at
+    ``/tiles/{z}/{x}/{y}``, ``trailmatch.mbtiles.TilesError`` if unusable) give the map streets."""
+    if tile_url and tiles_file:
+        raise ValueError("a tile URL and a tile file are alternatives: give one")
+    tile_source = MBTiles(tiles_file) if tiles_file else None
     engine = service_engine(store_dir, db_url)
     settings = Settings(store_dir=Path(store_dir), rules=rules or latest_rules(engine),
                         access=access or AccessRules(), tile_url=tile_url,
-                        tile_attribution=tile_attribution)
+                        tile_attribution=tile_attribution, tiles=tile_source)
     app = FastAPI(
         title="trailmatch officer service",
         docs_url=None,  # served by routes/public.py from the vendored Swagger UI (no CDN)
@@ -110,7 +118,8 @@ def create_app(store_dir: str | Path, db_url: str | None = None, *, rules: Rules
     app.state.engine = engine
     app.state.trails = TrailAccess(settings.store_dir, settings.rules)
     app.include_router(public.router)  # health, client configuration, the page, API docs
-    for protected in (me, hits, outcomes, subjects, proximity, admin, coverage, figures):
+    for protected in (me, hits, outcomes, subjects, proximity, admin, coverage, figures,
+                      tiles):
         app.include_router(protected.router, dependencies=AUTHENTICATED,
                            responses=AUTH_RESPONSES)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -128,7 +137,8 @@ def app_from_env() -> FastAPI:
     app = create_app(os.environ["TRAILMATCH_SERVE_STORE"],
                      os.environ.get("TRAILMATCH_SERVE_DB") or None,
                      tile_url=os.environ.get("TRAILMATCH_SERVE_TILE_URL") or None,
-                     tile_attribution=os.environ.get("TRAILMATCH_SERVE_TILE_ATTRIBUTION", ""))
+                     tile_attribution=os.environ.get("TRAILMATCH_SERVE_TILE_ATTRIBUTION", ""),
+                     tiles_file=os.environ.get("TRAILMATCH_SERVE_TILES") or None)
     # The imports (numpy, numba, pandas, pyarrow, SQLAlchemy, FastAPI) leave some million
     # long-lived objects, and every full collection walked them all: a 100-250 ms pause of the
     # event loop every few thousand requests, which every request in flight waited out (the

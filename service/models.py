@@ -19,6 +19,13 @@ class Health(BaseModel):
 class ClientConfig(BaseModel):
     tile_url: str | None = Field(None, description="map tile URL template; none: plain background")
     tile_attribution: str = ""
+    tiles_need_token: bool = Field(False, description="the tiles are the service's own "
+                                   "(/tiles/{z}/{x}/{y}, serve --tiles): fetch them with the token")
+    tile_min_zoom: int | None = None
+    tile_max_zoom: int | None = Field(None, description="deepest zoom the tiles exist at; "
+                                      "closer views enlarge them")
+    tile_bounds: list[float] | None = Field(None, description="west, south, east, north (WGS84) "
+                                            "of the tiles; none asked for outside")
 
 
 class Me(BaseModel):

@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import HTTPException, status
 
 from service.access import AccessRules
+from trailmatch.mbtiles import MBTiles
 from trailmatch.rules import Rules
 
 MAX_WINDOW = dt.timedelta(hours=48)
@@ -25,6 +26,7 @@ class Settings:
     access: AccessRules = field(default_factory=AccessRules)
     tile_url: str | None = None
     tile_attribution: str = ""
+    tiles: MBTiles | None = None  # serve --tiles: the service's own tiles at /tiles/{z}/{x}/{y}
     max_window: dt.timedelta = MAX_WINDOW
     max_radius_m: float = 2000.0
 

@@ -76,11 +76,13 @@ def test_health_and_page_need_no_token(client):
 
 
 def test_page_loads_nothing_from_elsewhere(client):
-    for path in ("/", "/static/app.js", "/static/app.css"):
+    for path in ("/", "/static/app.js", "/static/tiles.js", "/static/app.css"):
         body = client.get(path).text
         assert not re.search(r"(src|href)=[\"']?(https?:)?//", body), path
         assert "https://" not in body and "http://" not in body, path
-    assert client.get("/config").json() == {"tile_url": None, "tile_attribution": ""}
+    assert client.get("/config").json() == {"tile_url": None, "tile_attribution": "",
+                                            "tiles_need_token": False, "tile_min_zoom": None,
+                                            "tile_max_zoom": None, "tile_bounds": None}
 
 
 def test_api_docs_are_served_by_the_app(client):

@@ -61,6 +61,54 @@ def server(tmp_path_factory):
     thread.join(timeout=10)
 
 
+def _start(app):
+    import uvicorn
+
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                        access_log=False))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    return srv, thread, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def tile_server(server, tmp_path_factory):
+    """A second app over the same store, serving a small MBTiles file made here: tiles at zooms
+    11-14 covering a box around the busiest Hampshire hit's crime (the file's bounds)."""
+    from mbtiles_file import lon_lat_tile, png_tile, write_mbtiles
+
+    from service.app import create_app
+
+    world, _ = server
+    hit = world.hits[world.hits["police_force"] == "Hampshire"].sort_values(
+        "fixes_in", ascending=False).iloc[0]
+    crime = world.crimes[(world.crimes["police_force"] == "Hampshire")
+                         & (world.crimes["crime_reference"] == hit.crime_reference)].iloc[0]
+    lat, lon = float(crime["lat"]), float(crime["lon"])
+    west, south, east, north = lon - 0.05, lat - 0.035, lon + 0.05, lat + 0.035
+    colours = [png_tile((236, 232, 214)), png_tile((214, 226, 236))]
+    tiles = {}
+    for z in range(11, 15):
+        x0, y0 = lon_lat_tile(west, north, z)
+        x1, y1 = lon_lat_tile(east, south, z)
+        for x in range(x0, x1 + 1):
+            for y in range(y0, y1 + 1):
+                tiles[(z, x, y)] = colours[(x + y) % 2]
+    path = write_mbtiles(tmp_path_factory.mktemp("tiles") / "streets.mbtiles", tiles,
+                         metadata={"minzoom": "11", "maxzoom": "14",
+                                   "bounds": f"{west},{south},{east},{north}",
+                                   "attribution": "test streets"})
+    srv, thread, base = _start(create_app(world.store, tiles_file=path))
+    yield world, hit, base
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def browser():
     pytest.importorskip("selenium", reason="needs the selenium package (dev extra)")
@@ -136,6 +184,7 @@ def test_officer_click_path(server, browser):
     assert len(shapes) >= 3 + hit.fixes_in
     assert browser.find_element(By.CSS_SELECTOR, "#map .leaflet-control-scale").is_displayed()
     assert not browser.find_elements(By.CSS_SELECTOR, "#map .leaflet-tile")  # no tile server
+    assert browser.find_element(By.ID, "basemap-label").text == "no basemap configured"
 
     Select(browser.find_element(By.ID, "outcome")).select_by_value("ruled_out")
     browser.find_element(By.ID, "rationale").send_keys("Seen on CCTV at work at the time")
@@ -183,3 +232,46 @@ def test_a_bad_token_is_refused_on_the_page(server, browser):
     WebDriverWait(browser, 10).until(
         ec.text_to_be_present_in_element((By.ID, "whoami"), "Token not accepted"))
     assert not browser.find_element(By.ID, "search").is_displayed()
+
+
+def test_the_map_draws_the_services_own_tiles(tile_server, browser):
+    """serve --tiles: the page fetches /tiles/... with the token and draws them under the path;
+    every request stays on the app's origin."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    world, hit, base = tile_server
+    wait = WebDriverWait(browser, 30)
+    browser.get_log("browser")  # drop what earlier tests left (a refused token's 401)
+    browser.get(base + "/")
+    browser.find_element(By.ID, "token").send_keys(world.tokens["ham"])
+    browser.find_element(By.ID, "token-submit").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "whoami"), "Signed in as pc-ham"))
+    browser.find_element(By.ID, "crime-ref").send_keys(hit.crime_reference)
+    browser.find_element(By.ID, "search-submit").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#hits tr[data-hit-id='{hit.id}']"))
+    browser.find_element(By.CSS_SELECTOR,
+                         f"#hits tr[data-hit-id='{hit.id}'] button.open-hit").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#map img.leaflet-tile-loaded"))
+    loaded_tiles = browser.execute_script(
+        "return [...document.querySelectorAll('#map img.leaflet-tile-loaded')]"
+        ".map(i => [i.src, i.naturalWidth])")
+    assert loaded_tiles and all(src.startswith("blob:") and width == 256
+                                for src, width in loaded_tiles), loaded_tiles
+    assert not browser.find_elements(By.ID, "basemap-label")
+    assert "test streets" in browser.find_element(By.CSS_SELECTOR,
+                                                  "#map .leaflet-control-attribution").text
+    # the path is drawn above the tiles
+    assert browser.find_elements(By.CSS_SELECTOR, "#map .leaflet-overlay-pane path")
+
+    loaded = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)")
+    assert any(url.startswith(base + "/tiles/") for url in loaded), loaded
+    assert all(url.startswith((base, "blob:" + base)) for url in loaded), loaded
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+    SHOTS.mkdir(exist_ok=True)
+    browser.execute_script("document.getElementById('map').scrollIntoView()")
+    (SHOTS / "web_page_tiles.png").write_bytes(
+        browser.find_element(By.ID, "map").screenshot_as_png)

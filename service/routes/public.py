@@ -27,6 +27,11 @@ def health(db: Db) -> Health:
 
 @router.get("/config", response_model=ClientConfig, tags=["public"])
 def config(cfg: Cfg) -> ClientConfig:
+    if cfg.tiles is not None:  # the service's own tiles, for signed-in users only
+        return ClientConfig(tile_url="/tiles/{z}/{x}/{y}", tiles_need_token=True,
+                            tile_attribution=cfg.tile_attribution or cfg.tiles.attribution,
+                            tile_min_zoom=cfg.tiles.min_zoom, tile_max_zoom=cfg.tiles.max_zoom,
+                            tile_bounds=cfg.tiles.bounds)
     return ClientConfig(tile_url=cfg.tile_url, tile_attribution=cfg.tile_attribution)
 
 

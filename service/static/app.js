@@ -102,10 +102,7 @@ function drawMap(hit) {
   if (!state.map) {
     state.map = L.map("map", { attributionControl: Boolean(state.config.tile_url) });
     L.control.scale({ imperial: false }).addTo(state.map);
-    if (state.config.tile_url) {
-      L.tileLayer(state.config.tile_url, { attribution: state.config.tile_attribution || "" })
-        .addTo(state.map);
-    }
+    addBasemap(state.map, state.config, token);  // tiles.js
     state.layer = L.layerGroup().addTo(state.map);
   }
   state.layer.clearLayers();

@@ -21,10 +21,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="worker processes (default 1; each keeps its own index cache). On the "
                         "SQLite hit store they take turns at its one write lock (every request "
                         "writes an audit row); a PostgreSQL one (--db) suits several better")
-    p.add_argument("--tile-url", metavar="TEMPLATE",
-                   help="map tile URL template for the page, e.g. "
-                        "https://tiles.example/{z}/{x}/{y}.png (default: none, plain background)")
-    p.add_argument("--tile-attribution", default="", help="attribution text shown with the tiles")
+    basemap = p.add_mutually_exclusive_group()
+    basemap.add_argument("--tile-url", metavar="TEMPLATE",
+                         help="map tile URL template for the page, e.g. "
+                              "https://tiles.example/{z}/{x}/{y}.png (default: none, plain "
+                              "background)")
+    basemap.add_argument("--tiles", metavar="FILE.mbtiles",
+                         help="raster MBTiles file whose tiles the service serves itself at "
+                              "/tiles/{z}/{x}/{y}, to signed-in users (for a closed network)")
+    p.add_argument("--tile-attribution", default="",
+                   help="attribution text shown with the tiles (default with --tiles: the "
+                        "file's own)")
     p.add_argument("--forwarded-allow-ips", metavar="IPS", default=None,
                    help="addresses of trusted reverse proxies (comma-separated, or '*'): only "
                         "requests from them may name the client in X-Forwarded-For; by default "
@@ -43,6 +50,14 @@ def run(args: argparse.Namespace) -> int:
     # the trails the service shows: never an empty misspelt folder, nor a store made before
     # OSTN15 (both refused with one line; purge and users still work on the latter)
     Store.existing(args.store).check_transformation()
+    if args.tiles:  # refused before anything starts: one line naming the file
+        from trailmatch.mbtiles import MBTiles, TilesError
+
+        try:
+            MBTiles(args.tiles)
+        except TilesError as e:
+            print(f"trailmatch serve: {e}", file=sys.stderr)
+            return 1
     try:  # migrate (and check the database answers) once, before any worker starts
         open_store(args.store, args.db).dispose()
     except Exception as e:  # noqa: BLE001 - any database failure is reported the same way
@@ -53,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
         os.environ["TRAILMATCH_SERVE_DB"] = args.db
     if args.tile_url:
         os.environ["TRAILMATCH_SERVE_TILE_URL"] = args.tile_url
+    if args.tiles:
+        os.environ["TRAILMATCH_SERVE_TILES"] = str(os.path.abspath(args.tiles))
+    if args.tile_url or args.tiles:
         os.environ["TRAILMATCH_SERVE_TILE_ATTRIBUTION"] = args.tile_attribution
     print(f"trailmatch serve: http://{args.host}:{args.port}/ (API docs at /docs)",
           file=sys.stderr)
