@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trailmatch.cli import main
+from trailmatch.hitstore import open_store, repository
 from trailmatch.ingest.crime_batch import NotACrimeBatch, parse_crime_batch, read_crime_batch
 from trailmatch.ingest.positions import read_positions
 from trailmatch.store import Store
@@ -183,7 +184,12 @@ def test_one_bad_crime_row_costs_one_row(tmp_path, capsys, changes, field, value
     assert [str(path), "2", field, value, error] in back[
         ["file", "row", "field", "value", "error"]].values.tolist()
     assert set(back["row"]) == {"2"}
-    assert sorted(Store(store).crimes()["crime_reference"]) == ["44/1/25", "44/3/25"]
+    engine = open_store(store)  # crime versions live in the hit store
+    try:
+        stored = repository.current_crimes(engine)
+    finally:
+        engine.dispose()
+    assert sorted(stored["crime_reference"]) == ["44/1/25", "44/3/25"]
 
 
 BAD_FILES = {
