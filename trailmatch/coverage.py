@@ -63,7 +63,7 @@ CHUNK_ROWS = 1 << 20  # crimes × subjects of scratch per kernel call (~60 MB, r
 class Coverage:
     """The per-crime coverage answer: ``summary`` (``SUMMARY_COLUMNS``, one row per crime,
     sorted by force and reference) and ``evidence`` (``EVIDENCE_COLUMNS``, sorted by force,
-    reference and subject)."""
+    reference and subject; text columns categorical)."""
 
     summary: pd.DataFrame
     evidence: pd.DataFrame
@@ -232,9 +232,13 @@ def coverage_prepared(trail: Trail, index: SegmentIndex | TrailPath, crimes: Cri
         out[has] = np.hypot(trail.x[f] - cx[ev_crime[has]], trail.y[f] - cy[ev_crime[has]])
         return out
 
+    # text as categoricals: evidence rows can run to tens of millions (a gappy national day)
+    force_codes, force_names = pd.factorize(forces)
+    ref_codes, ref_names = pd.factorize(refs)
     evidence = pd.DataFrame({
-        "police_force": forces[ev_crime], "crime_reference": refs[ev_crime],
-        "subject": names[ev_u].astype(object),
+        "police_force": pd.Categorical.from_codes(force_codes[ev_crime], categories=force_names),
+        "crime_reference": pd.Categorical.from_codes(ref_codes[ev_crime], categories=ref_names),
+        "subject": pd.Categorical.from_codes(ev_u, categories=pd.Index(names.astype(str))),
         "status": pd.Categorical.from_codes(
             np.where(is_ce, 0, 1).astype(np.int8), categories=list(EVIDENCE_STATUSES)),
         "fixes_in_window": ev_fixes, "covered_fraction": ev_cov, "gaps": ev_gaps,
