@@ -132,7 +132,7 @@ def explain_subject(store_dir, trails, crime: dict, subject: str, rules) -> dict
         e = explain_pair(fixes, crime, rules, subject=subject, activations=activations)
 
     def py(v):
-        return None if v is None or pd.isna(v) else pd.Timestamp(v).to_pydatetime()
+        return None if v is None or pd.isna(v) else pd.Timestamp(v).to_pydatetime(warn=False)
 
     row = {k: (py(v) if k in ("worst_gap_from", "worst_gap_to") else v)
            for k, v in e.row.items()}
