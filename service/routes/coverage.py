@@ -127,7 +127,9 @@ def explain_subject(store_dir, trails, crime: dict, subject: str, rules) -> dict
     got = trails.subject_fixes(subject, lo, hi)  # takes the engine lock itself, per day
     fixes = pd.DataFrame({"time": pd.to_datetime(got.t, utc=True), "x": got.x, "y": got.y,
                           "precision_m": got.precision})
-    activations = Store(store_dir).activations(lo, hi)
+    store = Store(store_dir)
+    # no subjects file: no activation periods (skips building an empty frame per request)
+    activations = store.activations(lo, hi) if store.subjects_path.exists() else None
     with _ENGINE_LOCK:
         e = explain_pair(fixes, crime, rules, subject=subject, activations=activations)
 
