@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine
 
-from service.auth import Principal
+from service.principal import Principal
 from trailmatch.hitstore import repository
 
 

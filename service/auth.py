@@ -9,30 +9,14 @@ protected one answers 401 without a token.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.db import run_db
+from service.principal import Principal  # re-exported: routes import it from here
 from trailmatch.hitstore import users
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller of one request."""
-
-    user_id: int
-    name: str
-    role: str  # officer | processing
-    force: str | None  # an officer's police force; None for the processing team
-    client: str | None  # client address, for the audit log
-
-    @property
-    def is_processing(self) -> bool:
-        return self.role == "processing"
-
 
 _bearer = HTTPBearer(auto_error=False, description="the token `trailmatch users add` printed")
 

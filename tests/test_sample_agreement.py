@@ -87,9 +87,11 @@ def test_cli_keeps_good_crime_rows_and_writes_rejects(tmp_path, sample_dir):
     done = subprocess.run(
         [sys.executable, "-m", "trailmatch.cli", "match", "--positions",
          str(sample_dir / "positions.csv"), "--crimes", str(tmp_path / "crimes.csv"),
-         "--out", str(out), "--no-precision"], capture_output=True, text=True, check=False)
+         "--out", str(out), "--no-precision", "--rejects", str(tmp_path / "rejects.csv")],
+        capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "399 crimes" in done.stderr
-    rejects = pd.read_csv(tmp_path / "hits.rejects.crimes.csv", dtype=str)
+    # --rejects FILE is the one rejects file of the run (crime and position rows together)
+    rejects = pd.read_csv(tmp_path / "rejects.csv", dtype=str)
     assert rejects.loc[0, "row"] == "1" and rejects.loc[0, "field"] == "date_from"
     assert rejects.loc[0, "value"] == "20250199999999"
