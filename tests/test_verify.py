@@ -4,6 +4,7 @@ hash, and ``trailmatch verify`` catching a later crime version, late fixes and a
 from __future__ import annotations
 
 import io
+import re
 import time
 from contextlib import redirect_stderr, redirect_stdout
 
@@ -75,7 +76,7 @@ def test_verify_stands_then_catches_late_fixes(tmp_path, sample_dir):
     code, out, _ = cli("verify", report, "--store", store)
     assert code == 0 and "stands" in out, out
 
-    time.sleep(1.1)  # "Produced" is to the second: the late fixes come after it
+    time.sleep(0.01)  # the late fixes come after the report
     Store(store).ingest_positions(tmp_path / "export2.csv")
     code, out, _ = cli("verify", report, "--store", store)
     assert code == 1, out
@@ -113,3 +114,15 @@ def test_verify_catches_a_later_crime_version_and_an_edit(tmp_path, sample_dir):
     edited.write_text(html.replace("Crime reference", "Crime ref", 1), encoding="utf-8")
     code, out, _ = cli("verify", edited, "--store", store)
     assert code == 1 and "the document was changed after it was made" in out
+
+
+def test_produced_is_kept_to_the_microsecond():
+    """Fixes ingested in the same second as the report, before it, are not late: the
+    production instant is read back exactly."""
+    from trailmatch.report.provenance import Production
+    from trailmatch.verify import _produced
+
+    made = Production.now("nightly run 1", "pc-test")
+    back = _produced(made.html())
+    assert back == pd.Timestamp(made.produced.removesuffix(" UTC"), tz="UTC")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} UTC", made.produced)

@@ -469,9 +469,7 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
                          " (see rejects.csv)")]
                 inputs = [InputFile("batch file", name, sha) for name, sha in files]
                 inputs += trail_inputs(trails, crimes, rules, digests)
-                production = Production(
-                    run=f"nightly run {run_id}", operator=operator,
-                    produced=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC"))
+                production = Production.now(f"nightly run {run_id}", operator)
                 write_batch_outputs(directory, police_force=force, batch_id=batch_id,
                                     crimes=crimes, hits=hits, evidence=loaded.evidence,
                                     rules=rules, meta=meta, rejects=rejects,

@@ -182,9 +182,8 @@ def _rewrite_outputs(engine, out_dir: Path, changes: pd.DataFrame, crimes: pd.Da
         loaded = LoadedTrails.load(trails, batch, rules)
         hits = repo.hits_for_crime_ids(engine, batch["id"])
         meta = [("Police force", force), ("Batch", batch_id)]
-        production = Production(
-            run=f"rematch run {run_id} (after late uploads)", operator=default_operator(),
-            produced=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC"))
+        production = Production.now(f"rematch run {run_id} (after late uploads)",
+                                    default_operator())
         write_batch_outputs(out_dir / safe_name(force) / safe_name(batch_id),
                             police_force=force, batch_id=batch_id, crimes=batch, hits=hits,
                             evidence=loaded.evidence, rules=rules, meta=meta,

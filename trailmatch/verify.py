@@ -60,7 +60,8 @@ class Verdict:
 
 def _produced(html: str) -> pd.Timestamp | None:
     start = html.find(PRODUCTION_BEGIN)
-    m = re.search(r"Produced</th><td>([0-9-]+ [0-9:]+) UTC<", html[start:start + 4000])
+    m = re.search(r"Produced</th><td>([0-9-]+ [0-9:]+(?:\.[0-9]+)?) UTC<",
+                  html[start:start + 4000])
     return pd.Timestamp(m.group(1), tz="UTC") if m else None
 
 

@@ -64,7 +64,17 @@ class Production:
 
     run: str
     operator: str
-    produced: str  # "YYYY-MM-DD HH:MM:SS UTC"
+    produced: str  # "YYYY-MM-DD HH:MM:SS.ffffff UTC"
+
+    @classmethod
+    def now(cls, run: str, operator: str) -> Production:
+        """Produced now, to the microsecond: ``trailmatch verify`` tells fixes ingested after
+        the report from those before it by this instant (to the second, fixes ingested in the
+        same second as the report counted as late)."""
+        import datetime as dt
+
+        return cls(run, operator,
+                   dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
 
     def html(self) -> str:
         rows = [("Run", self.run), ("Operator", self.operator), ("Produced", self.produced),
