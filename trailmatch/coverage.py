@@ -29,6 +29,7 @@ import pandas as pd
 from trailmatch.eliminate import (
     check_activations,
     crime_order,
+    subject_ranges,
     subject_universe,
     trail_monitoring,
 )
@@ -40,7 +41,7 @@ from trailmatch.index.crime_coverage import (
     hits_monitored,
     monitored_counts,
 )
-from trailmatch.index.gaps import STATUSES, build_gap_index
+from trailmatch.index.gaps import STATUSES
 from trailmatch.index.segments import SegmentIndex, TrailPath, trail_path
 from trailmatch.match import candidate_pairs
 from trailmatch.rules import Rules
@@ -170,17 +171,8 @@ def coverage_prepared(trail: Trail, index: SegmentIndex | TrailPath, crimes: Cri
     hits_in = hits_monitored(hit_crime, hit_u, mon_lo, mon_hi, mon_start, mon_end, w0, w1, n_c)
 
     # evidence: the gap index's candidates, the monitoring's edges, partial monitoring
-    gap_index = build_gap_index(trail.subject, trail.t, trail.x, trail.y, index.reach,
-                                trail.n_subjects, rules.max_gap_ns, rules.radius_m,
-                                rules.max_speed_mps)
-    fix_lo = np.zeros(n_u, dtype=np.int64)
-    fix_hi = np.zeros(n_u, dtype=np.int64)
-    fix_lo[trail_to_u] = trail.starts[:-1]
-    fix_hi[trail_to_u] = trail.starts[1:]
-    gap_lo = np.zeros(n_u, dtype=np.int64)
-    gap_hi = np.zeros(n_u, dtype=np.int64)
-    gap_lo[trail_to_u] = gap_index.gap_starts[:-1]
-    gap_hi[trail_to_u] = gap_index.gap_starts[1:]
+    gap_index, fix_lo, fix_hi, gap_lo, gap_hi = subject_ranges(trail, index, rules,
+                                                               trail_to_u, n_u)
     edge_kind, edge_u, edge_key, e_none, e_before, e_after = _edges(trail.t, fix_lo, fix_hi,
                                                                     monitoring)
     bound_t, bound_u = _boundaries(monitoring)

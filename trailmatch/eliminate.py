@@ -243,6 +243,23 @@ def crime_order(frame: pd.DataFrame) -> np.ndarray:
         ["police_force", "crime_reference"], kind="stable").index.to_numpy(dtype=np.int64)
 
 
+def subject_ranges(trail: Trail, index, rules: Rules, trail_to_u: np.ndarray, n_u: int):
+    """The trail's gap index, and each universe subject's fixes ``[fix_lo, fix_hi)`` and gaps
+    ``[gap_lo, gap_hi)`` in it (empty for a subject the trail does not hold)."""
+    gap_index = build_gap_index(trail.subject, trail.t, trail.x, trail.y, index.reach,
+                                trail.n_subjects, rules.max_gap_ns, rules.radius_m,
+                                rules.max_speed_mps)
+    fix_lo = np.zeros(n_u, dtype=np.int64)
+    fix_hi = np.zeros(n_u, dtype=np.int64)
+    fix_lo[trail_to_u] = trail.starts[:-1]
+    fix_hi[trail_to_u] = trail.starts[1:]
+    gap_lo = np.zeros(n_u, dtype=np.int64)
+    gap_hi = np.zeros(n_u, dtype=np.int64)
+    gap_lo[trail_to_u] = gap_index.gap_starts[:-1]
+    gap_hi[trail_to_u] = gap_index.gap_starts[1:]
+    return gap_index, fix_lo, fix_hi, gap_lo, gap_hi
+
+
 def coverage_columns(trail: Trail, index: SegmentIndex | TrailPath, crimes: Crimes, rules: Rules,
                      names: np.ndarray, monitoring) -> CoverageColumns:
     """The coverage rows of ``crimes`` against ``trail`` for the subjects ``names`` (the
@@ -259,18 +276,8 @@ def coverage_columns(trail: Trail, index: SegmentIndex | TrailPath, crimes: Crim
     else:
         pair_crime = pair_subject = np.zeros(0, dtype=np.int64)
 
-    gap_index = build_gap_index(trail.subject, trail.t, trail.x, trail.y, index.reach,
-                                trail.n_subjects, rules.max_gap_ns, rules.radius_m,
-                                rules.max_speed_mps)
-
-    fix_lo = np.zeros(n_u, dtype=np.int64)
-    fix_hi = np.zeros(n_u, dtype=np.int64)
-    fix_lo[trail_to_u] = trail.starts[:-1]
-    fix_hi[trail_to_u] = trail.starts[1:]
-    gap_lo = np.zeros(n_u, dtype=np.int64)
-    gap_hi = np.zeros(n_u, dtype=np.int64)
-    gap_lo[trail_to_u] = gap_index.gap_starts[:-1]
-    gap_hi[trail_to_u] = gap_index.gap_starts[1:]
+    gap_index, fix_lo, fix_hi, gap_lo, gap_hi = subject_ranges(trail, index, rules,
+                                                               trail_to_u, n_u)
     mon_lo, mon_hi, mon_start, mon_end = monitoring
 
     # hits grouped by crime, subjects ascending in universe codes (the coverage kernel merges)
