@@ -92,7 +92,7 @@ def test_good_row_is_projected_and_windowed():
     ({"longitude": "-8.6"}, "longitude", "out_of_range"),
     ({"longitude": "2.7"}, "longitude", "out_of_range"),
     ({"longitude": "nan"}, "longitude", "invalid_format"),
-    ({"latitude": "", "longitude": "", "easting": "600000.1", "northing": "1"},
+    ({"latitude": "", "longitude": "", "easting": "700000.1", "northing": "1"},
      "easting", "out_of_range"),
     ({"latitude": "", "longitude": "", "easting": "1", "northing": "-0.5"},
      "northing", "out_of_range"),
@@ -122,7 +122,7 @@ def test_boundaries_are_accepted():
         row(date_to="20250127063000"),  # exactly 12 h
         row(date_to="20250126183000"),  # from == to
         row(latitude="", longitude="", easting="0", northing="1300000"),
-        row(latitude="", longitude="", easting="600000", northing="0"),
+        row(latitude="", longitude="", easting="700000", northing="0"),
     ]
     b = parse(*ok)
     assert b.rejects.empty and len(b.crimes) == len(ok)
@@ -142,7 +142,7 @@ def test_corners_of_the_latitude_longitude_range_are_outside_ostn15():
 def test_grid_reference_needs_no_cover_in_the_grid_itself():
     """Eastings/northings into a British National Grid working CRS are not transformed at
     all; into another working CRS they go through OSTN15 and so need its cover."""
-    corner = row(latitude="", longitude="", easting="600000", northing="0")
+    corner = row(latitude="", longitude="", easting="700000", northing="0")
     assert parse(corner).rejects.empty
     b = parse(corner, crs="EPSG:32630")
     assert errors_of(b) == {(1, "location", "outside_grid")}

@@ -20,9 +20,9 @@ from trailmatch.ingest.crime_batch import read_crime_batch
 from trailmatch.ingest.positions import read_positions
 
 POINTS = Path(__file__).parent / "data" / "ostn15" / "test_points.csv"
-# TP21 and TP23 are on the Isle of Man, TP26-TP40 in Scotland; TP07 (Margate, easting 639,822)
-# is in England but beyond the batch format's easting range (0-600,000, docs/formats.md)
-ENGLAND_AND_WALES = [f"TP{i:02d}" for i in range(1, 26) if i not in (7, 21, 23)]
+# TP21 and TP23 are on the Isle of Man, TP26-TP40 in Scotland. TP07 (Margate, easting 639,822)
+# is east of the 600 km the batch format once allowed (now the grid's 700 km, plausible.py).
+ENGLAND_AND_WALES = [f"TP{i:02d}" for i in range(1, 26) if i not in (21, 23)]
 
 
 def _places() -> pd.DataFrame:
@@ -55,7 +55,7 @@ def _write_inputs(tmp_path: Path, places: pd.DataFrame) -> tuple[Path, Path]:
 
 def test_crime_grid_reference_and_fix_in_wgs84_agree_across_england_and_wales(tmp_path):
     places = _places()
-    assert len(places) == 22
+    assert len(places) == 23
     crimes_csv, positions_csv = _write_inputs(tmp_path, places)
     batch = read_crime_batch(crimes_csv)
     fixes = read_positions(positions_csv)
@@ -77,3 +77,34 @@ def test_crime_grid_reference_and_fix_in_wgs84_agree_across_england_and_wales(tm
     assert hits["min_distance_m"].max() <= 0.1
     got = {(r.crime_reference.split("/")[0], str(r.subject)) for r in hits.itertuples()}
     assert got == {(p, f"S{i:02d}") for i, p in enumerate(places["point"])}
+
+
+def test_lowestoft_the_most_easterly_place_in_england(tmp_path):
+    """Lowestoft Ness (52.4817 N, 1.7627 E; easting 655,585 m, beyond the 600 km the format
+    once allowed): a crime sent as its easting/northing, one sent as its latitude/longitude and
+    a fix there are accepted and found together within 0.1 m. The easting/northing is OSTN15's
+    for the place (convertbng, which reproduces OS's test points to the millimetre:
+    tests/test_crs.py); the crime batch range is ``plausible.PLACE_RANGES``."""
+    lat, lon = 52.4817, 1.7627
+    e, n = 655_585.303, 293_740.534
+    crimes_csv = tmp_path / "batch.csv"
+    common = "Suffolk,BIAD,Burglary in a dwelling,SFK20250127,{ref},20250126120000,20250126120000"
+    crimes_csv.write_text(
+        common.format(ref="LOW/en") + f",{e},{n},,,OSGB36,\n"
+        + common.format(ref="LOW/ll") + f",,,{lat},{lon},WGS84,\n")
+    positions_csv = tmp_path / "positions.csv"
+    positions_csv.write_text(
+        "person_id,position_gps_date,position_latitude,position_longitude,"
+        "position_precision,position_lbs\n"
+        + "".join(f"S1,2025-01-26 {t},{lat},{lon},5,1\n"
+                  for t in ("11:59:00", "12:00:00", "12:01:00")))
+    batch = read_crime_batch(crimes_csv)
+    fixes = read_positions(positions_csv)
+    assert batch.rejects.empty and fixes.rejects.empty
+    assert len(batch.crimes) == 2 and len(fixes.fixes) == 3
+    assert not fixes.fixes["outside_grid"].any()
+    assert batch.crimes["x"].min() > 655_000  # east of the old limit, placed all the same
+    hits = match(fixes.fixes, batch.crimes, Rules(radius_m=1.0, max_gap_s=300,
+                                                  count_precision=False))
+    assert sorted(hits["crime_reference"]) == ["LOW/en", "LOW/ll"]
+    assert hits["min_distance_m"].max() <= 0.1

@@ -16,11 +16,13 @@ from service.models import Place, Problem, ProximityHit, ProximityOut
 from service.settings import Settings, ns, unprocessable, window
 from service.trails import TrailAccess, grid_to_working, in_engine_thread, lonlat, to_working
 from trailmatch.crs import OSGB36_GRID
+from trailmatch.ingest.plausible import PLACE_RANGES
 
 router = APIRouter(tags=["proximity"])
 
 
-def _coord(lo: float, hi: float, what: str):
+def _coord(kind: str, what: str):
+    lo, hi = PLACE_RANGES[kind]  # the one definition of a plausible place
     return Query(ge=lo, le=hi, allow_inf_nan=False, description=what)
 
 
@@ -28,10 +30,10 @@ def _coord(lo: float, hi: float, what: str):
 async def proximity(principal: CurrentUser, db: Db, cfg: Cfg, trails: Trails,
               time_from: Annotated[dt.datetime, Query(alias="from", description="UTC instant")],
               time_to: Annotated[dt.datetime, Query(alias="to", description="UTC instant")],
-              lat: Annotated[float | None, _coord(49.5, 61.5, "WGS84 latitude")] = None,
-              lon: Annotated[float | None, _coord(-8.5, 2.6, "WGS84 longitude")] = None,
-              easting: Annotated[float | None, _coord(0, 600_000, "British National Grid")] = None,
-              northing: Annotated[float | None, _coord(0, 1_300_000, "British National Grid")]
+              lat: Annotated[float | None, _coord("latitude", "WGS84 latitude")] = None,
+              lon: Annotated[float | None, _coord("longitude", "WGS84 longitude")] = None,
+              easting: Annotated[float | None, _coord("easting", "British National Grid")] = None,
+              northing: Annotated[float | None, _coord("northing", "British National Grid")]
               = None,
               radius: Annotated[float, Query(gt=0, le=2000, allow_inf_nan=False,
                                              description="vicinity radius, metres")] = 100.0,

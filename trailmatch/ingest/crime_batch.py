@@ -33,7 +33,12 @@ import pandas as pd
 
 from trailmatch.crs import OSGB36_GRID, WGS84, project_flagged, working_to_lonlat
 from trailmatch.ingest.forces import load_forces
-from trailmatch.ingest.plausible import Plausible, plausible, written_year_out_of_range
+from trailmatch.ingest.plausible import (
+    PLACE_RANGES,
+    Plausible,
+    plausible,
+    written_year_out_of_range,
+)
 from trailmatch.ingest.rejects import CRIME_REJECT_COLUMNS, printable, reject_frame
 
 N_COLUMNS = 13
@@ -53,13 +58,8 @@ CRIME_TYPES = {
     "TFMV": "Theft from a motor vehicle",
 }
 
-# Allowed ranges (inclusive), per docs/formats.md §1.
-RANGES = {
-    "easting": (0.0, 600_000.0),
-    "northing": (0.0, 1_300_000.0),
-    "latitude": (49.5, 61.5),
-    "longitude": (-8.5, 2.6),
-}
+# Allowed ranges (inclusive), docs/formats.md §1: ``plausible.PLACE_RANGES``.
+RANGES = PLACE_RANGES
 
 BATCH_ID = re.compile(r"^(?P<code>[A-Za-z]+)(?P<date>\d{8})(?:-(?P<resend>\d+))?"
                       r"(?:-(?P<suffix>[RrAa]))?$")

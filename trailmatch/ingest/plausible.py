@@ -1,5 +1,5 @@
 """What an input value may be before it is believed: the one place that sets the plausible
-time range and the precision ceiling.
+time range, the precision ceiling and the range of a place (``PLACE_RANGES``).
 
 Settings (environment, read when a file is read, so a site sets them once for every verb):
 
@@ -10,6 +10,14 @@ Settings (environment, read when a file is read, so a site sets them once for ev
 - ``TRAILMATCH_MAX_PRECISION_M``: the largest believable precision radius, metres (default
   5,000). A fix claiming more is stored, flagged ``implausible_precision`` and left out of
   matching: counted, a 1,000 km circle would put its subject "in the vicinity" of every crime.
+
+Places (fixed, not settings): ``PLACE_RANGES``, inclusive, for a crime's location and an
+ad-hoc query's place. Eastings/northings: the British National Grid's own extent, 0-700 km
+east by 0-1,300 km north (its 100 km squares). England reaches 655.6 km east at Lowestoft Ness
+(Margate 639.8 km, Great Yarmouth 652.7 km), so the 600 km the crime batch format once named
+rejected real crimes in east Kent, Norfolk and Suffolk. Latitude/longitude: a box around
+Britain (49.5-61.5 N, 8.5 W-2.6 E). A place inside these ranges may still be outside OSTN15's
+cover (sea, France): that is ``trailmatch.crs``'s ``outside_grid``, not a range.
 """
 
 from __future__ import annotations
@@ -26,6 +34,14 @@ MAX_PRECISION_VAR = "TRAILMATCH_MAX_PRECISION_M"
 DEFAULT_EARLIEST = "2000-01-01"
 DEFAULT_LATEST = "2100-01-01"
 DEFAULT_MAX_PRECISION_M = 5_000.0
+# Inclusive ranges of a place (see the module docstring): the one definition, used by the crime
+# batch reader and the service's proximity query.
+PLACE_RANGES: dict[str, tuple[float, float]] = {
+    "easting": (0.0, 700_000.0),
+    "northing": (0.0, 1_300_000.0),
+    "latitude": (49.5, 61.5),
+    "longitude": (-8.5, 2.6),
+}
 
 
 @dataclass(frozen=True)
