@@ -26,6 +26,9 @@ class ClientConfig(BaseModel):
                                       "closer views enlarge them")
     tile_bounds: list[float] | None = Field(None, description="west, south, east, north (WGS84) "
                                             "of the tiles; none asked for outside")
+    crime_types: dict[str, str] = Field(default_factory=dict, description="the scheme's "
+                                        "crime type codes and their names (for the page's "
+                                        "filter and labels)")
 
 
 class Me(BaseModel):
@@ -59,6 +62,21 @@ class HitOut(VicinityFields):
     crime_type: str
     status: Literal["current", "superseded", "withdrawn"]
     run_id: int
+
+
+class DayHitOut(HitOut):
+    """A row of ``GET /hits``: with ``date`` (the day's list) also the crime's batch and
+    window and the hit's review status; the crime list (``crime_reference``) leaves them out."""
+
+    batch_id: str | None = Field(None, description="the batch the crime's current version "
+                                 "came in")
+    time_from: dt.datetime | None = None
+    time_to: dt.datetime | None = None
+    review: Outcome | None = Field(None, description="the latest decision's outcome; none: "
+                                   "not reviewed yet")
+    reviewed_by: str | None = None
+    reviewed_at: dt.datetime | None = None
+    decisions: int | None = Field(None, description="how many decisions are recorded")
 
 
 class CrimeOut(BaseModel):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal, NamedTuple
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
@@ -15,6 +15,7 @@ from service.db import run_db
 from service.deps import Cfg, CurrentUser, Db, Trails
 from service.models import (
     CrimeOut,
+    DayHitOut,
     DecisionIn,
     DecisionOut,
     HitDetail,
@@ -45,27 +46,67 @@ def _visible_hit(db: Engine, principal: Principal, hit_id: int, action: str) -> 
     return row
 
 
-@router.get("/hits", response_model=list[HitOut],
+DaySort = Literal["crime", "time", "distance", "crime_type", "review"]
+MAX_LIST = 1000  # rows of the day's list in one answer; ``offset`` pages on
+
+
+@router.get("/hits", response_model=list[DayHitOut], response_model_exclude_unset=True,
             responses={403: {"model": Problem}, 404: {"model": Problem}})
-async def list_hits(principal: CurrentUser, db: Db, police_force: Name,
+async def list_hits(principal: CurrentUser, db: Db, response: Response, police_force: Name,
               crime_reference: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
               date: Annotated[dt.date | None, Query(description="UTC day YYYY-MM-DD")] = None,
+              crime_type: Annotated[str | None, Query(
+                  min_length=1, max_length=16, description="with date: only this crime type "
+                  "(code, e.g. BIAD)")] = None,
+              batch_id: Annotated[str | None, Query(
+                  min_length=1, max_length=64, description="with date: only crimes whose "
+                  "current version came in this batch")] = None,
+              sort: Annotated[DaySort, Query(description="with date: crime (reference, then "
+                                             "subject), time (closest approach), distance, "
+                                             "crime_type, review (not reviewed first)")] = "crime",
+              descending: Annotated[bool, Query(description="with date: reverse the order")]
+              = False,
+              limit: Annotated[int, Query(ge=1, le=MAX_LIST, description="with date: at most "
+                                          "this many rows")] = 500,
+              offset: Annotated[int, Query(ge=0, le=2**31, description="with date: skip this "
+                                           "many rows first")] = 0,
               ) -> list[dict]:
-    """The current hits of one crime (``crime_reference``) or of a force's crimes whose window
-    meets a UTC day (``date``): give exactly one of the two."""
+    """The current hits of one crime (``crime_reference``, nearest first) or the day's list: a
+    force's hits on crimes whose window meets a UTC day (``date``), filtered, sorted and paged
+    on the server, each with its crime's batch and window and its review status (the latest
+    decision, who, when). Give exactly one of the two. With ``date`` the answer's
+    ``X-Total-Count`` header is how many rows match the filters in all."""
     # Async on purpose (as the decisions routes): see service/db.py. Routes that read trails or
     # render stay sync (threads).
-    return await run_db(db, _list_hits, principal, db, police_force, crime_reference, date)
+    day = DayQuery(crime_type, batch_id, sort, descending, limit, offset)
+    rows, total = await run_db(db, _list_hits, principal, db, police_force, crime_reference,
+                               date, day)
+    if total is not None:
+        response.headers["X-Total-Count"] = str(total)
+    return rows
+
+
+class DayQuery(NamedTuple):
+    crime_type: str | None
+    batch_id: str | None
+    sort: str
+    descending: bool
+    limit: int
+    offset: int
 
 
 def _list_hits(principal: Principal, db: Engine, police_force: str, crime_reference: str | None,
-               date: dt.date | None) -> list[dict]:
+               date: dt.date | None, day: DayQuery) -> tuple[list[dict], int | None]:
     if (crime_reference is None) == (date is None):
         raise unprocessable(["query", "crime_reference"],
                             "give exactly one of crime_reference and date")
     police_force = force_spelling(police_force)  # as in batches: any case
-    target = f"crime:{police_force}/{crime_reference}" if crime_reference else \
-        f"day:{police_force}/{date}"
+    if date is None:
+        target = f"crime:{police_force}/{crime_reference}"
+    else:  # what was asked, filters included, is what the audit log names
+        target = f"day:{police_force}/{date}" + "".join(
+            f" {k}:{v}" for k, v in (("crime_type", day.crime_type), ("batch", day.batch_id))
+            if v is not None)
     if not access.sees_force(principal, police_force):
         audit.record(db, principal, "hits.list.denied", target)
         raise access.deny("officers see the crimes and hits of their own force only")
@@ -75,11 +116,18 @@ def _list_hits(principal: Principal, db: Engine, police_force: str, crime_refere
         if not rows and not repository.crime_versions(db, police_force, crime_reference):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no crime with that reference "
                                                            "from that force")
-        return rows
+        return rows, None
+    crime_type = day.crime_type.upper() if day.crime_type else None  # codes: any case
     try:
-        return repository.hits_for_day(db, police_force, date)
+        rows = repository.hits_for_day(db, police_force, date, crime_type=crime_type,
+                                       batch_id=day.batch_id, sort=day.sort,
+                                       descending=day.descending, limit=day.limit,
+                                       offset=day.offset)
+        total = repository.count_hits_for_day(db, police_force, date, crime_type=crime_type,
+                                              batch_id=day.batch_id)
     except OverflowError:  # date.max + 1 day
         raise unprocessable(["query", "date"], "date out of range") from None
+    return rows, total
 
 
 def _rules_of(db: Engine, row: dict, fallback: Rules) -> Rules:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from service.deps import Cfg, Db
 from service.models import ClientConfig, Health
+from trailmatch.ingest.crime_batch import CRIME_TYPES
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -31,8 +32,9 @@ def config(cfg: Cfg) -> ClientConfig:
         return ClientConfig(tile_url="/tiles/{z}/{x}/{y}", tiles_need_token=True,
                             tile_attribution=cfg.tile_attribution or cfg.tiles.attribution,
                             tile_min_zoom=cfg.tiles.min_zoom, tile_max_zoom=cfg.tiles.max_zoom,
-                            tile_bounds=cfg.tiles.bounds)
-    return ClientConfig(tile_url=cfg.tile_url, tile_attribution=cfg.tile_attribution)
+                            tile_bounds=cfg.tiles.bounds, crime_types=CRIME_TYPES)
+    return ClientConfig(tile_url=cfg.tile_url, tile_attribution=cfg.tile_attribution,
+                        crime_types=CRIME_TYPES)
 
 
 def _tile_origin(tile_url: str | None) -> str:

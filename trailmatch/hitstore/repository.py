@@ -461,15 +461,72 @@ def hit_list_for_crime(bind, police_force: str, crime_reference: str) -> list[di
                                   {"force": police_force, "reference": crime_reference}))
 
 
-def hits_for_day(bind, police_force: str, day: dt.date) -> list[dict]:
-    """The current hits of a force's crimes whose window meets the UTC day ``day``."""
+# The latest decision on a hit (its review status), by the order ``list_decisions`` gives.
+def _latest_decision(column):
+    return (select(column).where(decisions.c.hit_id == hits.c.id)
+            .order_by(decisions.c.at.desc(), decisions.c.id.desc()).limit(1)
+            .correlate(hits).scalar_subquery())
+
+
+DAY_SORTS = ("crime", "time", "distance", "crime_type", "review")
+
+
+def _day_conditions(police_force: str, day: dt.date, crime_type: str | None,
+                    batch_id: str | None) -> list:
     start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     end = start + dt.timedelta(days=1)
-    query = _HIT_WITH_CRIME.where(hits.c.police_force == police_force,
-                                  hits.c.status == "current",
-                                  crimes.c.time_from < end, crimes.c.time_to >= start)
+    conds = [hits.c.police_force == police_force, hits.c.status == "current",
+             crimes.c.time_from < end, crimes.c.time_to >= start]
+    if crime_type is not None:
+        conds.append(hits.c.crime_type == crime_type)
+    if batch_id is not None:
+        conds.append(crimes.c.batch_id == batch_id)
+    return conds
+
+
+def hits_for_day(bind, police_force: str, day: dt.date, *, crime_type: str | None = None,
+                 batch_id: str | None = None, sort: str = "crime", descending: bool = False,
+                 limit: int | None = None, offset: int = 0) -> list[dict]:
+    """The current hits of a force's crimes whose window meets the UTC day ``day``, with the
+    crime's details and the hit's review status (``review``: the latest decision's outcome,
+    ``reviewed_by``, ``reviewed_at``, ``decisions``: how many; none yet: ``None`` and 0).
+
+    Only ``crime_type`` / ``batch_id`` (the crime version's batch) when given. Sorted by
+    ``sort`` (``DAY_SORTS``): ``crime`` (reference, then subject), ``time`` (closest
+    approach), ``distance`` (closest distance), ``crime_type`` or ``review`` (not yet reviewed
+    first, then the outcomes alphabetically); ties by crime reference and subject, so a page
+    of ``limit`` rows from ``offset`` is stable."""
+    if sort not in DAY_SORTS:
+        raise ValueError(f"sort must be one of {', '.join(DAY_SORTS)}, got {sort!r}")
+    review = _latest_decision(decisions.c.outcome)
+    keys = {"crime": [], "time": [hits.c.closest_time], "distance": [hits.c.min_distance_m],
+            "crime_type": [hits.c.crime_type],
+            # NULL (not reviewed) first on every backend, as "" sorts before any outcome
+            "review": [func.coalesce(review, "")]}[sort]
+    order = [k.desc() if descending else k for k in keys]
+    tail = [hits.c.crime_reference, hits.c.subject, hits.c.id]
+    order += [k.desc() for k in tail] if descending and sort == "crime" else tail
+    query = (select(*_HIT_WITH_CRIME.selected_columns, review.label("review"),
+                    _latest_decision(decisions.c.user_name).label("reviewed_by"),
+                    _latest_decision(decisions.c.at).label("reviewed_at"),
+                    select(func.count()).where(decisions.c.hit_id == hits.c.id)
+                    .correlate(hits).scalar_subquery().label("decisions"))
+             .select_from(hits.join(crimes, crimes.c.id == hits.c.crime_id))
+             .where(*_day_conditions(police_force, day, crime_type, batch_id))
+             .order_by(*order).offset(offset))
+    if limit is not None:
+        query = query.limit(limit)
+    with _tx(bind) as conn:  # (the subqueries keep their columns' types: UTC instants)
+        return _rows(conn.execute(query))
+
+
+def count_hits_for_day(bind, police_force: str, day: dt.date, *, crime_type: str | None = None,
+                       batch_id: str | None = None) -> int:
+    """How many rows ``hits_for_day`` gives with these filters and no limit."""
+    query = (select(func.count()).select_from(hits.join(crimes, crimes.c.id == hits.c.crime_id))
+             .where(*_day_conditions(police_force, day, crime_type, batch_id)))
     with _tx(bind) as conn:
-        return _rows(conn.execute(query.order_by(hits.c.crime_reference, hits.c.subject)))
+        return int(conn.execute(query).scalar_one())
 
 
 def hits_for_crime_ids(bind, crime_ids: Iterable[int]) -> pd.DataFrame:
