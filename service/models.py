@@ -262,7 +262,8 @@ class RunOut(BaseModel):
     algorithm_version: str
     rules: dict[str, Any]
     counts: dict[str, Any] | None
-    status: str
+    # interrupted: still running when a later run started (killed mid-way)
+    status: Literal["running", "ok", "failed", "interrupted"]
 
 
 class AuditOut(BaseModel):

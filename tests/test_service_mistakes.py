@@ -107,8 +107,8 @@ def test_interrupted_run_is_closed_when_the_next_starts(world):
     killed = repository.start_run(engine, "nightly", {}, "test")  # never finished
     later = repository.start_run(engine, "nightly", {}, "test")
     runs = {r["id"]: r for r in repository.list_runs(engine, limit=10)}
-    assert runs[killed]["status"] == "failed"
-    assert runs[killed]["summary"].startswith("interrupted")
+    assert runs[killed]["status"] == "interrupted"
+    assert runs[killed]["summary"] == repository.INTERRUPTED_SUMMARY
     assert runs[later]["status"] == "running"
     repository.finish_run(engine, later, "ok", {}, "done")
 

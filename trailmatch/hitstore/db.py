@@ -18,6 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_NAME = "hits.sqlite"
@@ -58,9 +59,10 @@ _MIGRATION_LOCK = 0x7472_6D61_7463_68
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply every migration up to ``revision`` in one transaction (on PostgreSQL, holding an
-    advisory lock so that two processes starting at once migrate one after the other)."""
+    advisory lock so that two processes starting at once migrate one after the other; on
+    SQLite, see ``_migration_connection``)."""
     cfg = _alembic_config()
-    with engine.begin() as conn:
+    with _migration_connection(engine) as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
@@ -69,9 +71,43 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def downgrade(engine: Engine, revision: str) -> None:
     cfg = _alembic_config()
-    with engine.begin() as conn:
+    with _migration_connection(engine) as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
+
+
+@contextmanager
+def _migration_connection(engine: Engine):
+    """A connection in one transaction for the migrations. On SQLite the driver would commit
+    each DDL statement on its own, so a migration killed mid-way (say between the drop and the
+    rename of a table rebuilt to change a constraint) could lose a table: here ``BEGIN
+    IMMEDIATE`` is emitted explicitly, and the DDL is in that transaction. Foreign keys are off
+    while tables are rebuilt (SQLite's documented procedure for schema changes; a rebuilt parent
+    table would otherwise fail its children's keys on the drop) and checked before the commit."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    mig = create_engine(engine.url, future=True, poolclass=NullPool)
+
+    @event.listens_for(mig, "connect")
+    def _connect(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None  # the driver begins nothing; BEGIN below does
+        dbapi_conn.execute("PRAGMA busy_timeout=30000")
+        dbapi_conn.execute("PRAGMA foreign_keys=OFF")
+
+    @event.listens_for(mig, "begin")
+    def _begin(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    try:
+        with mig.begin() as conn:
+            yield conn
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"hit-store migration broke foreign keys: {broken[:5]}")
+    finally:
+        mig.dispose()
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

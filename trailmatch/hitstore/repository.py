@@ -72,12 +72,12 @@ INTERRUPTED_SUMMARY = "interrupted: still running when a later run started (kill
 
 def start_run(bind, kind: str, rules: dict, algorithm_version: str) -> int:
     """A new run, ``running``. Runs still ``running`` from before were killed mid-way (a run
-    always finishes with its status): they are closed first as ``failed`` with the summary
-    ``INTERRUPTED_SUMMARY`` (the schema's status values are running, ok, failed). A run that
-    is in fact still going (two at once) sets its own status when it finishes."""
+    always finishes with its status): they are closed first as ``interrupted``, ended now, with
+    the summary ``INTERRUPTED_SUMMARY``. A run that is in fact still going (two at once) sets
+    its own status when it finishes."""
     with _tx(bind) as conn:
         conn.execute(update(runs).where(runs.c.status == "running").values(
-            status="failed", ended=utcnow(), summary=INTERRUPTED_SUMMARY))
+            status="interrupted", ended=utcnow(), summary=INTERRUPTED_SUMMARY))
         return conn.execute(insert(runs).values(
             kind=kind, started=utcnow(), algorithm_version=algorithm_version, rules=rules,
             status="running").returning(runs.c.id)).scalar_one()

@@ -68,7 +68,7 @@ OUTCOMES = ("ruled_in", "ruled_out", "further_enquiries")  # an officer's decisi
 # What became of the case after a decision (recorded for the scheme figures).
 CASE_OUTCOMES = ("arrested", "charged", "no_further_action", "eliminated", "other")
 ROLES = ("officer", "processing")
-RUN_STATUSES = ("running", "ok", "failed")
+RUN_STATUSES = ("running", "ok", "failed", "interrupted")  # interrupted: killed mid-way
 
 
 class UTCDateTime(TypeDecorator):
@@ -104,7 +104,7 @@ runs = Table(
     Column("counts", JSON),
     Column("status", String(16), nullable=False),
     Column("summary", Text),
-    CheckConstraint("status IN ('running', 'ok', 'failed')", name="status"),
+    CheckConstraint("status IN ('running', 'ok', 'failed', 'interrupted')", name="status"),
 )
 
 batches = Table(
