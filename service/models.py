@@ -108,6 +108,13 @@ class FixOut(BaseModel):
                                                       "fix of the path (none for the first)")
     joined_to_previous: bool = Field(False, description="joined to the previous fix by a "
                                                         "segment (not more than max gap apart)")
+    east_m: float | None = Field(None, description="metres east of the crime in the working "
+                                                   "CRS (where distances are measured)")
+    north_m: float | None = Field(None, description="metres north of the crime in the working "
+                                                    "CRS")
+    reach_m: float | None = Field(None, description="the precision counted for this fix: its "
+                                                    "precision, or 0 when unknown or when the "
+                                                    "rules do not count precision")
 
 
 class ClosestApproach(BaseModel):

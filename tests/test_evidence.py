@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 from helpers import T0, touch_s
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -126,6 +127,47 @@ def _one_subject(points, precision=15.0):
     return pd.DataFrame({"subject": "S", "time": times,
                          "x": [x for _, x, _ in points], "y": [y for _, _, y in points],
                          "precision_m": precision, "source": 1})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenes())
+def test_fix_offsets_give_the_engines_distances(scene):
+    """What the page's map and timeline read (path_records): each fix's offset from the crime in
+    the working CRS and the precision counted. Interpolating them between joined fixes inside
+    the window, as timeline.js does, finds the closest approach the engine found."""
+    trails, crime, rules = scene
+    ev = _evidence(trails, crime, rules)
+    records = ev.path_records()
+    assert len(records) == ev.n
+    for r, prec in zip(records, ev.arrays["precision_m"].tolist(), strict=True):
+        assert math.hypot(r["east_m"], r["north_m"]) == pytest.approx(r["distance_m"],
+                                                                      abs=1e-6)
+        counted = 0.0 if not rules.count_precision or math.isnan(prec) else prec
+        assert r["reach_m"] == counted
+    if ev.closest is None:
+        return
+    t = ev.arrays["time"].astype(np.float64)
+    best = math.inf
+    for r in records:  # the fixes inside the window
+        if r["in_window"]:
+            best = min(best, r["distance_m"])
+    for i in range(1, len(records)):  # each joined segment, cut to the window
+        a, b = records[i - 1], records[i]
+        if not b["joined_to_previous"]:
+            continue
+        lo, hi = max(t[i - 1], ev.w0), min(t[i], ev.w1)
+        if lo > hi:
+            continue
+        for f in np.linspace((lo - t[i - 1]) / (t[i] - t[i - 1]),
+                             (hi - t[i - 1]) / (t[i] - t[i - 1]), 2001):
+            e = a["east_m"] + f * (b["east_m"] - a["east_m"])
+            n = a["north_m"] + f * (b["north_m"] - a["north_m"])
+            best = min(best, math.hypot(e, n))
+    # sampled: never below the exact minimum, and within a sample step of it
+    assert best >= ev.closest.distance_m - 1e-6
+    span = max((math.hypot(b["east_m"] - a["east_m"], b["north_m"] - a["north_m"])
+                for a, b in zip(records, records[1:], strict=False)), default=0.0)
+    assert best <= ev.closest.distance_m + span / 2000 + 1e-6
 
 
 def test_account_of_a_walk_through():

@@ -213,9 +213,16 @@ class HitEvidence:
         return {k: v[mask] for k, v in self.arrays.items()}
 
     def path_records(self) -> list[dict]:
-        """The path's fixes as JSON-ready dicts (the API's ``fixes``)."""
+        """The path's fixes as JSON-ready dicts (the API's ``fixes``). Besides the fix's own
+        fields: ``east_m`` / ``north_m``, its offset from the crime in the working CRS (the
+        plane the vicinity contract measures in, so a map or timeline interpolating between
+        fixes gets the distances the engine got), and ``reach_m``, the precision counted
+        (its precision, or 0 when unknown or when the rules do not count precision)."""
         a = self.arrays
         times = [iso(int(v)) for v in a["time"]]
+        east = (a["x"] - self.crime_x).tolist()
+        north = (a["y"] - self.crime_y).tolist()
+        reach = reach_of(a["precision_m"], self.rules).tolist()
         out = []
         for i in range(self.n):
             out.append({
@@ -225,6 +232,7 @@ class HitEvidence:
                 "distance_m": float(a["distance_m"][i]), "in_window": bool(a["in_window"][i]),
                 "in_vicinity": bool(a["in_vicinity"][i]),
                 "joined_to_previous": bool(a["joined_to_previous"][i]),
+                "east_m": east[i], "north_m": north[i], "reach_m": reach[i],
             })
         return out
 

@@ -3,7 +3,7 @@
 // /static/vendor. The token lives in sessionStorage: gone when the tab closes.
 "use strict";
 
-const state = { me: null, config: { tile_url: null, tile_attribution: "" }, hit: null, map: null };
+const state = { me: null, config: { tile_url: null, tile_attribution: "" }, hit: null, view: null };
 
 function $(id) { return document.getElementById(id); }
 
@@ -98,42 +98,10 @@ async function search(event) {
   }
 }
 
+// the map, the timeline under it and the visit account: map.js / timeline.js
 function drawMap(hit) {
-  if (!state.map) {
-    state.map = L.map("map", { attributionControl: Boolean(state.config.tile_url) });
-    L.control.scale({ imperial: false }).addTo(state.map);
-    addBasemap(state.map, state.config, token);  // tiles.js
-    state.layer = L.layerGroup().addTo(state.map);
-  }
-  state.layer.clearLayers();
-  const crime = hit.crime;
-  const centre = [crime.lat, crime.lon];
-  L.circle(centre, { radius: hit.radius_m, color: "#b00000", weight: 2,
-                                    fillOpacity: 0.08 }).addTo(state.layer);
-  L.circleMarker(centre, { radius: 4, color: "#b00000", fillOpacity: 1 })
-    .bindTooltip("crime " + crime.crime_reference).addTo(state.layer);
-  for (const line of hit.path.coordinates) {
-    L.polyline(line.map((p) => [p[1], p[0]]), { color: "#1f4e9e", weight: 3 }).addTo(state.layer);
-  }
-  for (const fix of hit.fixes) {
-    if (fix.precision_m) {
-      L.circle([fix.lat, fix.lon], { radius: fix.precision_m, color: "#777", weight: 1,
-                                     fill: false, dashArray: "3" }).addTo(state.layer);
-    }
-    L.circleMarker([fix.lat, fix.lon], { radius: 3, color: fix.in_vicinity ? "#d97a00" : "#1f4e9e",
-                                         fillOpacity: 1 })
-      .bindTooltip("#" + fix.seq + " " + when(fix.time)).addTo(state.layer);
-  }
-  if (hit.closest) {
-    L.circleMarker([hit.closest.lat, hit.closest.lon], { radius: 6, color: "#000", weight: 2,
-                                                         fill: false })
-      .bindTooltip("closest approach " + metres(hit.min_distance_m) + " m").addTo(state.layer);
-  }
-  // (a circle's own bounds need a map view; the map may not have one yet)
-  const bounds = L.latLng(centre).toBounds(2 * hit.radius_m);
-  for (const fix of hit.fixes) { bounds.extend([fix.lat, fix.lon]); }
-  state.map.invalidateSize();
-  state.map.fitBounds(bounds, { padding: [20, 20] });
+  state.view = trailmatchMap.drawAll({ map: $("map"), timeline: $("timeline"), account: $("account") },
+                                     hit, { config: state.config, token });
 }
 
 function showFixes(hit) {
