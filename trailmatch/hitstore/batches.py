@@ -43,6 +43,8 @@ def crime_rows(frame: pd.DataFrame, crs: str) -> list[dict]:
             "time_from": r["time_from"], "time_to": r["time_to"],
             "x": float(r["x"]), "y": float(r["y"]), "crs": crs,
             "lat": float(r["lat"]), "lon": float(r["lon"]), "text": str(r.get("crime_text") or ""),
+            "located_by": ("grid" if pd.notna(r.get("easting")) and pd.notna(r.get("northing"))
+                           else "lonlat"),
         })
     return rows
 

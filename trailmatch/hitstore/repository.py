@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
 
-from trailmatch.crs import lonlat_to_working
+from trailmatch.crs import OSTN15, lonlat_to_working
 from trailmatch.hitstore.schema import (
     CASE_OUTCOMES,
     OUTCOMES,
@@ -32,6 +32,7 @@ from trailmatch.hitstore.schema import (
 )
 from trailmatch.ingest.crime_batch import batch_order
 from trailmatch.rules import Rules
+from trailmatch.store.transformation import StoreNeedsUpgrade
 
 HIT_FIELDS = ("min_distance_m", "closest_time", "first_in", "last_in", "duration_s",
               "fixes_in", "max_precision_m", "sources")
@@ -189,6 +190,8 @@ def store_crimes(bind, batch_key: int, batch_id: str, rows: list[dict],
                 continue
             values = {k: row[k] for k in ("police_force", "crime_reference", "crime_type",
                                           "description", "x", "y", "crs", "lat", "lon", "text")}
+            # placed by trailmatch.crs (OSTN15 across WGS84 <-> OSGB36); which pair was given
+            values.update(transformation=OSTN15, located_by=row.get("located_by"))
             values.update(time_from=_py_time(row["time_from"]), time_to=_py_time(row["time_to"]),
                           batch_key=batch_key, batch_id=batch_id, content_sha256=digest,
                           received_at=now)
@@ -298,9 +301,30 @@ def current_crimes_for(bind, keys: Iterable[tuple[str, str]]) -> pd.DataFrame:
     return frame.sort_values("id").reset_index(drop=True)
 
 
+class CrimesNeedUpgrade(StoreNeedsUpgrade):
+    """Crime versions placed before OSTN15 were asked for matching; the message names the
+    command that re-projects them."""
+
+
+def refuse_legacy(frame) -> None:
+    """``CrimesNeedUpgrade`` when any stored crime version in ``frame`` (a
+    ``current_crimes`` frame) was placed before OSTN15."""
+    if "transformation" not in frame.columns or len(frame) == 0:
+        return
+    legacy = frame["transformation"].isna() | frame["transformation"].ne(OSTN15)
+    if legacy.any():
+        raise CrimesNeedUpgrade(
+            f"{int(legacy.sum())} crime version(s) in the hit store were placed before "
+            f"{OSTN15} (pyproj's Helmert, metres off the fixes); run `trailmatch upgrade "
+            "--store DIR` (with --db URL for a hit store elsewhere) once to re-project them")
+
+
 def crimes_in_rules_crs(crimes: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     """Stored crime versions (as ``current_crimes`` returns them) with x, y in ``rules.crs``,
-    re-projected from WGS84 only for versions stored under another working CRS."""
+    re-projected from WGS84 only for versions stored under another working CRS: the one
+    preparation of stored crimes for matching. Refuses versions placed before OSTN15
+    (``refuse_legacy``): a match never mixes them with OSTN15 fixes."""
+    refuse_legacy(crimes)
     crimes = crimes.copy()
     other = (crimes["crs"] != rules.crs).to_numpy()
     if other.any():

@@ -148,6 +148,11 @@ crimes = Table(
     # matched again only when it never was, or under other rules (or by rematch).
     Column("matched_run_id", ForeignKey("runs.id")),
     Column("matched_rules", String(64)),
+    # What placed x/y (or a grid reference's lat/lon) across WGS84 <-> OSGB36: "OSTN15"; NULL
+    # for versions stored before OSTN15 (pyproj's Helmert), which matching refuses until
+    # ``trailmatch upgrade`` re-projects them (migration 0004).
+    Column("transformation", String(16)),
+    Column("located_by", String(8)),  # which location the batch gave: grid | lonlat
     UniqueConstraint("police_force", "crime_reference", "version"),
     Index(None, "police_force", "crime_reference"),
     Index(None, "time_from"),
