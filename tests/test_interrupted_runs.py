@@ -1,5 +1,5 @@
 """Runs killed mid-way: still ``running`` when the next run starts, they are closed as
-``interrupted`` (migration 0004 added the status), on SQLite and PostgreSQL; and a migration
+``interrupted`` (migration 0005 added the status), on SQLite and PostgreSQL; and a migration
 on SQLite is one transaction (a failure half-way leaves the schema as it was)."""
 
 from __future__ import annotations

@@ -150,7 +150,7 @@ crimes = Table(
     Column("matched_rules", String(64)),
     # What placed x/y (or a grid reference's lat/lon) across WGS84 <-> OSGB36: "OSTN15"; NULL
     # for versions stored before OSTN15 (pyproj's Helmert), which matching refuses until
-    # ``trailmatch upgrade`` re-projects them (migration 0004).
+    # ``trailmatch upgrade`` re-projects them (migration 0005).
     Column("transformation", String(16)),
     Column("located_by", String(8)),  # which location the batch gave: grid | lonlat
     UniqueConstraint("police_force", "crime_reference", "version"),

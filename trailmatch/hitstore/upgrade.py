@@ -1,7 +1,7 @@
 """The one-off upgrade of crime versions stored before OSTN15 (the hit store's half of
 ``trailmatch upgrade``; the trail store's half is ``trailmatch.store.upgrade``).
 
-Each crime version records what placed it (``crimes.transformation``, migration 0004):
+Each crime version records what placed it (``crimes.transformation``, migration 0005):
 ``OSTN15`` from then on, NULL before, when pyproj's Helmert did (0.1-5 m off). A version
 given as latitude/longitude had its x/y made by Helmert; one given as easting/northing kept
 them exactly but had its WGS84 lat/lon (what maps and the content digest use) made by the
@@ -15,7 +15,7 @@ a match never mixes Helmert crimes with OSTN15 fixes; ``upgrade_crimes`` re-proj
   x/y), lat/lon = OSTN15⁻¹ of them, as a fresh batch read gives, and the content digest
   recomputed with them — so the same batch sent again is ``unchanged``, not a new version.
 
-Which location a version was given with was not recorded before migration 0004
+Which location a version was given with was not recorded before migration 0005
 (``located_by`` NULL). It is told from the stored numbers: a value read from a batch's text
 reads back as that text's few digits (50.9097, 442345.0), while a value the projection made
 has 15-17 significant digits. A version whose pair that looks typed cannot be told (both
