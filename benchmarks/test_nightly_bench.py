@@ -84,7 +84,8 @@ def test_nightly(benchmark, world, ingested, tmp_path):
     """``trailmatch nightly`` over every force's batch, from a freshly ingested store; the
     run record's stages and the output registry's writers, each timed, in extra_info."""
     from trailmatch.hitstore import open_store
-    from trailmatch.nightly import StoreTrails, run_nightly
+    from trailmatch.jobs.nightly import run_nightly
+    from trailmatch.jobs.sources import StoreTrails
     from trailmatch.progress import Stages
     from trailmatch.rules import Rules
 

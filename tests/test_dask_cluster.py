@@ -80,8 +80,9 @@ def test_rematch_on_the_cluster_saves_the_same_hits(client, tmp_path, sample_dir
     from trailmatch.hitstore import open_store
     from trailmatch.hitstore import repository as repo
     from trailmatch.ingest.positions import read_positions
-    from trailmatch.nightly import FrameTrails, run_nightly
-    from trailmatch.rematch import run_rematch
+    from trailmatch.jobs.nightly import run_nightly
+    from trailmatch.jobs.rematch import run_rematch
+    from trailmatch.jobs.sources import FrameTrails
     from trailmatch.rules import Rules
 
     rules = Rules(count_precision=False)

@@ -11,7 +11,8 @@ from trailmatch.cli import main
 from trailmatch.coverage import EVIDENCE_COLUMNS, SUMMARY_COLUMNS
 from trailmatch.hitstore import open_store
 from trailmatch.ingest.positions import read_positions
-from trailmatch.nightly import FrameTrails, run_nightly
+from trailmatch.jobs.nightly import run_nightly
+from trailmatch.jobs.sources import FrameTrails
 from trailmatch.rules import Rules
 
 
@@ -80,7 +81,7 @@ def test_no_coverage_turns_it_off(sample_dir, tmp_path):
 def test_rematch_refreshes_coverage(tmp_path):
     """A hit through a straight segment; a late fix 1 km north shows the subject went round:
     after the rematch, coverage.csv says excluded (the path is known all through the window)."""
-    from trailmatch.rematch import run_rematch
+    from trailmatch.jobs.rematch import run_rematch
 
     t0 = pd.Timestamp("2025-01-22 10:00", tz="UTC")
     ingest_1 = pd.Timestamp("2025-01-23 06:00", tz="UTC")

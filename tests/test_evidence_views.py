@@ -22,8 +22,10 @@ from service.app import create_app
 from trailmatch.crs import working_to_lonlat
 from trailmatch.hitstore import open_store, repository
 from trailmatch.hitstore.users import add_user
+from trailmatch.jobs.loading import LoadedTrails
+from trailmatch.jobs.outputs import write_batch_outputs
+from trailmatch.jobs.sources import FrameTrails
 from trailmatch.match import match
-from trailmatch.nightly import FrameTrails, LoadedTrails, write_batch_outputs
 from trailmatch.rules import Rules
 
 T0 = pd.Timestamp("2025-01-26T22:30:00Z")  # trails and windows run over midnight: two days

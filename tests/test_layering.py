@@ -44,3 +44,21 @@ def test_app_includes_its_routers_by_name():
     imported = _imported(ROOT / "service" / "app.py")
     assert "importlib" not in imported
     assert "service.routes" in imported
+
+
+def test_a_job_calls_library_functions_never_another_job():
+    """``rematch`` and the service use the jobs' shared parts (``jobs.sources``,
+    ``jobs.loading``, ``jobs.outputs``), never the nightly job itself; only its verb runs it."""
+    jobs = {"trailmatch.jobs.nightly", "trailmatch.jobs.rematch"}
+    runners = {"trailmatch/commands/nightly.py": {"trailmatch.jobs.nightly"},
+               "trailmatch/commands/demo.py": {"trailmatch.jobs.nightly"},
+               "trailmatch/commands/rematch.py": {"trailmatch.jobs.rematch"}}
+    offenders = sorted(
+        f"{rel}: {name}"
+        for path in [*(ROOT / "trailmatch").rglob("*.py"), *(ROOT / "service").rglob("*.py")]
+        for rel in [path.relative_to(ROOT).as_posix()]
+        for name in _imported(path) & jobs
+        if name not in runners.get(rel, set()))
+    assert offenders == []
+    assert (ROOT / "trailmatch" / "jobs" / "rematch.py").exists()
+    assert "trailmatch.jobs.loading" in _imported(ROOT / "trailmatch" / "jobs" / "rematch.py")

@@ -12,8 +12,9 @@ from trailmatch.hits import HIT_COLUMNS
 from trailmatch.hitstore import open_store
 from trailmatch.hitstore import repository as repo
 from trailmatch.ingest.positions import read_positions
-from trailmatch.nightly import FrameTrails, run_nightly
-from trailmatch.rematch import run_rematch
+from trailmatch.jobs.nightly import run_nightly
+from trailmatch.jobs.rematch import run_rematch
+from trailmatch.jobs.sources import FrameTrails
 from trailmatch.rules import Rules
 
 RULES = Rules(count_precision=False)  # as expected_hits.csv was computed

@@ -142,7 +142,8 @@ def test_report_has_no_network_references():
 def test_report_from_nightly_is_offline(tmp_path, sample_dir):
     from trailmatch.hitstore import open_store
     from trailmatch.ingest.positions import read_positions
-    from trailmatch.nightly import FrameTrails, run_nightly
+    from trailmatch.jobs.nightly import run_nightly
+    from trailmatch.jobs.sources import FrameTrails
 
     fixes = read_positions(sample_dir / "positions.csv").fixes
     engine = open_store(tmp_path / "store")

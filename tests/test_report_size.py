@@ -8,7 +8,8 @@ import pandas as pd
 
 from trailmatch.hitstore import open_store
 from trailmatch.ingest.positions import read_positions
-from trailmatch.nightly import FrameTrails, run_nightly
+from trailmatch.jobs.nightly import run_nightly
+from trailmatch.jobs.sources import FrameTrails
 from trailmatch.rules import Rules
 
 RULES = Rules(count_precision=False)

@@ -179,7 +179,8 @@ def test_a_categorical_whose_codes_follow_the_rows_keeps_its_categories():
 def test_nightly_reads_stretches_as_one_categorical_trail():
     """Two stretches of the store's categorical fixes (different categories) load as one
     trail with the fixes of both, without a string per fix."""
-    from trailmatch.nightly import FrameTrails, LoadedTrails
+    from trailmatch.jobs.loading import LoadedTrails
+    from trailmatch.jobs.sources import FrameTrails
 
     def fixes(names, minutes):
         rows = [(n, T0 + pd.Timedelta(minutes=m), float(m), 0.0) for n in names for m in minutes]

@@ -95,6 +95,21 @@ class Part:
             self._bar.update(n)
 
 
+class Timer:
+    """A job's stages timed silently (no bar, no line): ``with timer.stage("match"):``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - t0
+
+
 class Stages:
     """A job's stages, timed. ``with stages.stage("match", total=5, unit="force") as s:``.
 

@@ -80,7 +80,7 @@ def _record_hits(found: pd.DataFrame) -> dict[tuple[int, str], dict]:
 
 def verify_report(html: str, engine: Engine, source, *, name: str = "report") -> Verdict:
     """``source``: the trail store as a nightly trail source (``StoreTrails``)."""
-    from trailmatch.nightly import LoadedTrails
+    from trailmatch.jobs.loading import LoadedTrails
 
     data = read_verify_data(html)
     verdict = Verdict(report=name, hits=len(data["hits"]), crimes=len(data["crimes"]))

@@ -32,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from trailmatch.demo_world import SEED, build_world, write_world
     from trailmatch.hitstore import open_store
-    from trailmatch.nightly import StoreTrails, run_nightly
+    from trailmatch.jobs.nightly import run_nightly
+    from trailmatch.jobs.sources import StoreTrails
     from trailmatch.rules import Rules
     from trailmatch.store import Store
 

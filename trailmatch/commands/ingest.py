@@ -148,13 +148,13 @@ class CrimeIngest:
     crime versions by ``store_batches`` (the nightly job's store stage)."""
 
     def __init__(self, store_dir, db_url: str | None, crs: str) -> None:
-        from trailmatch import __version__
+        from trailmatch import ALGORITHM_VERSION
         from trailmatch.hitstore import open_store, repository
 
         self.crs = crs
         self.engine = open_store(store_dir, db_url)
         self.run_id = repository.start_run(self.engine, "ingest", {"crs": crs},
-                                           f"trailmatch {__version__}")
+                                           ALGORITHM_VERSION)
         self.totals: dict[str, int] = {"files": 0, "read": 0, "rejected": 0, "new": 0,
                                        "changed": 0, "unchanged": 0, "stale": 0}
 

@@ -59,7 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def open_inputs(args: argparse.Namespace, verb: str):
     """(rules, engine, trail source) or an error message."""
     from trailmatch.hitstore import open_store
-    from trailmatch.nightly import StoreTrails
+    from trailmatch.jobs.sources import StoreTrails
     from trailmatch.store import Store
 
     rules = rules_from_args(args)
@@ -74,7 +74,7 @@ def open_inputs(args: argparse.Namespace, verb: str):
 def run(args: argparse.Namespace) -> int:
     from trailmatch.hitstore.batches import UnknownBatch, stored_batches
     from trailmatch.ingest.forces import load_forces
-    from trailmatch.nightly import run_nightly
+    from trailmatch.jobs.nightly import run_nightly
 
     if not args.crimes and not args.batch:
         print("trailmatch nightly: give the crimes: --crimes FILE... and/or --batch ID",

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     from trailmatch.atomic import atomic_write
     from trailmatch.commands.nightly import open_inputs
-    from trailmatch.rematch import changes_csv, run_rematch
+    from trailmatch.jobs.rematch import changes_csv, run_rematch
 
     try:
         since = pd.Timestamp(args.since)

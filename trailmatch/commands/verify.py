@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trailmatch.hitstore import open_store
-    from trailmatch.nightly import StoreTrails
+    from trailmatch.jobs.sources import StoreTrails
     from trailmatch.report.provenance import read_report
     from trailmatch.verify import verify_report
 

@@ -18,17 +18,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from trailmatch import ALGORITHM_VERSION
 from trailmatch.hitstore import repository as repo
-from trailmatch.nightly import (
-    ALGORITHM_VERSION,
-    LoadedTrails,
-    Timer,
-    TrailSource,
-    match_on_cluster,
-    safe_name,
-    trail_inputs,
-    write_batch_outputs,
-)
+from trailmatch.jobs.loading import LoadedTrails, match_on_cluster
+from trailmatch.jobs.outputs import batch_directory, trail_inputs, write_batch_outputs
+from trailmatch.jobs.sources import SubjectTrails, TrailSource
+from trailmatch.progress import Timer
 from trailmatch.report.provenance import Production, default_operator
 from trailmatch.rules import Rules
 
@@ -44,17 +39,6 @@ class RematchResult:
     crimes_rematched: int
     late_fixes: int
     summary: str
-
-
-class _FilteredTrails:
-    """The trail source restricted to some subjects (the ones with late fixes)."""
-
-    def __init__(self, source: TrailSource, subjects: set[str]):
-        self.source, self.subjects = source, subjects
-
-    def read(self, start, end) -> pd.DataFrame:
-        frame = self.source.read(start, end)
-        return frame[frame["subject"].astype(str).isin(self.subjects)].reset_index(drop=True)
 
 
 def affected_crimes(crimes: pd.DataFrame, late: pd.DataFrame, rules: Rules) -> pd.DataFrame:
@@ -117,10 +101,10 @@ def run_rematch(engine: Engine, trails: TrailSource, since, rules: Rules | None 
             subjects = set(late["subject"].astype(str))
         if client is None:
             with timer.stage("trails"):
-                loaded = LoadedTrails.load(_FilteredTrails(trails, subjects), crimes, rules)
+                loaded = LoadedTrails.load(SubjectTrails(trails, subjects), crimes, rules)
         with timer.stage("match"):
             found = (loaded.match(crimes, rules) if client is None else
-                     match_on_cluster(client, _FilteredTrails(trails, subjects), crimes, rules))
+                     match_on_cluster(client, SubjectTrails(trails, subjects), crimes, rules))
             with engine.begin() as conn:
                 saved = repo.save_hits(conn, run_id, crimes, found, subjects=subjects)
         changes = _changes(engine, saved)
@@ -184,7 +168,7 @@ def _rewrite_outputs(engine, out_dir: Path, changes: pd.DataFrame, crimes: pd.Da
         meta = [("Police force", force), ("Batch", batch_id)]
         production = Production.now(f"rematch run {run_id} (after late uploads)",
                                     default_operator())
-        write_batch_outputs(out_dir / safe_name(force) / safe_name(batch_id),
+        write_batch_outputs(batch_directory(out_dir, force, batch_id),
                             police_force=force, batch_id=batch_id, crimes=batch, hits=hits,
                             evidence=loaded.evidence, rules=rules, meta=meta,
                             coverage=loaded.coverage(batch, rules),
