@@ -13,6 +13,7 @@ import time
 import zlib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from service_world import build_world
 
@@ -275,3 +276,224 @@ def test_the_map_draws_the_services_own_tiles(tile_server, browser):
     browser.execute_script("document.getElementById('map').scrollIntoView()")
     (SHOTS / "web_page_tiles.png").write_bytes(
         browser.find_element(By.ID, "map").screenshot_as_png)
+
+
+# --- the hit map, its timeline and the visit account (static/map.js, static/timeline.js) ------
+
+def _open_hit(browser, base, world, hit):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 30)
+    browser.get(base + "/")
+    browser.find_element(By.ID, "token").send_keys(world.tokens["ham"])
+    browser.find_element(By.ID, "token-submit").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "whoami"), "Signed in as pc-ham"))
+    browser.find_element(By.ID, "crime-ref").send_keys(hit.crime_reference)
+    browser.find_element(By.ID, "search-submit").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#hits tr[data-hit-id='{hit.id}']"))
+    browser.find_element(By.CSS_SELECTOR,
+                         f"#hits tr[data-hit-id='{hit.id}'] button.open-hit").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#timeline svg .tm-curve"))
+    return wait
+
+
+def _detail(world, base, hit_id: int) -> dict:
+    import httpx
+
+    answer = httpx.get(f"{base}/hits/{hit_id}",
+                       headers={"Authorization": f"Bearer {world.tokens['ham']}"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+# where things are on the page, measured by the browser
+_GEOMETRY = """
+const box = (e) => { const r = e.getBoundingClientRect();
+                     return {x: r.left, y: r.top, w: r.width, h: r.height}; };
+const map = document.getElementById('map');
+const crime = map.querySelector('.tm-crime');
+const c = box(crime);
+const top = document.elementFromPoint(c.x + c.w / 2, c.y + c.h / 2);
+return {
+  map: box(map), crime: c, vicinity: box(map.querySelector('path.tm-vicinity')),
+  crimeOnTop: Boolean(top && top.closest('.tm-crime-icon')),
+  arrows: map.querySelectorAll('.tm-arrow').length,
+  labels: [...map.querySelectorAll('.tm-time-label')].map((e) => e.textContent),
+  precision: map.querySelectorAll('path.tm-precision').length,
+  gaps: map.querySelectorAll('path.tm-gap').length,
+  path: map.querySelectorAll('path.tm-path').length,
+  outside: map.querySelectorAll('path.tm-outside').length,
+  fixes: map.querySelectorAll('path.tm-fix').length,
+  scale: map.querySelector('.leaflet-control-scale-line').textContent,
+  band: box(document.querySelector('#timeline .tm-band')),
+  curves: document.querySelectorAll('#timeline .tm-curve').length,
+  timelineGaps: document.querySelectorAll('#timeline rect.tm-gap').length,
+  visitsBars: document.querySelectorAll('#timeline rect.tm-visit').length,
+  minDistance: Number(document.getElementById('timeline').dataset.minDistance),
+};
+"""
+
+
+def _inside(inner: dict, outer: dict, slack: float = 1.0) -> bool:
+    return (inner["x"] >= outer["x"] - slack and inner["y"] >= outer["y"] - slack
+            and inner["x"] + inner["w"] <= outer["x"] + outer["w"] + slack
+            and inner["y"] + inner["h"] <= outer["y"] + outer["h"] + slack)
+
+
+def test_the_hit_map_timeline_and_account(server, browser):
+    """Opening a hit: the map opens on the crime (its marker above the path, the vicinity circle
+    in view and large enough to read), the path with arrows, time labels, precision circles and
+    gaps, a legend and a scale; the timeline under it with the vicinity band, the gaps and the
+    visits, its lowest point the closest approach; a time picked on the timeline (pointer or
+    keyboard) puts the marker on the map where the subject was; the account in words."""
+    import re
+
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    world, base = server
+    hit = world.hits[world.hits["police_force"] == "Hampshire"].sort_values(
+        "fixes_in", ascending=False).iloc[0]
+    browser.get_log("browser")
+    _open_hit(browser, base, world, hit)
+    d = _detail(world, base, int(hit.id))
+    g = browser.execute_script(_GEOMETRY)
+
+    # the crime and its vicinity: in view, the circle a good part of the view, the crime on top
+    assert _inside(g["crime"], g["map"]) and _inside(g["vicinity"], g["map"])
+    assert g["vicinity"]["w"] >= 0.25 * min(g["map"]["w"], g["map"]["h"])
+    assert g["crimeOnTop"]
+    # the path through the window, the fix either side, direction and times; gaps; precision
+    assert g["path"] >= 1 and g["arrows"] >= 1
+    assert len(g["labels"]) >= 2 and all(re.fullmatch(r"\d\d:\d\d:\d\d( \((before|after)\))?", t)
+                                         for t in g["labels"]), g["labels"]
+    assert g["fixes"] == len(d["fixes"])
+    assert g["precision"] == sum(1 for f in d["fixes"] if f["precision_m"])
+    assert g["gaps"] == sum(1 for x in d["gaps"] if x["before"] and x["after"])
+    if any(not f["in_window"] for f in d["fixes"]):
+        assert g["outside"] >= 1
+    legend = browser.find_element(By.ID, "tm-legend")
+    assert legend.is_displayed()
+    for words in ("Crime", "Vicinity, 100 m", "direction", "Gap: not monitored", "Fix precision",
+                  "Closest approach", "Time picked on the timeline"):
+        assert words in legend.text
+    assert re.fullmatch(r"\d+ (m|km)", g["scale"]), g["scale"]
+    # the timeline: the band, the curve, every gap and visit; its lowest point the closest
+    assert g["band"]["h"] > 5 and g["curves"] >= 1
+    assert g["timelineGaps"] == len(d["gaps"]) and g["visitsBars"] == len(d["visits"])
+    assert g["minDistance"] == pytest.approx(d["closest"]["distance_m"], abs=0.05)
+
+    # keyboard: the first fix in the window; the map's marker on that fix
+    plot = browser.find_element(By.CSS_SELECTOR, "#timeline .tm-timeline-plot")
+    plot.send_keys(Keys.HOME, Keys.ARROW_RIGHT)
+    first = next(f for f in d["fixes"] if f["in_window"])
+    readout = browser.find_element(By.ID, "tm-readout").text
+    assert readout.startswith(first["time"][11:19] + " UTC: ")
+    assert f"(fix {first['seq']})" in readout
+    assert plot.get_attribute("aria-valuetext") == readout
+    here = browser.execute_script(
+        "const m = state.view.map.map; const f = arguments[0];"
+        "const p = m.latLngToContainerPoint([f.lat, f.lon]);"
+        "const r = document.getElementById('tm-here').getBoundingClientRect();"
+        "const c = m.getContainer().getBoundingClientRect();"
+        "return [p.x, p.y, r.left + r.width / 2 - c.left, r.top + r.height / 2 - c.top]", first)
+    assert here[2] == pytest.approx(here[0], abs=1.5) and here[3] == pytest.approx(here[1],
+                                                                                   abs=1.5)
+
+    # the pointer over the closest approach's instant, then over another fix's: the marker
+    # where the subject was at the instant under the pointer (a pixel of the timeline is many
+    # seconds: the instant is the pixel's, within a pixel of the one aimed at); off the
+    # timeline: no marker
+    def point_at(iso: str) -> dict:
+        centre = plot.rect["x"] + plot.rect["width"] / 2
+        x = browser.execute_script("return state.view.timeline.clientX(Date.parse(arguments[0]))",
+                                   iso)
+        ActionChains(browser).move_to_element_with_offset(plot, round(x - centre), 0).perform()
+        return browser.execute_script(
+            "const m = state.view.map.map; const t = Number(m.getContainer().dataset.hereTime);"
+            "const p = trailmatchMap.positionAt(state.view.map.track, t);"
+            "const q = m.latLngToContainerPoint([p.lat, p.lon]);"
+            "const r = document.getElementById('tm-here').getBoundingClientRect();"
+            "const c = m.getContainer().getBoundingClientRect();"
+            "const w = state.view.timeline.clientX(t + 1000) - state.view.timeline.clientX(t);"
+            "return {t, x: r.left + r.width / 2 - c.left, y: r.top + r.height / 2 - c.top,"
+            " want_x: q.x, want_y: q.y, ms_per_px: 1000 / w}")
+
+    for iso in (d["closest"]["time"], max(
+            (f["time"] for f in d["fixes"] if f["in_window"]),
+            key=lambda t: abs(pd.Timestamp(t) - pd.Timestamp(d["closest"]["time"])))):
+        got = point_at(iso)
+        assert abs(got["t"] - pd.Timestamp(iso).value / 1e6) <= got["ms_per_px"] + 1
+        assert got["x"] == pytest.approx(got["want_x"], abs=1.5)
+        assert got["y"] == pytest.approx(got["want_y"], abs=1.5)
+        assert "m from the crime" in browser.find_element(By.ID, "tm-readout").text
+    ActionChains(browser).move_to_element(browser.find_element(By.ID, "detail-title")).perform()
+    assert not browser.find_elements(By.ID, "tm-here")
+    assert not browser.find_element(By.ID, "tm-readout").text.strip()
+
+    # a fix under the pointer on the map: its time on the timeline
+    fix = browser.execute_script(
+        "const m = document.getElementById('map').getBoundingClientRect();"
+        "return [...document.querySelectorAll('#map path.tm-fix')].find((e) => {"
+        " const r = e.getBoundingClientRect(); const x = r.left + r.width / 2;"
+        " const y = r.top + r.height / 2;"
+        " return x > m.left + 260 && x < m.right - 20 && y > m.top + 20 && y < m.bottom - 20"
+        " && document.elementFromPoint(x, y) === e; })")
+    assert fix is not None
+    ActionChains(browser).move_to_element(fix).perform()
+    assert re.search(r"\(fix \d+\)", browser.find_element(By.ID, "tm-readout").text)
+    ActionChains(browser).move_to_element(browser.find_element(By.ID, "detail-title")).perform()
+
+    # the visit account, and why this is a hit
+    reason = browser.find_element(By.ID, "tm-reason").text
+    assert reason.startswith("Why a hit: Closest approach "
+                             f"{d['closest']['distance_m']:.1f} m at ") and "within the 100 m" \
+        in reason
+    assert browser.find_element(By.ID, "tm-account-text").text == "Account: " + d["account"]
+    rows = browser.execute_script("return document.querySelectorAll('#tm-visits tbody tr').length")
+    assert rows == len(d["visits"])
+
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+    SHOTS.mkdir(exist_ok=True)
+    browser.execute_script("document.getElementById('map').scrollIntoView()")
+    ActionChains(browser).move_to_element_with_offset(plot, 60, 0).perform()
+    (SHOTS / "web_page_hit_map.png").write_bytes(browser.get_screenshot_as_png())
+    (SHOTS / "web_page_timeline.png").write_bytes(
+        browser.find_element(By.ID, "timeline").screenshot_as_png)
+
+
+def test_a_hit_by_precision_is_spelt_out_on_the_page(server, browser):
+    """A hit that holds only because precision is counted: the page says so, in the words the
+    evidence model wrote ("closest approach 109.1 m: within 100 m plus the fix's 25 m
+    precision"), and the timeline shows the precision band above the vicinity."""
+    import re
+
+    from selenium.webdriver.common.by import By
+
+    world, base = server
+    by_precision = world.hits[(world.hits["police_force"] == "Hampshire")
+                              & (world.hits["min_distance_m"] > 100.0)]
+    assert len(by_precision), "the sample world has a hit by precision"
+    hit = by_precision.iloc[0]
+    _open_hit(browser, base, world, hit)
+    d = _detail(world, base, int(hit.id))
+    assert re.fullmatch(r"closest approach \d+\.\d m: within 100 m plus the (fix's|interpolated) "
+                        r"\d+ m precision.*", d["precision_note"]), d["precision_note"]
+    reason = browser.find_element(By.ID, "tm-reason").text
+    assert reason == "A hit by precision: C" + d["precision_note"][1:] + "."
+    assert browser.find_elements(By.CSS_SELECTOR, "#timeline .tm-reach")
+    g = browser.execute_script(_GEOMETRY)
+    assert _inside(g["vicinity"], g["map"]) and g["crimeOnTop"]
+    # the closest approach (outside the radius) is in view too
+    assert g["minDistance"] == pytest.approx(d["closest"]["distance_m"], abs=0.05)
+    closest = browser.find_element(By.CSS_SELECTOR, "#map path.tm-closest")
+    assert _inside(browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect();"
+        "return {x: r.left, y: r.top, w: r.width, h: r.height}", closest), g["map"])
+    SHOTS.mkdir(exist_ok=True)
+    browser.execute_script("document.getElementById('detail').scrollIntoView()")
+    (SHOTS / "web_page_precision_hit.png").write_bytes(browser.get_screenshot_as_png())

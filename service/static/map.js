@@ -155,9 +155,16 @@
     reason.appendChild(document.createTextNode(reasonText(hit)));
     container.appendChild(reason);
     if (hit.visits.length) {
+      // a long list of visits folds away behind its summary (the account below reads them all)
+      const n = hit.visits.length;
+      const total = hit.visits.reduce((sum, v) => sum + v.dwell_s, 0);
+      const fold = el("details", { class: "tm-visits-fold" });
+      if (n <= 6) { fold.open = true; }
+      fold.appendChild(el("summary", {}, (n === 1 ? "1 visit into the vicinity" : n + " visits into the vicinity") +
+        ", " + clock(ms(hit.visits[0].entry)) + " to " + clock(ms(hit.visits[n - 1].exit)) + " UTC, " +
+        durationText(total) + " in all"));
       const table = el("table", { class: "tm-visits", id: "tm-visits" });
-      table.appendChild(el("caption", {}, hit.visits.length === 1 ? "The visit into the vicinity (UTC)"
-        : hit.visits.length + " visits into the vicinity (UTC)"));
+      table.appendChild(el("caption", { class: "tm-sr-only" }, "Visits into the vicinity (times UTC)"));
       const head = el("tr");
       for (const h of ["Visit", "Entered", "Left", "Stayed", "Closest", "How it began", "How it ended"]) {
         head.appendChild(el("th", { scope: "col" }, h));
@@ -176,7 +183,8 @@
         row.appendChild(el("td", {}, KIND_OUT[v.exit_kind] || v.exit_kind));
         body.appendChild(row);
       }
-      container.appendChild(table);
+      fold.appendChild(table);
+      container.appendChild(fold);
     }
     const words = el("p", { class: "tm-account-text", id: "tm-account-text" });
     words.appendChild(el("strong", {}, "Account: "));
@@ -188,16 +196,16 @@
 
   function arrowIcon(angleDeg, title) {
     const box = el("div", { class: "tm-arrow" });
-    const svg = svgEl("svg", { width: 16, height: 16, viewBox: "-8 -8 16 16", "aria-hidden": "true",
+    const svg = svgEl("svg", { width: 20, height: 20, viewBox: "-10 -10 20 20", "aria-hidden": "true",
                                focusable: "false" });
     const g = svgEl("g", { transform: "rotate(" + angleDeg.toFixed(1) + ")" });
-    g.appendChild(svgEl("path", { d: "M0,-6 L5,5 L0,2.5 L-5,5 Z", fill: COLOURS.path,
-                                  stroke: "#ffffff", "stroke-width": 1.5,
+    g.appendChild(svgEl("path", { d: "M0,-8 L6.5,6.5 L0,3 L-6.5,6.5 Z", fill: COLOURS.path,
+                                  stroke: "#ffffff", "stroke-width": 1.8,
                                   "stroke-linejoin": "round" }));
     svg.appendChild(g);
     box.appendChild(svg);
     box.title = title;
-    return L.divIcon({ html: box, className: "tm-arrow-icon", iconSize: [16, 16], iconAnchor: [8, 8] });
+    return L.divIcon({ html: box, className: "tm-arrow-icon", iconSize: [20, 20], iconAnchor: [10, 10] });
   }
 
   function crimeIcon(label) {
@@ -245,11 +253,11 @@
         const list = el("ul");
         const R = hit.radius_m;
         const items = [
-          ["Crime location", (s) => {
+          ["Crime", (s) => {
             s.appendChild(svgEl("circle", { cx: 15, cy: 8, r: 6, fill: COLOURS.crime, stroke: "#fff",
                                             "stroke-width": 1.5 }));
           }],
-          ["Vicinity (" + R + " m)", (s) => {
+          ["Vicinity, " + R + " m", (s) => {
             s.appendChild(svgEl("circle", { cx: 15, cy: 8, r: 7, fill: COLOURS.vicinity, "fill-opacity": 0.1,
                                             stroke: COLOURS.vicinity, "stroke-width": 2 }));
           }],
@@ -258,7 +266,7 @@
             s.appendChild(svgEl("path", { d: "M20,8 L13,3.5 L14.5,8 L13,12.5 Z", fill: COLOURS.path,
                                           stroke: "#fff", "stroke-width": 1 }));
           }],
-          ["Path outside the window, to the fix either side", (s) => {
+          ["Path beyond the window", (s) => {
             s.appendChild(svgEl("line", { x1: 2, y1: 8, x2: 28, y2: 8, stroke: COLOURS.outside,
                                           "stroke-width": 2.5, "stroke-dasharray": "6 4" }));
           }],
@@ -267,14 +275,14 @@
                                           "stroke-width": 2.5, "stroke-dasharray": "1 5",
                                           "stroke-linecap": "round" }));
           }],
-          ["Fix (in the vicinity: orange)", (s) => {
+          ["Fix; in the vicinity", (s) => {
             s.appendChild(svgEl("circle", { cx: 9, cy: 8, r: 4.5, fill: COLOURS.fix, stroke: "#fff", "stroke-width": 1.5 }));
             s.appendChild(svgEl("circle", { cx: 21, cy: 8, r: 4.5, fill: COLOURS.fixIn, stroke: "#fff", "stroke-width": 1.5 }));
           }],
           ["Fix outside the window", (s) => {
             s.appendChild(svgEl("circle", { cx: 15, cy: 8, r: 4.5, fill: "#fff", stroke: COLOURS.fix, "stroke-width": 2 }));
           }],
-          ["Fix precision (confidence circle)", (s) => {
+          ["Fix precision", (s) => {
             s.appendChild(svgEl("circle", { cx: 15, cy: 8, r: 7, fill: COLOURS.fix, "fill-opacity": 0.06,
                                             stroke: COLOURS.fix, "stroke-width": 1, "stroke-dasharray": "2 2" }));
           }],
@@ -282,7 +290,7 @@
             s.appendChild(svgEl("circle", { cx: 15, cy: 8, r: 6, fill: "none", stroke: COLOURS.closest,
                                             "stroke-width": 2.5 }));
           }],
-          ["Position at the time picked on the timeline", (s) => {
+          ["Time picked on the timeline", (s) => {
             s.appendChild(svgEl("circle", { cx: 15, cy: 8, r: 6, fill: "#ffd400", "fill-opacity": 0.55,
                                             stroke: "#000", "stroke-width": 2 }));
           }],
@@ -341,10 +349,12 @@
     const map = L.map(container, { attributionControl: Boolean(config.tile_url), zoomSnap: 0.25,
                                    maxZoom: 20 });
     map.createPane("tm-vicinity").style.zIndex = 350;  // above tiles, below the path
+    map.createPane("tm-arrows").style.zIndex = 450;    // above the path and the fixes
     map.createPane("tm-labels").style.zIndex = 620;    // above markers (600)
     map.createPane("tm-crime").style.zIndex = 630;     // the crime: always on top of the path
     map.createPane("tm-here").style.zIndex = 640;
     map.getPane("tm-labels").style.pointerEvents = "none";
+    map.getPane("tm-arrows").style.pointerEvents = "none";
     const crime = L.latLng(hit.crime.lat, hit.crime.lon);
     const handle = { map, track: tr };
     handle.remove = () => { map.remove(); container.replaceChildren(); delete container._trailmatchMap; };
@@ -374,7 +384,7 @@
     for (const f of fixes) {
       if (f.precision_m) {
         L.circle([f.lat, f.lon], { radius: f.precision_m, color: COLOURS.fix, weight: 1, opacity: 0.7,
-                                   dashArray: "2 3", fillColor: COLOURS.fix, fillOpacity: 0.04,
+                                   dashArray: "2 3", fill: false,
                                    interactive: false, className: "tm-precision" }).addTo(precision);
       }
     }
@@ -389,8 +399,8 @@
       const b = fixes[i];
       const A = L.latLng(a.lat, a.lon);
       const B = L.latLng(b.lat, b.lon);
-      if (!b.joined_to_previous) {
-        gaps.push({ a, b, line: [A, B] });
+      if (!b.joined_to_previous) {  // a gap; or two fixes at one instant: nothing between them
+        if (b.t - a.t > hit.max_gap_s * 1000) { gaps.push({ a, b, line: [A, B] }); }
         continue;
       }
       const cut = clipFractions(a.t, b.t, tr.w0, tr.w1);
@@ -464,21 +474,26 @@
     const arrows = L.layerGroup().addTo(map);
     const labels = L.layerGroup().addTo(map);
 
+    // an arrow every ARROW_EVERY pixels along the path in the window, turned to its segment
+    const ARROW_EVERY = 110;
     function placeArrows() {
       arrows.clearLayers();
+      let next = ARROW_EVERY / 2;
+      let walked = 0;
       for (const s of inside) {
         const p = map.latLngToLayerPoint(s.line[0]);
         const q = map.latLngToLayerPoint(s.line[1]);
         const length = p.distanceTo(q);
-        if (length < 28) { continue; }
-        const n = Math.min(4, Math.max(1, Math.floor(length / 160)));
+        if (length < 1) { continue; }
         const angle = Math.atan2(q.x - p.x, -(q.y - p.y)) * 180 / Math.PI;
-        for (let k = 1; k <= n; k++) {
-          const f = k / (n + 1);
+        while (next <= walked + length) {
+          const f = (next - walked) / length;
           const at = map.layerPointToLatLng(L.point(lerp(p.x, q.x, f), lerp(p.y, q.y, f)));
           L.marker(at, { icon: arrowIcon(angle, "direction of travel"), interactive: false, keyboard: false,
-                         pane: "tm-labels" }).addTo(arrows);
+                         pane: "tm-arrows" }).addTo(arrows);
+          next += ARROW_EVERY;
         }
+        walked += length;
       }
     }
 
@@ -493,16 +508,23 @@
       for (const f of fixes) { if (!f.in_window) { push(f, "tm-label-outside"); } }
       for (const f of fixes) { if (f.in_vicinity) { push(f, "tm-label-in"); } }
       for (const f of inWindow) { push(f, ""); }
-      const placed = [];
-      const bounds = map.getBounds().pad(0.1);
+      // boxes taken: the crime's marker, then each label (about 7 px a character, 16 px high,
+      // drawn right of its fix), kept 8 px apart
+      const c = map.latLngToLayerPoint(crime);
+      const taken = [[c.x - 13, c.y - 13, c.x + 13, c.y + 13]];
+      const bounds = map.getBounds();
+      let count = 0;
       for (const w of wanted) {
+        if (count >= 20) { break; }
         const ll = L.latLng(w.f.lat, w.f.lon);
         if (!bounds.contains(ll)) { continue; }
         const p = map.latLngToLayerPoint(ll);
-        if (placed.some((q) => Math.abs(q.x - p.x) < 72 && Math.abs(q.y - p.y) < 20)) { continue; }
-        placed.push(p);
         let text = clock(w.f.t);
         if (!w.f.in_window) { text += w.f.t < tr.w0 ? " (before)" : " (after)"; }
+        const box = [p.x + 7 - 8, p.y - 9 - 8, p.x + 7 + 7 * text.length + 8, p.y + 7 + 8];
+        if (taken.some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3])) { continue; }
+        taken.push([box[0] + 8, box[1] + 8, box[2] - 8, box[3] - 8]);
+        count += 1;
         L.marker(ll, { icon: labelIcon(text, w.kind), interactive: false, keyboard: false, pane: "tm-labels" })
           .addTo(labels);
       }
@@ -552,6 +574,11 @@
     if (elements.account) { account(elements.account, hit); }
     return view;
   }
+
+  // printed, every folded part of the map's legend and the visit list shows
+  window.addEventListener("beforeprint", () => {
+    for (const d of document.querySelectorAll(".tm-legend details, .tm-account details")) { d.open = true; }
+  });
 
   window.trailmatchMap = { draw, drawAll, account, track, positionAt, clock, durationText, reasonText };
 })();

@@ -14,7 +14,8 @@
 //       plot is a slider: Left/Right step fix by fix, Shift+Left/Right by a minute, Home/End
 //       the window's edges, Escape clears); null when it leaves.
 //       handle.showTime(ms | null): draw the cursor at that instant without calling onHover
-//       (the map calls it for the fix under its pointer). handle.remove().
+//       (the map calls it for the fix under its pointer). handle.clientX(ms): where that
+//       instant is on the page. handle.remove().
 "use strict";
 
 (function () {
@@ -42,7 +43,7 @@
 
   // The distance curve: per joined segment (clipped to the window) sampled points, and the
   // isolated fixes inside it. Also the largest distance and precision met.
-  function curve(tr, pxPerMs) {
+  function curve(tr, pxPerMs, closestT) {
     const P = window.trailmatchMap.positionAt;
     const runs = [];
     let dmax = 0;
@@ -62,10 +63,16 @@
             current = { points: [], end: t0 };
             runs.push(current);
           }
-          // enough samples to follow the curve (a segment's distance is a hyperbola in time)
+          // enough samples to follow the curve (a segment's distance is a hyperbola in time),
+          // and the closest approach's own instant, so the curve's lowest point is the hit's
           const n = Math.max(2, Math.min(400, Math.ceil((t1 - t0) * pxPerMs / 2)));
-          for (let k = current.points.length ? 1 : 0; k <= n; k++) {
-            const t = t0 + (t1 - t0) * k / n;
+          const times = [];
+          for (let k = current.points.length ? 1 : 0; k <= n; k++) { times.push(t0 + (t1 - t0) * k / n); }
+          if (closestT !== null && closestT > t0 && closestT < t1) {
+            times.push(closestT);
+            times.sort((u, v) => u - v);
+          }
+          for (const t of times) {
             const p = P(tr, t);
             if (p) {
               current.points.push(p);
@@ -97,7 +104,7 @@
     const H = HEIGHT - M.top - M.bottom;
     const span = Math.max(1, tr.w1 - tr.w0);
     const x = (t) => M.left + (t - tr.w0) / span * W;
-    const data = curve(tr, W / span);
+    const data = curve(tr, W / span, hit.closest ? Date.parse(hit.closest.time) : null);
     const R = hit.radius_m;
     const top = Math.max(data.dmax, 1.6 * (R + data.rmax), 20);
     const sqrt = top > 8 * Math.max(R, 10);
@@ -176,7 +183,7 @@
         const upper = run.points.map((p) => x(p.t).toFixed(1) + "," + y(R + p.reach).toFixed(1));
         const lower = run.points.slice().reverse().map((p) => x(p.t).toFixed(1) + "," + y(R).toFixed(1));
         svg.appendChild(svgEl("polygon", { points: upper.concat(lower).join(" "), fill: C.reach,
-                                           "fill-opacity": 0.06, stroke: C.reach, "stroke-opacity": 0.6,
+                                           "fill-opacity": 0.12, stroke: C.reach, "stroke-opacity": 0.8,
                                            "stroke-dasharray": "3 3", class: "tm-reach" }));
       }
     }
@@ -277,6 +284,11 @@
         if (notify && options.onHover) { options.onHover(null); }
         return;
       }
+      if (t < tr.w0 || t > tr.w1) {  // the fix either side, pointed at on the map
+        cursor.setAttribute("visibility", "hidden");
+        readout.textContent = clock(t) + " UTC: " + (t < tr.w0 ? "before" : "after") + " the window";
+        return;
+      }
       const p = window.trailmatchMap.positionAt(tr, t);
       cursor.setAttribute("visibility", "visible");
       cursor.querySelector("line").setAttribute("x1", x(t));
@@ -337,6 +349,10 @@
     });
 
     handle.showTime = (t) => show(t, false);
+    handle.clientX = (t) => {  // where instant t is on the page (for tests and tooltips)
+      const box = svg.getBoundingClientRect();
+      return box.left + x(t) * (box.width / width);
+    };
     let observer = null;
     if (window.ResizeObserver) {  // redrawn at the new width (e.g. a narrower window, print)
       let last = width;
