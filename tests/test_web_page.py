@@ -437,7 +437,8 @@ def test_the_hit_map_timeline_and_account(server, browser):
     # a fix under the pointer on the map: its time on the timeline
     fix = browser.execute_script(
         "const m = document.getElementById('map').getBoundingClientRect();"
-        "return [...document.querySelectorAll('#map path.tm-fix')].find((e) => {"
+        "const fixes = document.querySelectorAll('#map path.tm-fix:not(.tm-fix-outside)');"
+        "return [...fixes].find((e) => {"
         " const r = e.getBoundingClientRect(); const x = r.left + r.width / 2;"
         " const y = r.top + r.height / 2;"
         " return x > m.left + 260 && x < m.right - 20 && y > m.top + 20 && y < m.bottom - 20"
