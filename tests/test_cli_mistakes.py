@@ -159,6 +159,15 @@ def test_rejects_file_is_replaced_per_run_on_every_verb(tmp_path, sample_dir, ca
         back = pd.read_csv(rejects, dtype=str)
         assert sorted(back["error"]) == ["invalid_format", "unknown_crime_type"]
         assert {"crime_reference", "subject"} <= set(back.columns)
+    # nightly: the same flag, the run's crime rejects in one file (each batch folder keeps
+    # its own rejects.csv too)
+    for _ in range(2):
+        assert main(["nightly", "--store", str(tmp_path / "s"), "--crimes", str(crimes),
+                     "--out", str(tmp_path / "night"), "--rejects", str(rejects)]) == 0
+        back = pd.read_csv(rejects, dtype=str, keep_default_na=False)
+        assert back[["file", "row", "field", "value", "error"]].values.tolist() == [
+            [str(crimes), "2", "crime_type", "XX", "unknown_crime_type"]]
+    assert "reject line(s) -> " + str(rejects) in capsys.readouterr().err
     # a clean run leaves the header only
     assert main(["ingest", "positions", str(sample_dir / "positions.csv"),
                  "--store", str(tmp_path / "s"), "--rejects", str(rejects)]) == 0

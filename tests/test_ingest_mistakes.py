@@ -220,6 +220,13 @@ def test_unusable_batch_file_exit_1_named_with_a_hint(tmp_path, capsys, sample_d
     err = capsys.readouterr().err
     [line] = [ln for ln in err.splitlines() if str(bad) in ln]
     assert hint in line and line.count(str(bad)) == 1 and "Traceback" not in err
+    if verb == "nightly":  # exit 1, and the summary does not say "ok"
+        [head] = [ln for ln in err.splitlines() if ln.startswith("nightly run ")]
+        assert ": ok" not in head and "1 batch file(s) UNUSABLE" in head, head
+        engine = open_store(store)
+        [run] = repository.list_runs(engine, limit=1)
+        engine.dispose()
+        assert run["summary"].splitlines()[0] == head
     with pytest.raises(NotACrimeBatch):
         read_crime_batch(bad)
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from trailmatch.commands.argtypes import out_dir, positive
+from trailmatch.commands.argtypes import out_dir, out_file, positive
 from trailmatch.commands.options import add_rules_args, rules_from_args
 from trailmatch.scale.cluster import add_scheduler_arg
 
@@ -43,6 +43,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--forces", metavar="FILE", action="append",
                    help="extra forces CSV (force,code) on top of the shipped list and "
                         "$TRAILMATCH_FORCES; may be repeated")
+    p.add_argument("--rejects", type=out_file, metavar="FILE",
+                   help="also write every rejected record of this run here, one CSV line per "
+                        "problem (replaced on every run; each batch folder has its own "
+                        "rejects.csv)")
     p.add_argument("--max-window-h", type=positive, default=12.0, metavar="H",
                    help="longest crime window accepted, hours (default 12)")
     p.add_argument("--no-coverage", dest="coverage", action="store_false",
@@ -109,4 +113,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(result.summary, file=sys.stderr)
+    if args.rejects is not None:
+        from trailmatch.commands.inputs import report_rejects
+        from trailmatch.ingest.rejects import CRIME_REJECT_COLUMNS
+
+        report_rejects("nightly", result.rejects, args.rejects, CRIME_REJECT_COLUMNS)
     return 1 if result.unusable else 0

@@ -128,7 +128,7 @@ def run_nightly(engine: Engine, crime_files: Sequence[str | Path], trails: Trail
     summary = format_summary(night.run_id, "ok", counts, rules, outputs)
     repo.finish_run(engine, night.run_id, "ok", counts, summary)
     return RunResult(run_id=night.run_id, status="ok", counts=counts, summary=summary,
-                     outputs=outputs, unusable=unusable)
+                     outputs=outputs, unusable=unusable, rejects=[rb.rejects for rb in read])
 
 
 def _read(night: Night, crime_files, forces, max_window_h: float,

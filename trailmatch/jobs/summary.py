@@ -38,6 +38,7 @@ class RunResult:
     summary: str
     outputs: list[BatchOutput]
     unusable: list[str] = field(default_factory=list)  # batch files that could not be read
+    rejects: list = field(default_factory=list)  # the rejects of each file read (DataFrames)
 
 
 def _force() -> dict:
@@ -69,9 +70,13 @@ class Tally:
 
 def format_summary(run_id: int, status: str, counts: dict, rules: Rules,
                    outputs: Sequence[BatchOutput]) -> str:
-    """The run summary as people read it (stderr and the run record)."""
+    """The run summary as people read it (stderr and the run record). A run that could not
+    read every batch file says so in its first line, not "ok" (the command exits 1)."""
     stages = counts["stages_s"]
     total = sum(stages.values())
+    unusable = len(counts.get("unusable_files", []))
+    if status == "ok" and unusable:
+        status = (f"{unusable} batch file(s) UNUSABLE (named below), the other batches done")
     lines = [
         f"nightly run {run_id}: {status} in {total:.1f} s ({ALGORITHM_VERSION}; "
         f"R {rules.radius_m:g} m, max gap {rules.max_gap_s:g} s, precision "
