@@ -249,31 +249,13 @@ def counting_order(codes, n_codes):
     return order, starts
 
 
-@nb.njit(cache=True, parallel=True)
-def sort_times_within(order, starts, t):
-    """Put each subject's rows of ``order`` (its CSR range ``starts``) in time order, stably;
-    a subject already in time order is left alone. Returns how many subjects were sorted."""
-    n_codes = starts.size - 1
-    sorted_ = np.zeros(n_codes, dtype=np.int64)
-    for s in nb.prange(n_codes):
-        a = starts[s]
-        b = starts[s + 1]
-        in_order = True
-        for j in range(a + 1, b):
-            if t[order[j]] < t[order[j - 1]]:
-                in_order = False
-                break
-        if in_order:
-            continue
-        times = np.empty(b - a, dtype=np.int64)
-        for j in range(a, b):
-            times[j - a] = t[order[j]]
-        by = np.argsort(times, kind="mergesort")
-        rows = order[a:b].copy()
-        for j in range(b - a):
-            order[a + j] = rows[by[j]]
-        sorted_[s] = 1
-    return sorted_.sum()
+@nb.njit(cache=True, inline="always")
+def _in_time_order(t, a, b):
+    """Whether ``t[a:b]`` never decreases (the one in-order scan of the sorts below)."""
+    for j in range(a + 1, b):  # noqa: SIM110 (a loop numba compiles; no generator)
+        if t[j] < t[j - 1]:
+            return False
+    return True
 
 
 @nb.njit(cache=True, parallel=True)
@@ -285,12 +267,7 @@ def sort_segments_by_time(starts, t, x, y, prec, src, has_precision, has_source)
     for s in nb.prange(n_codes):
         a = starts[s]
         b = starts[s + 1]
-        in_order = True
-        for j in range(a + 1, b):
-            if t[j] < t[j - 1]:
-                in_order = False
-                break
-        if in_order:
+        if _in_time_order(t, a, b):
             continue
         by = np.argsort(t[a:b], kind="mergesort") + a
         t[a:b] = t[by]
@@ -310,10 +287,7 @@ def all_in_time_order(starts, t):
     n_codes = starts.size - 1
     bad = np.zeros(n_codes, dtype=np.bool_)
     for s in nb.prange(n_codes):
-        for j in range(starts[s] + 1, starts[s + 1]):
-            if t[j] < t[j - 1]:
-                bad[s] = True
-                break
+        bad[s] = not _in_time_order(t, starts[s], starts[s + 1])
     return not bad.any()
 
 

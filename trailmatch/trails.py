@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from trailmatch import trail_order
 
@@ -27,31 +29,64 @@ _BIT_NAMES = [(1 << 0, "GPS"), (1 << 1, "RF"), (1 << 2, "LBS"), (1 << 3, "WiFi")
 TRAIL_COLUMNS = ("subject", "time", "x", "y")
 
 
+def source_code(value) -> int:
+    """The tag-store code of one source value, the one rule for every reader (docs/formats.md,
+    "Fix sources"): a name (``GPS``, ``RF``, ``LBS``, ``WiFi``; any case, white space around
+    it ignored) or a code (1, 4, 5, 6; as a number or as its text, ``"4"``, ``" 4.0 "``) gives
+    the code; anything else (blank, missing, another word or number) is 0, unknown."""
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return 0
+    if isinstance(value, str):
+        word = value.strip().upper()
+        if word in SOURCE_CODES:
+            return SOURCE_CODES[word]
+        try:
+            value = float(word)
+        except ValueError:
+            return 0
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0
+    return int(number) if number in (1.0, 4.0, 5.0, 6.0) else 0
+
+
 _SOURCE_LUT = np.zeros(256, dtype=np.uint8)
 _SOURCE_LUT[[1, 4, 5, 6]] = [1, 4, 5, 6]
 
 
 def source_codes(values) -> np.ndarray:
-    """Map a source column (names like 'GPS'/'WiFi' or tag-store codes 1/4/5/6) to uint8 codes;
-    anything else is 0 (unknown)."""
-    s = pd.Series(values) if not isinstance(values, pd.Series) else values
-    if s.empty:
-        return np.zeros(0, dtype=np.uint8)
-    if pd.api.types.is_integer_dtype(s.dtype) and not s.hasnans:
-        codes = s.to_numpy()
-        if codes.dtype == np.uint8:
-            return _SOURCE_LUT[codes]
-        inside = (codes >= 0) & (codes < 256)
-        return np.where(inside, _SOURCE_LUT[np.where(inside, codes, 0)], 0).astype(np.uint8)
-    if pd.api.types.is_numeric_dtype(s.dtype):
-        codes = s.to_numpy(dtype=np.float64, na_value=np.nan)
-        ok = np.isin(codes, [1.0, 4.0, 5.0, 6.0])
-        return np.where(ok, np.nan_to_num(codes), 0).astype(np.uint8)
-    upper = s.astype("string").str.strip().str.upper()
-    mapped = upper.map(lambda v: SOURCE_CODES.get(v, 0) if isinstance(v, str) else 0)
-    numeric = pd.to_numeric(upper, errors="coerce")
-    mapped = np.where(numeric.isin([1, 4, 5, 6]).to_numpy(), numeric.fillna(0).to_numpy(), mapped)
-    return np.asarray(mapped, dtype=np.uint8)
+    """``source_code`` of every value of a column (a pandas Series, numpy or Arrow array) as
+    uint8: numbers by a look-up table, text through its distinct values (Arrow's dictionary
+    encoding), so a national file's column costs one encoding and a few rule calls."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array):
+        s = values if isinstance(values, pd.Series) else pd.Series(values)
+        if pd.api.types.is_integer_dtype(s.dtype) and not s.hasnans:
+            codes = s.to_numpy()
+            inside = (codes >= 0) & (codes < 256)
+            return np.where(inside, _SOURCE_LUT[np.where(inside, codes, 0)], 0).astype(np.uint8)
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            return np.where(np.isin(v, [1.0, 4.0, 5.0, 6.0]), v, 0).astype(np.uint8)
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            lut = np.array([source_code(v) for v in s.cat.categories] + [0], dtype=np.uint8)
+            return lut[s.array.codes]  # code -1 (missing) takes the last entry: 0
+        chunked = getattr(s.array, "_pa_array", None)  # Arrow-backed text
+        if chunked is None:  # values of any Python type: their distinct values, by pandas
+            index, distinct = pd.factorize(s.to_numpy(dtype=object))
+            lut = np.array([source_code(v) for v in distinct] + [0], dtype=np.uint8)
+            return lut[index]  # -1 (missing) takes the last entry: 0
+        values = chunked.combine_chunks()
+    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        v = np.asarray(pc.cast(values.fill_null(0), pa.float64()).to_numpy(zero_copy_only=False))
+        return np.where(np.isin(v, [1.0, 4.0, 5.0, 6.0]), v, 0).astype(np.uint8)
+    encoded = values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
+    words = encoded.dictionary.to_pylist()
+    lut = np.array([source_code(w) for w in words] + [0], dtype=np.uint8)
+    index = encoded.indices.fill_null(len(words)).to_numpy(zero_copy_only=False)
+    return lut[np.asarray(index, dtype=np.int64)]
 
 
 def sources_text(mask: int) -> str:
@@ -224,15 +259,21 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
         if not ascending:  # number the subjects by first appearance: grouped rows ascend
             trail_order.relabel(codes, lut)
             names = names[np.argsort(lut)]
-        grouped = ascending or runs == n_used
-        order = _time_order(codes, t, names.size, grouped)
-        if order is not None:
+        if runs == n_used:  # grouped by subject (codes ascend): only times can be out of order
+            moved = not trail_order.all_in_time_order(
+                trail_order.grouped_starts(codes, names.size), t)
+            if moved:  # the caller's arrays are not sorted in place: a copy of each
+                t, x, y = t.copy(), x.copy(), y.copy()
+                prec2 = prec.copy() if has_precision else np.empty(0)
+                src2 = src.copy() if has_source else np.empty(0, np.uint8)
+        else:  # a stable counting sort on the code gathers each subject's rows
+            moved = True
             codes, t, x, y, prec2, src2 = trail_order.take_rows(
-                order, codes, t, x, y, prec, src, has_precision, has_source)
-            if not grouped:  # now contiguous: each subject's times are checked in place
-                trail_order.sort_segments_by_time(trail_order.grouped_starts(codes, names.size),
-                                                  t, x, y, prec2, src2, has_precision,
-                                                  has_source)
+                trail_order.counting_order(codes, names.size)[0], codes, t, x, y, prec, src,
+                has_precision, has_source)
+        if moved:  # now contiguous: each subject's times are checked, and sorted, in place
+            trail_order.sort_segments_by_time(trail_order.grouped_starts(codes, names.size),
+                                              t, x, y, prec2, src2, has_precision, has_source)
             prec = prec2 if has_precision else np.broadcast_to(np.float64(np.nan), t.shape)
             src = src2 if has_source else np.zeros(t.size, np.uint8)
         dups = int(trail_order.count_repeats(codes, t))
@@ -244,20 +285,6 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
         dups = int(keep.size - t.size)
     starts = trail_order.grouped_starts(codes, names.size)
     return Trail(names, codes, t, x, y, prec, src, starts, dups, has_precision)
-
-
-def _time_order(codes: np.ndarray, t: np.ndarray, n_codes: int, grouped: bool):
-    """The row order that sorts grouped rows (ascending codes) by (code, time), or None when
-    they already are; for rows not grouped, the stable counting sort by code (the caller then
-    sorts each subject's gathered rows by time where they are out of order)."""
-    if not grouped:
-        return trail_order.counting_order(codes, n_codes)[0]
-    starts = trail_order.grouped_starts(codes, n_codes)
-    if trail_order.all_in_time_order(starts, t):
-        return None
-    order = np.arange(codes.size, dtype=np.int64)
-    trail_order.sort_times_within(order, starts, t)
-    return order
 
 
 @dataclass

@@ -54,7 +54,7 @@ from trailmatch.ingest.rejects import (
     printable,
     reject_frame,
 )
-from trailmatch.trails import SOURCE_CODES
+from trailmatch.trails import source_codes
 
 NAT = np.iinfo(np.int64).min
 UTC_NS = pa.timestamp("ns", tz="UTC")
@@ -310,34 +310,6 @@ def _parse_text_times(s: pa.Array, n: int, m: Mapping, policy: dict) -> _Times:
     return _Times(ns, null, bad, amb, gap, f)
 
 
-def _source_codes(arr: pa.Array) -> np.ndarray:
-    """Tag-store source codes (1 GPS, 4 RF, 5 LBS, 6 WiFi; 0 for anything else, which the
-    reader rejects as ``unknown_source``), via the few distinct values so a national file
-    costs one dictionary encoding."""
-    if pa.types.is_dictionary(arr.type):
-        got, idx = _per_value(arr, _source_codes)
-        return got[idx]
-    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
-        v = np.asarray(pc.cast(arr.fill_null(0), pa.float64()).to_numpy(zero_copy_only=False))
-        v = np.where(np.isfinite(v), v, 0)
-        return np.where(np.isin(v, [1, 4, 5, 6]), v, 0).astype(np.uint8)
-    enc = pc.dictionary_encode(_as_strings(arr))
-    words = [w for w in enc.dictionary.to_pylist()]
-    lut = np.zeros(len(words) + 1, dtype=np.uint8)
-    for i, w in enumerate(words):
-        u = str(w).upper()
-        if u in SOURCE_CODES:
-            lut[i] = SOURCE_CODES[u]
-        else:
-            try:
-                num = float(u)
-            except ValueError:
-                continue
-            lut[i] = int(num) if num in (1, 4, 5, 6) else 0
-    idx = np.asarray(enc.indices.fill_null(len(words)).to_numpy(zero_copy_only=False))
-    return lut[idx]
-
-
 def _bad_encoding(arr: pa.Array) -> np.ndarray:
     """Text holding an undecodable byte (read as U+FFFD) or a NUL: an id that would be stored
     as something nobody typed."""
@@ -427,7 +399,7 @@ def _convert(cols: dict[str, pa.Array], rows: np.ndarray, m: Mapping, crs: str,
         bad |= mask
 
     if "source" in cols:
-        src_all = _source_codes(cols["source"])
+        src_all = source_codes(cols["source"])
         unknown = src_all == 0
         if m.name != TAG_EXPORT.name:  # a mapped file may leave the source blank: unknown (0)
             unknown &= ~_parse_float(cols["source"])[1]
