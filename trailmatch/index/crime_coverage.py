@@ -11,7 +11,7 @@ the hits, the gaps the index finds and the evidence rows, not crimes × subjects
   that is the number of subjects monitored through W. An offline dominance count (periods by
   start, crimes by w0, a Fenwick tree over the periods' ends): O((periods + crimes) log).
 - ``crime_evidence``: per crime, the gap index's candidates (the prism test of
-  ``gaps.stretch_prism``, as ``gaps._reach_rows`` runs it) and the unwatched edges of the
+  ``gaps.gaps_reaching``, the look-up ``gaps._reach_rows`` runs) and the unwatched edges of the
   monitoring (before the first fix / after the last one, activation data only) are reduced per
   subject to the worst stretch (least speed, then earliest start) in a per-thread scratch
   table; subjects that are hits or not monitored through W are dropped. Then the subjects with a
@@ -29,15 +29,13 @@ import numpy as np
 
 from trailmatch.index.gaps import (
     CANNOT_EXCLUDE,
-    N_LEVELS,
     NO_TIME,
     NOT_MONITORED,
     OPEN_END,
     _first_after,
-    pack_key,
+    gaps_reaching,
     stretch_prism,
 )
-from trailmatch.index.segments import mix64
 
 # kinds of edge stretch: no fix at all in the monitoring, before the first fix, after the last
 EDGE_NONE, EDGE_BEFORE, EDGE_AFTER = 0, 1, 2
@@ -190,7 +188,6 @@ def crime_evidence(order, r_first, cx, cy, w0, w1, radius, speed, cell_m, bin_ke
     slot_cov = np.empty(n_c * cap, dtype=np.float64)
     slot_status = np.empty(n_c * cap, dtype=np.int8)
     counts = np.zeros(n_c, dtype=np.int64)
-    mask = np.uint64(bin_start.size - 2) if bin_start.size >= 2 else np.uint64(0)
     n_none = edge_order_none.size
     n_before = edge_order_before.size
     n_after = edge_order_after.size
@@ -206,41 +203,15 @@ def crime_evidence(order, r_first, cx, cy, w0, w1, radius, speed, cell_m, bin_ke
         count = 0
         # 1. interior gaps the index finds (as gaps._reach_rows)
         if bin_key.size:
-            for lev in range(N_LEVELS):
-                bk = level_bucket_ns[lev]
-                if bk == 0:
-                    continue
-                size = cell_m * (2.0 ** lev)
-                ix0 = np.int64(np.floor((ccx - size) / size))
-                ix1 = np.int64(np.floor(ccx / size))
-                iy0 = np.int64(np.floor((ccy - size) / size))
-                iy1 = np.int64(np.floor(ccy / size))
-                for bucket in range((a0 - bk) // bk, a1 // bk + 1):
-                    for ix in range(ix0, ix1 + 1):
-                        for iy in range(iy0, iy1 + 1):
-                            key = pack_key(lev, bucket, ix, iy)
-                            b = np.int64(mix64(key) & mask)
-                            for k in range(bin_start[b], bin_start[b + 1]):
-                                if bin_key[k] != key:
-                                    continue
-                                if (ccx < box[k, 0] or ccx > box[k, 1] or ccy < box[k, 2]
-                                        or ccy > box[k, 3]):
-                                    continue
-                                ta = bin_t[k, 0]
-                                tb = bin_t[k, 1]
-                                if not (ta < a1 and tb > a0):
-                                    continue
-                                ok, need = stretch_prism(True, ta, bin_p[k, 0], bin_p[k, 1],
-                                                         bin_p[k, 2], True, tb, bin_p[k, 3],
-                                                         bin_p[k, 4], bin_p[k, 5], ta, tb, ccx,
-                                                         ccy, a0, a1, radius, speed)
-                                if not ok:
-                                    continue
-                                fa = bin_fix_a[k]
-                                count = _offer(slot_u, slot_need, slot_from, slot_to, slot_a,
-                                               slot_b, base, count, stamp, slot, tid, mark,
-                                               subject_row[bin_subject[k]], need, ta, tb, fa,
-                                               fa + 1)
+            n_found, found_k, found_need = gaps_reaching(
+                ccx, ccy, a0, a1, radius, speed, cell_m, bin_key, box, bin_t, bin_p, bin_start,
+                level_bucket_ns, np.empty(16, np.int64), np.empty(16))
+            for q in range(n_found):
+                k = found_k[q]
+                fa = bin_fix_a[k]
+                count = _offer(slot_u, slot_need, slot_from, slot_to, slot_a, slot_b, base,
+                               count, stamp, slot, tid, mark, subject_row[bin_subject[k]],
+                               found_need[q], bin_t[k, 0], bin_t[k, 1], fa, fa + 1)
         # 2. the edges of the monitoring (activation data only) that meet the window.
         # edge_key: start for EDGE_NONE / EDGE_AFTER (ascending), end for EDGE_BEFORE (ascending)
         for q in range(n_none):  # [m0, m1], no fix: meets W iff m0 <= a1 and m1 >= a0

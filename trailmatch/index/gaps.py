@@ -40,11 +40,10 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from trailmatch.index.segments import mix64
+from trailmatch.index.bins import KEY_LEVELS, mix64, pack_key
 
 NS = 1e-9
-N_LEVELS = 32
-_OFF = 1 << 19
+N_LEVELS = KEY_LEVELS
 NO_TIME = np.iinfo(np.int64).min  # NaT in the output
 OPEN_END = np.iinfo(np.int64).max  # an activation period with no end yet
 
@@ -78,14 +77,6 @@ class GapIndex:
     @property
     def n_gaps(self) -> int:
         return int(self.gap_a.size)
-
-
-@nb.njit(cache=True, inline="always")
-def pack_key(level, bucket, ix, iy):
-    return ((np.uint64(level) << np.uint64(59))
-            | (np.uint64(bucket & 0x7FFFF) << np.uint64(40))
-            | (np.uint64((ix + _OFF) & 0xFFFFF) << np.uint64(20))
-            | np.uint64((iy + _OFF) & 0xFFFFF))
 
 
 @nb.njit(cache=True)
@@ -264,11 +255,65 @@ def build_gap_index(subject: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.nda
                     float(radius_m), float(speed_mps), float(cell_m))
 
 
+@nb.njit(cache=True)
+def gaps_reaching(ccx, ccy, a0, a1, radius, speed, cell_m, bin_key, box, bin_t, bin_p,
+                  bin_start, level_bucket_ns, found_k, found_need):
+    """The index's look-up for one crime at (ccx, ccy) with the window [a0, a1]: the entries k
+    of the gaps through which their subject could have been in its vicinity (the bins of every
+    level the crime's cell and window reach; each gap's box holds the crime and its span meets
+    the window; ``stretch_prism`` says yes), each with the least speed that needs. Writes them
+    to ``found_k`` / ``found_need`` (grown when full) and returns (how many, found_k,
+    found_need). Each gap is binned under one key, so it is found at most once."""
+    mask = np.uint64(bin_start.size - 2)
+    n = 0
+    for lev in range(N_LEVELS):
+        bk = level_bucket_ns[lev]
+        if bk == 0:
+            continue
+        size = cell_m * (2.0 ** lev)
+        ix0 = np.int64(np.floor((ccx - size) / size))
+        ix1 = np.int64(np.floor(ccx / size))
+        iy0 = np.int64(np.floor((ccy - size) / size))
+        iy1 = np.int64(np.floor(ccy / size))
+        # a gap meeting the window starts within one bucket (>= its duration) before a0
+        for bucket in range((a0 - bk) // bk, a1 // bk + 1):
+            for ix in range(ix0, ix1 + 1):
+                for iy in range(iy0, iy1 + 1):
+                    key = pack_key(lev, bucket, ix, iy)
+                    b = np.int64(mix64(key) & mask)
+                    for k in range(bin_start[b], bin_start[b + 1]):
+                        if bin_key[k] != key:
+                            continue
+                        if (ccx < box[k, 0] or ccx > box[k, 1] or ccy < box[k, 2]
+                                or ccy > box[k, 3]):
+                            continue
+                        ta = bin_t[k, 0]
+                        tb = bin_t[k, 1]
+                        if not (ta < a1 and tb > a0):
+                            continue
+                        ok, need = stretch_prism(True, ta, bin_p[k, 0], bin_p[k, 1],
+                                                 bin_p[k, 2], True, tb, bin_p[k, 3],
+                                                 bin_p[k, 4], bin_p[k, 5], ta, tb, ccx, ccy,
+                                                 a0, a1, radius, speed)
+                        if not ok:
+                            continue
+                        if n == found_k.size:
+                            grown_k = np.empty(2 * n, np.int64)
+                            grown_k[:n] = found_k
+                            grown_need = np.empty(2 * n)
+                            grown_need[:n] = found_need
+                            found_k = grown_k
+                            found_need = grown_need
+                        found_k[n] = k
+                        found_need[n] = need
+                        n += 1
+    return n, found_k, found_need
+
+
 @nb.njit(cache=True, parallel=True)
 def _reach_rows(order, cx, cy, w0, w1, radius, speed, cell_m, bin_key, box, bin_t, bin_p,
                 bin_subject, bin_start, level_bucket_ns, subject_row, n_subjects,
                 touched, min_speed, worst_from, worst_to):
-    mask = np.uint64(bin_start.size - 2)
     for r in nb.prange(order.size):
         i = order[r]
         ccx = cx[i]
@@ -276,46 +321,23 @@ def _reach_rows(order, cx, cy, w0, w1, radius, speed, cell_m, bin_key, box, bin_
         a0 = w0[i]
         a1 = w1[i]
         base = r * n_subjects
-        for lev in range(N_LEVELS):
-            bk = level_bucket_ns[lev]
-            if bk == 0:
-                continue
-            size = cell_m * (2.0 ** lev)
-            ix0 = np.int64(np.floor((ccx - size) / size))
-            ix1 = np.int64(np.floor(ccx / size))
-            iy0 = np.int64(np.floor((ccy - size) / size))
-            iy1 = np.int64(np.floor(ccy / size))
-            # a gap meeting the window starts within one bucket (>= its duration) before w0
-            for bucket in range((a0 - bk) // bk, a1 // bk + 1):
-                for ix in range(ix0, ix1 + 1):
-                    for iy in range(iy0, iy1 + 1):
-                        key = pack_key(lev, bucket, ix, iy)
-                        b = np.int64(mix64(key) & mask)
-                        for k in range(bin_start[b], bin_start[b + 1]):
-                            if bin_key[k] != key:
-                                continue
-                            if (ccx < box[k, 0] or ccx > box[k, 1] or ccy < box[k, 2]
-                                    or ccy > box[k, 3]):
-                                continue
-                            ta = bin_t[k, 0]
-                            tb = bin_t[k, 1]
-                            if not (ta < a1 and tb > a0):
-                                continue
-                            ok, need = stretch_prism(True, ta, bin_p[k, 0], bin_p[k, 1],
-                                                     bin_p[k, 2], True, tb, bin_p[k, 3],
-                                                     bin_p[k, 4], bin_p[k, 5], ta, tb, ccx, ccy,
-                                                     a0, a1, radius, speed)
-                            if not ok:
-                                continue
-                            row = base + subject_row[bin_subject[k]]
-                            # worst gap: least speed, then the earliest (a subject's gaps are
-                            # disjoint, so the earliest start is the earliest gap)
-                            if (not touched[row] or need < min_speed[row]
-                                    or (need == min_speed[row] and ta < worst_from[row])):
-                                touched[row] = True
-                                min_speed[row] = need
-                                worst_from[row] = ta
-                                worst_to[row] = tb
+        n_found, found_k, found_need = gaps_reaching(
+            ccx, ccy, a0, a1, radius, speed, cell_m, bin_key, box, bin_t, bin_p, bin_start,
+            level_bucket_ns, np.empty(16, np.int64), np.empty(16))
+        for q in range(n_found):
+            k = found_k[q]
+            need = found_need[q]
+            ta = bin_t[k, 0]
+            tb = bin_t[k, 1]
+            row = base + subject_row[bin_subject[k]]
+            # worst gap: least speed, then the earliest (a subject's gaps are
+            # disjoint, so the earliest start is the earliest gap)
+            if (not touched[row] or need < min_speed[row]
+                    or (need == min_speed[row] and ta < worst_from[row])):
+                touched[row] = True
+                min_speed[row] = need
+                worst_from[row] = ta
+                worst_to[row] = tb
 
 
 def reach_rows(index: GapIndex, order, cx, cy, w0, w1, subject_row, n_subjects: int):

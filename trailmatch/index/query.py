@@ -17,14 +17,12 @@ import math
 import numba as nb
 import numpy as np
 
+from trailmatch.index.bins import mix64, pack_key
 from trailmatch.index.segments import (
     BLOCK,
     N_LEVELS,
     SegmentIndex,
     TrailPath,
-    linked,
-    mix64,
-    pack_key,
 )
 from trailmatch.index.vicinity import (
     NS,
@@ -32,6 +30,8 @@ from trailmatch.index.vicinity import (
     box_distance2,
     first_at_or_after,
     fix_near,
+    linked,
+    piece_end,
     point_distance,
     segment_box_may_hit,
     segment_near,
@@ -85,16 +85,16 @@ def _crime_subjects(cx, cy, w0, w1, radius, chunk_first, chunk_end, chunk_key, b
                         if known:
                             continue
                         for m in range(chunk_first[c], chunk_end[c]):
-                            # the piece that starts at fix m: its segment, or the fix alone
-                            # (a segment's end fix is covered by that segment)
-                            if (m + 1 < t.size and subject[m + 1] == s
-                                    and linked(t[m + 1] - t[m], max_gap_ns)):
-                                near = segment_near(t[m], x[m], y[m], reach[m], t[m + 1],
-                                                    x[m + 1], y[m + 1], reach[m + 1], w0, w1,
-                                                    wlen, cx, cy, radius)
-                            elif m > 0 and subject[m - 1] == s and linked(t[m] - t[m - 1],
-                                                                          max_gap_ns):
-                                near = False
+                            b = piece_end(m, m > 0 and subject[m - 1] == s
+                                          and linked(t[m] - t[m - 1], max_gap_ns),
+                                          m + 1 < t.size and subject[m + 1] == s
+                                          and linked(t[m + 1] - t[m], max_gap_ns))
+                            if b < 0:
+                                continue
+                            if b > m:
+                                near = segment_near(t[m], x[m], y[m], reach[m], t[b], x[b],
+                                                    y[b], reach[b], w0, w1, wlen, cx, cy,
+                                                    radius)
                             else:
                                 near = fix_near(t[m], x[m], y[m], reach[m], w0, w1, cx, cy,
                                                 radius)
@@ -282,7 +282,9 @@ def _pairs_fields(p0, p1, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_
                     if precision[m] == precision[m] and precision[m] > mp:
                         mp = precision[m]
                     src |= bit_lut[source[m]]
-            if m + 1 < hi and linked(t[m + 1] - t[m], max_gap_ns):  # ``joined``, on values
+            piece = piece_end(m, m > lo and linked(t[m] - t[m - 1], max_gap_ns),
+                              m + 1 < hi and linked(t[m + 1] - t[m], max_gap_ns))
+            if piece > m:  # a segment
                 may_hit = segment_box_may_hit(x[m], y[m], reach[m], x[m + 1], y[m + 1],
                                               reach[m + 1], ccx, ccy, radius)
                 if may_hit or box_distance2(x[m], y[m], x[m + 1], y[m + 1], ccx, ccy) < best2:
@@ -298,7 +300,7 @@ def _pairs_fields(p0, p1, pair_crime, pair_subject, cx, cy, w0, w1, radius, max_
                             f_in = min(f_in, a)
                             l_in = max(l_in, b)
                             dur += b - a
-            elif inside and not (m > lo and linked(t[m] - t[m - 1], max_gap_ns)):
+            elif piece == m and inside:  # an isolated fix
                 d = point_distance(x[m], y[m], ccx, ccy)
                 if d < best:
                     best = d

@@ -24,14 +24,15 @@ from functools import cached_property
 import numba as nb
 import numpy as np
 
+from trailmatch.index.bins import key_level, mix64, pack_key
+from trailmatch.index.vicinity import linked
 from trailmatch.trails import Trail
 
-N_LEVELS = 16
+N_LEVELS = 16  # levels of the segment index (at most bins.KEY_LEVELS)
 BLOCK = 16  # fixes per block of ``SegmentIndex.block_box``
 # Build parameters (tuned on the synthetic national day, see benchmarks/): cell width of
 # level 0, time bucket, and the most fixes / longest span of one chunk.
 BUILD_DEFAULTS = {"cell_m": 256.0, "bucket_s": 14_400.0, "chunk_fixes": 8, "chunk_span_s": 600.0}
-_OFF = 1 << 19  # cell index offset so negative coordinates pack into 20 bits
 
 
 @dataclass
@@ -73,35 +74,6 @@ class SegmentIndex:
     def arrays(self) -> dict[str, np.ndarray]:
         """Every field as an array (for saving, memory-mapping and shipping to workers)."""
         return {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
-
-
-@nb.njit(cache=True, inline="always")
-def mix64(k):
-    """splitmix64 finaliser: spreads packed keys over the hash table."""
-    k = (k ^ (k >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    k = (k ^ (k >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return k ^ (k >> np.uint64(31))
-
-
-@nb.njit(cache=True, inline="always")
-def pack_key(level, bucket, ix, iy):
-    return ((np.uint64(level) << np.uint64(60))
-            | (np.uint64(bucket & 0xFFFFF) << np.uint64(40))
-            | (np.uint64((ix + _OFF) & 0xFFFFF) << np.uint64(20))
-            | np.uint64((iy + _OFF) & 0xFFFFF))
-
-
-@nb.njit(cache=True, inline="always")
-def linked(dt, max_gap_ns):
-    """Two consecutive fixes of one subject, ``dt`` ns apart, are joined by a segment.
-
-    Hot loops that already know they are inside one subject's fixes use this rather than
-    ``joined``: a numba helper that takes arrays pays a reference-count increment and decrement
-    per array per call, which numba does not always prune once inlined; in a plain loop over
-    every fix that cost ten times the test itself (74 vs 7.6 ms over 7.2 M fixes, one core).
-    Inside a ``prange`` body it was pruned (``_chunk_boxes`` keeps ``joined``; measured in
-    a block-box pass, 15.2 ms against 21.8 ms on values)."""
-    return dt > 0 and dt <= max_gap_ns
 
 
 @nb.njit(cache=True, inline="always")
@@ -216,7 +188,7 @@ def _levels_and_longest(key, tspan):
     levels = np.zeros(N_LEVELS, dtype=np.bool_)
     longest = 0
     for c in range(key.size):
-        levels[np.int64(key[c] >> np.uint64(60))] = True
+        levels[key_level(key[c])] = True
         longest = max(longest, tspan[c, 1] - tspan[c, 0])
     return levels, longest
 

@@ -74,13 +74,15 @@ import math
 import numba as nb
 import numpy as np
 
-from trailmatch.index.segments import BLOCK, TrailPath, linked
+from trailmatch.index.segments import BLOCK, TrailPath
 from trailmatch.index.vicinity import (
     NS,
     SOURCE_BIT_LUT,
     box_distance2,
     first_at_or_after,
     fix_near,
+    linked,
+    piece_end,
     point_distance,
     segment_box_may_hit,
     segment_near,
@@ -461,14 +463,11 @@ def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_ga
             end = min(next_block, hi)  # the block's pieces from fix m on, against its crimes
         else:
             end = m + 1  # the piece at fix m alone, against its own crimes
-            if not (m + 1 < hi and linked(t[m + 1] - t[m], max_gap_ns)):
-                if link:  # the end of a segment: that segment covers it
-                    m += 1
-                    link = False
-                    continue
-                b = m  # an isolated fix
-            else:
-                b = m + 1
+            b = piece_end(m, link, m + 1 < hi and linked(t[m + 1] - t[m], max_gap_ns))
+            if b < 0:  # the end of a segment: that segment covers it
+                m += 1
+                link = False
+                continue
             r = max(reach[m], reach[b])
             xa = min(x[m], x[b])
             xb = max(x[m], x[b])
@@ -488,14 +487,11 @@ def _subject_pairs(s, starts, t, x, y, reach, precision, source, bit_lut, max_ga
             ends_segment = link
             for p in range(m, end):
                 starts_segment = p + 1 < hi and linked(t[p + 1] - t[p], max_gap_ns)
-                was_end = ends_segment
+                b = piece_end(p, ends_segment, starts_segment)
                 ends_segment = starts_segment
-                if starts_segment:
-                    b = p + 1
-                elif was_end:
+                if b < 0:
                     continue  # the end of a segment: that segment covers it
-                else:
-                    b = p  # an isolated fix: b's values are not read as a fix
+                # (b == p: an isolated fix, b's values are not read as a fix)
                 if t[p] > w1[i]:
                     break  # this and every later piece starts after the window
                 if t[b] < w0[i]:

@@ -31,9 +31,7 @@ import math
 import numba as nb
 import numpy as np
 
-from trailmatch.index.vicinity import quadratic_interval
-
-NS = 1e-9
+from trailmatch.index.vicinity import NS, linked, piece_end, segment_vicinity_fractions
 
 # How a visit began / ended.
 CROSSED = 0  # through the edge of the vicinity, on a segment
@@ -47,37 +45,6 @@ TOUCH_S = 1e-6
 
 VISIT_FIELDS = ("entry", "exit", "dwell_s", "entry_kind", "exit_kind", "entry_piece",
                 "exit_piece", "closest_m", "closest", "closest_reach_m", "closest_at_fix")
-
-
-@nb.njit(cache=True, inline="always")
-def _piece(rel0, x0, y0, r0, rel1, x1, y1, r1, cx, cy, radius, wlen):
-    """``segment_vicinity`` with the interval's ends as fractions too: (overlaps, found, s_in,
-    s_out, sa, sb, in_start, in_end, s_min, dmin, tmin)."""
-    a = max(rel0, 0.0)
-    b = min(rel1, wlen)
-    if a > b:
-        return False, False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, math.inf, 0.0
-    dt = rel1 - rel0
-    sa = (a - rel0) / dt
-    sb = (b - rel0) / dt
-    dx = x0 - cx
-    dy = y0 - cy
-    vx = x1 - x0
-    vy = y1 - y0
-    dr = r1 - r0
-    big_a = radius + r0
-    vv = vx * vx + vy * vy
-    dv = dx * vx + dy * vy
-    found, s_in, s_out = quadratic_interval(vv - dr * dr, 2.0 * (dv - big_a * dr),
-                                            dx * dx + dy * dy - big_a * big_a, sa, sb)
-    if vv > 0.0:
-        s_min = min(max(-dv / vv, sa), sb)
-    else:
-        s_min = sa
-    ex = dx + s_min * vx
-    ey = dy + s_min * vy
-    return (True, found, s_in, s_out, sa, sb, rel0 + s_in * dt, rel0 + s_out * dt, s_min,
-            math.sqrt(ex * ex + ey * ey), rel0 + s_min * dt)
 
 
 @nb.njit(cache=True, inline="always")
@@ -137,8 +104,8 @@ def _walk(p0, p1, t, x, y, reach, cx, cy, w0, w1, radius, max_gap_ns, write, vou
         ng += 1
     for m in range(p0, p1):
         rel = np.float64(t[m] - w0) * NS
-        nxt = m + 1 < p1 and t[m + 1] - t[m] > 0 and t[m + 1] - t[m] <= max_gap_ns
-        prev_joined = m > p0 and t[m] - t[m - 1] > 0 and t[m] - t[m - 1] <= max_gap_ns
+        nxt = m + 1 < p1 and linked(t[m + 1] - t[m], max_gap_ns)
+        piece = piece_end(m, m > p0 and linked(t[m] - t[m - 1], max_gap_ns), nxt)
         if m + 1 < p1 and not nxt and t[m] < w1 and t[m + 1] > w0:
             if write:
                 gout[gk + ng, 0] = m
@@ -156,9 +123,9 @@ def _walk(p0, p1, t, x, y, reach, cx, cy, w0, w1, radius, max_gap_ns, write, vou
         c_fix = False
         reaches_next = False
         starts_here = False
-        if nxt:
+        if piece > m:  # a segment
             rel1 = np.float64(t[m + 1] - w0) * NS
-            ov, ok, s_in, s_out, sa, sb, a, b, s_min, dmin, tmin = _piece(
+            ov, ok, s_in, s_out, sa, sb, a, b, s_min, dmin, tmin = segment_vicinity_fractions(
                 rel, x[m], y[m], reach[m], rel1, x[m + 1], y[m + 1], reach[m + 1], cx, cy,
                 radius, wlen)
             if ov:
@@ -189,7 +156,7 @@ def _walk(p0, p1, t, x, y, reach, cx, cy, w0, w1, radius, max_gap_ns, write, vou
                     c_rel = rel + c_s * (rel1 - rel)
                     c_reach = reach[m] + c_s * (reach[m + 1] - reach[m])
                     c_fix = c_s == 0.0 or c_s == 1.0
-        elif not prev_joined and rel >= 0.0 and rel <= wlen:
+        elif piece == m and rel >= 0.0 and rel <= wlen:  # an isolated fix
             dx = x[m] - cx
             dy = y[m] - cy
             d = math.sqrt(dx * dx + dy * dy)

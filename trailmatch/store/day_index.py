@@ -59,7 +59,7 @@ from trailmatch.store.transformation import check as check_transformation
 from trailmatch.trails import Trail, prepare_trail
 from trailmatch.units import DAY_NS
 
-FORMAT = 2
+FORMAT = 3  # 3: the bin keys of index/bins.py (level in 5 bits, the bucket in 19)
 _TAIL_BYTES = 64 * 1024
 
 # default build parameters of ``build_index`` (recorded in every manifest)
