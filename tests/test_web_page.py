@@ -498,3 +498,38 @@ def test_a_hit_by_precision_is_spelt_out_on_the_page(server, browser):
     SHOTS.mkdir(exist_ok=True)
     browser.execute_script("document.getElementById('detail').scrollIntoView()")
     (SHOTS / "web_page_precision_hit.png").write_bytes(browser.get_screenshot_as_png())
+
+
+def test_a_hit_whose_path_is_gone_still_shows_the_crime(server, browser):
+    """The hit of a subject whose fixes have since been purged (an empty path: the evidence
+    model's answer then) draws the crime, its vicinity and a timeline that is one gap, with no
+    script error; the account says there is no fix."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    world, base = server
+    hit = world.hits[world.hits["police_force"] == "Hampshire"].iloc[0]
+    browser.get_log("browser")
+    _open_hit(browser, base, world, hit)
+    browser.execute_script("""
+        const h = structuredClone(state.hit);
+        Object.assign(h, {fixes: [], visits: [], closest: null, precision_note: null,
+                          path: {type: 'MultiLineString', coordinates: []},
+                          account: 'No stretch in the vicinity was found along the path shown.',
+                          gaps: [{before: null, after: null, before_seq: null, after_seq: null,
+                                  window_from: h.window_from, window_to: h.window_to}]});
+        state.view = trailmatchMap.drawAll(
+          {map: $('map'), timeline: $('timeline'), account: $('account')}, h,
+          {config: state.config, token});""")
+    g = browser.execute_script(_GEOMETRY)
+    assert _inside(g["crime"], g["map"]) and _inside(g["vicinity"], g["map"]) and g["crimeOnTop"]
+    assert g["fixes"] == g["path"] == g["gaps"] == g["arrows"] == 0 and not g["labels"]
+    assert g["curves"] == 0 and g["timelineGaps"] == 1 and g["band"]["h"] > 5
+    assert browser.find_element(By.ID, "tm-reason").text == (
+        "No path: No fix of this subject is held for this window now, so the path cannot be "
+        "drawn.")
+    plot = browser.find_element(By.CSS_SELECTOR, "#timeline .tm-timeline-plot")
+    plot.send_keys(Keys.ARROW_RIGHT)
+    assert "not monitored" in browser.find_element(By.ID, "tm-readout").text
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors

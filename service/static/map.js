@@ -136,7 +136,7 @@
       return hit.precision_note.charAt(0).toUpperCase() + hit.precision_note.slice(1) + ".";
     }
     const c = hit.closest;
-    if (!c) { return "No fix of this subject is on the path through the window."; }
+    if (!c) { return "No fix of this subject is held for this window now, so the path cannot be drawn."; }
     return "Closest approach " + metres(c.distance_m) + " at " + clock(ms(c.time)) +
       " UTC: within the " + hit.radius_m + " m vicinity.";
   }
@@ -151,7 +151,8 @@
     container.classList.add("tm-account");
     container.appendChild(el("h3", {}, "What the path shows"));
     const reason = el("p", { class: "tm-reason", id: "tm-reason" });
-    reason.appendChild(el("strong", {}, hit.precision_note ? "A hit by precision: " : "Why a hit: "));
+    reason.appendChild(el("strong", {}, hit.precision_note ? "A hit by precision: "
+      : hit.closest ? "Why a hit: " : "No path: "));
     reason.appendChild(document.createTextNode(reasonText(hit)));
     container.appendChild(reason);
     if (hit.visits.length) {
