@@ -92,3 +92,27 @@ def _points(coords):
     else:
         for c in coords:
             yield from _points(c)
+
+
+@pytest.mark.parametrize("radius", [100.0, 250.0, 600.0])
+def test_vicinity_rings_agree_with_projecting_each_vertex(radius):
+    """Rings up to 250 m are the projection's affine map at the crime (three points projected,
+    not 72): within 3 cm of projecting each vertex, anywhere on the grid; larger rings project
+    every vertex."""
+    from trailmatch.crs import working_to_lonlat
+    from trailmatch.report.map_layers import CIRCLE_VERTICES, vicinity_rings
+
+    rng = np.random.default_rng(7)
+    x, y = rng.uniform(100_000, 650_000, 300), rng.uniform(10_000, 1_200_000, 300)
+    rings = vicinity_rings(x, y, radius, RULES.crs)
+    assert rings.shape == (300, CIRCLE_VERTICES + 1, 2)
+    assert (rings[:, 0] == rings[:, -1]).all()  # closed
+    a = np.linspace(0.0, 2 * np.pi, CIRCLE_VERTICES, endpoint=False)
+    lon, lat = working_to_lonlat((x[:, None] + radius * np.cos(a)).ravel(),
+                                 (y[:, None] + radius * np.sin(a)).ravel(), RULES.crs)
+    east = (rings[:, :-1, 0].ravel() - lon) * 111_320 * np.cos(np.radians(lat))
+    north = (rings[:, :-1, 1].ravel() - lat) * 110_540
+    assert np.hypot(east, north).max() < 0.03
+    # counter-clockwise (RFC 7946): positive shoelace area in lon/lat
+    r = rings[0]
+    assert np.sum(r[:-1, 0] * r[1:, 1] - r[1:, 0] * r[:-1, 1]) > 0

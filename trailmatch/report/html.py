@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 
 from trailmatch.evidence import HitEvidence, clock, duration_text
-from trailmatch.report.svgmap import extent_detail, extent_overview, legend_html, svg_map
+from trailmatch.report.svgmap import (
+    MAP_CSS,
+    MAP_DEFS,
+    extent_detail,
+    extent_overview,
+    legend_html,
+    svg_map,
+)
 from trailmatch.rules import Rules
 
 STATEMENT = (
@@ -66,9 +73,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .crime { break-before: page; }
 .hit { break-inside: avoid; border-left: 4px solid #d35400; padding-left: 3mm; margin: 4mm 0; }
 .maps { display: flex; gap: 4mm; flex-wrap: wrap; }
-.legend { margin: 1mm 0 2mm 0; font-size: 8.5pt; }
-.key { display: inline-block; margin-right: 3mm; white-space: nowrap; }
-.key svg { vertical-align: middle; }
+.legend { margin: 1mm 0 2mm 0; }
+.legend svg { display: block; max-width: 100%; height: auto; }
 .figures { display: grid; grid-template-columns: repeat(4, 1fr); gap: 1.5mm; margin: 2mm 0; }
 .fig { border: 1px solid #ccc; padding: 1mm 1.5mm; }
 .fig .k { font-size: 8pt; color: #555; }
@@ -244,15 +250,15 @@ def decisions_block(decisions: list[dict] | None) -> str:
             f"<th>Who</th><th>Decision</th><th>Rationale</th></tr>{rows}</table>{form}")
 
 
-def hit_section(crime: dict, hit: dict, ev: HitEvidence, rules: Rules, map_id: str,
+def hit_section(crime: dict, hit: dict, ev: HitEvidence, rules: Rules,
                 decisions: list[dict] | None = None) -> str:
     cx, cy = float(crime["x"]), float(crime["y"])
     r = rules.radius_m
-    overview = svg_map(ev, cx, cy, r, extent_overview(ev, cx, cy, r), map_id=f"{map_id}o",
+    overview = svg_map(ev, cx, cy, r, extent_overview(ev, cx, cy, r),
                        title="Path through the crime window", width=320, height=290)
     detail = svg_map(ev, cx, cy, r, extent_detail(ev, cx, cy, r, float(hit["min_distance_m"])),
-                     map_id=f"{map_id}d", title="Around the crime location", label_fixes=True,
-                     width=320, height=290)
+                     title="Around the crime location", label_fixes=True, width=320,
+                     height=290)
     figures = "".join([
         _figure("Closest approach", fmt_num(hit["min_distance_m"], 1, " m")),
         _figure("At", fmt_time(hit["closest_time"])[11:]),
@@ -341,8 +347,8 @@ def render_report(*, title: str, subtitle: str, crimes: list[dict], hits_by_crim
         for c in with_hits)
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{escape(title)}</title><style>{CSS}\n"
-        f"{_page_rules(running_header or title, with_hits)}</style></head><body>",
+        f"<title>{escape(title)}</title><style>{CSS}{MAP_CSS}\n"
+        f"{_page_rules(running_header or title, with_hits)}</style></head><body>{MAP_DEFS}",
         f"<header><h1>{escape(title)}</h1><p class='meta'>{escape(subtitle)}</p>",
         _kv([(k, escape(v)) for k, v in meta]),
         production,
@@ -360,10 +366,10 @@ def render_report(*, title: str, subtitle: str, crimes: list[dict], hits_by_crim
     for c in with_hits:
         parts.append(f"<section class='crime' id='crime-{c['id']}'>"
                      f"<h2>Crime {escape(str(c['crime_reference']))}</h2>{crime_details(c)}")
-        for k, hit in enumerate(hits_by_crime[c["id"]]):
+        for hit in hits_by_crime[c["id"]]:
             recorded = None if decisions is None else decisions.get(hit.get("id"), [])
             parts.append(hit_section(c, hit, evidence[(c["id"], hit["subject"])], rules,
-                                     f"c{c['id']}h{k}", recorded))
+                                     recorded))
         parts.append("</section>")
     parts.extend(extra_sections)
     if without:
