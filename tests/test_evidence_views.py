@@ -212,6 +212,8 @@ def test_decisions_recorded_so_far_appear_in_the_per_hit_report(tmp_path):
         assert r.status_code == 201
     page = client.get(f"/hits/{hid}/report", headers=auth).text
     block = page[page.index("Decisions recorded so far"):]
+    # its header row repeats on every printed page the table spans
+    assert block.index("<thead><tr><th>When</th>") < block.index("<tr class='recorded'>")
     rows = re.findall(r"<tr class='recorded'><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>"
                       r"<td>([^<]*)</td></tr>", block)
     assert [(who, what, html.unescape(why)) for _, who, what, why in rows] == [

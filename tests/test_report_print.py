@@ -64,8 +64,9 @@ def test_known_batch_prints_with_running_header_and_page_numbers(tmp_path):
     _tools()
     pages = print_pages(tmp_path, report_html(known_batch(tmp_path)))
     n = len(pages)
-    # Title and summary (1); each crime with hits from a new page, its hit section (kept in
-    # one piece) on the next (2 + 2); the crimes with no hit (1); the provenance (1).
+    # Title and summary (1); each crime with hits from a new page, its hit section after the
+    # crime's details and on to the next page (2 + 2: the maps with their key, the figures and
+    # each table row are not cut); the crimes with no hit (1); the provenance (1).
     assert n == 7, [p[:200] for p in pages]
     for k, text in enumerate(pages, start=1):
         assert "Hampshire \u00b7 batch HAM1" in text, k  # running header on every page
@@ -75,8 +76,13 @@ def test_known_batch_prints_with_running_header_and_page_numbers(tmp_path):
         assert "Crime 44/1/25" in heading[k], heading[k]
     for k in (3, 4):
         assert "Crime 44/2/25" in heading[k], heading[k]
-    assert re.search(r"^\s*Crime 44/1/25", pages[1], re.M) and "Subject S1 (hit 3)" in pages[2]
-    assert re.search(r"^\s*Crime 44/2/25", pages[3], re.M) and "Subject S1 (hit 4)" in pages[4]
+    assert re.search(r"^\s*Crime 44/1/25", pages[1], re.M) and "Subject S1 (hit 3)" in pages[1]
+    assert re.search(r"^\s*Crime 44/2/25", pages[3], re.M) and "Subject S1 (hit 4)" in pages[3]
+    for k in (1, 3):  # the maps and their key on one page, the hit's last table on the next
+        assert pages[k].count("Path through the crime window") == 1
+        key = "gap: not joined, not monitored"  # the maps' key, drawn below them
+        assert key in pages[k] and key not in pages[k + 1]
+        assert "Fixes in the vicinity" in pages[k] + pages[k + 1]
     assert "Crimes with no hit (1)" in pages[5]
     assert "Provenance" in pages[6] and "ab" * 32 in pages[6].replace("\n", "").replace(" ", "")
 

@@ -68,17 +68,25 @@ table { border-collapse: collapse; width: 100%; margin: 1.5mm 0 3mm 0; }
 th, td { border: 1px solid #bbb; padding: 1mm 1.6mm; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; font-weight: bold; }
 table.kv th { width: 34%; }
-table.fixes td, table.fixes th { font-size: 8.8pt; padding: 0.6mm 1.2mm; }
+table.kv2 th { width: 17%; }
+table.kv2 td { width: 33%; }
+table.fixes td, table.fixes th, table.visits td, table.visits th, table.gaps td,
+table.gaps th, table.decisions td, table.decisions th { font-size: 8.8pt; padding: 0.6mm 1.2mm; }
+.hit table td { overflow-wrap: anywhere; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .crime { break-before: page; }
-.hit { break-inside: avoid; border-left: 4px solid #d35400; padding-left: 3mm; margin: 4mm 0; }
+/* A hit may run onto the next page (the running header names its crime); its parts do not
+   break: figures, account, the maps with their key, each table row. */
+.hit { border-left: 4px solid #d35400; padding-left: 3mm; margin: 4mm 0; }
+.hit .figures, .hit .account, .hit .precision, .hit .meta, .mapkey { break-inside: avoid; }
 .maps { display: flex; gap: 4mm; flex-wrap: wrap; }
 .legend { margin: 1mm 0 2mm 0; }
 .legend svg { display: block; max-width: 100%; height: auto; }
-.figures { display: grid; grid-template-columns: repeat(4, 1fr); gap: 1.5mm; margin: 2mm 0; }
+.figures { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 1.5mm;
+           margin: 2mm 0; }
 .fig { border: 1px solid #ccc; padding: 1mm 1.5mm; }
 .fig .k { font-size: 8pt; color: #555; }
-.fig .v { font-size: 11pt; font-weight: bold; }
+.fig .v { font-size: 11pt; font-weight: bold; overflow-wrap: anywhere; }
 .nohits { columns: 3; font-size: 9pt; }
 .decision { margin-top: 2mm; font-size: 9.5pt; }
 .account { font-size: 10.5pt; margin: 2mm 0; }
@@ -88,7 +96,7 @@ footer { margin-top: 8mm; font-size: 8.5pt; color: #444; border-top: 1px solid #
          padding-top: 2mm; }
 table.kv, .notice { break-inside: avoid; }
 h2, h3 { break-after: avoid; }
-@media print { body { padding: 0; max-width: none; } .hit { page-break-inside: avoid; } }
+@media print { body { padding: 0; max-width: none; } }
 """
 
 
@@ -134,20 +142,42 @@ def _kv(rows: Iterable[tuple[str, str]]) -> str:
     return f'<table class="kv">{body}</table>'
 
 
+def _kv2(pairs: list[tuple[str, str]]) -> str:
+    """Label/value pairs two to a row (a crime's details in half the height, so that a crime
+    and its first hit share a printed page); a pair whose label ends with ``*`` spans the row."""
+    rows, row = [], []
+    for k, v in pairs:
+        if k.endswith("*"):
+            if row:
+                rows.append("".join(row) + "<td colspan='2'></td>")
+                row = []
+            rows.append(f"<th>{escape(k[:-1])}</th><td colspan='3'>{v}</td>")
+            continue
+        row.append(f"<th>{escape(k)}</th><td>{v}</td>")
+        if len(row) == 2:
+            rows.append("".join(row))
+            row = []
+    if row:
+        rows.append("".join(row) + "<td colspan='2'></td>")
+    body = "".join(f"<tr>{r}</tr>" for r in rows)
+    return f'<table class="kv kv2">{body}</table>'
+
+
 def crime_details(crime: dict) -> str:
     rows = [
         ("Crime reference", escape(str(crime["crime_reference"]))),
         ("Police force", escape(str(crime["police_force"]))),
         ("Crime type", escape(f'{crime["crime_type"]} - {crime.get("description") or ""}')),
-        ("Window (from - to)", f'{fmt_time(crime["time_from"])} - {fmt_time(crime["time_to"])}'),
-        ("Location (WGS84)", f'{crime["lat"]:.6f}, {crime["lon"]:.6f}'),
-        ("Location (grid)", f'{crime["x"]:,.1f} E, {crime["y"]:,.1f} N'),
         ("Batch / version", escape(f'{crime.get("batch_id", "-")} / '
                                    f'version {crime.get("version", "-")}')),
+        ("Window (from - to)*",
+         f'{fmt_time(crime["time_from"])} - {fmt_time(crime["time_to"])}'),
+        ("Location (WGS84)", f'{crime["lat"]:.6f}, {crime["lon"]:.6f}'),
+        ("Location (grid)", f'{crime["x"]:,.1f} E, {crime["y"]:,.1f} N'),
     ]
     if crime.get("text"):
-        rows.append(("Crime text", escape(str(crime["text"]))))
-    return _kv(rows)
+        rows.append(("Crime text*", escape(str(crime["text"]))))
+    return _kv2(rows)
 
 
 def _figure(key: str, value: str) -> str:
@@ -246,8 +276,9 @@ def decisions_block(decisions: list[dict] | None) -> str:
         f"<tr class='recorded'><td>{fmt_time(d['at'])}</td><td>{escape(str(d['user_name']))}"
         f"</td><td>{escape(str(d['outcome']).replace('_', ' '))}</td>"
         f"<td>{escape(str(d['rationale']))}</td></tr>" for d in decisions)
-    return (f"<h3>Decisions recorded so far</h3><table class='decisions'><tr><th>When</th>"
-            f"<th>Who</th><th>Decision</th><th>Rationale</th></tr>{rows}</table>{form}")
+    return (f"<h3>Decisions recorded so far</h3><table class='decisions'><thead><tr>"
+            f"<th>When</th><th>Who</th><th>Decision</th><th>Rationale</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>{form}")
 
 
 def hit_section(crime: dict, hit: dict, ev: HitEvidence, rules: Rules,
@@ -255,10 +286,10 @@ def hit_section(crime: dict, hit: dict, ev: HitEvidence, rules: Rules,
     cx, cy = float(crime["x"]), float(crime["y"])
     r = rules.radius_m
     overview = svg_map(ev, cx, cy, r, extent_overview(ev, cx, cy, r),
-                       title="Path through the crime window", width=320, height=290)
+                       title="Path through the crime window", width=320, height=270)
     detail = svg_map(ev, cx, cy, r, extent_detail(ev, cx, cy, r, float(hit["min_distance_m"])),
                      title="Around the crime location", label_fixes=True, width=320,
-                     height=290)
+                     height=270)
     figures = "".join([
         _figure("Closest approach", fmt_num(hit["min_distance_m"], 1, " m")),
         _figure("At", fmt_time(hit["closest_time"])[11:]),
@@ -288,8 +319,8 @@ def hit_section(crime: dict, hit: dict, ev: HitEvidence, rules: Rules,
         f'window; {len(ev.gaps)} gap(s) in the window (fixes more than '
         f'{rules.max_gap_s:g} s apart: not monitored).</p>'
         f'{visits_table(ev)}{gaps_table(ev)}'
-        f'<div class="maps">{overview}{detail}</div>'
-        f'<div class="legend">{legend_html()}</div>'
+        f'<div class="mapkey"><div class="maps">{overview}{detail}</div>'
+        f'<div class="legend">{legend_html()}</div></div>'
         f'<h3>Fixes in the vicinity</h3>{fixes_table(ev)}'
         f'{decisions_block(decisions)}'
         f"</section>"

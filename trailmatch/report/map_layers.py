@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from contextlib import ExitStack
 from pathlib import Path
@@ -106,7 +107,17 @@ def _points_json(flat: list[float]) -> str:
     of the cost of rounding each value and encoding the lists."""
     if not all(map(math.isfinite, flat)):
         raise ValueError("a map coordinate is not finite")
-    return "[" + ",".join(["[%.7f,%.7f]"] * (len(flat) // 2)) % tuple(flat) + "]"
+    text = ",".join(["[%.7f,%.7f]"] * (len(flat) // 2)) % tuple(flat)
+    return "[" + _TRAILING_ZEROS.sub(_shortest, text) + "]"
+
+
+# "-2.5000000" -> "-2.5", "51.0000000" -> "51.0": the text json.dumps gives round(v, 7) (for
+# values of a few digits before the point, the shortest text that reads back the same float)
+_TRAILING_ZEROS = re.compile(r"(\.(?:\d*[1-9])?)0+(?=[,\]])")
+
+
+def _shortest(m: re.Match) -> str:
+    return m.group(1) if len(m.group(1)) > 1 else ".0"
 
 
 def _path_lines_json(evidence: Evidence) -> str:

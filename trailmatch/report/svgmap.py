@@ -65,26 +65,29 @@ _KEY_SYMBOLS = [  # drawn once, so styled in place (a <use> copy does not see MA
     ('<circle cx="9" cy="9" r="2.2" fill="#fff" stroke="{fix}" stroke-width="0.8"/>',
      "fix just outside the window"),
     ('<circle cx="9" cy="9" r="3.6" fill="{fix_in}" stroke="#000" stroke-width="0.6"/>',
-     "fix in the vicinity (numbered as in the table)"),
+     "fix in the vicinity (numbered)"),
     ('<circle cx="9" cy="9" r="7" fill="none" stroke="{confidence}" stroke-opacity="0.35"/>',
      "fix confidence circle"),
     ('<line x1="1" y1="9" x2="17" y2="9" stroke="{gap}" stroke-width="1.2" '
-     'stroke-dasharray="2,3"/>', "gap: fixes not joined, not monitored"),
+     'stroke-dasharray="2,3"/>', "gap: not joined, not monitored"),
     ('<path d="M9,3 L15,9 L9,15 L3,9 Z" fill="#ffd400" stroke="#000"/>',
      "closest approach"),
 ]
-LEGEND_W, LEGEND_H = 656, 66  # the key: two columns of four symbols and their labels
+LEGEND_W, LEGEND_H = 656, 46  # the key: three rows of three symbols and their labels
+# the symbols, in reading order (row by row)
+_KEY_ORDER = (0, 1, 7, 2, 3, 5, 4, 6)
 
 
 def _key_symbol() -> str:
     """The whole key as one symbol, so each hit's key is one <use>."""
     items = []
-    for k, (symbol, label) in enumerate(_KEY_SYMBOLS):
-        x, y = (k % 2) * 330, (k // 2) * 16
+    for k, i in enumerate(_KEY_ORDER):
+        symbol, label = _KEY_SYMBOLS[i]
+        x, y = (k % 3) * 220, (k // 3) * 15
         items.append(f'<svg x="{x}" y="{y}" width="16" height="16" viewBox="0 0 18 18">'
                      f'{symbol.format(**COLORS)}</svg>'
-                     f'<text x="{x + 22}" y="{y + 12}">{escape(label)}</text>')
-    return (f'<symbol id="tm-key" viewBox="0 0 {LEGEND_W} {LEGEND_H}" font-size="11" '
+                     f'<text x="{x + 20}" y="{y + 12}">{escape(label)}</text>')
+    return (f'<symbol id="tm-key" viewBox="0 0 {LEGEND_W} {LEGEND_H}" font-size="10" '
             f'font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif" fill="#111">'
             f'{"".join(items)}</symbol>')
 
