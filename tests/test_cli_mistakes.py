@@ -55,6 +55,19 @@ CASES = [
     ("ingest crimes {C} --store {T}/s --crs EPSG:4326", 2, ["--crs", "EPSG:4326"]),
     ("nightly --store {T} --crimes {C} --out {T}/o --radius -1", 2, ["--radius", "'-1'"]),
     (MATCH + " --out {T}/h.csv --scheduler nowhere", 2, ["--scheduler", "nowhere"]),
+    ("figures --store {T} --month 2025-01 --out {FILE}", 2, ["--out", "{FILE}", "is a file"]),
+    ("figures --store {T} --month 2025-01 --out {FILE}/x", 2, ["--out", "{FILE}",
+                                                              "not a directory"]),
+    ("figures --store {T} --month 2025-01 --out {T}/f --max-gap -5", 2, ["--max-gap", "'-5'"]),
+    (MATCH + " --out {T}/h.csv --timezone Mars/Base", 2, ["--timezone", "'Mars/Base'"]),
+    ("ingest positions {P} --store {T}/s --timezone Europe/Londn", 2, ["--timezone",
+                                                                     "'Europe/Londn'"]),
+    (MATCH + " --out {T}/h.csv --mapping {FILE}", 2, ["--mapping", "{FILE}",
+                                                      "not a TOML column mapping"]),
+    (MATCH + " --out {T}/h.csv --mapping {T}/none.toml", 2, ["--mapping", "{T}/none.toml",
+                                                             "no such file"]),
+    ("ingest positions {P} --store {T}/s --mapping {DIR}", 2, ["--mapping", "{DIR}",
+                                                             "is a directory"]),
     ("match --positions {T}/missing.csv --crimes {C} --out {T}/h.csv", 1,
      ["{T}/missing.csv", "no such file"]),
     ("match --positions {P} --crimes {DIR} --out {T}/h.csv", 1, ["{DIR}", "is a directory"]),
@@ -111,6 +124,16 @@ def test_verbose_before_or_after_the_verb(argv):
 def test_not_verbose_by_default():
     args = build_parser().parse_args(["ingest", "positions", "p", "--store", "s"])
     assert args.verbose is False
+
+
+@pytest.mark.parametrize("argv", [
+    ["explain", "--store", "s", "--crime", "1/1/25", "--subject", "A", "--police-force", "{}"],
+    ["figures", "--store", "s", "--month", "2025-01", "--out", "o", "--force", "{}"],
+])
+@pytest.mark.parametrize("spelt", ["hampshire", "HAMPSHIRE", " Hampshire "])
+def test_force_names_in_any_case_on_the_command_line(argv, spelt):
+    args = build_parser().parse_args([spelt if a == "{}" else a for a in argv])
+    assert (args.police_force if argv[0] == "explain" else args.force) == "Hampshire"
 
 
 def test_help_has_no_markup():
@@ -185,6 +208,12 @@ STORE_VERBS = [
     "users list --store {S}",
     "users revoke pc-1 --store {S}",
     "serve --store {S} --port 1",
+    "verify --store {S} {FILE}",
+    "explain --store {S} --crime 44/1/25 --subject 07011",
+    "figures --store {S} --month 2025-01 --out {T}/fig",
+    "outcomes add --store {S} --hit 1 --outcome charged --date 2025-01-01 --note n",
+    "outcomes list --store {S} --hit 1",
+    "upgrade --store {S}",
 ]
 
 

@@ -124,4 +124,4 @@ def test_unknown_crime_and_force(sample_dir, tmp_path):
     assert code == 1 and err.strip() == "trailmatch explain: no crime 99/1/25 in the hit store"
     code, _, err = cli("explain", "--store", tmp_path / "nowhere", "--crime", "1",
                        "--subject", "2")
-    assert code == 1 and "not a trail store" in err and "Traceback" not in err
+    assert code == 1 and "nowhere: no such store directory" in err and "Traceback" not in err

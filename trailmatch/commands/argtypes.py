@@ -88,3 +88,44 @@ def out_dir(value: str) -> Path:
     if not existing.is_dir():
         raise argparse.ArgumentTypeError(f"{existing} is a file, not a directory")
     return path
+
+
+def time_zone(value: str) -> str:
+    """An IANA time zone name (``Europe/London``)."""
+    from trailmatch.ingest.mapping import check_timezone
+
+    try:
+        check_timezone(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value
+
+
+def mapping_file(value: str) -> Path:
+    """A TOML column mapping that loads (its own faults named here, not as the data file's)."""
+    import tomllib
+
+    from trailmatch.ingest.mapping import load_mapping
+
+    try:
+        load_mapping(value)
+    except FileNotFoundError:
+        raise argparse.ArgumentTypeError(f"{value}: no such file") from None
+    except IsADirectoryError:
+        raise argparse.ArgumentTypeError(f"{value} is a directory; give a file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise argparse.ArgumentTypeError(f"{value}: cannot read it ({e})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise argparse.ArgumentTypeError(f"{value}: not a TOML column mapping ({e})") from None
+    except (ValueError, TypeError, AttributeError) as e:
+        message = str(e)
+        raise argparse.ArgumentTypeError(
+            message if message.startswith(value) else f"{value}: {message}") from None
+    return Path(value)
+
+
+def force_name(value: str) -> str:
+    """A police force as the force list spells it, typed in any case ("hampshire")."""
+    from trailmatch.ingest.forces import force_spelling
+
+    return force_spelling(value)

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from trailmatch.commands.argtypes import non_negative
+from trailmatch.commands.argtypes import force_name, non_negative
 from trailmatch.commands.options import add_rules_args, rules_from_args
 
 
@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                "file in the store directory)")
     p.add_argument("--crime", required=True, metavar="REF", help="crime reference, e.g. 44/1234/25")
     p.add_argument("--subject", required=True, metavar="ID", help="subject id")
-    p.add_argument("--police-force", metavar="FORCE",
+    p.add_argument("--police-force", type=force_name, metavar="FORCE",
                    help="the crime's force (needed when two forces use the same reference)")
     p.add_argument("--lookback", type=non_negative, default=24.0, metavar="HOURS",
                    help="read fixes this many hours either side of the window (default 24, as "
@@ -67,10 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from trailmatch.store import Store
 
     rules = rules_from_args(args)
-    if not Store(args.store).positions_dir.is_dir():
-        print(f"trailmatch explain: {args.store}: not a trail store (no positions folder)",
-              file=sys.stderr)
-        return 1
+    Store.existing(args.store)  # not a store: exit 1 naming the path
     try:
         stored_crs = Store(args.store).crs()
     except (OSError, ValueError) as e:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from trailmatch.commands.argtypes import force_name, non_negative, out_dir
+
 
 def _threshold(text: str) -> int:
     try:
@@ -39,14 +41,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="hit store database URL; default: the store's SQLite file")
     p.add_argument("--month", required=True, type=_month, metavar="YYYY-MM",
                    help="the month (UTC) to report")
-    p.add_argument("--force", metavar="FORCE", help="only this police force's rows")
-    p.add_argument("--out", required=True, metavar="DIR",
+    p.add_argument("--force", type=force_name, metavar="FORCE",
+                   help="only this police force's rows (any case)")
+    p.add_argument("--out", type=out_dir, required=True, metavar="DIR",
                    help="directory for figures.csv and figures.html (created if missing)")
     p.add_argument("--publish", action="store_true",
                    help="withhold small counts and what would give them away, for publication")
     p.add_argument("--threshold", type=_threshold, default=5, metavar="N",
                    help="with --publish: counts from 1 to N-1 are withheld (default 5)")
-    p.add_argument("--max-gap", type=float, default=300.0, metavar="S",
+    p.add_argument("--max-gap", type=non_negative, default=300.0, metavar="S",
                    help="fixes further apart than this many seconds make a gap (default 300)")
     p.set_defaults(run=run)
 
@@ -55,20 +58,18 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from trailmatch.atomic import atomic_write
+    from trailmatch.commands.inputs import existing_folder
     from trailmatch.figures import ALL, figures_trend, force_rows, suppress
     from trailmatch.hitstore import open_store
     from trailmatch.report.figures_page import render_figures
     from trailmatch.rules import Rules
     from trailmatch.store import Store
 
-    store_dir = Path(args.store)
+    store_dir = existing_folder(args.store)
     if not Store(store_dir).positions_dir.is_dir() and not (store_dir / "hits.sqlite").exists():
         print(f"trailmatch figures: {store_dir}: not a trailmatch store", file=sys.stderr)
         return 1
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        print(f"trailmatch figures: --out {out}: not a directory", file=sys.stderr)
-        return 2
     rules = Rules(max_gap_s=args.max_gap)
     engine = open_store(store_dir, args.db)
     try:

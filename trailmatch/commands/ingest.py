@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from trailmatch.commands.argtypes import metric_crs, out_file, positive
+from trailmatch.commands.argtypes import mapping_file, metric_crs, out_file, positive, time_zone
 from trailmatch.rules import WORKING_CRS
 
 
@@ -48,10 +48,10 @@ def add_parser(sub) -> None:
 
     pos = kinds.add_parser("positions", help="tag position exports or mapped CSV/Parquet files")
     common(pos, "positions")
-    pos.add_argument("--mapping", metavar="FILE",
+    pos.add_argument("--mapping", type=mapping_file, metavar="FILE",
                      help="TOML column mapping for files that are not tag exports "
                           "(see docs/ingest.md)")
-    pos.add_argument("--timezone", metavar="ZONE",
+    pos.add_argument("--timezone", type=time_zone, metavar="ZONE",
                      help="zone of times written without an offset, e.g. Europe/London "
                           "(default: the mapping's, else UTC)")
     pos.add_argument("--max-speed-kmh", type=positive, default=200.0, metavar="KMH",

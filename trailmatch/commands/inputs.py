@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from trailmatch.commands.argtypes import out_file
+from trailmatch.commands.argtypes import mapping_file, out_file, time_zone
 
 
 def reason(path: Path | str, error: BaseException) -> str:
@@ -69,9 +69,9 @@ def add_input_args(p: argparse.ArgumentParser, *, store_help: str) -> None:
     p.add_argument("--rejects", type=out_file, metavar="FILE",
                    help="write the rejected input rows of this run here, one CSV line per "
                         "problem (replaced on every run)")
-    p.add_argument("--mapping", type=Path, metavar="FILE",
+    p.add_argument("--mapping", type=mapping_file, metavar="FILE",
                    help="TOML column mapping for generic position files")
-    p.add_argument("--timezone", metavar="ZONE",
+    p.add_argument("--timezone", type=time_zone, metavar="ZONE",
                    help="zone of position times written without an offset, e.g. Europe/London")
     p.add_argument("--crimes-format", choices=["batch", "generic"], default="batch",
                    help="'batch' (default): the forces' crime batch CSV; 'generic': CSV/Parquet "
@@ -188,3 +188,16 @@ def report_rejects(verb: str, frames: list, path: Path | None,
         first = f.iloc[0]
         print(f"{first['file']}: {len(f)} reject line(s) not written (no --rejects FILE); "
               f"first: row {first['row']} {first['field']} {first['error']}", file=sys.stderr)
+
+
+def existing_folder(path) -> Path:
+    """A store folder that may hold only the hit store (``figures``, ``outcomes``): the path, or
+    ``StoreNotFound`` naming it when there is no such directory or it is a file."""
+    from trailmatch.store import StoreNotFound
+
+    folder = Path(path)
+    if not folder.exists():
+        raise StoreNotFound(f"{path}: no such store directory")
+    if not folder.is_dir():
+        raise StoreNotFound(f"{path}: not a store directory (it is a file)")
+    return folder

@@ -52,12 +52,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
+    from trailmatch.commands.inputs import existing_folder
     from trailmatch.hitstore import open_store, repository
 
-    if not (Path(args.store) / "hits.sqlite").exists() and not args.db:
-        print(f"trailmatch outcomes: {args.store}: no hit store there", file=sys.stderr)
+    if not (existing_folder(args.store) / "hits.sqlite").exists() and not args.db:
+        print(f"trailmatch outcomes: {args.store}: not a hit store (no hits.sqlite there; "
+              "--db URL names another database)", file=sys.stderr)
         return 1
     engine = open_store(args.store, args.db)
     try:

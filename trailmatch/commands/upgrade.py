@@ -30,17 +30,19 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from trailmatch.commands.inputs import existing_folder
     from trailmatch.hitstore.db import SQLITE_NAME, open_store
-    from trailmatch.store.upgrade import upgrade
+    from trailmatch.store import Store
+    from trailmatch.store.upgrade import UpgradeReport, upgrade
 
     root = Path(args.store)
-    if not root.is_dir():
-        print(f"trailmatch upgrade: {root}: no such store", file=sys.stderr)
-        return 1
-    report = upgrade(root)
+    existing_folder(root)  # no such folder, or a file: exit 1 naming the path
+    # a folder without store.json holds no trail store: nothing of it to upgrade (and no
+    # writer lock left behind in it)
+    report = upgrade(root) if Store(root).meta_path.exists() else UpgradeReport(found=None)
     hit_store = args.db is not None or (root / SQLITE_NAME).exists()
     if report.found is not None or not hit_store:
-        print(report.line(root), file=sys.stderr)
+        print(f"trailmatch upgrade: {report.line(root)}", file=sys.stderr)
     if hit_store:
         from trailmatch.hitstore.upgrade import upgrade_crimes
 

@@ -27,8 +27,10 @@ def run(args: argparse.Namespace) -> int:
     from trailmatch.hitstore import open_store
     from trailmatch.jobs.sources import StoreTrails
     from trailmatch.report.provenance import read_report
+    from trailmatch.store import Store
     from trailmatch.verify import verify_report
 
+    Store.existing(args.store)  # a misspelt store: exit 1, no hits.sqlite made there
     try:
         html = read_report(args.report)
     except (OSError, UnicodeDecodeError) as e:
