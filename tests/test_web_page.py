@@ -270,6 +270,10 @@ def test_the_map_draws_the_services_own_tiles(tile_server, browser):
         "return performance.getEntriesByType('resource').map(e => e.name)")
     assert any(url.startswith(base + "/tiles/") for url in loaded), loaded
     assert all(url.startswith((base, "blob:" + base)) for url in loaded), loaded
+    loaded = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)")
+    assert any(url.endswith("/static/map.js") for url in loaded)
+    assert all(url.startswith(base) for url in loaded), loaded
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
     SHOTS.mkdir(exist_ok=True)
@@ -405,8 +409,7 @@ def test_the_hit_map_timeline_and_account(server, browser):
 
     # the pointer over the closest approach's instant, then over another fix's: the marker
     # where the subject was at the instant under the pointer (a pixel of the timeline is many
-    # seconds: the instant is the pixel's, within a pixel of the one aimed at); off the
-    # timeline: no marker
+    # seconds: the instant is the pixel's, or a fix's within 4 px); off the timeline: no marker
     def point_at(iso: str) -> dict:
         centre = plot.rect["x"] + plot.rect["width"] / 2
         x = browser.execute_script("return state.view.timeline.clientX(Date.parse(arguments[0]))",
@@ -426,7 +429,7 @@ def test_the_hit_map_timeline_and_account(server, browser):
             (f["time"] for f in d["fixes"] if f["in_window"]),
             key=lambda t: abs(pd.Timestamp(t) - pd.Timestamp(d["closest"]["time"])))):
         got = point_at(iso)
-        assert abs(got["t"] - pd.Timestamp(iso).value / 1e6) <= got["ms_per_px"] + 1
+        assert abs(got["t"] - pd.Timestamp(iso).value / 1e6) <= 5 * got["ms_per_px"] + 1
         assert got["x"] == pytest.approx(got["want_x"], abs=1.5)
         assert got["y"] == pytest.approx(got["want_y"], abs=1.5)
         assert "m from the crime" in browser.find_element(By.ID, "tm-readout").text
@@ -457,6 +460,10 @@ def test_the_hit_map_timeline_and_account(server, browser):
     rows = browser.execute_script("return document.querySelectorAll('#tm-visits tbody tr').length")
     assert rows == len(d["visits"])
 
+    loaded = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)")
+    assert any(url.endswith("/static/map.js") for url in loaded)
+    assert all(url.startswith(base) for url in loaded), loaded
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
     SHOTS.mkdir(exist_ok=True)

@@ -5,12 +5,13 @@
 //   trailmatchTimeline.draw(el, hit, { onHover }) -> handle
 //       Draws into `el` (emptied): an SVG plot, time (UTC) across the widened window, distance
 //       to the crime up (a square-root scale when the subject goes far beyond the vicinity, so
-//       the vicinity stays readable). Shaded: the vicinity band (0 to the radius) and, when
+//       the vicinity stays readable), with a key above it. Shaded: the vicinity band (0 to the radius) and, when
 //       precision is counted, the precision added to it along the path; hatched: the gaps (not
 //       monitored); orange bars: the visits; a ring: the closest approach. The distance
 //       between two joined fixes is measured on the straight segment between them in the
 //       working grid (the fixes' east_m / north_m), as the engine measures it.
-//       onHover(ms | null): the instant under the pointer, or picked with the keyboard (the
+//       onHover(ms | null): the instant under the pointer (a fix's when one is within 4 px), or
+//       picked with the keyboard (the
 //       plot is a slider: Left/Right step fix by fix, Shift+Left/Right by a minute, Home/End
 //       the window's edges, Escape clears); null when it leaves.
 //       handle.showTime(ms | null): draw the cursor at that instant without calling onHover
@@ -131,6 +132,44 @@
     help.textContent = "Point at a time, or use the arrow keys here (Shift for a minute), to see where the " +
       "subject was on the map. Window " + clock(tr.w0) + " to " + clock(tr.w1) + " UTC" +
       (sqrt ? "; distances on a square-root scale." : ".");
+    const key = document.createElement("ul");
+    key.className = "tm-timeline-key";
+    const keyItems = [
+      ["vicinity, " + R + " m", (k) => k.appendChild(svgEl("rect", { x: 1, y: 3, width: 22, height: 10, fill: C.band,
+                                                                    "fill-opacity": 0.13, stroke: C.band }))],
+      ["distance to the crime; fixes", (k) => {
+        k.appendChild(svgEl("line", { x1: 1, y1: 8, x2: 23, y2: 8, stroke: C.path, "stroke-width": 2.5 }));
+        k.appendChild(svgEl("circle", { cx: 12, cy: 8, r: 3, fill: C.path, stroke: "#fff" }));
+      }],
+      ["gap: not monitored", (k) => k.appendChild(svgEl("rect", { x: 1, y: 2, width: 22, height: 12,
+                                                                 fill: "url(#tm-hatch-key)" }))],
+      ["visit", (k) => k.appendChild(svgEl("rect", { x: 1, y: 5, width: 22, height: 6, fill: C.visit }))],
+      ["closest approach", (k) => k.appendChild(svgEl("circle", { cx: 12, cy: 8, r: 5, fill: "none", stroke: "#000",
+                                                                 "stroke-width": 2 }))],
+    ];
+    if (tr.countPrecision) {
+      keyItems.splice(1, 0, ["precision counted", (k) => k.appendChild(svgEl("rect", {
+        x: 1, y: 3, width: 22, height: 10, fill: C.reach, "fill-opacity": 0.12, stroke: C.reach,
+        "stroke-dasharray": "3 3" }))]);
+    }
+    for (const [text, paint] of keyItems) {
+      const item = document.createElement("li");
+      const k = svgEl("svg", { width: 24, height: 16, viewBox: "0 0 24 16", "aria-hidden": "true", focusable: "false" });
+      if (text.startsWith("gap")) {
+        const d = svgEl("defs");
+        const p = svgEl("pattern", { id: "tm-hatch-key", width: 5, height: 5, patternUnits: "userSpaceOnUse",
+                                     patternTransform: "rotate(45)" });
+        p.appendChild(svgEl("rect", { width: 5, height: 5, fill: "#efefef" }));
+        p.appendChild(svgEl("line", { x1: 0, y1: 0, x2: 0, y2: 5, stroke: "#8c8c8c", "stroke-width": 2 }));
+        d.appendChild(p);
+        k.appendChild(d);
+      }
+      paint(k);
+      const label = document.createElement("span");
+      label.textContent = text;
+      item.append(k, label);
+      key.appendChild(item);
+    }
     const readout = document.createElement("p");
     readout.className = "tm-readout";
     readout.id = "tm-readout";
@@ -175,8 +214,6 @@
                                     "fill-opacity": 0.13, class: "tm-band" }));
     svg.appendChild(svgEl("line", { x1: M.left, x2: M.left + W, y1: y(R), y2: y(R), stroke: C.band,
                                     "stroke-width": 1.5 }));
-    svg.appendChild(svgEl("text", { x: M.left + 4, y: y(R) - 4, class: "tm-band-label" },
-                          "vicinity " + R + " m"));
     if (tr.countPrecision) {
       for (const run of data.runs) {
         if (run.points.length < 2 || !run.points.some((p) => p.reach > 0)) { continue; }
@@ -230,11 +267,14 @@
       plotGroup.appendChild(svgEl("path", { d: d.join(""), fill: "none", stroke: C.path, "stroke-width": 2.5,
                                             "stroke-linejoin": "round", class: "tm-curve" }));
     }
-    for (const fx of tr.fixes) {
-      if (!fx.in_window) { continue; }
-      plotGroup.appendChild(svgEl("circle", { cx: x(fx.t), cy: y(fx.distance_m), r: fx.in_vicinity ? 3.5 : 2.5,
+    // fixes as dots; small when they crowd (more than one per 6 px) so the curve shows
+    const shown = tr.fixes.filter((fx) => fx.in_window);
+    const crowded = shown.length > W / 6;
+    for (const fx of shown) {
+      plotGroup.appendChild(svgEl("circle", { cx: x(fx.t), cy: y(fx.distance_m),
+                                              r: crowded ? 1.6 : fx.in_vicinity ? 3.5 : 2.5,
                                               fill: fx.in_vicinity ? C.visit : C.path, stroke: "#fff",
-                                              "stroke-width": 1, class: "tm-fix" }));
+                                              "stroke-width": crowded ? 0 : 1, class: "tm-fix" }));
     }
     svg.appendChild(plotGroup);
     if (hit.closest) {
@@ -268,7 +308,7 @@
     svg.appendChild(cursor);
 
     plot.appendChild(svg);
-    container.append(heading, help, plot, readout);
+    container.append(heading, help, key, plot, readout);
     container.dataset.minDistance = data.runs.length || data.isolated.length
       ? String(Math.min(...data.runs.flatMap((r) => r.points.map((p) => p.distance)),
                         ...data.isolated.map((fx) => fx.distance_m))) : "";
@@ -312,16 +352,25 @@
       if (notify && options.onHover) { options.onHover(t); }
     }
 
+    // the instant under the pointer; a fix's own instant when one is within 4 px (so a fix can
+    // be picked with the mouse even when a pixel is many seconds)
+    const inWindow = tr.fixes.filter((fx) => fx.in_window);
     function timeAt(event) {
       const box = svg.getBoundingClientRect();
       const px = (event.clientX - box.left) * (width / box.width);
       if (px < M.left || px > M.left + W) { return null; }
-      return Math.round(tr.w0 + (px - M.left) / W * span);
+      const t = Math.round(tr.w0 + (px - M.left) / W * span);
+      let best = null;
+      for (const fx of inWindow) {
+        const dx = Math.abs(x(fx.t) - px);
+        if (dx <= 4 && (best === null || dx < Math.abs(x(best.t) - px))) { best = fx; }
+      }
+      return best ? best.t : t;
     }
 
     plot.addEventListener("pointermove", (event) => show(timeAt(event), true));
     plot.addEventListener("pointerleave", () => show(null, true));
-    const fixTimes = tr.fixes.filter((fx) => fx.in_window).map((fx) => fx.t);
+    const fixTimes = inWindow.map((fx) => fx.t);
     plot.addEventListener("keydown", (event) => {
       const now = handle.cursorTime === null ? null : handle.cursorTime;
       let t = null;
