@@ -22,6 +22,7 @@ from trailmatch.figures import (
     SUPPRESSED,
     Month,
     determined_cells,
+    figures_trend,
     monthly_figures,
     suppress,
     suppression_pattern,
@@ -31,7 +32,7 @@ from trailmatch.hitstore import open_store
 from trailmatch.hitstore.schema import batches, crimes, decisions, hits, outcomes, runs
 from trailmatch.index.compliance import Compliance
 from trailmatch.rules import Rules
-from trailmatch.store import Store
+from trailmatch.store import Store, day_summary
 
 S = 10**9
 MONTH = Month(2025, 3)
@@ -140,7 +141,7 @@ def worlds(draw):
     return subjects, crime_list, hit_specs, rejected
 
 
-def _build(tmp: Path, world) -> tuple:
+def _build(tmp: Path, world, db_url: str | None = None) -> tuple:
     subjects, crime_list, hit_specs, rejected = world
     day = 86_400 * S
     store = Store(tmp / "store")
@@ -181,7 +182,7 @@ def _build(tmp: Path, world) -> tuple:
         fixes["precision_m"] = 10.0
         fixes["source"] = np.uint8(1)
         store.ingest_fixes(fixes)
-    engine = open_store(tmp / "store")
+    engine = open_store(tmp / "store", db_url)
     crime_rows, batch_rows, hit_rows, decision_rows, outcome_rows = [], [], [], [], []
     with engine.begin() as conn:
         run_id = conn.execute(insert(runs).values(
@@ -219,7 +220,7 @@ def _build(tmp: Path, world) -> tuple:
                 matched_run_id=run_id if c["matched"] else None).returning(crimes.c.id)
             ).scalar_one()
             crime_rows.append({"id": cid, "police_force": key[0], "crime_reference": key[1],
-                               "batch_date": at})
+                               "batch_date": at, "matched": c["matched"]})
         seen = set()
         for ci, si, status, decs, n_out in hit_specs:
             if ci >= len(crime_rows) or si >= len(subjects):
@@ -273,12 +274,84 @@ def _same(a, b, col: str) -> bool:
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 def test_figures_equal_a_plain_recomputation(tmp_path_factory, world):
-    tmp = tmp_path_factory.mktemp("fig")
+    _check_against_a_plain_recomputation(tmp_path_factory.mktemp("fig"), world)
+
+
+# crimes of several versions (the first one in February or in March), decisions recorded at
+# the same instant, outcomes, a withdrawn hit, subjects registered or not
+RICH_WORLD = (
+    [{"registered": True, "force": "Hampshire", "cohort": "fixed", "periods": [(0, None)],
+      "fixes": [(1, 5), (2, 9), (-1, 80_000)], "runs": [(3, 100, 60), (4, 86_000, 30)]},
+     {"registered": True, "force": "Sussex", "cohort": "flex", "periods": [(2, 20), (-3, 4)],
+      "fixes": [(5, 500)], "runs": [(6, 0, 200), (7, 40_000, 20)]},
+     {"registered": False, "force": "", "cohort": "", "periods": [(0, None)],
+      "fixes": [(9, 1), (9, 9_000)], "runs": [(10, 3_000, 100)]}],
+    [{"force": "Hampshire", "ref": 0, "received_day": -3, "matched": False},
+     {"force": "Hampshire", "ref": 0, "received_day": 5, "matched": True},
+     {"force": "Hampshire", "ref": 1, "received_day": 6, "matched": True},
+     {"force": "Hampshire", "ref": 1, "received_day": 7, "matched": False},
+     {"force": "Sussex", "ref": 2, "received_day": 8, "matched": True},
+     {"force": "Sussex", "ref": 3, "received_day": 33, "matched": True},
+     {"force": "Sussex", "ref": 4, "received_day": 12, "matched": False},
+     {"force": "Hampshire", "ref": 5, "received_day": 2, "matched": True}],
+    [(2, 0, "current", [("ruled_in", 3600), ("ruled_out", 3600)], 2),
+     (6, 1, "current", [("further_enquiries", 100), ("ruled_in", 50_000)], 1),
+     (1, 2, "current", [("ruled_in", 5)], 0),
+     (3, 0, "current", [], 0), (4, 1, "current", [("ruled_out", 7_200)], 0),
+     (4, 2, "withdrawn", [("ruled_in", 10)], 0), (7, 0, "current", [("ruled_in", 10)], 1),
+     (5, 1, "current", [("ruled_in", 20)], 0), (0, 2, "current", [], 0)],
+    [("Sussex", 2, 3), ("Hampshire", 31, 4)])
+
+
+def test_figures_equal_a_plain_recomputation_on_each_database(tmp_path, db_url):
+    """The casework is aggregated in the database: the same figures on SQLite and
+    PostgreSQL."""
+    _check_against_a_plain_recomputation(tmp_path, RICH_WORLD, db_url)
+
+
+def test_a_batch_id_without_a_date_counts_each_crime_in_the_month_it_came(tmp_path, db_url):
+    """A batch whose id has no date, stored either side of midnight at a month's end: each
+    crime (and its hit) belongs to the month it was received."""
+    store = Store(tmp_path / "store")
+    engine = open_store(tmp_path / "store", db_url)
+    feb, mar = _ts(M0 - 60 * S), _ts(M0 + 60 * S)
+    with engine.begin() as conn:
+        run_id = conn.execute(insert(runs).values(
+            kind="nightly", started=mar, ended=mar, algorithm_version="t", rules={},
+            status="ok").returning(runs.c.id)).scalar_one()
+        bkey = conn.execute(insert(batches).values(
+            police_force="Sussex", batch_id="late-extra", file_name="f", file_sha256="0" * 64,
+            received_at=feb, run_id=run_id, rows_read=2, accepted=2, rejected=0)
+            .returning(batches.c.id)).scalar_one()
+        for n, at in enumerate((feb, mar, mar)):
+            cid = conn.execute(insert(crimes).values(
+                police_force="Sussex", crime_reference=f"9/{n}/25", version=1,
+                batch_key=bkey, batch_id="late-extra", crime_type="BIAD", description="",
+                time_from=at, time_to=at, x=0.0, y=0.0, crs="EPSG:27700", lat=50.0, lon=-1.0,
+                text="", content_sha256="0" * 64, received_at=at, superseded=False,
+                matched_run_id=run_id).returning(crimes.c.id)).scalar_one()
+            conn.execute(insert(hits).values(
+                crime_id=cid, subject="S1", police_force="Sussex",
+                crime_reference=f"9/{n}/25", crime_type="BIAD", min_distance_m=1.0,
+                closest_time=at, first_in=at, last_in=at, duration_s=0.0, fixes_in=1,
+                sources="GPS", status="current", run_id=run_id, updated_run_id=run_id))
+    got = figures_trend(store, engine, MONTH, Rules(), months=2)
+    engine.dispose()
+    total = got[(got["police_force"] == "Sussex") & (got["cohort"] == ALL)] \
+        .set_index("month")
+    assert total.loc["2025-02", "crimes_received"] == 1 and total.loc["2025-02", "hits"] == 1
+    assert total.loc["2025-03", "crimes_received"] == 2 and total.loc["2025-03", "hits"] == 2
+    assert total.loc["2025-03", "crimes_matched"] == 2
+
+
+def _check_against_a_plain_recomputation(tmp: Path, world, db_url: str | None = None) -> None:
     (store, engine, fix_rows, sub_rows, crime_rows, batch_rows, hit_rows, decision_rows,
-     outcome_rows) = _build(tmp, world)
+     outcome_rows) = _build(tmp, world, db_url)
     rules = Rules()
+    built = day_summary.STATS["built"]
     got = monthly_figures(store, engine, MONTH, rules)
     engine.dispose()
+    assert day_summary.STATS["built"] == built  # from the day summaries written at ingest
     want = naive_figures(fix_rows, sub_rows, crime_rows, batch_rows, hit_rows, decision_rows,
                          outcome_rows, M0, M1, rules.max_gap_ns)
     if got.empty:  # nothing monitored, received or found in the month
@@ -304,14 +377,18 @@ def test_figures_equal_a_plain_recomputation(tmp_path_factory, world):
                 k = c["crime_reference"]
                 first[k] = min(first.get(k, c["batch_date"]), c["batch_date"])
         received = sum(1 for v in first.values() if M0 <= pd.Timestamp(v).value < M1)
+        matched = sum(1 for k, v in first.items() if M0 <= pd.Timestamp(v).value < M1
+                      and any(c["matched"] for c in crime_rows
+                              if (c["police_force"], c["crime_reference"]) == (force, k)))
         rejected = sum(b["rejected"] for b in batch_rows if b["police_force"] == force
                        and M0 <= pd.Timestamp(b["batch_date"]).value < M1)
         row = got[(got["police_force"] == force) & (got["cohort"] == ALL)]
         if len(row):
             assert row.iloc[0]["crimes_received"] == received
             assert row.iloc[0]["crimes_rejected"] == rejected
+            assert row.iloc[0]["crimes_matched"] == matched
         else:
-            assert received == 0 and rejected == 0
+            assert received == 0 and rejected == 0 and matched == 0
     # the all rows add up
     for col in ("subjects_monitored", "hits", "gaps", "hits_not_reviewed", "outcomes_recorded"):
         forces = got[(got["police_force"] != ALL) & (got["cohort"] != ALL)][col].sum()

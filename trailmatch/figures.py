@@ -28,12 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, tuple_
 
 from trailmatch.hitstore.repository import batch_order
 from trailmatch.hitstore.schema import batches, crimes, decisions, hits, outcomes, runs
-from trailmatch.index.compliance import Compliance
+from trailmatch.index.compliance import Compliance, monitored_intervals
 from trailmatch.rules import Rules
+from trailmatch.store.day_summary import Activations, Summarised, day_summary
 from trailmatch.units import DAY_NS
 
 COHORTS = ("fixed", "flex", "free", "unknown")
@@ -144,87 +145,49 @@ def subject_register(subjects: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _activation_intervals(subjects: pd.DataFrame, names: list[str], month: Month
-                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CSR intervals over ``names``: the union of each subject's activation periods (closed)
-    clipped to the month."""
-    m0, m1 = month.start_ns, month.end_ns
-    a0 = subjects["activation_start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    a1 = subjects["activation_end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    a1 = np.where(a1 == np.iinfo(np.int64).min, np.iinfo(np.int64).max, a1)
-    per: dict[str, list[tuple[int, int]]] = {}
-    for name, lo, hi in zip(subjects["subject"].astype(str), np.maximum(a0, m0),
-                            np.minimum(a1, m1), strict=True):
-        if hi > lo:
-            per.setdefault(name, []).append((int(lo), int(hi)))
-    starts = np.zeros(len(names) + 1, dtype=np.int64)
-    lo_all, hi_all = [], []
-    for i, name in enumerate(names):
-        merged: list[list[int]] = []
-        for lo, hi in sorted(per.get(name, [])):
-            if merged and lo <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], hi)
-            else:
-                merged.append([lo, hi])
-        lo_all += [m[0] for m in merged]
-        hi_all += [m[1] for m in merged]
-        starts[i + 1] = starts[i] + len(merged)
-    return starts, np.asarray(lo_all, dtype=np.int64), np.asarray(hi_all, dtype=np.int64)
-
-
-def _count_day(fixes: pd.DataFrame, index: dict[str, int], state: Compliance) -> None:
-    """Add one day's fixes to the running compliance (new subjects get the next indexes)."""
-    if fixes.empty:
-        return
-    categories = fixes["subject"].cat.categories.astype(str)
-    fresh = [c for c in categories if c not in index]
-    if fresh:
-        for name in fresh:
-            index[name] = len(index)
-        state.grow(len(index))
-    to_global = np.fromiter((index[c] for c in categories), dtype=np.int64,
-                            count=len(categories))
-    g = to_global[fixes["subject"].cat.codes.to_numpy()]
-    t = fixes["time"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    if np.any((g[1:] == g[:-1]) & (t[1:] < t[:-1])):  # not in time order per subject
-        order = np.lexsort((t, g))
-        g, t = g[order], t[order]
-    state.add_day(g, t)
-
-
-def monitoring(store, month: Month, rules: Rules) -> tuple[pd.DataFrame, pd.DataFrame]:
+def monitoring(store, month: Month, rules: Rules, subjects: pd.DataFrame | None = None,
+               activations: Activations | None = None, register: pd.DataFrame | None = None
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per subject: ``subject, police_force, cohort, monitored_ns, covered_ns, gaps``; and one
-    row per gap: ``subject, length_ns``. Reads the month's day partitions and the day either
-    side (a segment or gap across the month's edges is seen whole) one at a time, subject and
-    time only, through the store's one read (unflagged fixes inside activations). Subjects
-    with no monitored time in the month are left out."""
-    subjects = store.subjects()
-    register = subject_register(subjects)
+    row per gap: ``subject, length_ns``. Built from the day summaries
+    (``store/day_summary.py``: per subject and day partition, first and last fix, covered
+    time and gaps, of the fixes matching uses) of the month's days and the day either side (a
+    segment or gap across the month's edges is seen whole); a summary missing or stale is
+    built from its partition and kept. Subjects with no monitored time in the month are left
+    out. ``subjects``, ``activations``, ``register``: the store's subjects file, its
+    ``Activations`` and its ``subject_register``, when the caller has them."""
+    subjects = store.subjects() if subjects is None else subjects
+    activations = activations or Activations(subjects)
+    register = subject_register(subjects) if register is None else register
     names = sorted(set(subjects["subject"].astype(str))) if not subjects.empty else []
-    iv_starts, m0, m1 = (_activation_intervals(subjects, names, month) if names
-                         else (np.zeros(1, dtype=np.int64), np.empty(0, np.int64),
-                               np.empty(0, np.int64)))
-    index = {name: i for i, name in enumerate(names)}
+    iv_starts, m0, m1 = monitored_intervals(subjects, names, month.start_ns, month.end_ns)
+    known = pd.Index(names, dtype=object)  # subject -> index into the state
     state = Compliance(len(names), month.start_ns, month.end_ns, rules.max_gap_ns,
                        np.ones(len(names), dtype=bool), iv_starts, m0, m1)
     first = month.first_day - dt.timedelta(days=1)
     last = month.next().first_day
     days = [d for d in store.days() if first <= d <= last]
 
-    def read(day: dt.date) -> pd.DataFrame:
-        start = int(pd.Timestamp(day, tz="UTC").value)
-        return store.read_window(start, start + DAY_NS - 1, columns=[])
+    def summary(day: dt.date) -> Summarised:
+        return day_summary(store.layout, day, rules.max_gap_ns, activations)
 
-    # the next day is read (Parquet decoding, which leaves the GIL) while this one is counted
+    # the next day is read (or, cold, built: Parquet decoding leaves the GIL) while this one
+    # is added
     with ThreadPoolExecutor(max_workers=1) as pool:
-        ahead = [pool.submit(read, d) for d in days[:1]]
+        ahead = [pool.submit(summary, d) for d in days[:1]]
         for k in range(len(days)):
-            fixes = ahead[k].result()
+            got = ahead[k].result()
             if k + 1 < len(days):
-                ahead.append(pool.submit(read, days[k + 1]))
+                ahead.append(pool.submit(summary, days[k + 1]))
             ahead[k] = None
-            _count_day(fixes, index, state)
-    all_names = np.array(sorted(index, key=index.get), dtype=object)
+            rows = known.get_indexer(got.names)
+            fresh = rows < 0  # subjects without records get the next indexes
+            if fresh.any():
+                rows[fresh] = np.arange(len(known), len(known) + int(fresh.sum()))
+                known = known.append(pd.Index(got.names[fresh], dtype=object))
+                state.grow(len(known))
+            state.add_day_summary(got.summary, rows)
+    all_names = known.to_numpy(dtype=object)
     per = pd.DataFrame({"subject": all_names, "monitored_ns": state.monitored(),
                         "covered_ns": state.covered, "gaps": state.gap_count})
     per = per.merge(register, on="subject", how="left")
@@ -250,81 +213,144 @@ def batch_month(batch_id: str, received_at) -> str:
 class Casework:
     """Everything the figures need from the hit store, read once, each row with its month."""
 
-    crimes: pd.DataFrame  # police_force, crime_reference, matched, month (first version's)
+    crimes: pd.DataFrame  # police_force, month, crimes_received, crimes_matched
     rejected: pd.DataFrame  # police_force, rejected, month
     review: pd.DataFrame  # one row per current hit of those crimes: see ``casework``
 
 
+def _frame(result, names: list[str]) -> pd.DataFrame:
+    """A query's rows as columns (pandas builds a frame from Row objects slowly)."""
+    rows = result.all()
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    return pd.DataFrame({n: pd.Series(list(c), dtype=object) for n, c in zip(names, cols,
+                                                                             strict=True)})
+
+
+def _months(batch_ids, received) -> list[str]:
+    """``batch_month`` of each (batch id, received at) pair, each distinct pair worked out
+    once."""
+    known: dict = {}
+    out = []
+    for pair in zip(batch_ids, received, strict=True):
+        month = known.get(pair)
+        if month is None:
+            month = known[pair] = batch_month(*pair)
+        out.append(month)
+    return out
+
+
 def casework(engine, cohort_of: dict[str, str]) -> Casework:
-    """Read the crimes, batches, hits, decisions and outcomes once. A crime belongs to the
-    month of the batch its first version came in; its hits (current ones) to the same month,
-    under the crime's force and the subject's cohort."""
+    """Read the crimes, batches, hits, decisions and outcomes once, aggregated in the
+    database where the figures need no row: crime versions counted per force and batch, each
+    hit's first and latest decision and its outcomes by kind. A crime belongs to the month of
+    the batch its first version came in; its hits (current ones) to the same month, under the
+    crime's force and the subject's cohort (the cohorts are in the trail store's subjects
+    file, so hits come out one row each, a few columns, and are grouped by cohort here)."""
+    matched = case((crimes.c.matched_run_id.is_not(None), 1), else_=0)
+    key = (crimes.c.police_force, crimes.c.crime_reference)
+    by_batch = (crimes.c.police_force, crimes.c.batch_key, crimes.c.batch_id,
+                crimes.c.received_at)
+    per_batch = select(*by_batch, func.count().label("crimes"),
+                       func.sum(matched).label("matched")).group_by(*by_batch)
+    # crimes of more than one version (few): every version, to find the first one's month
+    several = select(*key, crimes.c.batch_id, crimes.c.received_at,
+                     matched.label("matched")).where(
+        tuple_(*key).in_(select(*key).where(crimes.c.version > 1)))
+    # each hit's decisions: the first one's time and the latest one's outcome (by time, then
+    # the order they were recorded); its case outcomes by kind
+    ranked = select(
+        decisions.c.hit_id, decisions.c.outcome,
+        func.min(decisions.c.at).over(partition_by=decisions.c.hit_id).label("first_at"),
+        func.row_number().over(partition_by=decisions.c.hit_id,
+                               order_by=(decisions.c.at.desc(), decisions.c.id.desc())
+                               ).label("rank")).subquery()
+    latest = select(ranked.c.hit_id, ranked.c.outcome, ranked.c.first_at).where(
+        ranked.c.rank == 1).subquery()
+    told = select(outcomes.c.hit_id, *[
+        func.sum(case((outcomes.c.outcome == col.removeprefix("outcomes_"), 1), else_=0))
+        .label(col) for col in CASE_OUTCOME_COLUMNS]).group_by(outcomes.c.hit_id).subquery()
+
+    def review_query(with_receipt: bool):
+        receipt = [crimes.c.batch_id, crimes.c.received_at] if with_receipt else []
+        return select(
+            hits.c.id, hits.c.police_force, hits.c.crime_reference, hits.c.subject,
+            hits.c.run_id, crimes.c.batch_key, *receipt, latest.c.outcome, latest.c.first_at,
+            *[told.c[col] for col in CASE_OUTCOME_COLUMNS]
+        ).select_from(
+            hits.join(crimes, crimes.c.id == hits.c.crime_id)
+            .outerjoin(latest, latest.c.hit_id == hits.c.id)
+            .outerjoin(told, told.c.hit_id == hits.c.id)
+        ).where(hits.c.status == "current")
+
     with engine.connect() as conn:
-        versions = pd.DataFrame(conn.execute(
-            select(crimes.c.police_force, crimes.c.crime_reference, crimes.c.batch_id,
-                   crimes.c.received_at, (crimes.c.matched_run_id.is_not(None)).label("matched"))
-        ).all(), columns=["police_force", "crime_reference", "batch_id", "received_at",
-                          "matched"])
-        batch_rows = pd.DataFrame(conn.execute(
+        versions = _frame(conn.execute(per_batch), ["police_force", "batch_key", "batch_id",
+                                                    "received_at", "crimes", "matched"])
+        multi = _frame(conn.execute(several), ["police_force", "crime_reference", "batch_id",
+                                               "received_at", "matched"])
+        batch_rows = _frame(conn.execute(
             select(batches.c.police_force, batches.c.batch_id, batches.c.received_at,
-                   batches.c.rejected)).all(),
-            columns=["police_force", "batch_id", "received_at", "rejected"])
-        hit_rows = pd.DataFrame(conn.execute(
-            select(hits.c.id, hits.c.police_force, hits.c.crime_reference, hits.c.subject,
-                   func.coalesce(runs.c.ended, runs.c.started).label("found"))
-            .join(runs, runs.c.id == hits.c.run_id)
-            .where(hits.c.status == "current")
-        ).all(), columns=["hit_id", "police_force", "crime_reference", "subject", "found"])
-        decision_rows = pd.DataFrame(conn.execute(
-            select(decisions.c.hit_id, decisions.c.outcome, decisions.c.at, decisions.c.id)
-        ).all(), columns=["hit_id", "outcome", "at", "id"])
-        outcome_rows = pd.DataFrame(conn.execute(
-            select(outcomes.c.hit_id, outcomes.c.outcome)).all(), columns=["hit_id", "outcome"])
+                   func.sum(batches.c.rejected)).group_by(
+                batches.c.police_force, batches.c.batch_id, batches.c.received_at)),
+            ["police_force", "batch_id", "received_at", "rejected"])
+        found_at = dict(conn.execute(select(
+            runs.c.id, func.coalesce(runs.c.ended, runs.c.started))).all())
+        versions["month"] = _months(versions["batch_id"], versions["received_at"])
+        # a batch's crimes all have its month, unless its id has no date and they were
+        # stored either side of a month's end: then each hit's own receipt is read
+        exact = versions.groupby("batch_key")["month"].nunique().gt(1).any()
+        review = _frame(conn.execute(review_query(exact)), [
+            "hit_id", "police_force", "crime_reference", "subject", "run_id", "batch_key",
+            *(["batch_id", "received_at"] if exact else []), "decision", "first_decision",
+            *CASE_OUTCOME_COLUMNS])
 
-    def months(frame: pd.DataFrame) -> pd.Series:
-        if frame.empty:
-            return pd.Series(dtype=object)
-        keys = frame[["batch_id", "received_at"]].drop_duplicates()
-        table = {(b, r): batch_month(b, r) for b, r in keys.itertuples(index=False)}
-        return pd.Series([table[(b, r)] for b, r in zip(frame["batch_id"], frame["received_at"],
-                                                         strict=True)], index=frame.index,
-                         dtype=object)
-
-    versions["month"] = months(versions)
-    batch_rows["month"] = months(batch_rows)
-    key = ["police_force", "crime_reference"]
-    # the first version's month; a crime counts as matched when any version was
-    per_crime = versions.sort_values([*key, "month"], kind="stable").groupby(key, sort=False) \
+    k = ["police_force", "crime_reference"]
+    multi["month"] = _months(multi["batch_id"], multi["received_at"])
+    batch_rows["month"] = _months(batch_rows["batch_id"], batch_rows["received_at"])
+    # a crime of several versions counts once, in the first version's month; it is matched
+    # when any version was
+    first_month = multi.sort_values([*k, "month"], kind="stable").groupby(k, sort=False) \
         .agg(month=("month", "first"), matched=("matched", "max")).reset_index()
+    counted = pd.concat([
+        versions[["police_force", "month", "crimes", "matched"]],
+        multi[["police_force", "month"]].assign(crimes=-1, matched=-multi["matched"]),
+        first_month[["police_force", "month"]].assign(crimes=1,
+                                                      matched=first_month["matched"])])
+    counted[["crimes", "matched"]] = counted[["crimes", "matched"]].astype(np.int64)
+    per_force = counted.groupby(["police_force", "month"], as_index=False).agg(
+        crimes_received=("crimes", "sum"), crimes_matched=("matched", "sum"))
+    per_force = per_force[per_force["crimes_received"] > 0]
 
-    review = hit_rows.merge(per_crime[[*key, "month"]], on=key, how="inner")
+    if exact:
+        review["month"] = _months(review["batch_id"], review["received_at"])
+    else:
+        review["month"] = review["batch_key"].map(
+            versions.drop_duplicates("batch_key").set_index("batch_key")["month"])
+    if len(first_month):  # hits of a crime of several versions: the crime's month
+        first = review[k].merge(first_month[[*k, "month"]], on=k, how="left")["month"]
+        review["month"] = first.where(first.notna(), review["month"]).to_numpy()
+    review["found"] = review["run_id"].map(found_at)
     cohort = review["subject"].map(cohort_of).astype(object)
     review["cohort"] = cohort.where(cohort.notna(), "unknown")
-    ordered = decision_rows.sort_values(["hit_id", "at", "id"], kind="stable")
-    by_hit = ordered.groupby("hit_id")
-    review["first_decision"] = review["hit_id"].map(by_hit["at"].first())
-    review["decision"] = review["hit_id"].map(by_hit["outcome"].last())
     found = pd.to_datetime(review["found"], utc=True)
     decided = pd.to_datetime(review["first_decision"], utc=True)
     review["decision_hours"] = (decided - found).dt.total_seconds() / 3600.0
-    kinds = outcome_rows.groupby(["hit_id", "outcome"]).size().unstack(fill_value=0)
     for col in CASE_OUTCOME_COLUMNS:
-        kind = col.removeprefix("outcomes_")
-        review[col] = (review["hit_id"].map(kinds[kind]).fillna(0).astype(np.int64)
-                       if kind in kinds.columns else 0)
+        review[col] = review[col].fillna(0).astype(np.int64)
     review["outcomes_recorded"] = review[CASE_OUTCOME_COLUMNS].sum(axis=1).astype(np.int64)
-    return Casework(per_crime, batch_rows[["police_force", "rejected", "month"]], review)
+    review = review.drop(columns=["run_id", "batch_key", "batch_id", "received_at"],
+                         errors="ignore")
+    batch_rows["rejected"] = batch_rows["rejected"].astype(np.int64)
+    return Casework(per_force, batch_rows[["police_force", "rejected", "month"]], review)
 
 
 def crimes_by_force(work: Casework, month: Month) -> pd.DataFrame:
     """crimes_received, crimes_rejected, crimes_matched per force for ``month``."""
-    these = work.crimes[work.crimes["month"] == month.label]
+    these = work.crimes[work.crimes["month"] == month.label].set_index("police_force")
     rejected = work.rejected[work.rejected["month"] == month.label]
     return pd.concat([
-        these.groupby("police_force")["crime_reference"].nunique().rename("crimes_received"),
+        these["crimes_received"],
         rejected.groupby("police_force")["rejected"].sum().rename("crimes_rejected"),
-        these[these["matched"].astype(bool)].groupby("police_force")["crime_reference"]
-        .nunique().rename("crimes_matched"),
+        these["crimes_matched"],
     ], axis=1).fillna(0).astype(np.int64)
 
 
@@ -409,11 +435,13 @@ def figures_trend(store, engine, month: Month, rules: Rules | None = None,
     """The figures of the ``months`` months ending with ``month``, every force and the total,
     unsuppressed, oldest first (a month with nothing in either store gives no rows)."""
     rules = rules or Rules()
-    register = subject_register(store.subjects())
+    subjects = store.subjects()
+    register = subject_register(subjects)
+    activations = Activations(subjects)
     work = casework(engine, dict(zip(register["subject"], register["cohort"], strict=True)))
     frames = []
     for m in month.last(months):
-        per, gaps = monitoring(store, m, rules)
+        per, gaps = monitoring(store, m, rules, subjects, activations, register)
         frame = figures_table(per, gaps, crimes_by_force(work, m),
                               work.review[work.review["month"] == m.label], m)
         if len(frame):

@@ -294,17 +294,19 @@ def write_day_index(store_dir: Path, day: str, partition: Path, rules: Rules | N
                       fingerprint=fingerprint, partition=Path(partition).name)
 
 
-def on_day_written(store_dir: Path, day: str) -> None:
+def on_day_written(store_dir: Path, day: str) -> Trail | None:
     """Called by the trail store after it replaced (or removed) a day partition: rebuild that
     day's index for the default rules and for every other set of rules already indexed there,
     or drop the day's indexes when the partition is gone. A crash between the partition's
-    replacement and this leaves a stale manifest, which readers detect by its fingerprint."""
+    replacement and this leaves a stale manifest, which readers detect by its fingerprint.
+    Returns the day's fixes as matching reads them (None when the partition is gone), for
+    the day's other derived files."""
     store_dir = Path(store_dir)
     partition = Layout(store_dir).partition(date.fromisoformat(day))
     directory = day_index_dir(store_dir, day)
     if not partition.exists():
         shutil.rmtree(directory, ignore_errors=True)
-        return
+        return None
     wanted = {params_key(index_params(Rules())): index_params(Rules())}
     for path in sorted(directory.glob("manifest-*.json")) if directory.is_dir() else []:
         try:
@@ -323,6 +325,7 @@ def on_day_written(store_dir: Path, day: str) -> None:
     for path in directory.glob("manifest-*.json"):
         if path.stem.removeprefix("manifest-") not in wanted:
             path.unlink(missing_ok=True)
+    return trail
 
 
 # counters a test or a benchmark can read: how often an index was built vs opened

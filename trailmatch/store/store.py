@@ -37,7 +37,9 @@ import pyarrow.parquet as pq
 from trailmatch.atomic import atomic_write, atomic_write_parquet
 from trailmatch.crs import OSTN15
 from trailmatch.ingest.quality import DEFAULT_MAX_SPEED_KMH
+from trailmatch.rules import Rules
 from trailmatch.store.day_index import load_index_for_window, on_day_written
+from trailmatch.store.day_summary import refresh as refresh_summaries
 from trailmatch.store.layout import TEMPORARY_PATTERNS, Layout, day_from_number, day_name
 from trailmatch.store.partitions import (
     NAT,
@@ -202,13 +204,18 @@ class Store:
 
     def write_day(self, day: date, table: pa.Table) -> Path:
         """Replace (or, with an empty table, remove) a day partition, then refresh its index
-        (``day_index.on_day_written``). Should the index fail, the partition stands and
-        readers rebuild the index (its manifest is stale)."""
+        (``day_index.on_day_written``) and its compliance summary (``day_summary.refresh``,
+        from the fixes the index was built from). Should either fail, the partition stands
+        and readers rebuild what is stale (its fingerprint tells)."""
         path = write_day(self.layout, day, table)
         try:
-            on_day_written(self.root, day_name(day))
+            trail = on_day_written(self.root, day_name(day))
+            if trail is not None:
+                refresh_summaries(self.root, day, [Rules().max_gap_ns],
+                                  fixes=(trail.subjects, trail.subject, trail.t))
         except Exception as e:  # noqa: BLE001 — a derived file must not undo a stored partition
-            warnings.warn(f"{self.root}: index of {day} not refreshed: {e}", stacklevel=2)
+            warnings.warn(f"{self.root}: index or summary of {day} not refreshed: {e}",
+                          stacklevel=2)
         return path
 
     # --- reading for matching
