@@ -160,7 +160,7 @@ def test_officer_click_path(server, browser):
     browser.get(base + "/")
     browser.find_element(By.ID, "token").send_keys(world.tokens["ham"])
     browser.find_element(By.ID, "token-submit").click()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "whoami"), "Signed in as pc-ham"))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "session"), "Signed in as pc-ham"))
     assert browser.find_element(By.ID, "force").get_attribute("value") == "Hampshire"
 
     browser.find_element(By.ID, "crime-ref").send_keys(hit.crime_reference)
@@ -248,7 +248,7 @@ def test_the_map_draws_the_services_own_tiles(tile_server, browser):
     browser.get(base + "/")
     browser.find_element(By.ID, "token").send_keys(world.tokens["ham"])
     browser.find_element(By.ID, "token-submit").click()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "whoami"), "Signed in as pc-ham"))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "session"), "Signed in as pc-ham"))
     browser.find_element(By.ID, "crime-ref").send_keys(hit.crime_reference)
     browser.find_element(By.ID, "search-submit").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#hits tr[data-hit-id='{hit.id}']"))
