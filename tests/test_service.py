@@ -80,9 +80,10 @@ def test_page_loads_nothing_from_elsewhere(client):
         body = client.get(path).text
         assert not re.search(r"(src|href)=[\"']?(https?:)?//", body), path
         assert "https://" not in body and "http://" not in body, path
-    assert client.get("/config").json() == {"tile_url": None, "tile_attribution": "",
-                                            "tiles_need_token": False, "tile_min_zoom": None,
-                                            "tile_max_zoom": None, "tile_bounds": None}
+    config = client.get("/config").json()
+    assert config.pop("crime_types")["TFMV"] == "Theft from a motor vehicle"
+    assert config == {"tile_url": None, "tile_attribution": "", "tiles_need_token": False,
+                      "tile_min_zoom": None, "tile_max_zoom": None, "tile_bounds": None}
 
 
 def test_api_docs_are_served_by_the_app(client):

@@ -483,12 +483,18 @@ async function start() {
   $("decision-form").addEventListener("submit", recordDecision);
   $("outcome-form").addEventListener("submit", recordOutcome);
   $("report-button").addEventListener("click", openReport);
-  // The printed map has another size than the screen's: draw the hit again at that size, once
-  // the print layout applies (a "print" media change; beforeprint comes before the layout).
+  // The printed map has another size than the screen's: once the print layout applies (a
+  // "print" media change; beforeprint comes before the layout) Leaflet takes the new size and
+  // centres the crime at the same zoom. Not drawn anew and not zoomed: the printer does not
+  // wait for tiles, so only the ones already loaded can be on paper.
   window.matchMedia("print").addEventListener("change", (event) => {
     if (!event.matches) { return; }
     document.body.dataset.printed = String(Number(document.body.dataset.printed || 0) + 1);
-    if (state.hit) { drawMap(state.hit); }
+    if (state.view && state.view.map && state.hit) {
+      const map = state.view.map.map;
+      map.invalidateSize({ pan: false });
+      map.setView([state.hit.crime.lat, state.hit.crime.lon], map.getZoom(), { animate: false });
+    }
   });
 }
 
