@@ -77,6 +77,7 @@ function crimeType(code) {
 
 async function signIn(event) {
   event.preventDefault();
+  await state.configured;
   const value = $("token").value.trim();
   sessionStorage.setItem("trailmatch-token", value);
   $("token").value = "";
@@ -447,7 +448,7 @@ async function openReport() {
   window.open(URL.createObjectURL(blob), "_blank");
 }
 
-async function start() {
+async function loadConfig() {
   try { state.config = await (await fetch("/config")).json(); } catch (e) { /* defaults */ }
   const types = $("day-type");
   for (const [code, name] of Object.entries(state.config.crime_types || {})) {
@@ -456,6 +457,12 @@ async function start() {
     option.textContent = name + " (" + code + ")";
     types.appendChild(option);
   }
+}
+
+function start() {
+  // The handlers first, before anything is awaited: a form submitted before them would be
+  // sent by the browser itself (a GET carrying the token in the address).
+  state.configured = loadConfig();
   if (sessionStorage.getItem("trailmatch-signed-out")) {
     sessionStorage.removeItem("trailmatch-signed-out");
     say("whoami", "Signed out. The token is forgotten by this page.");
