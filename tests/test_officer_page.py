@@ -252,8 +252,8 @@ def test_the_officers_page_in_chromium(site, browser):
     subject = excluded.options[-1].get_attribute("value")
     excluded.select_by_value(subject)
     browser.find_element(By.ID, "explain-submit").click()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "explanation"),
-                                                f"Subject {subject} is excluded"))
+    WebDriverWait(browser, 180).until(ec.text_to_be_present_in_element(  # (may compile too)
+        (By.ID, "explanation"), f"Subject {subject} is excluded"))
     assert not serious(axe(browser, "3-crime"))
     browser.execute_script("document.getElementById('coverage-status').scrollIntoView()")
     shot(browser, "3-crime-coverage")
