@@ -2,6 +2,8 @@
 
 - ``CurrentUser`` / ``ProcessingUser``: the authenticated caller (``auth.py``); the second is
   403 for anyone but the central processing team.
+- ``ForceName`` / ``OptionalForceName``: a ``police_force`` query parameter in any case,
+  spelt as the force list spells it ("hampshire" -> "Hampshire") before the route sees it.
 - ``Db``: the hit store's engine; ``Cfg``: the running service's ``Settings``; ``Trails``: the
   trail store reader (``service/trails.py``).
 
@@ -14,12 +16,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
+from pydantic import AfterValidator
 from sqlalchemy import Engine
 
 from service.auth import Principal, current_user, processing_only
 from service.settings import Settings
 from service.trails import TrailAccess
+from trailmatch.ingest.forces import force_spelling
 
 
 async def _settings(request: Request) -> Settings:
@@ -42,3 +46,15 @@ Trails = Annotated[TrailAccess, Depends(_trails)]
 
 # What app.py mounts every protected router with.
 AUTHENTICATED = [Depends(current_user)]
+
+
+def _spelt(name: str | None) -> str | None:
+    return None if name is None else force_spelling(name)
+
+
+_FORCE_HELP = "a police force, in any case (hampshire, Hampshire)"
+ForceName = Annotated[str, Query(min_length=1, max_length=64, description=_FORCE_HELP),
+                      AfterValidator(_spelt)]
+OptionalForceName = Annotated[str | None, Query(min_length=1, max_length=64,
+                                                description=_FORCE_HELP),
+                              AfterValidator(_spelt)]

@@ -6,17 +6,10 @@ schema; the server logs no traceback."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from live_server import serving
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from service_world import build_world
@@ -25,14 +18,6 @@ from trailmatch.rules import WORKING_CRS
 from trailmatch.store import Store
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-REPO = Path(__file__).resolve().parent.parent
-SERVE = "import sys; from trailmatch.cli import main; sys.exit(main())"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -46,34 +31,8 @@ def fuzz_world(tmp_path_factory):
 def live(fuzz_world, tmp_path_factory):
     """The base URL of ``trailmatch serve`` over the fuzz world, and its log file."""
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    for _attempt in range(3):  # the free port may be taken between the probe and the bind
-        port = _free_port()
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", SERVE, "serve", "--store", str(fuzz_world.store),
-                 "--host", "127.0.0.1", "--port", str(port)],
-                env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, stdout=out, stderr=out)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        if proc.poll() is None:
-            break
-    else:
-        pytest.fail(f"trailmatch serve did not start:\n{log.read_text()}")
-    try:
+    with serving(fuzz_world.store, log) as base:
         yield base, log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

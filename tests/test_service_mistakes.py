@@ -4,12 +4,16 @@ the Content-Security-Policy on HTML."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from live_server import serving
 from service_world import build_world
 
 from service.app import create_app
 from trailmatch.hitstore import repository
+from trailmatch.rules import WORKING_CRS
+from trailmatch.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +106,24 @@ def test_every_refusal_is_audited_with_its_reason(world, client, who, method, pa
     assert "tm_" not in row["target"]  # never a token
 
 
+@pytest.mark.parametrize(("trusted", "recorded"), [
+    ([], "127.0.0.1"), (["--forwarded-allow-ips", "127.0.0.1"], "203.0.113.9"),
+    (["--forwarded-allow-ips", "192.0.2.1"], "127.0.0.1")])
+def test_client_address_is_the_socket_peer_unless_a_trusted_proxy(world, tmp_path, trusted,
+                                                                  recorded):
+    """On the live server: X-Forwarded-For is believed only from the proxies named by
+    ``serve --forwarded-allow-ips``; anyone else's is ignored and the socket peer recorded."""
+    Store.create(world.store, WORKING_CRS)  # store.json: serve opens existing stores only
+    with serving(world.store, tmp_path / "serve.log", *trusted) as base:
+        for path, who, status, action in (
+                ("/me", None, 401, "auth.denied"), ("/audit", "ham", 403, "audit.denied"),
+                (f"/hits/{ham_hit_id(world)}", "ham", 200, "hit.read")):
+            headers = {"X-Forwarded-For": "203.0.113.9", **(auth(world, who) if who else {})}
+            assert httpx.get(base + path, headers=headers).status_code == status
+            row = newest_audit(world)
+            assert row["action"] == action and row["client_address"] == recorded, row
+
+
 def test_interrupted_run_is_closed_when_the_next_starts(world):
     engine = _engine(world)
     killed = repository.start_run(engine, "nightly", {}, "test")  # never finished
@@ -134,14 +156,25 @@ def test_html_carries_a_content_security_policy(world, client, path):
         assert "script-src" not in csp and "default-src 'none'" in csp  # no script at all
 
 
-def test_force_names_in_any_case(world, client):
+FORCE_ROUTES = [("ham", "/hits", "crime_reference"), ("ham", "/coverage", "crime_reference"),
+                ("ham", "/coverage/explain", "crime_reference subject"),
+                ("proc", "/audit", "")]
+
+
+@pytest.mark.parametrize(("who", "path", "params"), FORCE_ROUTES,
+                         ids=[r[1] for r in FORCE_ROUTES])
+def test_force_names_in_any_case(world, client, who, path, params):
+    """Every police_force parameter takes the force in any case, as batches and the command
+    line do: the same answer (not a 403 on one's own force spelt in lower case)."""
     hit = world.hits[world.hits["police_force"] == "Hampshire"].iloc[0]
-    answers = [client.get("/hits", headers=auth(world, "ham"),
-                          params={"police_force": spelt,
-                                  "crime_reference": hit["crime_reference"]})
-               for spelt in ("Hampshire", "hampshire", "HAMPSHIRE")]
-    assert [a.status_code for a in answers] == [200, 200, 200]
-    assert answers[0].json() == answers[1].json() == answers[2].json() != []
-    other = client.get("/hits", headers=auth(world, "ham"),
-                       params={"police_force": "sussex", "crime_reference": "x"})
-    assert other.status_code == 403
+    extra = {k: hit[k] for k in params.split()}
+    answers = [client.get(path, headers=auth(world, who),
+                          params={"police_force": spelt, **extra})
+               for spelt in ("Hampshire", "hampshire", "HAMPSHIRE", " hampshire")]
+    assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+    assert answers[0].json() == answers[1].json() == answers[2].json() == answers[3].json()
+    assert answers[0].json() not in ([], {})
+    if who == "ham":
+        other = client.get(path, headers=auth(world, who),
+                           params={"police_force": "sussex", **extra})
+        assert other.status_code == 403

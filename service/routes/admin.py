@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service import audit
-from service.deps import Db, ProcessingUser
+from service.deps import Db, OptionalForceName, ProcessingUser
 from service.models import AuditOut, Problem, RunOut
 from service.settings import instant
 from trailmatch.hitstore import repository
@@ -27,7 +27,7 @@ async def runs(principal: ProcessingUser, db: Db,
 async def audit_log(principal: ProcessingUser, db: Db,
               user: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
               action: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-              police_force: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+              police_force: OptionalForceName = None,
               since: Annotated[dt.datetime | None, Query(description="UTC instant")] = None,
               until: Annotated[dt.datetime | None, Query(description="UTC instant")] = None,
               limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> list[AuditOut]:

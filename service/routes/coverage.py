@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 
 from service import access, audit
-from service.deps import Cfg, CurrentUser, Db, Trails
+from service.deps import Cfg, CurrentUser, Db, ForceName, Trails
 from service.models import Problem
 from trailmatch.hitstore import repository
 
@@ -74,7 +74,7 @@ def crime_coverage(store_dir, crimes, rules) -> list[dict]:
 
 @router.get("/coverage", response_model=list[CoverageOut],
             responses={403: {"model": Problem}, 404: {"model": Problem}})
-def coverage(principal: CurrentUser, db: Db, cfg: Cfg, police_force: Name,
+def coverage(principal: CurrentUser, db: Db, cfg: Cfg, police_force: ForceName,
              crime_reference: Name) -> list[dict]:
     """Every subject's status against the current version of one crime: ``hit``,
     ``excluded`` (could not have been in the vicinity at the rules' maximum speed through any
@@ -145,7 +145,7 @@ def explain_subject(store_dir, trails, crime: dict, subject: str, rules) -> dict
 
 @router.get("/coverage/explain", response_model=ExplainOut,
             responses={403: {"model": Problem}, 404: {"model": Problem}})
-def explain(principal: CurrentUser, db: Db, cfg: Cfg, trails: Trails, police_force: Name,
+def explain(principal: CurrentUser, db: Db, cfg: Cfg, trails: Trails, police_force: ForceName,
             crime_reference: Name, subject: Name) -> dict:
     """Why one subject is, or is not, excluded from the current version of one crime: its
     status, every gap of its trail meeting the window with the fixes that bound it, their
