@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from trailmatch.commands.argtypes import force_name, non_negative
-from trailmatch.commands.options import add_rules_args, rules_from_args
+from trailmatch.commands.options import add_rules_args, add_store_args, rules_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,10 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "--all-pairs gives it, every gap in its trail that meets the crime's window "
                     "with the fixes that bound it, their distances to the crime, the time "
                     "available and the speed it would have needed, and one plain sentence.")
-    p.add_argument("--store", type=Path, required=True, metavar="DIR",
-                   help="trail store directory; the hit store is DIR/hits.sqlite unless --db")
-    p.add_argument("--db", metavar="URL", help="hit store database URL (default: the SQLite "
-                                               "file in the store directory)")
+    add_store_args(p)
     p.add_argument("--crime", required=True, metavar="REF", help="crime reference, e.g. 44/1234/25")
     p.add_argument("--subject", required=True, metavar="ID", help="subject id")
     p.add_argument("--police-force", type=force_name, metavar="FORCE",
@@ -67,13 +63,8 @@ def run(args: argparse.Namespace) -> int:
     from trailmatch.store import Store
 
     rules = rules_from_args(args)
-    Store.existing(args.store)  # not a store: exit 1 naming the path
-    try:
-        stored_crs = Store(args.store).crs()
-    except (OSError, ValueError) as e:
-        print(f"trailmatch explain: {args.store}: unusable: {e}", file=sys.stderr)
-        return 1
-    if stored_crs and stored_crs != rules.crs:
+    stored_crs = Store.existing(args.store).crs()
+    if stored_crs != rules.crs:
         print(f"trailmatch explain: the store holds x/y in {stored_crs}, not {rules.crs}: give "
               f"--crs {stored_crs}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from trailmatch.commands.argtypes import force_name, non_negative, out_dir
+from trailmatch.commands.options import add_store_args
 
 
 def _threshold(text: str) -> int:
@@ -36,9 +37,7 @@ def _month(text: str):
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("figures", help="monthly scheme figures per force and cohort (CSV + HTML)",
                        description=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
-    p.add_argument("--db", metavar="URL",
-                   help="hit store database URL; default: the store's SQLite file")
+    add_store_args(p)
     p.add_argument("--month", required=True, type=_month, metavar="YYYY-MM",
                    help="the month (UTC) to report")
     p.add_argument("--force", type=force_name, metavar="FORCE",
@@ -58,22 +57,18 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from trailmatch.atomic import atomic_write
-    from trailmatch.commands.inputs import existing_folder
     from trailmatch.figures import ALL, figures_trend, force_rows, suppress
     from trailmatch.hitstore import open_store
     from trailmatch.report.figures_page import render_figures
     from trailmatch.rules import Rules
     from trailmatch.store import Store
 
-    store_dir = existing_folder(args.store)
-    if not Store(store_dir).positions_dir.is_dir() and not (store_dir / "hits.sqlite").exists():
-        print(f"trailmatch figures: {store_dir}: not a trailmatch store", file=sys.stderr)
-        return 1
+    store = Store.existing(args.store)
     out = Path(args.out)
     rules = Rules(max_gap_s=args.max_gap)
-    engine = open_store(store_dir, args.db)
+    engine = open_store(args.store, args.db)
     try:
-        trend = figures_trend(Store(store_dir), engine, args.month, rules)
+        trend = figures_trend(store, engine, args.month, rules)
     finally:
         engine.dispose()
     if args.publish:

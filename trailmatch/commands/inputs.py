@@ -191,8 +191,9 @@ def report_rejects(verb: str, frames: list, path: Path | None,
 
 
 def existing_folder(path) -> Path:
-    """A store folder that may hold only the hit store (``figures``, ``outcomes``): the path, or
-    ``StoreNotFound`` naming it when there is no such directory or it is a file."""
+    """A store folder of any age (``upgrade``, which reads stores ``Store.existing`` may not
+    yet open): the path, or ``StoreNotFound`` naming it when there is no such directory or it
+    is a file. Every other verb opens its store with ``Store.existing``."""
     from trailmatch.store import StoreNotFound
 
     folder = Path(path)

@@ -7,19 +7,8 @@ import sys
 from pathlib import Path
 
 from trailmatch.commands.argtypes import out_dir, out_file, positive
-from trailmatch.commands.options import add_rules_args, rules_from_args
+from trailmatch.commands.options import add_rules_args, add_store_args, open_inputs
 from trailmatch.scale.cluster import add_scheduler_arg
-
-
-def add_db_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", type=Path, required=True, metavar="DIR",
-                   help="trail store directory (trailmatch ingest positions ... --store DIR); "
-                        "the hit store is DIR/hits.sqlite unless --db is given")
-    p.add_argument("--db", metavar="URL",
-                   help="hit store database URL, e.g. postgresql://user@host/trailmatch "
-                        "(default: the SQLite file in the store directory)")
-    p.add_argument("--include-flagged", action="store_true",
-                   help="also match fixes flagged as suspicious at ingest")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "OUT/<force>/<batch_id>/ hits.csv, map/*.geojson, report.html, rejects.csv, "
                     "coverage-summary.csv and coverage-evidence.csv. Running the same night "
                     "again adds nothing.")
-    add_db_args(p)
+    add_store_args(p, flagged=True)
     p.add_argument("--crimes", nargs="+", type=Path, default=[], metavar="FILE",
                    help="crime batch CSV files as the forces send them (docs/formats.md)")
     p.add_argument("--batch", action="append", default=[], metavar="ID",
@@ -58,21 +47,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_rules_args(p)
     add_scheduler_arg(p)
     p.set_defaults(run=run)
-
-
-def open_inputs(args: argparse.Namespace, verb: str):
-    """(rules, engine, trail source) or an error message."""
-    from trailmatch.hitstore import open_store
-    from trailmatch.jobs.sources import StoreTrails
-    from trailmatch.store import Store
-
-    rules = rules_from_args(args)
-    stored_crs = Store.existing(args.store).crs()
-    if stored_crs != rules.crs:
-        raise SystemExit(f"trailmatch {verb}: the store holds x/y in {stored_crs}, not "
-                         f"{rules.crs}: give --crs {stored_crs}")
-    engine = open_store(args.store, args.db)
-    return rules, engine, StoreTrails(args.store, include_flagged=args.include_flagged)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
-"""Flags shared by every verb that matches: the same names, units and help everywhere."""
+"""Flags shared by the verbs: the store (``--store``, ``--db``) and the rules of every verb that
+matches; the same names, units and help everywhere, and one way to open what they name."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from trailmatch.commands.argtypes import metric_crs, non_negative, positive
 from trailmatch.rules import WORKING_CRS, Rules
@@ -50,3 +52,48 @@ def rules_from_args(args: argparse.Namespace) -> Rules:
                  count_precision=not args.no_precision,
                  max_speed_mps=Rules.max_speed_mps if speed_kmh is None else speed_kmh / KMH,
                  crs=args.crs)
+
+
+def add_store_args(p: argparse.ArgumentParser, *, flagged: bool = False) -> None:
+    """``--store DIR`` (required) and ``--db URL``; ``flagged``: also ``--include-flagged``
+    (the verbs that match the store's fixes)."""
+    p.add_argument("--store", type=Path, required=True, metavar="DIR",
+                   help="trail store directory (trailmatch ingest positions ... --store DIR); "
+                        "the hit store is DIR/hits.sqlite unless --db is given")
+    p.add_argument("--db", metavar="URL",
+                   help="hit store database URL, e.g. postgresql://user@host/trailmatch "
+                        "(default: the SQLite file in the store directory)")
+    if flagged:
+        p.add_argument("--include-flagged", action="store_true",
+                       help="also match fixes flagged as suspicious at ingest")
+
+
+def open_hit_store(args: argparse.Namespace, *, trails: bool = False):
+    """The hit store ``--store``/``--db`` name, migrated. The store directory must be one
+    (``Store.existing``: ``StoreNotFound`` naming the path, exit 1 with one line) unless
+    ``--db`` names the hit store and the verb reads no trails (``trails=False``): a misspelt
+    path never gets a new hits.sqlite."""
+    from trailmatch.hitstore import open_store
+
+    if trails or not args.db:
+        from trailmatch.store import Store
+
+        Store.existing(args.store)
+    return open_store(args.store, args.db)
+
+
+def open_inputs(args: argparse.Namespace, verb: str):
+    """(rules, hit store engine, trail source) of a verb that matches the store's fixes
+    (``nightly``, ``rematch``). A store in another CRS than ``--crs`` stops the verb
+    (``SystemExit``: exit 1, one line naming the CRS to give)."""
+    from trailmatch.hitstore import open_store
+    from trailmatch.jobs.sources import StoreTrails
+    from trailmatch.store import Store
+
+    rules = rules_from_args(args)
+    stored_crs = Store.existing(args.store).crs()
+    if stored_crs != rules.crs:
+        raise SystemExit(f"trailmatch {verb}: the store holds x/y in {stored_crs}, not "
+                         f"{rules.crs}: give --crs {stored_crs}")
+    engine = open_store(args.store, args.db)
+    return rules, engine, StoreTrails(args.store, include_flagged=args.include_flagged)

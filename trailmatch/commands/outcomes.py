@@ -11,6 +11,8 @@ import datetime as dt
 import getpass
 import sys
 
+from trailmatch.commands.options import add_store_args, open_hit_store
+
 
 def _date(text: str) -> dt.date:
     try:
@@ -34,9 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     verbs.required = True
 
     def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--store", required=True, metavar="DIR", help="the store directory")
-        q.add_argument("--db", metavar="URL",
-                       help="hit store database URL; default: the store's SQLite file")
+        add_store_args(q)
         q.add_argument("--hit", required=True, type=_hit_id, metavar="ID", help="the hit's id")
         q.add_argument("--operator", default=getpass.getuser(), metavar="NAME",
                        help="who is recording or reading, for the audit log (default: you)")
@@ -52,15 +52,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from trailmatch.hitstore import repository
 
-    from trailmatch.commands.inputs import existing_folder
-    from trailmatch.hitstore import open_store, repository
-
-    if not (existing_folder(args.store) / "hits.sqlite").exists() and not args.db:
-        print(f"trailmatch outcomes: {args.store}: not a hit store (no hits.sqlite there; "
-              "--db URL names another database)", file=sys.stderr)
-        return 1
-    engine = open_store(args.store, args.db)
+    engine = open_hit_store(args)
     try:
         if repository.get_hit(engine, args.hit) is None:
             print(f"trailmatch outcomes: no hit {args.hit}", file=sys.stderr)

@@ -6,8 +6,7 @@ import argparse
 import sys
 
 from trailmatch.commands.argtypes import out_dir, out_file
-from trailmatch.commands.nightly import add_db_args
-from trailmatch.commands.options import add_rules_args
+from trailmatch.commands.options import add_rules_args, add_store_args, open_inputs
 from trailmatch.scale.cluster import add_scheduler_arg
 
 
@@ -17,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Find the fixes ingested at or after --since (late uploads), re-match the "
                     "crimes whose windows they can change, update the hit store, and list the "
                     "new, updated and withdrawn hits as CSV on stdout (or --changes FILE).")
-    add_db_args(p)
+    add_store_args(p, flagged=True)
     p.add_argument("--since", required=True, metavar="TIMESTAMP",
                    help="ISO 8601 instant, e.g. 2025-01-27T06:00:00Z (UTC when no offset)")
     p.add_argument("--out", type=out_dir, metavar="DIR",
@@ -33,7 +32,6 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from trailmatch.atomic import atomic_write
-    from trailmatch.commands.nightly import open_inputs
     from trailmatch.jobs.rematch import changes_csv, run_rematch
 
     try:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from trailmatch.commands.options import add_store_args
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the officer service (HTTP API and web page)",
                        description="Serve the hits API and the officer page over a store. "
                                    "Listens on loopback unless told otherwise.")
-    p.add_argument("--store", required=True, metavar="DIR",
-                   help="the trail store directory (its hits.sqlite is the default hit store)")
-    p.add_argument("--db", metavar="URL",
-                   help="hit store database URL (e.g. postgresql://...); default: the store's "
-                        "SQLite file")
+    add_store_args(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     p.add_argument("--workers", type=int, default=1,

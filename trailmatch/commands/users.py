@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from trailmatch.commands.options import add_store_args, open_hit_store
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("users", help="add, list or revoke users of the officer service",
@@ -13,11 +15,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     verbs = p.add_subparsers(dest="users_verb", metavar="ACTION")
     verbs.required = True
 
-    def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--store", required=True, metavar="DIR", help="the store directory")
-        q.add_argument("--db", metavar="URL",
-                       help="hit store database URL; default: the store's SQLite file")
-
     add = verbs.add_parser("add", help="add a user and print their token (once)")
     add.add_argument("name", help="the user's name, as it will appear in the audit log")
     add.add_argument("--role", required=True, choices=["officer", "processing"],
@@ -25,19 +22,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--force", metavar="FORCE",
                      help="the officer's police force, e.g. Hampshire, any case (required for "
                           "officers; the processing team has none)")
-    common(add)
+    add_store_args(add)
     lst = verbs.add_parser("list", help="list users (tokens are never shown)")
-    common(lst)
+    add_store_args(lst)
     rev = verbs.add_parser("revoke", help="revoke a user's token, by name (or --id N)")
     who = rev.add_mutually_exclusive_group(required=True)
     who.add_argument("user", nargs="?", help="the user's name (a name of digits is a name)")
     who.add_argument("--id", type=int, metavar="N", help="the user's id instead of a name")
-    common(rev)
+    add_store_args(rev)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from trailmatch.hitstore import open_store, users
+    from trailmatch.hitstore import users
 
     if args.users_verb == "add":
         if args.role == "officer" and not args.force:
@@ -56,10 +53,7 @@ def run(args: argparse.Namespace) -> int:
                       f"{', '.join(sorted(known.values()))})", file=sys.stderr)
                 return 2
             args.force = known[args.force.lower()]  # stored with the list's spelling
-    if not args.db:  # the hit store is the store's file: never create one in a misspelt folder
-        from trailmatch.store import Store
-        Store.existing(args.store)
-    engine = open_store(args.store, args.db)
+    engine = open_hit_store(args)
     try:
         if args.users_verb == "add":
             try:

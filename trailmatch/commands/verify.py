@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from trailmatch.commands.nightly import add_db_args
+from trailmatch.commands.options import add_store_args, open_hit_store
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,25 +19,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "partition (late fixes), a hit gone, new or moved.")
     p.add_argument("report", type=Path, metavar="REPORT",
                    help="a report.html written by trailmatch nightly or rematch")
-    add_db_args(p)
+    add_store_args(p, flagged=True)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from trailmatch.hitstore import open_store
     from trailmatch.jobs.sources import StoreTrails
     from trailmatch.report.provenance import read_report
-    from trailmatch.store import Store
     from trailmatch.verify import verify_report
 
-    Store.existing(args.store)  # a misspelt store: exit 1, no hits.sqlite made there
+    engine = open_hit_store(args, trails=True)
     try:
-        html = read_report(args.report)
-    except (OSError, UnicodeDecodeError) as e:
-        print(f"trailmatch verify: {args.report}: cannot read it: {e}", file=sys.stderr)
-        return 2
-    engine = open_store(args.store, args.db)
-    try:
+        try:
+            html = read_report(args.report)
+        except (OSError, UnicodeDecodeError) as e:
+            print(f"trailmatch verify: {args.report}: cannot read it: {e}", file=sys.stderr)
+            return 2
         verdict = verify_report(html, engine,
                                 StoreTrails(args.store, include_flagged=args.include_flagged),
                                 name=str(args.report))
