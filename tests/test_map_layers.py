@@ -4,9 +4,12 @@ integers, one time form; read with GDAL (pyogrio) and written on to a Shapefile.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.test_report import CRIME, RULES, evidence, hit_row
 from trailmatch.report.map_layers import LAYERS, iso_z, path_lines, write_map_layers
@@ -116,3 +119,16 @@ def test_vicinity_rings_agree_with_projecting_each_vertex(radius):
     # counter-clockwise (RFC 7946): positive shoelace area in lon/lat
     r = rings[0]
     assert np.sum(r[:-1, 0] * r[1:, 1] - r[1:, 0] * r[:-1, 1]) > 0
+
+
+@given(st.lists(st.floats(-180, 180, allow_nan=False), min_size=2, max_size=40)
+       .filter(lambda v: len(v) % 2 == 0))
+def test_coordinates_are_written_as_round_to_7_decimals(values):
+    """The path and ring coordinates are formatted in one call, not rounded one by one: they
+    read back as Python's round(v, 7), as the API's path is compared (test_evidence_views)."""
+    from trailmatch.report.map_layers import _points_json
+
+    text = _points_json(values)
+    assert json.loads(text) == [[round(a, 7), round(b, 7)]
+                                for a, b in zip(values[::2], values[1::2], strict=True)]
+    assert not re.search(r"\.\d*[1-9]0+[,\]]|\.00+[,\]]", text)  # json.dumps's form

@@ -162,6 +162,7 @@ def store_crimes(bind, batch_key: int, batch_id: str, rows: list[dict],
         current = _current_versions(conn, {(r["police_force"], r["crime_reference"])
                                            for r in rows})
         pending: list[tuple[int, dict]] = []  # first versions, inserted together
+        pending_keys: set[tuple] = set()  # their crimes (a set: batches of thousands)
 
         def flush() -> None:
             if not pending:
@@ -175,12 +176,12 @@ def store_crimes(bind, batch_key: int, batch_id: str, rows: list[dict],
                     "id": crime_id, "version": 1, "content_sha256": values["content_sha256"],
                     "batch_id": batch_id}
             pending.clear()
+            pending_keys.clear()
 
         for slot, row in enumerate(rows):
             key = (row["police_force"], row["crime_reference"])
             digest = crime_content_digest(row)
-            if any(v["police_force"] == key[0] and v["crime_reference"] == key[1]
-                   for _, v in pending):
+            if key in pending_keys:
                 flush()  # the same crime twice in one batch: the later row is a new version
             cur = current.get(key)
             out.append(None)
@@ -198,6 +199,7 @@ def store_crimes(bind, batch_key: int, batch_id: str, rows: list[dict],
             if cur is None:
                 pending.append((slot, {**values, "version": 1, "superseded": False,
                                        "superseded_by": None}))
+                pending_keys.add(key)
                 continue
             version = 1 + conn.execute(select(func.max(crimes.c.version)).where(
                 crimes.c.police_force == key[0],

@@ -73,6 +73,7 @@ table.kv2 td { width: 33%; }
 table.fixes td, table.fixes th, table.visits td, table.visits th, table.gaps td,
 table.gaps th, table.decisions td, table.decisions th { font-size: 8.8pt; padding: 0.6mm 1.2mm; }
 .hit table td { overflow-wrap: anywhere; }
+table.visits td:nth-child(6) { white-space: nowrap; }  /* the closest instant */
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .crime { break-before: page; }
 /* A hit may run onto the next page (the running header names its crime); its parts do not

@@ -108,16 +108,14 @@ def _points_json(flat: list[float]) -> str:
     if not all(map(math.isfinite, flat)):
         raise ValueError("a map coordinate is not finite")
     text = ",".join(["[%.7f,%.7f]"] * (len(flat) // 2)) % tuple(flat)
-    return "[" + _TRAILING_ZEROS.sub(_shortest, text) + "]"
+    # "-2.5000000" -> "-2.5", "51.0000000" -> "51.0": the text json.dumps gives round(v, 7)
+    # (for values of a few digits before the point, the shortest text that reads back the
+    # same float); every value has a point, so the zeros before "," or "]" are decimals
+    text = _TRAILING_ZEROS.sub("", text).replace(".,", ".0,").replace(".]", ".0]")
+    return "[" + text + "]"
 
 
-# "-2.5000000" -> "-2.5", "51.0000000" -> "51.0": the text json.dumps gives round(v, 7) (for
-# values of a few digits before the point, the shortest text that reads back the same float)
-_TRAILING_ZEROS = re.compile(r"(\.(?:\d*[1-9])?)0+(?=[,\]])")
-
-
-def _shortest(m: re.Match) -> str:
-    return m.group(1) if len(m.group(1)) > 1 else ".0"
+_TRAILING_ZEROS = re.compile(r"0+(?=[,\]])")
 
 
 def _path_lines_json(evidence: Evidence) -> str:

@@ -172,15 +172,12 @@ def svg_map(ev: HitEvidence, cx: float, cy: float, radius: float, extent: tuple,
            f'<rect class="bg" width="{width}" height="{height}"/>']
     # Grid lines every "nice" distance, so distances can be read off the map.
     step = _nice((width / scale) / 5)
-    grid = []
-    gx = math.floor((mx - width / 2 / scale) / step) * step
-    while gx <= mx + width / 2 / scale:
-        grid.append(f"M{px(gx):.0f} 0v{height}")
-        gx += step
-    gy = math.floor((my - height / 2 / scale) / step) * step
-    while gy <= my + height / 2 / scale:
-        grid.append(f"M0 {py(gy):.0f}h{width}")
-        gy += step
+    k0 = math.floor((mx - width / 2 / scale) / step)
+    gx = px((k0 + np.arange(int((mx + width / 2 / scale) / step - k0) + 1)) * step)
+    k0 = math.floor((my - height / 2 / scale) / step)
+    gy = py((k0 + np.arange(int((my + height / 2 / scale) / step - k0) + 1)) * step)
+    grid = [f"M{v} 0v{height}" for v in np.round(gx).astype(np.int64).tolist()]
+    grid += [f"M0 {v}h{width}" for v in np.round(gy).astype(np.int64).tolist()]
     out.append(f'<path class="grid" d="{"".join(grid)}"/>')
     out.append(f'<circle class="vic" cx="{px(cx):.0f}" cy="{py(cy):.0f}" '
                f'r="{radius * scale:.1f}"/>')
