@@ -263,8 +263,18 @@ def test_the_map_draws_the_services_own_tiles(tile_server, browser):
     assert not browser.find_elements(By.ID, "basemap-label")
     assert "test streets" in browser.find_element(By.CSS_SELECTOR,
                                                   "#map .leaflet-control-attribution").text
-    # the path is drawn above the tiles
+    # the path is drawn above the tiles, the crime above the path, with the legend and scale
     assert browser.find_elements(By.CSS_SELECTOR, "#map .leaflet-overlay-pane path")
+    g = browser.execute_script(_GEOMETRY)
+    assert g["crimeOnTop"] and _inside(g["vicinity"], g["map"]) and g["path"] >= 1
+    assert browser.find_element(By.ID, "tm-legend").is_displayed()
+    under = browser.execute_script(
+        "const v = document.querySelector('#map path.tm-vicinity').getBoundingClientRect();"
+        "const x = v.left + v.width / 2; const y = v.top + v.height / 2;"
+        "return [...document.querySelectorAll('#map img.leaflet-tile-loaded')].some((i) => {"
+        " const r = i.getBoundingClientRect();"
+        " return r.left <= x && x <= r.right && r.top <= y && y <= r.bottom; })")
+    assert under  # a street tile under the crime
 
     loaded = browser.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)")
