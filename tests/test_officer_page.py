@@ -308,6 +308,25 @@ def test_the_officers_page_in_chromium(site, browser):
                         str(SHOTS / "6-printed-hit.pdf"), str(SHOTS / "6-printed-hit")],
                        check=True)
 
+    # ... a hit with a long account (the day's farthest: a hit by precision, with many visits)
+    # is scaled to 80% at most and runs on to a second page, never more
+    far = on_day.sort_values("min_distance_m").iloc[-1]
+    browser.find_element(By.CSS_SELECTOR,
+                         f"#day-hits tr[data-hit-id='{far.id}'] button.open-hit").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "detail-title"),
+                                                f"Subject {far.subject} at crime"))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#timeline svg"))
+    pdf = base64.b64decode(browser.execute_cdp_cmd("Page.printToPDF", {
+        "printBackground": True, "preferCSSPageSize": True})["data"])
+    (SHOTS / "6-printed-long-hit.pdf").write_bytes(pdf)
+    assert browser.execute_script("return document.body.dataset.printZoom") == "0.8"
+    pages = _pdf_pages(SHOTS / "6-printed-long-hit.pdf")
+    assert pages <= 2, f"the printed hit takes {pages} pages"
+    if shutil.which("pdftoppm"):
+        subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile",
+                        str(SHOTS / "6-printed-long-hit.pdf"), str(SHOTS / "6-printed-long-hit")],
+                       check=True)
+
     # 7. sign out: the token forgotten, the sign-out audited, nothing of the session left
     browser.find_element(By.ID, "signout").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "whoami"), "Signed out"))

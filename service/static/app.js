@@ -18,6 +18,9 @@ const CASE = { arrested: "Arrested", charged: "Charged", no_further_action: "No 
 const COVERAGE = { hit: "hit", excluded: "ruled out (excluded)",
                    cannot_exclude: "cannot be excluded", not_monitored: "not monitored" };
 
+const PRINT_PAGE_PX = 1030;  // a printed page's height in CSS px, a little under 277 mm
+const PRINT_MIN_ZOOM = 0.8;
+
 function $(id) { return document.getElementById(id); }
 
 function token() { return sessionStorage.getItem("trailmatch-token") || ""; }
@@ -494,13 +497,24 @@ function start() {
   // "print" media change; beforeprint comes before the layout) Leaflet takes the new size and
   // centres the crime at the same zoom. Not drawn anew and not zoomed: the printer does not
   // wait for tiles, so only the ones already loaded can be on paper.
+  // A hit a little longer than a page is scaled down to stay on it, to 80% at most (smaller
+  // text would be hard to read): a hit with many visits runs on to a second page.
   window.matchMedia("print").addEventListener("change", (event) => {
+    document.body.style.zoom = "";
     if (!event.matches) { return; }
     document.body.dataset.printed = String(Number(document.body.dataset.printed || 0) + 1);
     if (state.view && state.view.map && state.hit) {
       const map = state.view.map.map;
       map.invalidateSize({ pan: false });
       map.setView([state.hit.crime.lat, state.hit.crime.lon], map.getZoom(), { animate: false });
+    }
+    // (the print layout's own height: the page's scroll height is a page's in print)
+    const height = $("detail").getBoundingClientRect().bottom -
+      document.body.getBoundingClientRect().top;
+    if (document.body.classList.contains("hit-open") && height > PRINT_PAGE_PX) {
+      const zoom = Math.max(PRINT_MIN_ZOOM, Math.floor(1000 * PRINT_PAGE_PX / height) / 1000);
+      document.body.style.zoom = String(zoom);
+      document.body.dataset.printZoom = String(zoom);
     }
   });
 }
