@@ -172,15 +172,22 @@ class Compliance:
         """One day's fixes: subject indexes and times (ns), each subject's in time order."""
         g = np.ascontiguousarray(subject, dtype=np.int64)
         t = np.ascontiguousarray(t, dtype=np.int64)
-        need = self.n_gaps + g.size  # a day adds at most one gap a fix
-        if need > self._gap_subject.size:
-            size = max(need, 2 * self._gap_subject.size)
-            self._gap_subject = np.resize(self._gap_subject, size)
-            self._gap_length = np.resize(self._gap_length, size)
+        self._room(self.n_gaps + g.size)  # a day adds at most one gap a fix
         self.n_gaps = _add_day(g, t, self.prev, self.has_iv, self.iv_starts, self.m0, self.m1,
                                self.p0, self.p1, self.max_gap, self.covered, self.gap_count,
                                self.first, self.last, self._gap_subject, self._gap_length,
                                self.n_gaps)
+
+    def _room(self, need: int) -> None:
+        """Gap buffers for ``need`` gaps. Sized for the worst case (a gap a fix) but
+        allocated empty: pages that are never written are never touched."""
+        if need <= self._gap_subject.size:
+            return
+        size = max(need, 2 * self._gap_subject.size)
+        for name in ("_gap_subject", "_gap_length"):
+            grown = np.empty(size, dtype=np.int64)
+            grown[:self.n_gaps] = getattr(self, name)[:self.n_gaps]
+            setattr(self, name, grown)
 
     def grow(self, n: int) -> None:
         """Room for subjects up to ``n``; the new ones have no activation intervals."""
@@ -210,11 +217,7 @@ class Compliance:
             raise ValueError("add_day_summary: a subject on two rows of one day")
         some = day.first != NONE_FIRST  # subjects all of whose fixes were left out: none
         g, first, last = g[some], day.first[some], day.last[some]
-        need = self.n_gaps + g.size + (int(day.gap_count.sum()) if inside else 0)
-        if need > self._gap_subject.size:
-            size = max(need, 2 * self._gap_subject.size)
-            self._gap_subject = np.resize(self._gap_subject, size)
-            self._gap_length = np.resize(self._gap_length, size)
+        self._room(self.n_gaps + g.size + (int(day.gap_count.sum()) if inside else 0))
         self.n_gaps = _join_days(g, first, last, inside, self.prev, self.has_iv,
                                  self.iv_starts, self.m0, self.m1, self.p0, self.p1,
                                  self.max_gap, self.covered, self.gap_count, self.first,
