@@ -674,15 +674,32 @@ def read_positions_table(path: str | os.PathLike, *, crs: str = "EPSG:27700",
                          mapping: Mapping | str | os.PathLike | None = None,
                          timezone: str | None = None,
                          keep_dictionary: bool = False) -> PositionsTable:
-    """``read_positions`` with the fixes as an Arrow table (what the trail store merges: no
-    pandas copy of a national file). ``keep_dictionary``: text columns that arrived
-    dictionary-encoded (subjects, devices of a Parquet file) stay encoded, as the trail store
-    wants them; otherwise every text column is ``string``."""
+    """``read_positions`` with the fixes as an Arrow table (no pandas copy of a national
+    file). ``keep_dictionary``: text columns that arrived dictionary-encoded (subjects,
+    devices of a Parquet file) stay encoded, as the trail store wants them; otherwise every
+    text column is ``string``."""
+    fixes_parts: list[pa.Table] = []
+    rejects, rows_read = read_positions_into(path, fixes_parts, crs=crs, mapping=mapping,
+                                             timezone=timezone)
+    table = (pa.concat_tables(fixes_parts) if fixes_parts
+             else pa.Table.from_pandas(_empty_fixes(), preserve_index=False))
+    if not keep_dictionary:
+        table = _decoded(table)
+    return PositionsTable(table=table, rejects=rejects, rows_read=rows_read)
+
+
+def read_positions_into(path: str | os.PathLike, fixes_parts, *, crs: str = "EPSG:27700",
+                        mapping: Mapping | str | os.PathLike | None = None,
+                        timezone: str | None = None) -> tuple[pd.DataFrame, int]:
+    """Read one positions file, handing its valid fixes to ``fixes_parts`` one converted
+    batch at a time (``append(table)``, FIX_COLUMNS, text possibly dictionary-encoded;
+    ``clear()`` when the file is read again from the start by the exact reader): a list, or
+    the trail store's ``spill.FixSpill``, which keeps a national file out of memory. Returns
+    the reject lines and the number of records read."""
     path = Path(path)
     file = str(path)
     if not path.is_file():
         raise PositionsFormatError(f"{file}: no such file")
-    fixes_parts: list[pa.Table] = []
     rej_parts: list[pd.DataFrame] = []
 
     if _is_parquet(path):
@@ -710,14 +727,9 @@ def read_positions_table(path: str | os.PathLike, *, crs: str = "EPSG:27700",
     else:
         rows_read = _read_csv(path, mapping, timezone, crs, file, fixes_parts, rej_parts)
 
-    table = (pa.concat_tables(fixes_parts) if fixes_parts
-             else pa.Table.from_pandas(_empty_fixes(), preserve_index=False))
-    if not keep_dictionary:
-        table = _decoded(table)
     rejects = (reject_frame(pd.concat(rej_parts, ignore_index=True), POSITION_REJECT_COLUMNS)
                if rej_parts else empty_rejects(POSITION_REJECT_COLUMNS))
-    return PositionsTable(table=table, rejects=rejects, rows_read=rows_read)
-
+    return rejects, rows_read
 
 
 def _dictionary_columns(pf: pq.ParquetFile, columns: list[str]) -> list[str]:

@@ -21,7 +21,11 @@ fixes for this window": the ``Store`` (``trailmatch.store``) and the day indexes
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -33,7 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from trailmatch.atomic import fsync_dir, temporary_beside
+from trailmatch.atomic import fsync_dir, publish, temporary_beside
 from trailmatch.ingest.quality import (
     ALL_FLAGS,
     COUNTED_FLAG_TEXTS,
@@ -101,6 +105,61 @@ def write_day(layout: Layout, day: date, table: pa.Table) -> Path:
                        use_dictionary=list(CODED_COLUMNS),
                        write_statistics=["time", "ingested_at", "subject"], store_schema=False)
     return path
+
+
+class DayWriter:
+    """A day partition written in parts: each ``write(table)`` (sorted by subject, time, and
+    after every earlier part) adds row groups; ``publish()`` puts the file in place atomically
+    (as ``write_day``); leaving the ``day_writer`` block without it removes the file."""
+
+    def __init__(self, tmp: str, path: Path) -> None:
+        self.tmp = tmp
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+        self.rows = 0
+        self.published = False
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        table = _storable(table)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(
+                self.tmp, table.schema, compression="lz4",
+                use_dictionary=list(CODED_COLUMNS),
+                write_statistics=["time", "ingested_at", "subject"], store_schema=False)
+        self.writer.write_table(table, row_group_size=1 << 20)
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def publish(self) -> None:
+        self.close()
+        if self.rows == 0:
+            raise ValueError(f"{self.path}: a day partition written in parts got no fixes")
+        publish(self.tmp, self.path)
+        self.published = True
+
+
+@contextmanager
+def day_writer(layout: Layout, day: date) -> Iterator[DayWriter]:
+    """A ``DayWriter`` for the partition of ``day``: what ``write_day`` does for a table that
+    arrives in sorted parts (``trailmatch.store.spill``). Published only by ``publish()``
+    with at least one fix; the stored partition is untouched otherwise."""
+    path = layout.partition(day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    w = DayWriter(tmp, path)
+    try:
+        yield w
+    finally:
+        w.close()
+        if not w.published:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def _storable(table: pa.Table) -> pa.Table:

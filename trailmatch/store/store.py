@@ -348,16 +348,81 @@ class Store:
                          timezone: str | None = None,
                          max_speed_kmh: float = DEFAULT_MAX_SPEED_KMH):
         """Read one positions file and merge it; returns ``(IngestCounts, rejects)``.
-        Raises ``PositionsFormatError`` when the file is unusable as a whole."""
-        from trailmatch.ingest.positions import read_positions_table
+        Raises ``PositionsFormatError`` when the file is unusable as a whole. A file of more
+        than ``spill.SPILL_ROWS`` fixes is bucketed to disk while it is read and merged
+        bucket by bucket (``trailmatch.store.spill``): the same store, without the day in
+        memory."""
+        from trailmatch.ingest.positions import read_positions_into
+        from trailmatch.store.spill import FixSpill
 
-        got = read_positions_table(path, crs=crs, mapping=mapping, timezone=timezone,
-                                   keep_dictionary=True)
-        counts, _ = self.ingest_fixes(got.table, crs=crs, max_speed_kmh=max_speed_kmh)
+        spill = FixSpill(self.root)
+        try:
+            rejects, rows_read = read_positions_into(path, spill, crs=crs, mapping=mapping,
+                                                     timezone=timezone)
+            if spill.spilled:
+                counts = self._ingest_spilled(spill, crs=crs, max_speed_kmh=max_speed_kmh)
+            else:
+                table = spill.table()
+                counts = (self.ingest_fixes(table, crs=crs, max_speed_kmh=max_speed_kmh)[0]
+                          if table is not None else IngestCounts(file=""))
+        finally:
+            spill.remove()
         counts.file = str(path)
-        counts.read = got.rows_read
-        counts.rejected = got.rows_rejected
-        return counts, got.rejects
+        counts.read = rows_read
+        counts.rejected = int(rejects["row"].nunique()) if len(rejects) else 0
+        return counts, rejects
+
+    def _ingest_spilled(self, spill, *, crs: str, max_speed_kmh: float) -> IngestCounts:
+        """Merge a spilled file (``spill.FixSpill``) day by day and, within a day, bucket by
+        bucket in subject order, each bucket through ``merge_day`` with the stored
+        partition's fixes of its subjects; the day's new partition is written in parts
+        (``partitions.day_writer``) and published only when a fix was added."""
+        from trailmatch.store.partitions import day_writer
+        from trailmatch.store.spill import remove_stale
+
+        ingested_at_ns = time.time_ns()
+        counts = IngestCounts(file="")
+        with store_lock(self.root):
+            remove_stale(self.root)
+            self._ensure_meta(crs)
+            for dn in spill.days():  # the stored partitions' fixes, bucketed as the file's
+                path = self.day_path(day_from_number(dn))
+                if path.exists():
+                    for b in pq.ParquetFile(path).iter_batches(batch_size=1 << 20):
+                        spill.put(pa.Table.from_batches([b]), "old")
+            spill.close()
+            empty = spill.schema["new"].empty_table()
+            for dn in spill.days():
+                day = day_from_number(dn)
+                changed = False
+                with day_writer(self.layout, day) as w:
+                    for k in range(spill.buckets):
+                        new, old = spill.bucket(dn, k, "new"), spill.bucket(dn, k, "old")
+                        if new is None and old is None:
+                            continue
+                        m = merge_day(day, old, empty if new is None else new,
+                                      ingested_at_ns=ingested_at_ns,
+                                      max_speed_kmh=max_speed_kmh)
+                        del new, old
+                        spill.drop(dn, k)
+                        counts.accepted += m.new_kept - m.new_flagged
+                        counts.flagged += m.new_flagged
+                        counts.outside_grid += m.new_outside_grid
+                        counts.duplicate += m.duplicates
+                        changed |= m.changed
+                        w.write(m.table)
+                    if changed:
+                        w.publish()
+                if changed:
+                    self._refresh_index(day)
+                    counts.days_written.append(day)
+        return counts
+
+    def _refresh_index(self, day: date) -> None:
+        try:
+            on_day_written(self.root, day_name(day))
+        except Exception as e:  # noqa: BLE001 — a derived file must not undo a stored partition
+            warnings.warn(f"{self.root}: index of {day} not refreshed: {e}", stacklevel=3)
 
     # --- subjects
     @property
