@@ -225,6 +225,35 @@ def test_ingest_stages(exports):
     print(f"  {'total':9s} {total:6.2f} CPU s  {total / n * 1e6:5.2f} us/fix")
     assert merged.new_kept == n
 
+    # The pyarrow pipeline's stages on the same file, as it runs them (its reader and
+    # convertbng use both cores; its sort and write one): CPU and wall per fix.
+    from convertbng.cutil import convert_bng
+
+    batches = fixes = merged = None  # noqa: F841 - freed before the pipeline runs
+    pcpu: dict[str, tuple[float, float]] = {}
+
+    def pstage(name, fn):
+        t0, w0 = proc.cpu_times(), time.perf_counter()
+        out = fn()
+        t1 = proc.cpu_times()
+        pcpu[name] = ((t1.user - t0.user) + (t1.system - t0.system), time.perf_counter() - w0)
+        return out
+
+    table = pstage("read", lambda: pq.read_table(pq_path, columns=PIPELINE_COLUMNS))
+    x, y = pstage("project", lambda: convert_bng(table["position_longitude"].to_numpy(),
+                                                 table["position_latitude"].to_numpy()))
+    table = table.append_column("x", pa.array(x)).append_column("y", pa.array(y))
+    table = pstage("sort", lambda: table.sort_by([("person_id", "ascending"),
+                                                  ("position_gps_date", "ascending")]))
+    pstage("write", lambda: pq.write_table(table, d.with_suffix(".pipeline.parquet")))
+    ptotal = sum(c for c, _ in pcpu.values())
+    print(f"pipeline (pyarrow) stages, CPU and wall per fix (load {os.getloadavg()[0]:.1f}):")
+    for name, (c, w) in pcpu.items():
+        print(f"  {name:9s} {c / n * 1e6:5.2f} CPU-us/fix  {w / n * 1e6:5.2f} wall-us/fix "
+              f"({c / w:3.1f} cores)")
+    print(f"  {'total':9s} {ptotal / n * 1e6:5.2f} CPU-us/fix "
+          f"{sum(w for _, w in pcpu.values()) / n * 1e6:5.2f} wall-us/fix")
+
 
 # ----------------------------------------------------------------------------- against a pipeline
 
@@ -273,25 +302,36 @@ def pipeline_pandas(src, out) -> int:
 
 
 _CHILD = """
-import resource, shutil, sys
+import shutil, sys
 from pathlib import Path
 from benchmarks.test_ingest_throughput import pipeline_pandas, pipeline_pyarrow
 from trailmatch.store import Store
+
+def hwm():  # this address space's peak resident set, KiB (not the parent's, as ru_maxrss is)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
 src, out, which = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-if which == "trailmatch":
+base = hwm()
+if which.startswith("trailmatch"):
     shutil.rmtree(out, ignore_errors=True)
+    if which == "trailmatch-noindex":
+        import trailmatch.store.store as S
+        S.on_day_written = lambda *a, **k: None
     Store(out).ingest_positions(src)
 else:
     {"pyarrow": pipeline_pyarrow, "pandas": pipeline_pandas}[which](src, out)
-print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(base, hwm())
 """
 
 
 def peak_rss_mib(src, out, which: str) -> float:
     """Peak resident memory of a fresh process doing only ``which`` on ``src``, above what
     its imports took (a process of its own: in-process figures are blurred by memory that
-    earlier runs freed and the allocator kept)."""
+    earlier runs freed and the allocator kept). Read from the child's ``VmHWM``: Linux keeps
+    ``ru_maxrss`` across fork and exec, so a child of a big process would report the
+    parent's size."""
     import subprocess
     import sys
     from pathlib import Path
@@ -373,7 +413,9 @@ def test_ingest_against_a_pipeline(benchmark, exports, kind, monkeypatch):
     np.testing.assert_array_equal(got["y"].to_numpy(), ref["y"].to_numpy())
 
     day_parquet_mib = sum(store.day_path(dd).stat().st_size for dd in store.days()) / 2**20
-    peaks = {"trailmatch ingest (+ day index)": peak_rss_mib(src, d / "child_store",
+    peaks = {"trailmatch ingest (no index)": peak_rss_mib(src, d / "child_store",
+                                                         "trailmatch-noindex"),
+             "trailmatch ingest (+ day index)": peak_rss_mib(src, d / "child_store",
                                                             "trailmatch"),
              "pipeline: pyarrow": peak_rss_mib(src, out, "pyarrow"),
              "pipeline: pandas": peak_rss_mib(src, out, "pandas")}

@@ -22,6 +22,7 @@ import json
 import os
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -392,30 +393,42 @@ class Store:
                         spill.put(pa.Table.from_batches([b]), "old")
             spill.close()
             empty = spill.schema["new"].empty_table()
-            for dn in spill.days():
-                day = day_from_number(dn)
-                changed = False
-                with day_writer(self.layout, day) as w:
-                    for k in range(spill.buckets):
-                        new, old = spill.bucket(dn, k, "new"), spill.bucket(dn, k, "old")
-                        if new is None and old is None:
-                            continue
-                        m = merge_day(day, old, empty if new is None else new,
-                                      ingested_at_ns=ingested_at_ns,
-                                      max_speed_kmh=max_speed_kmh)
-                        del new, old
-                        spill.drop(dn, k)
-                        counts.accepted += m.new_kept - m.new_flagged
-                        counts.flagged += m.new_flagged
-                        counts.outside_grid += m.new_outside_grid
-                        counts.duplicate += m.duplicates
-                        changed |= m.changed
-                        w.write(m.table)
+
+            def merged(dn: int, k: int):
+                new, old = spill.bucket(dn, k, "new"), spill.bucket(dn, k, "old")
+                if new is None and old is None:
+                    return None
+                m = merge_day(day_from_number(dn), old, empty if new is None else new,
+                              ingested_at_ns=ingested_at_ns, max_speed_kmh=max_speed_kmh)
+                spill.drop(dn, k)
+                return m
+
+            # The next bucket is merged on a second thread while this one is written (the
+            # merge and the Parquet encoder release the GIL): both cores, two buckets held.
+            with ThreadPoolExecutor(1) as ahead:
+                for dn in spill.days():
+                    day = day_from_number(dn)
+                    changed = False
+                    with day_writer(self.layout, day) as w:
+                        nxt = ahead.submit(merged, dn, 0)
+                        for k in range(spill.buckets):
+                            m = nxt.result()
+                            if k + 1 < spill.buckets:
+                                nxt = ahead.submit(merged, dn, k + 1)
+                            if m is None:
+                                continue
+                            counts.accepted += m.new_kept - m.new_flagged
+                            counts.flagged += m.new_flagged
+                            counts.outside_grid += m.new_outside_grid
+                            counts.duplicate += m.duplicates
+                            changed |= m.changed
+                            w.write(m.table)
+                            del m
+                        if changed:
+                            w.publish()
                     if changed:
-                        w.publish()
-                if changed:
-                    self._refresh_index(day)
-                    counts.days_written.append(day)
+                        self._refresh_index(day)
+                        counts.days_written.append(day)
         return counts
 
     def _refresh_index(self, day: date) -> None:
