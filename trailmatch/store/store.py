@@ -209,6 +209,12 @@ class Store:
         from the fixes the index was built from). Should either fail, the partition stands
         and readers rebuild what is stale (its fingerprint tells)."""
         path = write_day(self.layout, day, table)
+        self._refresh_derived(day)
+        return path
+
+    def _refresh_derived(self, day: date) -> None:
+        """The day's index and compliance summary after its partition was replaced (by
+        ``write_day`` or a spilled ingest's ``partitions.day_writer``)."""
         try:
             trail = on_day_written(self.root, day_name(day))
             if trail is not None:
@@ -216,8 +222,7 @@ class Store:
                                   fixes=(trail.subjects, trail.subject, trail.t))
         except Exception as e:  # noqa: BLE001 — a derived file must not undo a stored partition
             warnings.warn(f"{self.root}: index or summary of {day} not refreshed: {e}",
-                          stacklevel=2)
-        return path
+                          stacklevel=3)
 
     # --- reading for matching
     def read_window(self, start, end, *, subjects=None, include_flagged: bool = False,
@@ -427,15 +432,9 @@ class Store:
                         if changed:
                             w.publish()
                     if changed:
-                        self._refresh_index(day)
+                        self._refresh_derived(day)
                         counts.days_written.append(day)
         return counts
-
-    def _refresh_index(self, day: date) -> None:
-        try:
-            on_day_written(self.root, day_name(day))
-        except Exception as e:  # noqa: BLE001 — a derived file must not undo a stored partition
-            warnings.warn(f"{self.root}: index of {day} not refreshed: {e}", stacklevel=3)
 
     # --- subjects
     @property
