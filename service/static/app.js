@@ -144,7 +144,7 @@ async function loadDay() {
         hit.crime_reference + ": the crime's hits and who is ruled out"));
       cell(row, crimeType(hit.crime_type));
       cell(row, hit.subject);
-      cell(row, when(hit.closest_time));
+      cell(row, when(hit.closest_time)).className = "time";
       cell(row, metres(hit.min_distance_m)).className = "number";
       const review = cell(row, hit.review ? REVIEW[hit.review] : "Not reviewed");
       review.className = "review " + (hit.review || "none");
