@@ -124,6 +124,14 @@ def test_upgrade_gives_what_a_fresh_ostn15_ingest_gives(legacy, fresh, capsys):
     t_up, _ = up.indexed_window(0, 2 * 10**18, None)
     t_ref, _ = ref.indexed_window(0, 2 * 10**18, None)
     np.testing.assert_array_equal(np.asarray(t_up.x), np.asarray(t_ref.x))
+    # and so do the day compliance summaries (the figures need not rebuild any)
+    from trailmatch.store import day_summary
+
+    built = day_summary.STATS["built"]
+    activations = day_summary.Activations(up.subjects())
+    for day in up.days():
+        day_summary.day_summary(up.layout, day, 300 * 10**9, activations)
+    assert day_summary.STATS["built"] == built
 
     # once only: again, nothing to do
     assert main(["upgrade", "--store", str(legacy)]) == 0

@@ -216,13 +216,19 @@ class Store:
         """The day's index and compliance summary after its partition was replaced (by
         ``write_day`` or a spilled ingest's ``partitions.day_writer``)."""
         try:
-            trail = on_day_written(self.root, day_name(day))
-            if trail is not None:
-                refresh_summaries(self.root, day, [Rules().max_gap_ns],
-                                  fixes=(trail.subjects, trail.subject, trail.t))
+            self.refresh_derived(day)
         except Exception as e:  # noqa: BLE001 — a derived file must not undo a stored partition
             warnings.warn(f"{self.root}: index or summary of {day} not refreshed: {e}",
                           stacklevel=3)
+
+    def refresh_derived(self, day: date) -> None:
+        """Rebuild what is kept beside a day partition after it changed: its segment indexes
+        (``day_index.on_day_written``) and, from the fixes they were built from, its
+        compliance summaries (``day_summary.refresh``); a removed partition's go with it."""
+        trail = on_day_written(self.root, day_name(day))
+        if trail is not None:
+            refresh_summaries(self.root, day, [Rules().max_gap_ns],
+                              fixes=(trail.subjects, trail.subject, trail.t))
 
     # --- reading for matching
     def read_window(self, start, end, *, subjects=None, include_flagged: bool = False,

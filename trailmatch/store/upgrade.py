@@ -116,8 +116,6 @@ def upgrade(root) -> UpgradeReport:
     import pyarrow.parquet as pq
 
     from trailmatch.atomic import atomic_write_parquet
-    from trailmatch.store.day_index import on_day_written
-    from trailmatch.store.layout import day_name
     from trailmatch.store.partitions import write_day
     from trailmatch.store.store import Store, store_lock
 
@@ -150,7 +148,8 @@ def upgrade(root) -> UpgradeReport:
         atomic_write(layout.meta, json.dumps(meta))
         for day in report.days:
             try:
-                on_day_written(store.root, day_name(day))
+                store.refresh_derived(day)
             except Exception as e:  # noqa: BLE001 - derived files: readers rebuild stale ones
-                warnings.warn(f"{store.root}: index of {day} not refreshed: {e}", stacklevel=2)
+                warnings.warn(f"{store.root}: index or summary of {day} not refreshed: {e}",
+                              stacklevel=2)
     return report
