@@ -6,6 +6,7 @@ both readers at the edges (dates at the integer limits, encodings, header spelli
 from __future__ import annotations
 
 import gzip
+import re
 
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from trailmatch.cli import main
 from trailmatch.hitstore import open_store, repository
 from trailmatch.ingest.crime_batch import NotACrimeBatch, parse_crime_batch, read_crime_batch
+from trailmatch.ingest.plausible import UNREADABLE_ID
 from trailmatch.ingest.positions import read_positions
 from trailmatch.store import Store
 
@@ -51,6 +53,9 @@ POSITION_CASES = [
     ({"person_id": "07\x0011"}, "person_id", "07\\x0011", "invalid_encoding"),
     ({"person_id": "07\udcff11"}, "person_id", "07\ufffd11", "invalid_encoding"),
     ({"device_id": "D\x001"}, "device_id", "D\\x001", "invalid_encoding"),
+    ({"person_id": "07\x1d11"}, "person_id", "07\\x1d11", "invalid_encoding"),
+    ({"person_id": "07\u200b011"}, "person_id", "07\\u200b011", "invalid_encoding"),
+    ({"device_id": "D\t1"}, "device_id", "D\\x091", "invalid_encoding"),
     ({"position_lbs": "abc"}, "position_lbs", "abc", "unknown_source"),
     ({"position_lbs": "99"}, "position_lbs", "99", "unknown_source"),
     ({"position_lbs": ""}, "position_lbs", "", "unknown_source"),
@@ -138,6 +143,32 @@ def test_gzip_export_read_transparently(tmp_path):
     assert a.rejects.drop(columns="file").equals(b.rejects.drop(columns="file"))
 
 
+SUBJECT_CASES = [
+    ("07\udcff12,D2", "subject", "07\ufffd12", "invalid_encoding"),
+    ("07012,D\x002", "device", "D\\x002", "invalid_encoding"),
+    ("07\u200b012,D2", "subject", "07\\u200b012", "invalid_encoding"),
+    (",D2", "subject", "", "missing"),
+]
+
+
+@pytest.mark.parametrize(("record", "field", "value", "error"), SUBJECT_CASES,
+                         ids=[c[0] for c in SUBJECT_CASES])
+def test_subject_id_rejected_and_nothing_good_lost(tmp_path, capsys, record, field, value,
+                                                   error):
+    path = tmp_path / "subjects.csv"
+    path.write_bytes(("subject,device,activation_start\n07011,D1,2025-01-01\n"
+                      f"{record},2025-01-01\n07013,D3,2025-01-01\n")
+                     .encode("utf-8", errors="surrogateescape"))
+    rejects, store = tmp_path / "rejects.csv", tmp_path / "store"
+    assert main(["ingest", "subjects", str(path), "--store", str(store),
+                 "--rejects", str(rejects)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    back = pd.read_csv(rejects, dtype=str, keep_default_na=False)
+    assert back[["file", "row", "field", "value", "error"]].values.tolist() == [
+        [str(path), "2", field, value, error]]
+    assert sorted(Store(store).subjects()["subject"]) == ["07011", "07013"]
+
+
 # --- crime batches --------------------------------------------------------------------------
 
 GOOD_CRIME = ["Hampshire", "BIAD", "Burglary", "HAM20250127", "44/1/25", "20250126183000",
@@ -165,6 +196,10 @@ CRIME_CASES = [
      "22620411230000", "out_of_range"),
     ({"crime_reference": "44/\x001/25"}, "crime_reference", "44/\\x001/25", "invalid_encoding"),
     ({"crime_reference": "44/\udce91/25"}, "crime_reference", "44/\ufffd1/25",
+     "invalid_encoding"),
+    ({"crime_reference": "44/\u202e1/25"}, "crime_reference", "44/\\u202e1/25",
+     "invalid_encoding"),
+    ({"crime_reference": "44/\x1b1/25"}, "crime_reference", "44/\\x1b1/25",
      "invalid_encoding"),
 ]
 
@@ -196,6 +231,7 @@ BAD_FILES = {
     "semicolons": (b"Hampshire;BIAD;x;HAM20250127;1/1/25;20250126183000;20250126230000;;;"
                    b"50.9;-1.4;WGS84;\n", "separated by ';'"),
     "binary": (b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4, "binary"),
+    "short_binary": (b"\x7fELF\x02\x01\x01\x03", "binary"),  # no NUL
     "zip": (b"PK\x03\x04" + b"\x00" * 40, "zip-compressed"),
     "empty": (b"", "empty"),
     "header": (b"police_force,crime_type,batch_id,crime_reference\n", "looks like a header"),
@@ -295,3 +331,100 @@ def test_crime_batch_fuzz(dates, refs):
         assert b.crimes["time_from"].min() >= pd.Timestamp("2000-01-01", tz="UTC")
         assert b.crimes["time_to"].max() < pd.Timestamp("2100-01-01", tz="UTC")
         assert not b.crimes["crime_reference"].str.contains("[\x00\ufffd]").any()
+
+
+# Pieces of an id as bytes: what someone types, and what an export gets wrong (undecodable or
+# truncated UTF-8, a surrogate, an overlong form, controls, invisible format characters).
+GOOD_PIECES = [b"07", b"A", b"z", b"-", b"/", b" ", b"\t", "\u00e9".encode(),
+               "\u0141".encode()]
+BAD_PIECES = [b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xc0\xaf", b"\x00", b"\x1d", b"\x1b",
+              b"\x7f", "\u200b".encode(), "\u202e".encode(), "\ufeff".encode(),
+              "\ufffd".encode()]
+ID_BYTES = st.lists(st.one_of(st.sampled_from(GOOD_PIECES), st.sampled_from(BAD_PIECES)),
+                    min_size=1, max_size=5).map(b"".join)
+
+
+def _readable(raw: bytes) -> str | None:
+    """The id as stored when it must be accepted (stripped), None when it must be rejected
+    invalid_encoding, "" when it is missing."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if re.search(UNREADABLE_ID, text.strip(" \t")):  # padding spaces and tabs are no part
+        return None
+    return text.strip()
+
+
+HEADER_SPELLINGS = st.sampled_from(["{}", " {}", "{} ", "  {}  ", "\t{}"])
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(ids=st.lists(st.tuples(ID_BYTES, ID_BYTES), min_size=1, max_size=6),
+       spellings=st.lists(HEADER_SPELLINGS, min_size=len(HEADER), max_size=len(HEADER)),
+       bom=st.booleans(), packed=st.booleans())
+def test_positions_bytes_fuzz(tmp_path, ids, spellings, bom, packed):
+    """Raw bytes in the subject and device ids, any header spelling, BOM or not, gzip or not:
+    each id is stored exactly as typed (stripped) or its record rejected invalid_encoding (or
+    missing), never stored garbled; the reader never raises."""
+    header = ",".join(sp.format(h) for sp, h in zip(spellings, HEADER, strict=True)).encode()
+    lines = [(b"\xef\xbb\xbf" if bom else b"") + header]
+    for i, (subj, dev) in enumerate(ids):
+        subj, dev = (x.replace(b",", b";").replace(b'"', b"'").replace(b"\n", b" ")
+                     .replace(b"\r", b" ") for x in (subj, dev))
+        lines.append(b'%d,"%s","%s",2025-01-20 10:%02d:00,50.9,-1.4,10,1' % (i + 1, subj, dev, i))
+        ids[i] = (subj, dev)
+    data = b"\n".join(lines) + b"\n"
+    path = tmp_path / ("fuzz.csv.gz" if packed else "fuzz.csv")
+    path.write_bytes(gzip.compress(data) if packed else data)
+    r = read_positions(path)
+    fixes = r.fixes.set_index("row")
+    errors = {(row, f): e for row, f, e in r.rejects[["row", "field", "error"]].itertuples(
+        index=False)}
+    for row, (subj, dev) in enumerate(ids, start=1):
+        want_subj, want_dev = _readable(subj), _readable(dev)
+        # an id of controls alone may be trimmed to nothing first: missing, rejected too
+        if want_subj is None:
+            assert errors.get((row, "person_id")) in ("invalid_encoding", "missing"), subj
+        if want_dev is None:
+            assert errors.get((row, "device_id")) in ("invalid_encoding", "missing"), dev
+        if want_subj is None or want_dev is None or want_subj == "":
+            assert row not in fixes.index
+        else:
+            assert fixes.loc[row, "subject"] == want_subj
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(refs=st.lists(ID_BYTES, min_size=1, max_size=6), packed=st.booleans(),
+       crlf=st.booleans())
+def test_crime_batch_bytes_fuzz(tmp_path, refs, packed, crlf):
+    """Raw bytes in the crime reference, gzip or not, CRLF or LF: a reference is stored as
+    typed or its row rejected invalid_encoding (or missing); the other rows are kept."""
+    recs = []
+    for i, ref in enumerate(refs):
+        ref = (ref.replace(b",", b";").replace(b'"', b"'").replace(b"\n", b" ")
+               .replace(b"\r", b" "))
+        refs[i] = ref
+        recs.append(b",".join([*(v.encode() for v in GOOD_CRIME[:4]), ref,
+                               *(v.encode() for v in GOOD_CRIME[5:])]))
+    data = (b"\r\n" if crlf else b"\n").join(recs) + b"\n"
+    path = tmp_path / ("b.csv.gz" if packed else "b.csv")
+    path.write_bytes(gzip.compress(data) if packed else data)
+    try:
+        b = read_crime_batch(path)
+    except NotACrimeBatch:
+        # only when no record at all survived as 13 fields (not because of a reference)
+        pytest.fail(f"a batch of good records with odd references was unusable: {refs!r}")
+    crimes = b.crimes.set_index("row")
+    errors = {(row, f): e for row, f, e in b.rejects[["row", "field", "error"]].itertuples(
+        index=False)}
+    for row, ref in enumerate(refs, start=1):
+        want = _readable(ref)
+        if want is None:
+            assert errors.get((row, "crime_reference")) in ("invalid_encoding", "missing"), ref
+        if want is None or want == "":
+            assert row not in crimes.index
+        else:
+            assert crimes.loc[row, "crime_reference"] == want

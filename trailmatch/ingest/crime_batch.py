@@ -35,6 +35,7 @@ from trailmatch.crs import OSGB36_GRID, WGS84, project_flagged, working_to_lonla
 from trailmatch.ingest.forces import load_forces
 from trailmatch.ingest.plausible import (
     PLACE_RANGES,
+    UNREADABLE_ID,
     Plausible,
     plausible,
     written_year_out_of_range,
@@ -100,7 +101,9 @@ def _why_not_a_batch(raw: bytes, text: str) -> str:
             return f"not a crime batch: the file looks {kind}-compressed; send the CSV itself"
     if not text.strip():
         return "not a crime batch: the file is empty (no records)"
-    if b"\x00" in raw[:65536] or text[:65536].count("\ufffd") > 8:
+    head = text[:65536]
+    controls = sum(c < " " and c not in "\t\r\n" for c in head[:4096])
+    if b"\x00" in raw[:65536] or head.count("\ufffd") > 8 or controls >= 2:
         return "not a crime batch: the file looks binary, not CSV text"
     first = next((line for line in text.splitlines() if line.strip()), "")
     for sep, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
@@ -273,10 +276,14 @@ def parse_crime_batch(text: str, *, source_file: str, crs: str = "EPSG:27700",
                 & (parts["code"].str.upper() != want_code.str.upper()))
     add(mismatch, "batch_id", "batch_force_mismatch")
 
-    # crime reference: required, and text someone typed (no undecodable byte, no NUL)
+    # crime reference: required, and text someone typed (no undecodable byte, no control or
+    # invisible character: plausible.UNREADABLE_ID)
     add(f["crime_reference"] == "", "crime_reference", "missing")
-    add(f["crime_reference"].str.contains("[\ufffd\x00]", regex=True), "crime_reference",
-        "invalid_encoding")
+    # (checked before trimming, but for the spaces and tabs a field may be padded with: a
+    # trailing control character is no padding)
+    typed_ref = raw["crime_reference"].astype(str).str.strip(" \t")
+    add(typed_ref.str.contains(UNREADABLE_ID, regex=True), "crime_reference",
+        "invalid_encoding", value=typed_ref.to_numpy(dtype=object))
 
     # window: yyyyMMddHHmmss, UTC; to >= from; at most max_window_h long
     times = {}

@@ -11,6 +11,12 @@ Settings (environment, read when a file is read, so a site sets them once for ev
   5,000). A fix claiming more is stored, flagged ``implausible_precision`` and left out of
   matching: counted, a 1,000 km circle would put its subject "in the vicinity" of every crime.
 
+Ids (fixed): a subject id, device id or crime reference holding a character nobody types
+(``UNREADABLE_ID``: an undecodable byte, read as U+FFFD; a C0 or C1 control such as NUL, tab or
+escape; an invisible format character such as a zero-width space, a direction override or a
+byte-order mark) is rejected ``invalid_encoding``: stored, it would be an id nobody typed, or
+one that looks like another (07, a zero-width space, 011 shows as 07011).
+
 Places (fixed, not settings): ``PLACE_RANGES``, inclusive, for a crime's location and an
 ad-hoc query's place. Eastings/northings: the British National Grid's own extent, 0-700 km
 east by 0-1,300 km north (its 100 km squares). England reaches 655.6 km east at Lowestoft Ness
@@ -34,6 +40,13 @@ MAX_PRECISION_VAR = "TRAILMATCH_MAX_PRECISION_M"
 DEFAULT_EARLIEST = "2000-01-01"
 DEFAULT_LATEST = "2100-01-01"
 DEFAULT_MAX_PRECISION_M = 5_000.0
+# Code points no id is typed with (see the module docstring), as inclusive ranges.
+_UNREADABLE_RANGES = ((0x00, 0x1F), (0x7F, 0x9F), (0x200B, 0x200F), (0x202A, 0x202E),
+                      (0x2060, 0x2064), (0xFEFF, 0xFEFF), (0xFFFD, 0xFFFD))
+# The same character class for Python's re and for RE2 (pyarrow.compute).
+UNREADABLE_ID = "[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in _UNREADABLE_RANGES) + "]"
+UNREADABLE_ID_RE2 = "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}"
+                                  for a, b in _UNREADABLE_RANGES) + "]"
 # Inclusive ranges of a place (see the module docstring): the one definition, used by the crime
 # batch reader and the service's proximity query.
 PLACE_RANGES: dict[str, tuple[float, float]] = {

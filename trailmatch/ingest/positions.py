@@ -47,7 +47,7 @@ import pyarrow.parquet as pq
 from trailmatch.crs import WGS84, project_flagged
 from trailmatch.ingest.mapping import TAG_EXPORT, TAG_EXPORT_SIGNATURE, Mapping, load_mapping
 from trailmatch.ingest.mapping import localize as localize_times
-from trailmatch.ingest.plausible import Plausible, plausible
+from trailmatch.ingest.plausible import UNREADABLE_ID_RE2, Plausible, plausible
 from trailmatch.ingest.rejects import (
     POSITION_REJECT_COLUMNS,
     empty_rejects,
@@ -311,14 +311,16 @@ def _parse_text_times(s: pa.Array, n: int, m: Mapping, policy: dict) -> _Times:
 
 
 def _bad_encoding(arr: pa.Array) -> np.ndarray:
-    """Text holding an undecodable byte (read as U+FFFD) or a NUL: an id that would be stored
-    as something nobody typed."""
+    """Text holding a character nobody types (``plausible.UNREADABLE_ID``: an undecodable
+    byte read as U+FFFD, a control such as NUL, an invisible format character): an id that
+    would be stored as something nobody typed."""
     if pa.types.is_dictionary(arr.type):
         got, idx = _per_value(arr, _bad_encoding)
         return got[idx]
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         return np.zeros(len(arr), dtype=bool)
-    hit = pc.or_(pc.match_substring(arr, "\ufffd"), pc.match_substring(arr, "\x00"))
+    # spaces and tabs padding the field are trimmed later: not part of the id
+    hit = pc.match_substring_regex(pc.utf8_trim(arr, characters=" \t"), UNREADABLE_ID_RE2)
     return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 

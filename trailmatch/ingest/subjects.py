@@ -25,7 +25,13 @@ import numpy as np
 import pandas as pd
 
 from trailmatch.ingest.forces import load_forces
-from trailmatch.ingest.rejects import POSITION_REJECT_COLUMNS, empty_rejects, reject_frame
+from trailmatch.ingest.plausible import UNREADABLE_ID
+from trailmatch.ingest.rejects import (
+    POSITION_REJECT_COLUMNS,
+    empty_rejects,
+    printable,
+    reject_frame,
+)
 
 SUBJECT_COLUMNS = ["subject", "device", "activation_start", "activation_end", "licence_end",
                    "force", "cohort"]
@@ -85,12 +91,17 @@ def read_subjects(path: str | os.PathLike, *, forces=None) -> SubjectsRead:
     def add(mask, field, error):
         mask = np.asarray(mask, dtype=bool)
         if mask.any():
-            parts.append(pd.DataFrame({"row": rows[mask], "subject": subj[mask],
+            parts.append(pd.DataFrame({"row": rows[mask],
+                                       "subject": [printable(v) if v else v
+                                                   for v in subj[mask]],
                                        "field": field,
-                                       "value": f[field].to_numpy(dtype=object)[mask],
+                                       "value": [printable(v) for v in f[field][mask]],
                                        "error": error}))
 
     add(f["subject"] == "", "subject", "missing")
+    for c in ("subject", "device"):  # ids someone typed (plausible.UNREADABLE_ID), checked
+        typed = raw[c].astype(str).str.strip(" \t") if c in raw.columns else f[c]  # untrimmed
+        add(typed.str.contains(UNREADABLE_ID, regex=True), c, "invalid_encoding")
     times = {}
     for c in ("activation_start", "activation_end", "licence_end"):
         t = _times(f[c])
