@@ -10,7 +10,12 @@ baseline (sampled every 20 ms).
 
 ``TRAILMATCH_BENCH_SCALE`` scales the number of subjects (smoke checks). ``test_ingest_stages``
 prints the CPU per fix of each stage of the Parquet ingest (read, validate, project, merge,
-write), each run alone on one thread.
+write), each run alone on one thread, and of the pyarrow pipeline's stages as it runs them.
+``test_ingest_against_a_pipeline`` puts trailmatch beside the pipeline a team would write (the
+issue's 2x target), with each tool's peak memory in a fresh process; the figures in
+docs/ingest.md come from:
+
+    .venv/bin/python -m pytest benchmarks/test_ingest_throughput.py -k "stages or against" -s
 """
 
 from __future__ import annotations
