@@ -292,6 +292,15 @@ def test_the_officers_page_in_chromium(site, browser):
     assert decision["at"].strftime("%Y-%m-%d %H:%M:%S") in history
     wait.until(ec.text_to_be_present_in_element(
         (By.CSS_SELECTOR, f"#day-hits tr[data-hit-id='{hit.id}'] td.review"), "Ruled out"))
+    # ... and what became of the case, after the decision in the same history
+    browser.find_element(By.CSS_SELECTOR, "#outcome-box summary").click()
+    Select(browser.find_element(By.ID, "case-outcome")).select_by_value("eliminated")
+    browser.find_element(By.ID, "case-note").send_keys("Alibi confirmed")
+    browser.find_element(By.ID, "outcome-submit").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "decisions"), "Alibi confirmed"))
+    entries = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#decisions li")]
+    assert len(entries) == 2 and "Decision: Ruled out" in entries[0], entries
+    assert "Case outcome: Eliminated on " in entries[1] and "pc-ham" in entries[1], entries
     assert not serious(axe(browser, "5-decided"))
     browser.execute_script("document.getElementById('detail').scrollIntoView()")
     shot(browser, "5-decision-in-history")

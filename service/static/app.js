@@ -8,7 +8,7 @@
 const state = {
   me: null, config: { tile_url: null, tile_attribution: "", crime_types: {} }, hit: null,
   view: null, crime: null,
-  day: { sort: "crime", descending: false, offset: 0, limit: 200, total: 0 },
+  day: { sort: "crime", descending: false, offset: 0, limit: 200, total: 0, asked: 0 },
 };
 
 const REVIEW = { ruled_in: "Ruled in", ruled_out: "Ruled out",
@@ -131,9 +131,12 @@ function dayParams() {
 async function loadDay() {
   const body = $("day-hits").querySelector("tbody");
   if (!$("day-date").value) { say("day-status", "Choose a day.", true); return; }
+  const asked = ++state.day.asked;  // only the latest request's answer is shown
+  const date = $("day-date").value;
   try {
     const response = await api("/hits?" + dayParams());
     const hits = await response.json();
+    if (asked !== state.day.asked) { return; }
     state.day.total = Number(response.headers.get("X-Total-Count") || hits.length);
     body.replaceChildren();
     for (const hit of hits) {
@@ -161,8 +164,8 @@ async function loadDay() {
     }
     const first = state.day.total ? state.day.offset + 1 : 0;
     const last = state.day.offset + hits.length;
-    say("day-status", state.day.total === 0 ? "No hits on " + $("day-date").value + "." :
-      plural(state.day.total, "hit", "hits") + " on " + $("day-date").value +
+    say("day-status", state.day.total === 0 ? "No hits on " + date + "." :
+      plural(state.day.total, "hit", "hits") + " on " + date +
       (state.day.total > hits.length ? " (showing " + first + "–" + last + ")" : "") + ".");
     $("day-hits").hidden = hits.length === 0;
     $("day-pager").hidden = state.day.total <= state.day.limit;
@@ -173,7 +176,7 @@ async function loadDay() {
         state.day.descending ? "descending" : "ascending");
     }
   } catch (e) {
-    say("day-status", e.message, true);
+    if (asked === state.day.asked) { say("day-status", e.message, true); }
   }
 }
 
@@ -204,6 +207,7 @@ async function openCrime(force, reference) {
   const params = new URLSearchParams({ police_force: force, crime_reference: reference });
   try {
     const hits = await (await api("/hits?" + params)).json();
+    if (state.crime.reference !== reference || state.crime.force !== force) { return; }
     say("search-status", "Crime " + reference + ": " + plural(hits.length, "hit", "hits") + ".");
     $("hits-caption").textContent = "Hits of crime " + reference;
     for (const hit of hits) {
@@ -354,6 +358,7 @@ async function showHistory(hitId) {
     api("/hits/" + hitId + "/decisions").then((r) => r.json()),
     api("/hits/" + hitId + "/outcomes").then((r) => r.json()),
   ]);
+  if (!state.hit || state.hit.id !== hitId) { return; }  // another hit was opened meanwhile
   const entries = [
     ...decisions.map((d) => ({ at: d.decided_at, kind: "decision", who: d.user,
                                what: REVIEW[d.outcome] || d.outcome, text: d.rationale })),
@@ -385,8 +390,10 @@ async function showHistory(hitId) {
 }
 
 async function openHit(hitId) {
+  const asked = state.hitAsked = (state.hitAsked || 0) + 1;  // the latest click wins
   try {
     const hit = await (await api("/hits/" + hitId)).json();
+    if (asked !== state.hitAsked) { return; }
     state.hit = hit;
     $("detail").hidden = false;
     document.body.classList.add("hit-open");  // print: this hit alone (app.css)
