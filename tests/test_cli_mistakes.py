@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from trailmatch.cli import _subparsers, build_parser, main
+from trailmatch.store import Store
 
 POSITIONS_HEADER = ("position_id,person_id,device_id,position_gps_date,position_latitude,"
                     "position_longitude,position_precision,position_lbs\n")
@@ -23,7 +24,7 @@ def world(tmp_path, sample_dir):
     (tmp_path / "a_file").write_text("x\n")
     return {"P": str(sample_dir / "positions.csv"), "C": str(sample_dir / "crimes.csv"),
             "DIR": str(tmp_path / "a_dir"), "FILE": str(tmp_path / "a_file"),
-            "T": str(tmp_path)}
+            "T": str(tmp_path), "S": str(Store.create(tmp_path / "store", "EPSG:27700").root)}
 
 
 def _argv(template: str, world: dict) -> list[str]:
@@ -68,6 +69,15 @@ CASES = [
                                                              "no such file"]),
     ("ingest positions {P} --store {T}/s --mapping {DIR}", 2, ["--mapping", "{DIR}",
                                                              "is a directory"]),
+    ("serve --store {T} --port 99999", 2, ["--port", "'99999'", "from 1 to 65535"]),
+    ("serve --store {T} --port x", 2, ["--port", "'x'"]),
+    ("serve --store {T} --workers 0", 2, ["--workers", "'0'", "at least 1"]),
+    ("rematch --store {T} --since 2025-01-01 --out {FILE}", 2, ["--out", "{FILE}", "is a file"]),
+    (ELIMINATE + " --out {T}/c.csv --evidence {DIR}", 2, ["--evidence", "{DIR}",
+                                                          "is a directory"]),
+    ("demo --out {FILE}", 2, ["--out", "{FILE}", "is a file"]),
+    ("nightly --store {S} --crimes {T}/missing.csv --out {T}/o", 1,
+     ["{T}/missing.csv", "no such file"]),
     ("match --positions {T}/missing.csv --crimes {C} --out {T}/h.csv", 1,
      ["{T}/missing.csv", "no such file"]),
     ("match --positions {P} --crimes {DIR} --out {T}/h.csv", 1, ["{DIR}", "is a directory"]),

@@ -118,8 +118,19 @@ def test_time_range_is_a_setting(tmp_path, monkeypatch):
     path = tmp_path / "export.csv"
     _export(path, [{"position_gps_date": "1999-06-01 00:00:00"}, {}])
     assert read_positions(path).rejects["error"].tolist() == ["out_of_range"]
+    batch = tmp_path / "batch.csv"
+    _batch(batch, _crime(date_from="19990601000000", date_to="19990601010000"),
+           _crime(crime_reference="44/2/25", date_from="20300601000000",
+                  date_to="20300601010000"))
+    assert set(read_crime_batch(batch).rejects["row"]) == {1}
     monkeypatch.setenv("TRAILMATCH_EARLIEST", "1990-01-01")
     assert read_positions(path).rejects.empty
+    assert read_crime_batch(batch).rejects.empty
+    monkeypatch.setenv("TRAILMATCH_LATEST", "2030-01-01")  # the same setting for both formats
+    late = read_crime_batch(batch).rejects
+    assert set(late["row"]) == {2} and set(late["error"]) == {"out_of_range"}
+    _export(path, [{"position_gps_date": "2030-06-01 00:00:00"}, {}])
+    assert read_positions(path).rejects["error"].tolist() == ["out_of_range"]
 
 
 @pytest.mark.parametrize("header", [

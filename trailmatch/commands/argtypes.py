@@ -129,3 +129,24 @@ def force_name(value: str) -> str:
     from trailmatch.ingest.forces import force_spelling
 
     return force_spelling(value)
+
+
+def _whole(value: str, low: int, high: int | None = None) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < low or (high is not None and number > high):
+        bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise argparse.ArgumentTypeError(f"{value!r}: must be {bounds}")
+    return number
+
+
+def port(value: str) -> int:
+    """A TCP port, 1-65535."""
+    return _whole(value, 1, 65535)
+
+
+def at_least_one(value: str) -> int:
+    """A whole number >= 1 (a count of workers)."""
+    return _whole(value, 1)

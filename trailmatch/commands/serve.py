@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from trailmatch.commands.argtypes import at_least_one
+from trailmatch.commands.argtypes import port as tcp_port
 from trailmatch.commands.options import add_store_args
 
 
@@ -14,8 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "Listens on loopback unless told otherwise.")
     add_store_args(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--port", type=tcp_port, default=8000, help="port to listen on (default 8000)")
+    p.add_argument("--workers", type=at_least_one, default=1,
                    help="worker processes (default 1; each keeps its own index cache). On the "
                         "SQLite hit store they take turns at its one write lock (every request "
                         "writes an audit row); a PostgreSQL one (--db) suits several better")

@@ -422,7 +422,10 @@ def read_batches(paths: Sequence[Path], crs: str, *, forces=None,
         except (OSError, ValueError) as e:
             if unusable is None:
                 raise
-            unusable.append(f"{path}: {e}")
+            # the reason, without the file name the OS error repeats
+            why = (e.strerror[0].lower() + e.strerror[1:]
+                   if isinstance(e, OSError) and e.strerror else str(e))
+            unusable.append(f"{path}: {why}")
             continue
         crimes = batch.crimes
         if len(crimes):
