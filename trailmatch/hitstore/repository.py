@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from trailmatch.crs import OSTN15, lonlat_to_working
+from trailmatch.hitstore.binds import all_rows, one_row, transaction, utcnow
 from trailmatch.hitstore.schema import (
     CASE_OUTCOMES,
     OUTCOMES,
@@ -39,28 +39,6 @@ HIT_FIELDS = ("min_distance_m", "closest_time", "first_in", "last_in", "duration
 CRIME_CONTENT = ("crime_type", "description", "time_from", "time_to", "lat", "lon", "text")
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-@contextmanager
-def _tx(bind: Engine | Connection) -> Iterator[Connection]:
-    if isinstance(bind, Connection):
-        yield bind
-    else:
-        with bind.begin() as conn:
-            yield conn
-
-
-def _rows(result) -> list[dict]:
-    return [dict(r._mapping) for r in result]
-
-
-def _one(result) -> dict | None:
-    row = result.first()
-    return None if row is None else dict(row._mapping)
-
-
 # --- runs -------------------------------------------------------------------------------------
 
 def rules_digest(rules: dict) -> str:
@@ -76,7 +54,7 @@ def start_run(bind, kind: str, rules: dict, algorithm_version: str) -> int:
     always finishes with its status): they are closed first as ``interrupted``, ended now, with
     the summary ``INTERRUPTED_SUMMARY``. A run that is in fact still going (two at once) sets
     its own status when it finishes."""
-    with _tx(bind) as conn:
+    with transaction(bind) as conn:
         conn.execute(update(runs).where(runs.c.status == "running").values(
             status="interrupted", ended=utcnow(), summary=INTERRUPTED_SUMMARY))
         return conn.execute(insert(runs).values(
@@ -85,34 +63,34 @@ def start_run(bind, kind: str, rules: dict, algorithm_version: str) -> int:
 
 
 def finish_run(bind, run_id: int, status: str, counts: dict, summary: str) -> None:
-    with _tx(bind) as conn:
+    with transaction(bind) as conn:
         conn.execute(update(runs).where(runs.c.id == run_id).values(
             ended=utcnow(), status=status, counts=counts, summary=summary))
 
 
 def get_run(bind, run_id: int) -> dict | None:
-    with _tx(bind) as conn:
-        return _one(conn.execute(select(runs).where(runs.c.id == run_id)))
+    with transaction(bind) as conn:
+        return one_row(conn.execute(select(runs).where(runs.c.id == run_id)))
 
 
 def list_runs(bind, limit: int = 100) -> list[dict]:
     """The most recent runs first."""
-    with _tx(bind) as conn:
-        return _rows(conn.execute(select(runs).order_by(runs.c.id.desc()).limit(limit)))
+    with transaction(bind) as conn:
+        return all_rows(conn.execute(select(runs).order_by(runs.c.id.desc()).limit(limit)))
 
 
 # --- batches and crimes -----------------------------------------------------------------------
 
 def find_batch(bind, police_force: str, batch_id: str, file_sha256: str) -> dict | None:
-    with _tx(bind) as conn:
-        return _one(conn.execute(select(batches).where(
+    with transaction(bind) as conn:
+        return one_row(conn.execute(select(batches).where(
             batches.c.police_force == police_force, batches.c.batch_id == batch_id,
             batches.c.file_sha256 == file_sha256)))
 
 
 def add_batch(bind, *, police_force: str, batch_id: str, file_name: str, file_sha256: str,
               run_id: int, rows_read: int, accepted: int, rejected: int) -> int:
-    with _tx(bind) as conn:
+    with transaction(bind) as conn:
         return conn.execute(insert(batches).values(
             police_force=police_force, batch_id=batch_id, file_name=file_name,
             file_sha256=file_sha256, received_at=utcnow(), run_id=run_id, rows_read=rows_read,
@@ -120,8 +98,8 @@ def add_batch(bind, *, police_force: str, batch_id: str, file_name: str, file_sh
 
 
 def list_batches(bind) -> list[dict]:
-    with _tx(bind) as conn:
-        return _rows(conn.execute(select(batches).order_by(batches.c.id)))
+    with transaction(bind) as conn:
+        return all_rows(conn.execute(select(batches).order_by(batches.c.id)))
 
 
 def crime_content_digest(row: dict) -> str:
@@ -158,7 +136,7 @@ def store_crimes(bind, batch_key: int, batch_id: str, rows: list[dict],
     """
     out: list[dict | None] = []
     now = utcnow()
-    with _tx(bind) as conn:
+    with transaction(bind) as conn:
         current = _current_versions(conn, {(r["police_force"], r["crime_reference"])
                                            for r in rows})
         pending: list[tuple[int, dict]] = []  # first versions, inserted together
@@ -252,14 +230,14 @@ def _current_versions(conn: Connection, keys: set[tuple[str, str]]) -> dict:
 
 
 def get_crime(bind, crime_id: int) -> dict | None:
-    with _tx(bind) as conn:
-        return _one(conn.execute(select(crimes).where(crimes.c.id == crime_id)))
+    with transaction(bind) as conn:
+        return one_row(conn.execute(select(crimes).where(crimes.c.id == crime_id)))
 
 
 def crime_versions(bind, police_force: str, crime_reference: str) -> list[dict]:
     """Every version of a crime, oldest first."""
-    with _tx(bind) as conn:
-        return _rows(conn.execute(select(crimes).where(
+    with transaction(bind) as conn:
+        return all_rows(conn.execute(select(crimes).where(
             crimes.c.police_force == police_force,
             crimes.c.crime_reference == crime_reference).order_by(crimes.c.version)))
 
@@ -274,8 +252,8 @@ def current_crimes(bind, *, ids: Iterable[int] | None = None,
     if overlapping is not None:
         start, end = overlapping
         query = query.where(crimes.c.time_to >= start, crimes.c.time_from <= end)
-    with _tx(bind) as conn:
-        frame = pd.DataFrame(_rows(conn.execute(query.order_by(crimes.c.id))),
+    with transaction(bind) as conn:
+        frame = pd.DataFrame(all_rows(conn.execute(query.order_by(crimes.c.id))),
                              columns=[c.name for c in crimes.columns])
     for col in ("time_from", "time_to"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
@@ -289,11 +267,11 @@ def current_crimes_for(bind, keys: Iterable[tuple[str, str]]) -> pd.DataFrame:
     for force, ref in set(keys):
         by_force.setdefault(force, []).append(ref)
     rows: list[dict] = []
-    with _tx(bind) as conn:
+    with transaction(bind) as conn:
         for force, refs in sorted(by_force.items()):
             refs.sort()
             for chunk in range(0, len(refs), 500):
-                rows += _rows(conn.execute(select(crimes).where(
+                rows += all_rows(conn.execute(select(crimes).where(
                     crimes.c.police_force == force,
                     crimes.c.crime_reference.in_(refs[chunk:chunk + 500]),
                     crimes.c.superseded.is_(False))))
@@ -339,7 +317,7 @@ def crimes_in_rules_crs(crimes: pd.DataFrame, rules: Rules) -> pd.DataFrame:
 
 def mark_matched(bind, crime_ids: Iterable[int], run_id: int, digest: str) -> None:
     ids = list(crime_ids)
-    with _tx(bind) as conn:
+    with transaction(bind) as conn:
         for chunk in range(0, len(ids), 500):
             conn.execute(update(crimes).where(crimes.c.id.in_(ids[chunk:chunk + 500])).values(
                 matched_run_id=run_id, matched_rules=digest))
@@ -396,7 +374,7 @@ def save_hits(bind, run_id: int, matched: pd.DataFrame, found: pd.DataFrame, *,
     result: dict = {"new": [], "updated": [], "withdrawn": [], "unchanged": 0}
     only = None if subjects is None else {str(s) for s in subjects}
     now = utcnow()
-    with _tx(bind) as conn:
+    with transaction(bind) as conn:
         existing: dict[tuple[int, str], dict] = {}
         for chunk in range(0, len(crime_ids), 500):
             for row in conn.execute(select(hits).where(
@@ -457,8 +435,8 @@ _HITS_OF_CRIME = _HITS_OF_CRIME_ANY.where(hits.c.status == "current")
 
 def get_hit(bind, hit_id: int) -> dict | None:
     """One hit with its crime version's details (window, location, batch), any status."""
-    with _tx(bind) as conn:
-        return _one(conn.execute(_HIT_WITH_CRIME.where(hits.c.id == hit_id)))
+    with transaction(bind) as conn:
+        return one_row(conn.execute(_HIT_WITH_CRIME.where(hits.c.id == hit_id)))
 
 
 def hits_for_crime(bind, police_force: str, crime_reference: str, *,
@@ -466,8 +444,8 @@ def hits_for_crime(bind, police_force: str, crime_reference: str, *,
     """The current hits of a crime (its latest version), nearest first; with
     ``include_withdrawn`` also superseded and withdrawn ones, of every version."""
     query = _HITS_OF_CRIME_ANY if include_withdrawn else _HITS_OF_CRIME
-    with _tx(bind) as conn:
-        return _rows(conn.execute(query, {"force": police_force, "reference": crime_reference}))
+    with transaction(bind) as conn:
+        return all_rows(conn.execute(query, {"force": police_force, "reference": crime_reference}))
 
 
 # What a list of hits shows (the service's HitOut): the hits table alone, no crime details.
@@ -482,8 +460,8 @@ def hit_list_for_crime(bind, police_force: str, crime_reference: str) -> list[di
     """``hits_for_crime`` (current hits, nearest first) with only ``HIT_LIST_COLUMNS``: the
     service lists hits on every request, and reading (and converting) the crime's details
     it does not show was most of the statement's cost."""
-    with _tx(bind) as conn:
-        return _rows(conn.execute(_HIT_LIST_OF_CRIME,
+    with transaction(bind) as conn:
+        return all_rows(conn.execute(_HIT_LIST_OF_CRIME,
                                   {"force": police_force, "reference": crime_reference}))
 
 
@@ -542,8 +520,8 @@ def hits_for_day(bind, police_force: str, day: dt.date, *, crime_type: str | Non
              .order_by(*order).offset(offset))
     if limit is not None:
         query = query.limit(limit)
-    with _tx(bind) as conn:  # (the subqueries keep their columns' types: UTC instants)
-        return _rows(conn.execute(query))
+    with transaction(bind) as conn:  # (the subqueries keep their columns' types: UTC instants)
+        return all_rows(conn.execute(query))
 
 
 def count_hits_for_day(bind, police_force: str, day: dt.date, *, crime_type: str | None = None,
@@ -551,7 +529,7 @@ def count_hits_for_day(bind, police_force: str, day: dt.date, *, crime_type: str
     """How many rows ``hits_for_day`` gives with these filters and no limit."""
     query = (select(func.count()).select_from(hits.join(crimes, crimes.c.id == hits.c.crime_id))
              .where(*_day_conditions(police_force, day, crime_type, batch_id)))
-    with _tx(bind) as conn:
+    with transaction(bind) as conn:
         return int(conn.execute(query).scalar_one())
 
 
@@ -559,9 +537,9 @@ def hits_for_crime_ids(bind, crime_ids: Iterable[int]) -> pd.DataFrame:
     """Current hits of the given crime versions as a DataFrame (with the crime's details)."""
     ids = list(crime_ids)
     rows: list[dict] = []
-    with _tx(bind) as conn:
+    with transaction(bind) as conn:
         for chunk in range(0, len(ids), 500):
-            rows += _rows(conn.execute(_HIT_WITH_CRIME.where(
+            rows += all_rows(conn.execute(_HIT_WITH_CRIME.where(
                 hits.c.crime_id.in_(ids[chunk:chunk + 500]), hits.c.status == "current")))
     columns = [c.name for c in _HIT_WITH_CRIME.selected_columns]
     frame = pd.DataFrame(rows, columns=columns)
@@ -575,7 +553,7 @@ def count_hits(bind, status: str | None = "current") -> int:
     query = select(func.count()).select_from(hits)
     if status is not None:
         query = query.where(hits.c.status == status)
-    with _tx(bind) as conn:
+    with transaction(bind) as conn:
         return conn.execute(query).scalar_one()
 
 
@@ -587,7 +565,7 @@ def add_decision(bind, hit_id: int, outcome: str, rationale: str, *, user_name: 
         raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
     if not rationale or not rationale.strip():
         raise ValueError("rationale must not be blank")
-    with _tx(bind) as conn:
+    with transaction(bind) as conn:
         return conn.execute(insert(decisions).values(
             hit_id=hit_id, outcome=outcome, rationale=rationale, user_id=user_id,
             user_name=user_name, at=at or utcnow()).returning(decisions.c.id)).scalar_one()
@@ -595,8 +573,8 @@ def add_decision(bind, hit_id: int, outcome: str, rationale: str, *, user_name: 
 
 def list_decisions(bind, hit_id: int) -> list[dict]:
     """The decisions on a hit, oldest first."""
-    with _tx(bind) as conn:
-        return _rows(conn.execute(select(decisions).where(decisions.c.hit_id == hit_id)
+    with transaction(bind) as conn:
+        return all_rows(conn.execute(select(decisions).where(decisions.c.hit_id == hit_id)
                                   .order_by(decisions.c.at, decisions.c.id)))
 
 
@@ -607,7 +585,7 @@ def add_outcome(bind, hit_id: int, outcome: str, outcome_date: dt.date, note: st
     one has decided on yet has no outcome to record (``ValueError``)."""
     if outcome not in CASE_OUTCOMES:
         raise ValueError(f"outcome must be one of {', '.join(CASE_OUTCOMES)}, got {outcome!r}")
-    with _tx(bind) as conn:
+    with transaction(bind) as conn:
         decided = conn.execute(select(func.count()).select_from(decisions)
                                .where(decisions.c.hit_id == hit_id)).scalar_one()
         if not decided:
@@ -620,8 +598,8 @@ def add_outcome(bind, hit_id: int, outcome: str, outcome_date: dt.date, note: st
 
 def list_outcomes(bind, hit_id: int) -> list[dict]:
     """The outcomes recorded on a hit, oldest first."""
-    with _tx(bind) as conn:
-        return _rows(conn.execute(select(outcomes).where(outcomes.c.hit_id == hit_id)
+    with transaction(bind) as conn:
+        return all_rows(conn.execute(select(outcomes).where(outcomes.c.hit_id == hit_id)
                                   .order_by(outcomes.c.at, outcomes.c.id)))
 
 
@@ -631,7 +609,7 @@ _AUDIT_INSERT = insert(audit).returning(audit.c.id)  # built once, as _HITS_OF_C
 def append_audit(bind, *, user_name: str, role: str, action: str, target: str,
                  user_id: int | None = None, police_force: str | None = None,
                  client_address: str | None = None, at: dt.datetime | None = None) -> int:
-    with _tx(bind) as conn:
+    with transaction(bind) as conn:
         return conn.execute(_AUDIT_INSERT, {
             "at": at or utcnow(), "user_id": user_id, "user_name": user_name, "role": role,
             "police_force": police_force, "action": action, "target": target,
@@ -654,5 +632,5 @@ def list_audit(bind, *, user_name: str | None = None, action: str | None = None,
     if until is not None:
         conds.append(audit.c.at < until)
     query = select(audit).where(and_(True, *conds)).order_by(audit.c.id.desc()).limit(limit)
-    with _tx(bind) as conn:
-        return _rows(conn.execute(query))
+    with transaction(bind) as conn:
+        return all_rows(conn.execute(query))

@@ -16,7 +16,7 @@ import secrets
 
 from sqlalchemy import bindparam, func, insert, select, update
 
-from trailmatch.hitstore.repository import _one, _rows, _tx, utcnow
+from trailmatch.hitstore.binds import all_rows, one_row, transaction, utcnow
 from trailmatch.hitstore.schema import ROLES, users
 
 TOKEN_PREFIX = "tm_"
@@ -54,7 +54,7 @@ def insert_user(bind, name: str, role: str, hashed: str, police_force: str | Non
         raise UserError("an officer belongs to a police force: give one")
     if role == "processing" and police_force:
         raise UserError("the processing team sees every force: give no police force")
-    with _tx(bind) as conn:
+    with transaction(bind) as conn:
         taken = conn.execute(select(users.c.id).where(
             func.lower(users.c.name) == name.lower())).first()
         if taken is not None:
@@ -70,15 +70,15 @@ def list_users(bind, *, include_revoked: bool = True) -> list[dict]:
                    users.c.created_at, users.c.revoked_at).order_by(users.c.id)
     if not include_revoked:
         query = query.where(users.c.revoked_at.is_(None))
-    with _tx(bind) as conn:
-        return _rows(conn.execute(query))
+    with transaction(bind) as conn:
+        return all_rows(conn.execute(query))
 
 
 def revoke_user(bind, user: int | str) -> int:
     """Revoke a user by id (an ``int``) or by name (a ``str``, always a name even if it is
     made of digits); returns how many were revoked (0 or 1)."""
     cond = users.c.id == user if isinstance(user, int) else users.c.name == user
-    with _tx(bind) as conn:
+    with transaction(bind) as conn:
         return conn.execute(update(users).where(cond, users.c.revoked_at.is_(None))
                             .values(revoked_at=utcnow())).rowcount
 
@@ -94,5 +94,5 @@ def user_for_token(bind, token: str) -> dict | None:
 
 def user_by_token_hash(bind, hashed: str) -> dict | None:
     """The active (unrevoked) user whose token hashes to ``hashed``, or None."""
-    with _tx(bind) as conn:
-        return _one(conn.execute(_USER_BY_TOKEN, {"token_hash": hashed}))
+    with transaction(bind) as conn:
+        return one_row(conn.execute(_USER_BY_TOKEN, {"token_hash": hashed}))
