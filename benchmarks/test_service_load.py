@@ -74,20 +74,19 @@ def build_store(root: Path, db_url: str | None = None) -> dict:
     from trailmatch.hitstore.users import add_user
     from trailmatch.match import match
     from trailmatch.rules import Rules
-    from trailmatch.store.day_index import write_day_index
+    from trailmatch.store import Store
 
     rules = Rules()
     start = pd.Timestamp(START_DAY, tz="UTC")
-    (root / "positions").mkdir(parents=True)
+    store = Store(root)
     day_one = None
     for d in range(N_DAYS):
         day = (start + pd.Timedelta(days=d)).strftime("%Y-%m-%d")
         tr = synthetic.trails(n_subjects=N_SUBJECTS, fixes_per_day=FIXES_PER_DAY, days=1,
                               extent_m=EXTENT_M, origin=ORIGIN, start=day, seed=100 + d)
         tr["subject"] = tr["subject"].astype(str)
-        part = root / "positions" / f"{day}.parquet"
-        tr.to_parquet(part)
-        write_day_index(root, day, part, rules)  # what ingest would leave behind
+        counts, _ = store.ingest_fixes(tr)  # the day's partition and index, as ingest leaves
+        assert counts.accepted == len(tr), counts
         if d == 0:
             day_one = tr
     crimes = synthetic.crimes(n_crimes=max(200, int(2000 * SCALE)), days=1, extent_m=EXTENT_M,

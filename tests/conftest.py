@@ -53,3 +53,29 @@ def db_url(request, tmp_path):
         with engine.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+# --- the officer service over a small real world (tests/service_world.py) ----------------------
+# One world, app and client per test module; a module that needs another world defines its own
+# ``world`` and still gets ``app`` and ``client`` over it. Headers: ``service_world.auth``.
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """The sample trails in a store, one nightly run's hits for two forces, users and tokens."""
+    from service_world import build_world
+
+    return build_world(tmp_path_factory.mktemp("store"))
+
+
+@pytest.fixture(scope="module")
+def app(world):
+    from service.app import create_app
+
+    return create_app(world.store)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    from fastapi.testclient import TestClient
+
+    return TestClient(app)

@@ -1,7 +1,7 @@
-"""A small real world for the service tests: the sample trails in a trail store laid out as the
-per-day index reads it (``positions/<day>.parquet``), and a hit store holding one nightly run
-over the sample crimes (Hampshire) plus a copy of a few of them sent by a second force (Sussex),
-so need-to-know can be tested across forces on the same subjects."""
+"""A small real world for the service tests: the sample trails ingested into a trail store (day
+partitions and their indexes, as ``trailmatch ingest`` leaves them), and a hit store holding
+one nightly run over the sample crimes (Hampshire) plus a copy of a few of them sent by a
+second force (Sussex), so need-to-know can be tested across forces on the same subjects."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from trailmatch.hitstore import open_store, repository
 from trailmatch.hitstore.users import add_user, revoke_user
 from trailmatch.match import match
 from trailmatch.rules import Rules
+from trailmatch.store import Store
 
 DATA = Path(__file__).parent / "data"
 RULES = Rules()  # the service's default rules: precision counted
@@ -36,12 +37,18 @@ def write_trail_store(store: Path) -> pd.DataFrame:
 
 
 def write_positions(store: Path, trails: pd.DataFrame) -> pd.DataFrame:
-    """Fixes (subject, time, x, y, precision_m, source) as the store's day partitions."""
+    """Fixes (subject, time, x, y, precision_m, source) ingested into the trail store
+    (``Store.ingest_fixes``), every one kept and none flagged: the store holds exactly the
+    trails the tests match against."""
     trails = trails.sort_values(["subject", "time"], kind="stable")
-    (store / "positions").mkdir(parents=True, exist_ok=True)
-    for day, part in trails.groupby(trails["time"].dt.strftime("%Y-%m-%d")):
-        part.reset_index(drop=True).to_parquet(store / "positions" / f"{day}.parquet")
+    counts, _ = Store(store).ingest_fixes(trails)
+    assert counts.accepted == len(trails), counts
     return trails
+
+
+def auth(world: World, who: str) -> dict:
+    """The request headers of one of the world's users ("ham", "sus", "proc", "revoked")."""
+    return {"Authorization": f"Bearer {world.tokens[who]}"}
 
 
 def read_sample_crimes() -> pd.DataFrame:

@@ -138,7 +138,7 @@ def _figures(store, engine):
 
 
 def _cold(store, engine):
-    for path in glob.glob(str(store.root / "index" / "*" / "compliance-*.parquet")):
+    for path in glob.glob(str(store.layout.index_dir("*") / "compliance-*.parquet")):
         os.unlink(path)
     return _figures(store, engine)
 
@@ -157,7 +157,7 @@ def test_summaries_are_kept_reused_and_rebuilt_when_stale(tmp_path):
         + [_fixes("B", d, range(0, 1440, 3), gap_after=700) for d in range(0, 4)]
         + [_fixes("C", 2, range(100, 400, 1), gap_after=200)]))  # C has no records
     engine = open_store(tmp / "store")
-    summaries = sorted(glob.glob(str(tmp / "store" / "index" / "*" / "compliance-*.parquet")))
+    summaries = sorted(glob.glob(str(store.layout.index_dir("*") / "compliance-*.parquet")))
     assert len(summaries) == len(store.days())  # written with the days
 
     def built_and_read(fn):

@@ -4,32 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
-from service_world import build_world
+from service_world import auth
 
-from service.app import create_app
 from trailmatch.hitstore import repository
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return build_world(tmp_path_factory.mktemp("store"))
-
-
-@pytest.fixture(scope="module")
-def app(world):
-    return create_app(world.store)
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    return TestClient(app)
-
-
-def auth(world, who: str) -> dict:
-    return {"Authorization": f"Bearer {world.tokens[who]}"}
 
 
 def test_officer_gets_the_coverage_of_their_crime(client, world, app):

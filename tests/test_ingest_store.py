@@ -320,12 +320,13 @@ def test_sigkill_half_way_leaves_store_consistent(tmp_path, multi_day_export, wh
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(store_dir), str(path)],
                             env=env, cwd=REPO)
-    pos = store_dir / "positions"
+    pos = Store(store_dir).positions_dir
+    first = Store(store_dir).day_path(day0).name
     deadline = time.monotonic() + 120
     killed = False
     while time.monotonic() < deadline and proc.poll() is None:
         names = [p.name for p in pos.iterdir()] if pos.exists() else []
-        done = [n for n in names if n.endswith(".parquet") and n != f"{day0}.parquet"]
+        done = [n for n in names if n.endswith(".parquet") and n != first]
         writing = [n for n in names if n.endswith(".tmp")]
         if (when == "after_first_partition" and done) or (when == "while_writing" and writing):
             proc.send_signal(signal.SIGKILL)
@@ -351,8 +352,8 @@ def test_sigkill_half_way_leaves_store_consistent(tmp_path, multi_day_export, wh
 
 def test_next_writer_removes_only_stale_store_temps(tmp_path):
     store = Store(tmp_path / "s")
-    (store.root / "positions").mkdir(parents=True)
-    stale = store.root / "positions" / ".2025-01-23.x1y2.tmp"
+    store.positions_dir.mkdir(parents=True)
+    stale = store.positions_dir / ".2025-01-23.x1y2.tmp"
     stale.write_bytes(b"half a partition")
     foreign = store.root / ".rejects.csv.abc.tmp"  # another writer's file: not the store's
     foreign.write_text("x")

@@ -5,6 +5,7 @@ dependencies through ``service/deps.py``."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,3 +63,47 @@ def test_a_job_calls_library_functions_never_another_job():
     assert offenders == []
     assert (ROOT / "trailmatch" / "jobs" / "rematch.py").exists()
     assert "trailmatch.jobs.loading" in _imported(ROOT / "trailmatch" / "jobs" / "rematch.py")
+
+
+LAYOUT_NAMES = {"positions", "subjects.parquet", "store.json", "index", ".lock"}
+
+
+def _layout_spellings(path: Path) -> list[str]:
+    """Where ``path`` spells a store path itself: a layout name joined as a path part
+    (``root / "positions"``), a string naming a partition or the subjects file
+    (``"positions/..."``, docstrings aside) or a day partition's name (``f"{day}.parquet"``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef
+                                | ast.AsyncFunctionDef)
+                  and n.body and isinstance(n.body[0], ast.Expr)
+                  and isinstance(n.body[0].value, ast.Constant)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            part = node.right
+            if isinstance(part, ast.Constant) and part.value in LAYOUT_NAMES:
+                found.append(f"{path.name}:{node.lineno}: / {part.value!r}")
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
+              and id(node) not in docstrings
+              and re.search(r"(^|/)positions/|(^|/)subjects\.parquet$", node.value)):
+            found.append(f"{path.name}:{node.lineno}: {node.value!r}")
+        elif (isinstance(node, ast.JoinedStr) and len(node.values) == 2
+              and isinstance(node.values[0], ast.FormattedValue)
+              and isinstance(node.values[1], ast.Constant)
+              and node.values[1].value == ".parquet"):
+            found.append(f"{path.name}:{node.lineno}: f'{{day}}.parquet'")
+    return found
+
+
+def test_only_the_store_spells_the_store_layout():
+    """``trailmatch/store/layout.py`` is the one module that spells where things live in a
+    store folder; every other module, test and benchmark asks the store (``Store``,
+    ``Layout``, ``relative_partition``) - so a change of layout is made once."""
+    owner = ROOT / "trailmatch" / "store" / "layout.py"
+    checker = Path(__file__).resolve()
+    files = [p for d in ("trailmatch", "service", "tests", "benchmarks")
+             for p in sorted((ROOT / d).rglob("*.py")) if p not in (owner, checker)]
+    offenders = [s for p in files for s in _layout_spellings(p)]
+    assert offenders == []
+    assert _layout_spellings(owner)  # the check sees the spellings where they belong

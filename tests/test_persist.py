@@ -3,7 +3,6 @@ that cross midnight give exactly the hits of an in-memory match over all the fix
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from trailmatch import synthetic
 from trailmatch.index.segments import build_index
 from trailmatch.match import match, match_prepared
 from trailmatch.rules import Rules
-from trailmatch.store import day_index
+from trailmatch.store import Store, day_index
 from trailmatch.trails import prepare_crimes, prepare_trail
 
 DAY = "2025-01-20"
@@ -23,17 +22,11 @@ NS = 10**9
 
 
 def write_days(store: Path, frame: pd.DataFrame) -> dict[str, Path]:
-    """Write a trails frame as one Parquet partition per UTC day (atomically, like the store)."""
-    out = {}
-    (store / "positions").mkdir(parents=True, exist_ok=True)
-    days = frame["time"].dt.strftime("%Y-%m-%d")
-    for day, part in frame.groupby(days, sort=True):
-        path = store / "positions" / f"{day}.parquet"
-        tmp = path.with_suffix(".tmp")
-        part.reset_index(drop=True).to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-        out[day] = path
-    return out
+    """Ingest a trails frame into a store (``Store.ingest_fixes``: one partition per UTC day,
+    every fix kept); day name -> partition file."""
+    counts, _ = Store(store).ingest_fixes(frame)
+    assert counts.accepted == len(frame), counts
+    return Store(store).layout.partitions()
 
 
 @pytest.fixture(autouse=True)
@@ -96,11 +89,10 @@ def test_open_refuses_other_fingerprint_or_params(tmp_path, three_days):
 
 
 def test_rewrite_of_a_partition_is_detected_and_rebuilt(tmp_path, three_days):
-    parts = write_days(tmp_path, three_days)
+    parts = write_days(tmp_path, three_days)  # the store writes each day's index with it
     rules = Rules()
-    trail, _ = day_index.day_index(tmp_path, DAY, parts[DAY], rules)
-    assert day_index.STATS["built"] >= 1
     built = day_index.STATS["built"]
+    trail, _ = day_index.day_index(tmp_path, DAY, parts[DAY], rules)
     day_index.forget_open_indexes()
     day_index.day_index(tmp_path, DAY, parts[DAY], rules)
     assert day_index.STATS["built"] == built  # current: opened, not rebuilt

@@ -9,34 +9,13 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
-from service_world import RULES, build_world
+from service_world import RULES, auth
 from sqlalchemy import text
 
-from service.app import create_app
 from trailmatch.hitstore import repository
 from trailmatch.match import match
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return build_world(tmp_path_factory.mktemp("store"))
-
-
-@pytest.fixture(scope="module")
-def app(world):
-    return create_app(world.store)
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    return TestClient(app)
-
-
-def auth(world, who: str) -> dict:
-    return {"Authorization": f"Bearer {world.tokens[who]}"}
 
 
 def ham_hit(world, i: int = 0) -> pd.Series:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from service_world import RULES, build_world
+from service_world import RULES, auth, build_world
 
 from service.app import create_app
 from trailmatch.hitstore import repository
@@ -59,20 +59,6 @@ def world(tmp_path_factory):
     w.late_ids = add_late_batch(w)
     assert len(w.late_ids) >= 2
     return w
-
-
-@pytest.fixture(scope="module")
-def app(world):
-    return create_app(world.store)
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    return TestClient(app)
-
-
-def auth(world, who: str) -> dict:
-    return {"Authorization": f"Bearer {world.tokens[who]}"}
 
 
 def audit_rows(app) -> list[dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from service_world import build_world
+from service_world import auth, build_world
 from sqlalchemy import text
 
 from service.app import create_app
@@ -18,8 +18,7 @@ def test_service_round_trip(db_url, tmp_path):
     world = build_world(tmp_path / "store", db_url)
     app = create_app(world.store, db_url)
     client = TestClient(app)
-    ham = {"Authorization": f"Bearer {world.tokens['ham']}"}
-    sus = {"Authorization": f"Bearer {world.tokens['sus']}"}
+    ham, sus = auth(world, "ham"), auth(world, "sus")
     h = world.hits[world.hits["police_force"] == "Hampshire"].iloc[0]
 
     listed = client.get("/hits", params={"police_force": "Hampshire",

@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
-from fastapi.testclient import TestClient
-from service_world import build_world
+from service_world import auth
 
-from service.app import create_app
 from trailmatch.figures import FIGURE_COLUMNS, SUPPRESSED
 from trailmatch.hitstore import repository
-from trailmatch.store import Store
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 MONTH = "2025-01"  # the sample batch HAM20250127
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    world = build_world(tmp_path_factory.mktemp("store"))
-    # the figures read the store as ingest writes it (with its flag column): ingest the trails
-    shutil.rmtree(world.store / "positions")
-    Store(world.store).ingest_fixes(world.trails)
-    return world
-
-
-@pytest.fixture(scope="module")
-def app(world):
-    return create_app(world.store)
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    return TestClient(app)
-
-
-def auth(world, who: str) -> dict:
-    return {"Authorization": f"Bearer {world.tokens[who]}"}
 
 
 def test_processing_sees_every_force_unsuppressed(world, client):

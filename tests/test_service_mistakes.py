@@ -6,28 +6,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from live_server import serving
-from service_world import build_world
+from service_world import auth
 
-from service.app import create_app
 from trailmatch.hitstore import repository
 from trailmatch.rules import WORKING_CRS
 from trailmatch.store import Store
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return build_world(tmp_path_factory.mktemp("store"))
-
-
-@pytest.fixture(scope="module")
-def client(world):
-    return TestClient(create_app(world.store))
-
-
-def auth(world, who: str) -> dict:
-    return {"Authorization": f"Bearer {world.tokens[who]}"}
 
 
 def newest_audit(world) -> dict:

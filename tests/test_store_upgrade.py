@@ -18,6 +18,7 @@ from trailmatch.cli import main
 from trailmatch.crs import OSTN15
 from trailmatch.ingest.crime_batch import read_crime_batch
 from trailmatch.store import Store, StoreNeedsUpgrade
+from trailmatch.store.layout import Layout
 from trailmatch.store.upgrade import LEGACY_CRIMES as CRIMES_PATH
 
 DAY0, DAY1 = "2025-01-20", "2025-01-27"
@@ -46,9 +47,9 @@ def _make_legacy(root):
                        .to_numpy())
     crimes.loc[ll, "x"], crimes.loc[ll, "y"] = x, y
     crimes.to_parquet(root / CRIMES_PATH, index=False)
-    meta = json.loads((root / "store.json").read_text())
+    meta = json.loads(Layout(root).meta.read_text())
     del meta["transformation"]
-    (root / "store.json").write_text(json.dumps(meta))
+    Layout(root).meta.write_text(json.dumps(meta))
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def legacy(fresh, tmp_path):
 
 
 def test_a_fresh_store_records_ostn15(fresh):
-    assert json.loads((fresh / "store.json").read_text())["transformation"] == OSTN15
+    assert json.loads(Layout(fresh).meta.read_text())["transformation"] == OSTN15
     assert Store(fresh).transformation() == OSTN15
 
 

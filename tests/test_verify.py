@@ -3,6 +3,7 @@ hash, and ``trailmatch verify`` catching a later crime version, late fixes and a
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import time
@@ -18,6 +19,7 @@ from trailmatch.report.provenance import (
     without_production,
 )
 from trailmatch.store import Store
+from trailmatch.store.layout import relative_partition
 
 REF, SUBJECT = "44/10007/25", "07012"  # a hit on 2025-01-22 once the subject's fixes arrive
 BATCH = "HAM20250127"
@@ -55,10 +57,11 @@ def test_two_runs_same_bytes_outside_the_production_block(tmp_path, sample_dir):
     assert kinds == {"batch file", "trail partition"}
     partitions = {f["name"]: f["sha256"] for f in data["inputs"]
                   if f["kind"] == "trail partition"}
-    assert "positions/2025-01-22.parquet" in partitions
+    day = dt.date(2025, 1, 22)
+    assert relative_partition(day) in partitions
     import hashlib
-    assert partitions["positions/2025-01-22.parquet"] == hashlib.sha256(
-        (store / "positions" / "2025-01-22.parquet").read_bytes()).hexdigest()
+    assert partitions[relative_partition(day)] == hashlib.sha256(
+        Store(store).day_path(day).read_bytes()).hexdigest()
     assert data["rules"]["count_precision"] is False and data["algorithm_version"]
     assert len(data["hits"]) == a.count('<section class="hit">') > 0
 

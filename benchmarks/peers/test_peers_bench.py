@@ -22,6 +22,7 @@ from benchmarks.peers import (
 )
 from trailmatch.match import match_prepared
 from trailmatch.store import day_index
+from trailmatch.store.layout import Layout
 from trailmatch.trails import prepare_crimes
 
 SCALE = common.scale_env(0.02)
@@ -64,7 +65,7 @@ def store():
 
 def test_open_a_days_index(benchmark, store):
     _, path = store
-    part = sorted((path / "positions").glob("*.parquet"))[1]
+    part = list(Layout(path).partitions().values())[1]
 
     def cold_open():
         day_index.forget_open_indexes()

@@ -25,6 +25,7 @@ from trailmatch import synthetic
 from trailmatch.index.query import hit_fields, hit_pairs
 from trailmatch.match import match, match_prepared, match_streamed
 from trailmatch.store import day_index
+from trailmatch.store.layout import Layout
 from trailmatch.trails import prepare_crimes, prepare_trail
 
 NAME = "trailmatch"
@@ -81,8 +82,8 @@ def write_store(work: Workload, store: Path) -> dict:
     # the store indexes the default rules as it writes; these rules are indexed once, then
     # kept current by the store in the same way
     with timed(times, "index"):
-        for path in sorted((store / "positions").glob("*.parquet")):
-            day_index.write_day_index(store, path.stem, path, RULES)
+        for day, path in Layout(store).partitions().items():
+            day_index.write_day_index(store, day, path, RULES)
     return times
 
 
@@ -115,10 +116,10 @@ def lookups(work: Workload, queries: pd.DataFrame) -> dict:
         build = write_store(work, store)
         # cold opens of a day's index (manifest + fingerprint + np.load mmap)
         opens = []
-        for path in sorted((store / "positions").glob("*.parquet"))[:30]:
+        for day, path in list(Layout(store).partitions().items())[:30]:
             day_index.forget_open_indexes()
             t = time.perf_counter()
-            day_index.day_index(store, path.stem, path, RULES)
+            day_index.day_index(store, day, path, RULES)
             opens.append(time.perf_counter() - t)
         day_index.forget_open_indexes()
         built = day_index.STATS["built"]
