@@ -4,12 +4,14 @@ fixes table, record a decision — against a real server on loopback, plus a scr
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import struct
 import threading
 import time
+import urllib.request
 import zlib
 from pathlib import Path
 
@@ -180,6 +182,17 @@ def test_officer_click_path(server, browser):
     assert len(browser.find_elements(By.CSS_SELECTOR, "#fixes tbody tr.in-vicinity")) \
         == hit.fixes_in
     assert len(fixes) >= hit.fixes_in
+    # the fix either side of the window is listed and said to be outside it; the rest are in
+    request = urllib.request.Request(f"{base}/hits/{hit.id}",
+                                     headers={"Authorization": "Bearer " + world.tokens["ham"]})
+    with urllib.request.urlopen(request) as answer:
+        detail = json.load(answer)
+    said = [r.find_elements(By.TAG_NAME, "td")[-1].text for r in fixes]
+    w0 = detail["window_from"]
+    assert said == ["in" if f["in_window"] else
+                    ("before the window" if f["time"] < w0 else "after the window")
+                    for f in detail["fixes"]]
+    assert "after the window" in said or "before the window" in said
     # the map: Leaflet drew the vicinity circle, the path and the fixes, with a scale bar
     shapes = browser.find_elements(By.CSS_SELECTOR, "#map .leaflet-overlay-pane path")
     assert len(shapes) >= 3 + hit.fixes_in

@@ -339,7 +339,11 @@ function showFixes(hit) {
   body.replaceChildren();
   for (const fix of hit.fixes) {
     const row = document.createElement("tr");
+    // the fix either side of the window is listed too, and said to be outside it
+    const outside = fix.in_window ? "" : (Date.parse(fix.time) < Date.parse(hit.window_from)
+      ? "before the window" : "after the window");
     if (fix.in_vicinity) { row.className = "in-vicinity"; }
+    if (outside) { row.classList.add("outside-window"); }
     cell(row, fix.seq);
     cell(row, when(fix.time));
     cell(row, Number(fix.lat).toFixed(6));
@@ -348,6 +352,7 @@ function showFixes(hit) {
     cell(row, fix.source);
     cell(row, metres(fix.distance_m));
     cell(row, fix.in_vicinity ? "yes" : "");
+    cell(row, outside || "in");
     body.appendChild(row);
   }
 }
