@@ -458,6 +458,13 @@ def naive_compliance(times: list[int], spans: list[tuple[int, int]], max_gap_ns:
     return covered, gaps
 
 
+def naive_subjects_in_windows(times: dict[str, list[int]],
+                              windows: list[tuple[int, int]]) -> set[str]:
+    """The subjects with a fix inside some window ``[w0, w1]`` (bounds included), each fix
+    tested against each window."""
+    return {s for s, ts in times.items() if any(w0 <= t <= w1 for t in ts for w0, w1 in windows)}
+
+
 def _median(values: list[float]) -> float:
     import numpy as np
 

@@ -439,16 +439,20 @@ def evidence_for_hits(t: np.ndarray, x: np.ndarray, y: np.ndarray, precision: np
                       source: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                       subjects: Sequence[str], hits: Sequence[dict], crime_x: np.ndarray,
                       crime_y: np.ndarray, w0: np.ndarray, w1: np.ndarray,
-                      rules: Rules) -> list[HitEvidence]:
+                      rules: Rules, *, reach: np.ndarray | None = None) -> list[HitEvidence]:
     """The evidence of many hits at once. Fixes: flat arrays, each hit's subject's fixes
     ``[lo[k], hi[k])`` sorted by time (int64 ns; metres in ``rules.crs``); per hit its
-    subject, its fields (``hits[k]``), its crime location and widened window (int64 ns)."""
+    subject, its fields (``hits[k]``), its crime location and widened window (int64 ns).
+    ``reach``: ``reach_of(precision, rules)`` when the caller keeps it (a job calling this
+    batch by batch on one trail of millions of fixes); nothing else here costs the whole
+    trail."""
     n = len(hits)
     t = np.ascontiguousarray(t, np.int64)
     x = np.ascontiguousarray(x, np.float64)
     y = np.ascontiguousarray(y, np.float64)
     precision = np.asarray(precision, np.float64)
-    reach = reach_of(precision, rules)
+    if reach is None:
+        reach = reach_of(precision, rules)
     crime_x = np.asarray(crime_x, np.float64)
     crime_y = np.asarray(crime_y, np.float64)
     w0 = np.asarray(w0, np.int64)
@@ -492,7 +496,7 @@ def evidence_for_hits(t: np.ndarray, x: np.ndarray, y: np.ndarray, precision: np
     clon, clat = lon[uniq.size:], lat[uniq.size:]
     lon, lat = lon[:uniq.size][back], lat[:uniq.size][back]
     seq = np.arange(total) - offs[owner] + 1
-    sources = _SOURCE_LUT[np.asarray(source, np.int64)[idx] & 255] if total else \
+    sources = _SOURCE_LUT[np.asarray(source)[idx].astype(np.int64) & 255] if total else \
         np.zeros(0, object)
     vf, vi, gaps = walks["visits_f"], walks["visits_i"], walks["gaps"]
     voff, goff = walks["voff"], walks["goff"]
@@ -552,10 +556,12 @@ def evidence_for_hits(t: np.ndarray, x: np.ndarray, y: np.ndarray, precision: np
 
 
 def trail_evidence(trail: Trail, hits: Sequence[dict], crimes: Sequence[dict], rules: Rules, *,
-                   codes: dict | None = None) -> list[HitEvidence]:
+                   codes: dict | None = None,
+                   reach: np.ndarray | None = None) -> list[HitEvidence]:
     """``evidence_for_hits`` for hits of a prepared ``Trail``: ``crimes[k]`` is hit k's crime
     (``x``, ``y``, ``time_from``, ``time_to``). A subject absent from the trail (fixes since
-    purged) gets an empty path."""
+    purged) gets an empty path. ``codes`` (subject -> code) and ``reach`` (``reach_of``) may
+    be kept by a caller that asks again on the same trail."""
     if codes is None:
         codes = {s: i for i, s in enumerate(trail.subjects.tolist())}
     n = len(hits)
@@ -571,7 +577,8 @@ def trail_evidence(trail: Trail, hits: Sequence[dict], crimes: Sequence[dict], r
     return evidence_for_hits(trail.t, trail.x, trail.y, trail.precision, trail.source, lo, hi,
                              [h["subject"] for h in hits], hits,
                              np.array([float(c["x"]) for c in crimes]),
-                             np.array([float(c["y"]) for c in crimes]), w0, w1, rules)
+                             np.array([float(c["y"]) for c in crimes]), w0, w1, rules,
+                             reach=reach)
 
 
 def fixes_evidence(subject: str, t: np.ndarray, x: np.ndarray, y: np.ndarray,

@@ -9,14 +9,15 @@ hits on Dask (``--scheduler``), the workers reading their own day partitions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from trailmatch.evidence import HitEvidence, trail_evidence
+from trailmatch.evidence import HitEvidence, reach_of, trail_evidence
 from trailmatch.hits import HIT_COLUMNS
 from trailmatch.index.segments import build_index
+from trailmatch.index.windows import subjects_in_windows
 from trailmatch.jobs.sources import TrailSource, trail_spans
 from trailmatch.match import match_prepared
 from trailmatch.rules import Rules
@@ -52,6 +53,7 @@ class LoadedTrails:
     index: object
     codes: dict
     activations: pd.DataFrame | None = None  # for coverage: None = first to last fix
+    _reach: dict = field(default_factory=dict, repr=False)  # precision counted per fix
 
     @classmethod
     def load(cls, source: TrailSource, crimes: pd.DataFrame, rules: Rules) -> LoadedTrails:
@@ -97,19 +99,18 @@ class LoadedTrails:
             return 0
         w0 = crimes["time_from"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         w1 = crimes["time_to"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        w0 = w0 - rules.buffer_before_ns
-        w1 = w1 + rules.buffer_after_ns
-        order = np.argsort(w0)
-        w0, w1 = w0[order], np.maximum.accumulate(w1[order])
-        # A fix is inside some window iff the latest-starting window before it still covers it.
-        k = np.searchsorted(w0, t, side="right") - 1
-        inside = (k >= 0) & (w1[np.maximum(k, 0)] >= t)
-        return int(np.unique(self.trail.subject[inside]).size)
+        # each subject's fixes walked with the merged windows (not every fix once per force)
+        return int(subjects_in_windows(t, self.trail.starts, w0 - rules.buffer_before_ns,
+                                       w1 + rules.buffer_after_ns).sum())
 
     def evidence(self, crimes: list[dict], hits: list[dict], rules: Rules) -> list[HitEvidence]:
         """The evidence of each hit (``crimes[k]`` is ``hits[k]``'s crime), all at once. A
         subject whose fixes are gone (purged or flagged since) gets an empty path."""
-        return trail_evidence(self.trail, hits, crimes, rules, codes=self.codes)
+        key = bool(rules.count_precision)
+        if key not in self._reach:  # once a run, not once a batch (14 M fixes nationally)
+            self._reach[key] = reach_of(self.trail.precision, rules)
+        return trail_evidence(self.trail, hits, crimes, rules, codes=self.codes,
+                              reach=self._reach[key])
 
 
 def match_on_cluster(client, source, crimes: pd.DataFrame, rules: Rules) -> pd.DataFrame:
