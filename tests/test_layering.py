@@ -107,3 +107,21 @@ def test_only_the_store_spells_the_store_layout():
     offenders = [s for p in files for s in _layout_spellings(p)]
     assert offenders == []
     assert _layout_spellings(owner)  # the check sees the spellings where they belong
+
+
+def test_no_library_module_borrows_another_packages_private_names():
+    """A name one package keeps to itself (``_name``) is not imported from another: what two
+    packages share has a public owner (``hitstore/binds.py`` for the hit store's transaction
+    and row helpers, ``report.registry.record_instant`` for the verify record's instants)."""
+    borrowed = []
+    for path in sorted((ROOT / "trailmatch").rglob("*.py")):
+        package = ".".join(path.relative_to(ROOT).parent.parts)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                owner = node.module if (ROOT / Path(*node.module.split("."))).is_dir() \
+                    else node.module.rpartition(".")[0]
+                borrowed += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}"
+                             for a in node.names
+                             if a.name.startswith("_") and not a.name.startswith("__")
+                             and owner != package]
+    assert borrowed == []

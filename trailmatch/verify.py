@@ -66,14 +66,14 @@ def _produced(html: str) -> pd.Timestamp | None:
 
 
 def _record_hits(found: pd.DataFrame) -> dict[tuple[int, str], dict]:
-    from trailmatch.report.registry import _iso
+    from trailmatch.report.registry import record_instant as instant
 
     out = {}
     for h in found.to_dict("records"):
         out[(int(h["crime_id"]), str(h["subject"]))] = {
             "min_distance_m": round(float(h["min_distance_m"]), 3),
-            "closest_time": _iso(h["closest_time"]), "first_in": _iso(h["first_in"]),
-            "last_in": _iso(h["last_in"]), "duration_s": round(float(h["duration_s"]), 3),
+            "closest_time": instant(h["closest_time"]), "first_in": instant(h["first_in"]),
+            "last_in": instant(h["last_in"]), "duration_s": round(float(h["duration_s"]), 3),
             "fixes_in": int(h["fixes_in"])}
     return out
 

@@ -35,7 +35,9 @@ from trailmatch.report.provenance import (
 from trailmatch.rules import Rules
 
 
-def _iso(value) -> str | None:
+def record_instant(value) -> str | None:
+    """An instant as the report's verify record writes it (``trailmatch verify`` compares
+    these)."""
     if value is None or pd.isna(value):
         return None
     # to the microsecond, rounded as the hit store keeps it
@@ -92,8 +94,9 @@ class Batch:
         hits = [{"hit_id": int(h["id"]), "crime_id": int(h["crime_id"]),
                  "crime_reference": str(h["crime_reference"]), "subject": str(h["subject"]),
                  "min_distance_m": round(float(h["min_distance_m"]), 3),
-                 "closest_time": _iso(h["closest_time"]), "first_in": _iso(h["first_in"]),
-                 "last_in": _iso(h["last_in"]),
+                 "closest_time": record_instant(h["closest_time"]),
+                 "first_in": record_instant(h["first_in"]),
+                 "last_in": record_instant(h["last_in"]),
                  "duration_s": round(float(h["duration_s"]), 3),
                  "fixes_in": int(h["fixes_in"])}
                 for _, h, _ in self.hits_in_order()]
