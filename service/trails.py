@@ -3,7 +3,7 @@
 (``trailmatch.store.day_index``), so a request memory-maps a day once and never scans the store.
 
 Numba's default threading layer must not run parallel kernels from two threads at once, and
-the index's open-day cache is a plain dict: every engine call here holds ``_ENGINE_LOCK``.
+the index's open-day cache is a plain dict: every engine call here holds ``ENGINE_LOCK``.
 Proximity queries run on one dedicated thread (``in_engine_thread``): they queue for it in
 arrival order, instead of a dozen pool threads convoying on the lock and the GIL.
 """
@@ -28,12 +28,12 @@ from trailmatch.crs import OSGB36_GRID, WGS84, project
 from trailmatch.evidence import HitEvidence, fixes_evidence, window_ns
 from trailmatch.index.query import hit_fields, hit_pairs
 from trailmatch.rules import Rules
-from trailmatch.store.day_index import day_index, load_index_for_window
-from trailmatch.store.layout import Layout
+from trailmatch.store import Store
+from trailmatch.store.day_index import day_index
 from trailmatch.trails import SOURCE_NAMES, sources_text
 from trailmatch.units import DAY_NS
 
-_ENGINE_LOCK = threading.Lock()
+ENGINE_LOCK = threading.Lock()
 _ENGINE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trailmatch-engine")
 T = TypeVar("T")
 
@@ -85,18 +85,19 @@ class TrailAccess:
 
     def __init__(self, store_dir: Path, rules: Rules) -> None:
         self.store_dir = Path(store_dir)
+        self.store = Store(self.store_dir)
         self.rules = rules
 
     def partitions(self) -> dict[str, Path]:
         """Day (YYYY-MM-DD) -> partition file, as the persistent index lays the store out."""
-        return Layout(self.store_dir).partitions()
+        return self.store.layout.partitions()
 
     @staticmethod
     def _day(ns: int) -> str:
         return str(np.datetime64(int(ns) // DAY_NS, "D"))
 
     def _subject_in_day(self, day: str, partition: Path, subject: str) -> Fixes:
-        with _ENGINE_LOCK:
+        with ENGINE_LOCK:
             trail, _ = day_index(self.store_dir, day, partition, self.rules)
         codes = np.flatnonzero(np.asarray(trail.subjects) == subject)
         if codes.size == 0:
@@ -137,12 +138,11 @@ class TrailAccess:
         (``hit_pairs`` then ``hit_fields``, exactly what ``match_prepared`` runs)."""
         cx, cy = np.array([float(x)]), np.array([float(y)])
         w0, w1 = np.array([int(t0_ns)], np.int64), np.array([int(t1_ns)], np.int64)
-        with _ENGINE_LOCK:
+        with ENGINE_LOCK:
             # One query is microseconds of work: waking numba's thread pool costs far more,
             # and on a busy machine tens of milliseconds. The setting is per thread.
             nb.set_num_threads(1)
-            trail, index = load_index_for_window(self.store_dir, int(t0_ns), int(t1_ns),
-                                                 self.rules)
+            trail, index = self.store.indexed_window(int(t0_ns), int(t1_ns), self.rules)
             if trail.n_fixes == 0:
                 return []
             pair_crime, pair_subject = hit_pairs(index, cx, cy, w0, w1, float(radius_m))
@@ -192,23 +192,23 @@ def hit_evidence(trails: TrailAccess, row: dict, rules: Rules) -> HitEvidence:
     w0, w1 = window_ns(row["time_from"], row["time_to"], rules)
     fixes = trails.subject_fixes(row["subject"], w0 - rules.max_gap_ns, w1 + rules.max_gap_ns)
     cx, cy = crime_xy(row, rules.crs)
-    with _ENGINE_LOCK:  # pyproj transformers and the numba thread pool: one caller at a time
+    with ENGINE_LOCK:  # pyproj transformers and the numba thread pool: one caller at a time
         return fixes_evidence(row["subject"], fixes.t, fixes.x, fixes.y, fixes.precision,
                               fixes.source, row, cx, cy, row["time_from"], row["time_to"], rules)
 
 
 def lonlat(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
-    with _ENGINE_LOCK:  # pyproj transformers are shared, and not thread-safe
+    with ENGINE_LOCK:  # pyproj transformers are shared, and not thread-safe
         return project(x, y, crs, WGS84)
 
 
 def to_working(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
-    with _ENGINE_LOCK:
+    with ENGINE_LOCK:
         return project(lon, lat, WGS84, crs)
 
 
 def grid_to_working(easting: np.ndarray, northing: np.ndarray,
                     crs: str) -> tuple[np.ndarray, np.ndarray]:
     """British National Grid eastings/northings to the working CRS."""
-    with _ENGINE_LOCK:
+    with ENGINE_LOCK:
         return project(easting, northing, OSGB36_GRID, crs)

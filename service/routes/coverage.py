@@ -46,7 +46,7 @@ def crime_coverage(store_dir, crimes, rules) -> list[dict]:
     """Coverage rows of stored crime versions (``repository.current_crimes_for`` frame)."""
     import pandas as pd
 
-    from service.trails import _ENGINE_LOCK
+    from service.trails import ENGINE_LOCK
     from trailmatch.eliminate import eliminate_prepared
     from trailmatch.hitstore.repository import crimes_in_rules_crs
     from trailmatch.store import Store
@@ -58,7 +58,7 @@ def crime_coverage(store_dir, crimes, rules) -> list[dict]:
     margin = int(LOOKBACK.total_seconds() * 1e9) + rules.max_gap_ns
     store = Store(store_dir)
     activations = store.activations(w0 - margin, w1 + margin)
-    with _ENGINE_LOCK:  # the index cache and numba's thread pool are not for concurrent callers
+    with ENGINE_LOCK:  # the index cache and numba's thread pool are not for concurrent callers
         trail, index = store.indexed_window(w0, w1, rules, margin_ns=margin)
         cov = eliminate_prepared(trail, index, prepared, rules, activations=activations)
     out = cov.astype({"crime_reference": str, "police_force": str, "subject": str,
@@ -119,7 +119,7 @@ def explain_subject(store_dir, trails, crime: dict, subject: str, rules) -> dict
     """The explanation from the persisted day indexes (only that subject's fixes)."""
     import pandas as pd
 
-    from service.trails import _ENGINE_LOCK
+    from service.trails import ENGINE_LOCK
     from trailmatch.explain import explain_pair, read_window_for
     from trailmatch.store import Store
 
@@ -130,7 +130,7 @@ def explain_subject(store_dir, trails, crime: dict, subject: str, rules) -> dict
     store = Store(store_dir)
     # no subjects file: no activation periods (skips building an empty frame per request)
     activations = store.activations(lo, hi) if store.subjects_path.exists() else None
-    with _ENGINE_LOCK:
+    with ENGINE_LOCK:
         e = explain_pair(fixes, crime, rules, subject=subject, activations=activations)
 
     def py(v):
