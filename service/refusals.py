@@ -5,7 +5,10 @@
 - 403 for anyone but the processing team (``/audit``, ``/runs``): ``<resource>.denied``
   (``auth.processing_only``); the routes' own need-to-know refusals record their actions;
 - 422 for an authenticated caller (a positions window over 48 hours, a bad parameter): action
-  ``request.invalid``, the field and the message in the target (the handlers below).
+  ``request.invalid``, the field and the message in the target (the handlers below);
+- 503 when what was asked needs data placed before OSTN15 (a trail store or stored crime
+  versions not yet upgraded): action ``store.needs_upgrade``, the message naming
+  ``trailmatch upgrade`` (the CLI's one-line refusal), never a 500.
 
 The target names the method and path (never a token or a body).
 """
@@ -18,10 +21,12 @@ from fastapi.exception_handlers import (
     request_validation_exception_handler,
 )
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from service.db import run_db
 from trailmatch.hitstore import repository
+from trailmatch.store import StoreNeedsUpgrade
 
 UNKNOWN_USER = "(unauthenticated)"
 
@@ -71,6 +76,18 @@ async def _on_http(request: Request, exc: HTTPException):
     return await http_exception_handler(request, exc)
 
 
+async def _on_needs_upgrade(request: Request, exc: StoreNeedsUpgrade):
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        from service import audit
+
+        engine = request.app.state.engine
+        await run_db(engine, audit.record, engine, principal, "store.needs_upgrade",
+                     _where(request))
+    return JSONResponse({"detail": str(exc)}, status_code=503)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(HTTPException, _on_http)
+    app.add_exception_handler(StoreNeedsUpgrade, _on_needs_upgrade)

@@ -111,3 +111,32 @@ def test_explain_is_for_the_officers_own_force_only(client, world, app):
     assert client.get("/coverage/explain", params={"police_force": "Hampshire",
                                                    "crime_reference": ref},
                       headers=auth(world, "ham")).status_code == 422
+
+
+def test_crimes_placed_before_ostn15_get_503_naming_the_upgrade(client, world, app):
+    """A crime version stored before OSTN15 is refused as the CLI refuses it (naming
+    ``trailmatch upgrade``), with 503 and an audit row, not a 500."""
+    from sqlalchemy import update
+
+    from trailmatch.hitstore.schema import crimes
+
+    hit = world.hits[world.hits["police_force"] == "Hampshire"].iloc[0]
+    ref = hit["crime_reference"]
+    params = {"police_force": "Hampshire", "crime_reference": ref}
+    engine = app.state.engine
+    with engine.begin() as conn:
+        before = conn.execute(crimes.select().where(crimes.c.crime_reference == ref)).all()
+        conn.execute(update(crimes).where(crimes.c.crime_reference == ref)
+                     .values(transformation=None))
+    try:
+        r = client.get("/coverage", params=params, headers=auth(world, "ham"))
+        assert r.status_code == 503, r.text
+        assert "trailmatch upgrade" in r.json()["detail"]
+        last = repository.list_audit(engine, limit=1)[0]
+        assert (last["action"], last["target"]) == ("store.needs_upgrade", "GET /coverage")
+    finally:
+        with engine.begin() as conn:
+            for row in before:
+                conn.execute(update(crimes).where(crimes.c.id == row.id)
+                             .values(transformation=row.transformation))
+    assert client.get("/coverage", params=params, headers=auth(world, "ham")).status_code == 200
