@@ -9,9 +9,10 @@ wherever ``PYTHONPATH`` puts it first, so the old tree is timed by pointing ther
     git archive BASE trailmatch | tar -x -C /tmp/ab-old          # once: the old tree
     .venv/bin/python -m benchmarks.kernel_ab --pair /tmp/ab-old --runs 3
 
-``--pair DIR`` runs the old tree (DIR) and this one alternately, ``--runs`` times each, in
-fresh processes (two trees of one package cannot share a process), after one untimed run of
-each to fill the numba caches, and prints old / new per figure (medians of the runs' medians).
+``--pair DIR`` runs the old tree (DIR) and this one (or ``--new DIR``) alternately, ``--runs``
+times each, in fresh processes (two trees of one package cannot share a process), after one
+untimed run of each to fill the numba caches, and prints old / new per figure (medians of the
+runs' medians).
 Without ``--pair`` it prints this process's figures only.
 
 Figures: ``prepare_trail`` (categorical, read_csv strings in export order, in time order,
@@ -86,25 +87,11 @@ def figures() -> dict[str, list[float]]:
                               np.zeros(trail.t.size), prepared.x[pc], prepared.y[pc],
                               prepared.w0[pc], prepared.w1[pc], rules.radius_m,
                               rules.max_gap_ns)
-    gappy = _with_gaps(synthetic.trails(n_subjects=max(int(round(5000 * SCALE)), 2),
-                                        fixes_per_day=1440, days=1))
+    gappy = common.with_gaps(synthetic.trails(n_subjects=max(int(round(5000 * SCALE)), 2),
+                                              fixes_per_day=1440, days=1),
+                             np.random.default_rng(5))
     out["coverage() gappy"] = _timed(coverage, gappy, crimes, rules)
     return out
-
-
-def _with_gaps(trails, seed: int = 5):
-    """Three stretches of 10 min to 4 h dropped from each subject's day (as
-    ``test_eliminate_bench``)."""
-    rng = np.random.default_rng(seed)
-    code = trails["subject"].cat.codes.to_numpy()
-    minute = (trails["time"] - trails["time"].dt.floor("D")).dt.total_seconds().to_numpy() / 60
-    drop = np.zeros(len(trails), dtype=bool)
-    n = int(code.max()) + 1
-    for _ in range(3):
-        start = rng.uniform(0, 1440, size=n)
-        length = rng.uniform(10, 240, size=n)
-        drop |= (minute >= start[code]) & (minute < (start + length)[code])
-    return trails[~drop].reset_index(drop=True)
 
 
 def _run(tree: str | None) -> dict[str, list[float]]:
@@ -119,6 +106,7 @@ def _run(tree: str | None) -> dict[str, list[float]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pair", metavar="OLD_TREE")
+    ap.add_argument("--new", metavar="NEW_TREE", help="the new tree (default: this checkout)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
@@ -130,10 +118,10 @@ def main() -> None:
             print(f"{name:34s}{np.median(got) * 1e3:9.1f} ms{min(got) * 1e3:9.1f} ms")
         return
     _run(a.pair)  # untimed: fill each tree's numba cache
-    _run(None)
+    _run(a.new)
     runs: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
     for _ in range(a.runs):  # alternately, so both see the same drift of a shared machine
-        for side, tree in (("old", a.pair), ("new", None)):
+        for side, tree in (("old", a.pair), ("new", a.new)):
             for name, got in _run(tree).items():
                 runs[side].setdefault(name, []).append(float(np.median(got)))
     print(f"scale {SCALE}, {a.runs} runs each alternately, {ROUNDS} rounds a run (median of "

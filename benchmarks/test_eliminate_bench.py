@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmarks.peers import common
 from trailmatch import Rules, match, synthetic
 from trailmatch.allocator import tune_allocator
 from trailmatch.coverage import coverage
@@ -43,26 +44,13 @@ ALL_PAIRS = os.environ.get("TRAILMATCH_BENCH_ALL_PAIRS") == "1"
 TIMES: dict[str, float] = {}
 
 
-def _with_gaps(trails: pd.DataFrame, seed: int = 5) -> pd.DataFrame:
-    """Drop three stretches of 10 min to 4 h from each subject's day."""
-    rng = np.random.default_rng(seed)
-    code = trails["subject"].cat.codes.to_numpy()
-    minute = (trails["time"] - trails["time"].dt.floor("D")).dt.total_seconds().to_numpy() / 60
-    drop = np.zeros(len(trails), dtype=bool)
-    n = int(code.max()) + 1
-    for _ in range(3):
-        start = rng.uniform(0, 1440, size=n)
-        length = rng.uniform(10, 240, size=n)
-        drop |= (minute >= start[code]) & (minute < (start + length)[code])
-    return trails[~drop].reset_index(drop=True)
-
-
 @pytest.fixture(scope="module")
 def day():
     trails = synthetic.trails(n_subjects=N_SUBJECTS, fixes_per_day=1440, days=1)
     crimes = synthetic.crimes(n_crimes=N_CRIMES, days=1)
     coverage(trails.iloc[:3000], crimes.iloc[:20], RULES)  # compile / load the numba cache
-    return {"continuous": trails, "gappy": _with_gaps(trails)}, crimes
+    gappy = common.with_gaps(trails, np.random.default_rng(5))
+    return {"continuous": trails, "gappy": gappy}, crimes
 
 
 def _peak_rss_mb() -> float:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmarks.peers import common
 from trailmatch import Rules, match, synthetic
 from trailmatch.allocator import tune_allocator
 from trailmatch.evidence import reach_of, trail_evidence, window_ns
@@ -36,21 +37,11 @@ N_HITS = max(int(round(10_000 * SCALE)), 10)
 RULES = Rules()
 
 
-def _gappy(trails: pd.DataFrame, rng) -> pd.DataFrame:
-    code = trails["subject"].cat.codes.to_numpy()
-    minute = (trails["time"] - trails["time"].dt.floor("D")).dt.total_seconds().to_numpy() / 60
-    drop = np.zeros(len(trails), dtype=bool)
-    n = int(code.max()) + 1
-    for _ in range(3):
-        start = rng.uniform(0, 1440, size=n)
-        drop |= (minute >= start[code]) & (minute < (start + rng.uniform(10, 240, size=n))[code])
-    return trails[~drop].reset_index(drop=True)
-
-
 @pytest.fixture(scope="module")
 def day():
     rng = np.random.default_rng(20)
-    trails = _gappy(synthetic.trails(n_subjects=N_SUBJECTS, fixes_per_day=1440, days=1), rng)
+    trails = common.with_gaps(synthetic.trails(n_subjects=N_SUBJECTS, fixes_per_day=1440,
+                                               days=1), rng)
     pick = trails.iloc[rng.integers(0, len(trails), size=N_HITS)]
     length_s = rng.uniform(0, 7200, size=N_HITS)
     start = pick["time"].reset_index(drop=True) - pd.to_timedelta(

@@ -283,5 +283,19 @@ def machine_note() -> str:
     return f"{os.cpu_count()} cores, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}"
 
 
+def with_gaps(trails: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """``trails`` (a categorical subject, one day) with three stretches of 10 min to 4 h dropped
+    from each subject's day: the tag quiet indoors or uncharged, so the gap index has work."""
+    code = trails["subject"].cat.codes.to_numpy()
+    minute = (trails["time"] - trails["time"].dt.floor("D")).dt.total_seconds().to_numpy() / 60
+    drop = np.zeros(len(trails), dtype=bool)
+    n = int(code.max()) + 1
+    for _ in range(3):
+        start = rng.uniform(0, 1440, size=n)
+        length = rng.uniform(10, 240, size=n)
+        drop |= (minute >= start[code]) & (minute < (start + length)[code])
+    return trails[~drop].reset_index(drop=True)
+
+
 def scale_env(default: float = 1.0) -> float:
     return float(os.environ.get("TRAILMATCH_BENCH_SCALE", default))

@@ -241,6 +241,8 @@ def _count_one(k, lo, hi, t, x, y, reach, cx, cy, w0, w1, radius, max_gap_ns, p0
     closest[k, 3] = by
 
 
+# A parallel and a serial entry point around one body (``_count_one``, ``_walk``): an
+# officer's one hit wakes no threads; why not one function compiled twice: ``query.py``.
 @nb.njit(cache=True, parallel=True)
 def _count_parallel(lo, hi, t, x, y, reach, cx, cy, w0, w1, radius, max_gap_ns, p0, p1, nv, ng,
                     closest):
