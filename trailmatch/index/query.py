@@ -146,9 +146,10 @@ def _pairs_second_pass(i, counts, slots, pair_crime, pair_subject, cx, cy, w0, w
 # for a batch of crimes, the serial one for a look-up of a few (an officer's one crime), where
 # waking the thread pool costs more than the query (docs/performance.md: 1.5 ms parallel
 # against 0.05 ms serial for one crime, on the loaded machine). They cannot be one Python
-# function compiled twice, ``njit(parallel=True)(f)`` and ``njit(f)``: with cache=True both dispatchers use one cache entry, keyed by the
-# function's name and line but not by its target options (numba issue #6845, open), so one
-# would load the other's machine code. ``visits.py`` has the same pair for the same reason.
+# function compiled twice, ``njit(parallel=True)(f)`` and ``njit(f)``: with cache=True both
+# dispatchers use one cache entry, keyed by the function's name and line but not by its
+# target options (numba issue #6845, open), so one would load the other's machine code.
+# ``visits.py`` has the same pair for the same reason.
 @nb.njit(cache=True, parallel=True)
 def _hit_pairs_parallel(cx, cy, w0, w1, radius, chunk_first, chunk_end, chunk_key, box, tspan,
                         bin_start, levels, cell_m, bucket_ns, max_chunk_ns, max_gap_ns,
