@@ -15,49 +15,29 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
+from browser import NEEDS_CHROMIUM, chrome, on_loopback, street_tiles
 from service_world import build_world
 
 from trailmatch.hitstore import open_store, repository
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 SHOTS = Path(__file__).resolve().parent.parent / "out" / "officer-page"
 
-pytestmark = [
-    pytest.mark.chromium,
-    pytest.mark.filterwarnings("ignore::UserWarning"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                       reason="needs Debian's chromium and chromium-driver "
-                              "(apt-get install -y chromium chromium-driver; .ci/run does)"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = NEEDS_CHROMIUM
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """The sample world, the day to list (the busiest of Hampshire's), the hit to open (that
     day's with the most fixes in the vicinity) and a server with tiles around its crime."""
-    import uvicorn
     from fastapi.testclient import TestClient
-    from mbtiles_file import lon_lat_tile, png_tile, write_mbtiles
 
     from service.app import create_app
 
@@ -82,56 +62,17 @@ def site(tmp_path_factory):
     hit = both.sort_values(["fixes_in", "id"], ascending=[False, True]).iloc[0]
     crime = world.crimes[(world.crimes["police_force"] == "Hampshire")
                          & (world.crimes["crime_reference"] == hit.crime_reference)].iloc[0]
-    lat, lon = float(crime["lat"]), float(crime["lon"])
-    west, south, east, north = lon - 0.15, lat - 0.1, lon + 0.15, lat + 0.1
-    colours = [png_tile((236, 232, 214)), png_tile((214, 226, 236))]
-    tiles = {}
-    for z in range(11, 16):
-        x0, y0 = lon_lat_tile(west, north, z)
-        x1, y1 = lon_lat_tile(east, south, z)
-        for x in range(x0, x1 + 1):
-            for y in range(y0, y1 + 1):
-                tiles[(z, x, y)] = colours[(x + y) % 2]
-    path = write_mbtiles(tmp_path_factory.mktemp("pagetiles") / "streets.mbtiles", tiles,
-                         metadata={"minzoom": "11", "maxzoom": "15",
-                                   "bounds": f"{west},{south},{east},{north}",
-                                   "attribution": "test streets"})
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(world.store, tiles_file=path),
-                                        host="127.0.0.1", port=port, log_level="warning",
-                                        access_log=False))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield world, day, on_day, hit, f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    path = street_tiles(tmp_path_factory.mktemp("pagetiles") / "streets.mbtiles",
+                        float(crime["lat"]), float(crime["lon"]), 0.15, 0.1, range(11, 16))
+    with on_loopback(create_app(world.store, tiles_file=path)) as base:
+        yield world, day, on_day, hit, base
 
 
 @pytest.fixture(scope="module")
 def browser():
-    pytest.importorskip("selenium", reason="needs the selenium package (dev extra)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager fetch anything
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--window-size=1400,1000",
-                 # a request elsewhere fails here, and the network log below still records it
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        options.add_argument(flag)
     # every request the browser makes, from its DevTools network events
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    with chrome("1400,1000", network_log=True) as driver:
+        yield driver
 
 
 def shot(browser, name: str) -> None:

@@ -5,86 +5,36 @@ fixes table, record a decision — against a real server on loopback, plus a scr
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import struct
-import threading
-import time
 import urllib.request
 import zlib
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from browser import NEEDS_CHROMIUM, chrome, on_loopback, street_tiles
 from service_world import build_world
 
 from trailmatch.hitstore import open_store, repository
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-pytestmark = [
-    pytest.mark.chromium,
-    pytest.mark.filterwarnings("ignore::UserWarning"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                       reason="needs Debian's chromium and chromium-driver "
-                              "(apt-get install -y chromium chromium-driver; .ci/run does)"),
-]
+pytestmark = NEEDS_CHROMIUM
 
 SHOTS = Path(__file__).resolve().parent.parent / "out"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import uvicorn
-
     from service.app import create_app
 
     world = build_world(tmp_path_factory.mktemp("webstore"))
-    port = _free_port()
-    config = uvicorn.Config(create_app(world.store), host="127.0.0.1", port=port,
-                            log_level="warning", access_log=False)
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield world, f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-def _start(app):
-    import uvicorn
-
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                        access_log=False))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    return srv, thread, f"http://127.0.0.1:{port}"
+    with on_loopback(create_app(world.store)) as base:
+        yield world, base
 
 
 @pytest.fixture(scope="module")
 def tile_server(server, tmp_path_factory):
     """A second app over the same store, serving a small MBTiles file made here: tiles at zooms
     11-14 covering a box around the busiest Hampshire hit's crime (the file's bounds)."""
-    from mbtiles_file import lon_lat_tile, png_tile, write_mbtiles
-
     from service.app import create_app
 
     world, _ = server
@@ -92,46 +42,16 @@ def tile_server(server, tmp_path_factory):
         "fixes_in", ascending=False).iloc[0]
     crime = world.crimes[(world.crimes["police_force"] == "Hampshire")
                          & (world.crimes["crime_reference"] == hit.crime_reference)].iloc[0]
-    lat, lon = float(crime["lat"]), float(crime["lon"])
-    west, south, east, north = lon - 0.05, lat - 0.035, lon + 0.05, lat + 0.035
-    colours = [png_tile((236, 232, 214)), png_tile((214, 226, 236))]
-    tiles = {}
-    for z in range(11, 15):
-        x0, y0 = lon_lat_tile(west, north, z)
-        x1, y1 = lon_lat_tile(east, south, z)
-        for x in range(x0, x1 + 1):
-            for y in range(y0, y1 + 1):
-                tiles[(z, x, y)] = colours[(x + y) % 2]
-    path = write_mbtiles(tmp_path_factory.mktemp("tiles") / "streets.mbtiles", tiles,
-                         metadata={"minzoom": "11", "maxzoom": "14",
-                                   "bounds": f"{west},{south},{east},{north}",
-                                   "attribution": "test streets"})
-    srv, thread, base = _start(create_app(world.store, tiles_file=path))
-    yield world, hit, base
-    srv.should_exit = True
-    thread.join(timeout=10)
+    path = street_tiles(tmp_path_factory.mktemp("tiles") / "streets.mbtiles",
+                        float(crime["lat"]), float(crime["lon"]), 0.05, 0.035, range(11, 15))
+    with on_loopback(create_app(world.store, tiles_file=path)) as base:
+        yield world, hit, base
 
 
 @pytest.fixture(scope="module")
 def browser():
-    pytest.importorskip("selenium", reason="needs the selenium package (dev extra)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager fetch anything
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--window-size=1200,1600",
-                 # anything but loopback fails: the page must need nothing from elsewhere
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    with chrome("1200,1600") as driver:
+        yield driver
 
 
 def _png_pixels(png: bytes) -> tuple[int, int, bytes]:

@@ -43,6 +43,33 @@ NONE_FIRST = np.iinfo(np.int64).max  # the first fix of a subject with none
 
 
 @nb.njit(cache=True, nogil=True)
+def _count_segment(s, a, b, has_iv, iv_starts, m0, m1, p0, p1, max_gap, covered, gap_count,
+                   gap_subject, gap_length, n_gaps):
+    """Subject ``s``'s segment from fix time ``a`` to ``b``: its monitored part (inside the
+    subject's activation periods, else inside the period) counts as covered when the segment is
+    joined (``b - a <= max_gap``), else as one gap. Returns the new number of gaps."""
+    if has_iv[s]:
+        inside = 0
+        for k in range(iv_starts[s], iv_starts[s + 1]):
+            lo = max(a, m0[k])
+            hi = min(b, m1[k])
+            if hi > lo:
+                inside += hi - lo
+    elif a >= p0 and b < p1:
+        inside = b - a
+    else:
+        inside = 0
+    if b - a <= max_gap:
+        covered[s] += inside
+    elif inside > 0:
+        gap_subject[n_gaps] = s
+        gap_length[n_gaps] = inside
+        n_gaps += 1
+        gap_count[s] += 1
+    return n_gaps
+
+
+@nb.njit(cache=True, nogil=True)
 def _add_day(g, t, prev, has_iv, iv_starts, m0, m1, p0, p1, max_gap, covered, gap_count,
              first, last, gap_subject, gap_length, n_gaps):
     for i in range(g.size):
@@ -57,24 +84,8 @@ def _add_day(g, t, prev, has_iv, iv_starts, m0, m1, p0, p1, max_gap, covered, ga
         prev[s] = b
         if a == NONE or b <= a:
             continue
-        if has_iv[s]:
-            inside = 0
-            for k in range(iv_starts[s], iv_starts[s + 1]):
-                lo = max(a, m0[k])
-                hi = min(b, m1[k])
-                if hi > lo:
-                    inside += hi - lo
-        elif a >= p0 and b < p1:
-            inside = b - a
-        else:
-            inside = 0
-        if b - a <= max_gap:
-            covered[s] += inside
-        elif inside > 0:
-            gap_subject[n_gaps] = s
-            gap_length[n_gaps] = inside
-            n_gaps += 1
-            gap_count[s] += 1
+        n_gaps = _count_segment(s, a, b, has_iv, iv_starts, m0, m1, p0, p1, max_gap, covered,
+                                gap_count, gap_subject, gap_length, n_gaps)
     return n_gaps
 
 
@@ -95,24 +106,8 @@ def _join_days(g, first, last, inside_period, prev, has_iv, iv_starts, m0, m1, p
         prev[s] = last[i]
         if a == NONE or b <= a:
             continue
-        if has_iv[s]:
-            inside = 0
-            for k in range(iv_starts[s], iv_starts[s + 1]):
-                lo = max(a, m0[k])
-                hi = min(b, m1[k])
-                if hi > lo:
-                    inside += hi - lo
-        elif a >= p0 and b < p1:
-            inside = b - a
-        else:
-            inside = 0
-        if b - a <= max_gap:
-            covered[s] += inside
-        elif inside > 0:
-            gap_subject[n_gaps] = s
-            gap_length[n_gaps] = inside
-            n_gaps += 1
-            gap_count[s] += 1
+        n_gaps = _count_segment(s, a, b, has_iv, iv_starts, m0, m1, p0, p1, max_gap, covered,
+                                gap_count, gap_subject, gap_length, n_gaps)
     return n_gaps
 
 
