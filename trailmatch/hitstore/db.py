@@ -112,10 +112,12 @@ def _migration_connection(engine: Engine):
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
+    # The busy timeout first: switching to WAL needs a lock, and a second process opening the
+    # store while the first migrates it would otherwise fail at once ("database is locked").
+    cur.execute("PRAGMA busy_timeout=30000")
     # Foreign keys are off by default in SQLite; WAL lets the service read while a run writes.
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
 
 
