@@ -4,9 +4,7 @@ fixes table, record a decision — against a real server on loopback, plus a scr
 
 from __future__ import annotations
 
-import json
 import struct
-import urllib.request
 import zlib
 from pathlib import Path
 
@@ -103,10 +101,7 @@ def test_officer_click_path(server, browser):
         == hit.fixes_in
     assert len(fixes) >= hit.fixes_in
     # the fix either side of the window is listed and said to be outside it; the rest are in
-    request = urllib.request.Request(f"{base}/hits/{hit.id}",
-                                     headers={"Authorization": "Bearer " + world.tokens["ham"]})
-    with urllib.request.urlopen(request) as answer:
-        detail = json.load(answer)
+    detail = _detail(world, base, int(hit.id))
     said = [r.find_elements(By.TAG_NAME, "td")[-1].text for r in fixes]
     w0 = detail["window_from"]
     assert said == ["in" if f["in_window"] else
@@ -172,22 +167,10 @@ def test_the_map_draws_the_services_own_tiles(tile_server, browser):
     """serve --tiles: the page fetches /tiles/... with the token and draws them under the path;
     every request stays on the app's origin."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     world, hit, base = tile_server
-    wait = WebDriverWait(browser, 30)
     browser.get_log("browser")  # drop what earlier tests left (a refused token's 401)
-    browser.get(base + "/")
-    browser.find_element(By.ID, "token").send_keys(world.tokens["ham"])
-    browser.find_element(By.ID, "token-submit").click()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "session"), "Signed in as pc-ham"))
-    browser.find_element(By.ID, "crime-ref").send_keys(hit.crime_reference)
-    browser.find_element(By.ID, "search-submit").click()
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#hits tr[data-hit-id='{hit.id}']"))
-    browser.find_element(By.CSS_SELECTOR,
-                         f"#hits tr[data-hit-id='{hit.id}'] button.open-hit").click()
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#map img.leaflet-tile-loaded"))
+    _open_hit(browser, base, world, hit, ready="#map img.leaflet-tile-loaded")
     loaded_tiles = browser.execute_script(
         "return [...document.querySelectorAll('#map img.leaflet-tile-loaded')]"
         ".map(i => [i.src, i.naturalWidth])")
@@ -213,8 +196,6 @@ def test_the_map_draws_the_services_own_tiles(tile_server, browser):
         "return performance.getEntriesByType('resource').map(e => e.name)")
     assert any(url.startswith(base + "/tiles/") for url in loaded), loaded
     assert all(url.startswith((base, "blob:" + base)) for url in loaded), loaded
-    loaded = browser.execute_script(
-        "return performance.getEntriesByType('resource').map(e => e.name)")
     assert any(url.endswith("/static/map.js") for url in loaded)
     assert all(url.startswith(base) for url in loaded), loaded
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
@@ -227,7 +208,9 @@ def test_the_map_draws_the_services_own_tiles(tile_server, browser):
 
 # --- the hit map, its timeline and the visit account (static/map.js, static/timeline.js) ------
 
-def _open_hit(browser, base, world, hit):
+def _open_hit(browser, base, world, hit, ready: str = "#timeline svg .tm-curve"):
+    """Sign in as Hampshire's officer, search the hit's crime and open the hit; wait until
+    ``ready`` (a CSS selector) is on the page."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -242,7 +225,7 @@ def _open_hit(browser, base, world, hit):
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#hits tr[data-hit-id='{hit.id}']"))
     browser.find_element(By.CSS_SELECTOR,
                          f"#hits tr[data-hit-id='{hit.id}'] button.open-hit").click()
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#timeline svg .tm-curve"))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ready))
     return wait
 
 
