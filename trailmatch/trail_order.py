@@ -36,7 +36,8 @@ CHUNKS = 16  # pieces of the rows handled in parallel
 @nb.njit(cache=True, parallel=True)
 def _text_heads(offsets, data):
     """``head[i]`` is True when string ``i`` differs from string ``i - 1`` (``head[0]`` True).
-    ``offsets`` (n + 1, int64) index ``data`` (uint8): an Arrow string array's buffers."""
+    ``offsets`` (n + 1, int32 or int64, as the Arrow type has them) index ``data`` (uint8):
+    an Arrow string array's buffers."""
     n = offsets.size - 1
     head = np.empty(n, dtype=np.bool_)
     if n == 0:
@@ -89,7 +90,7 @@ def _arrow_text_codes(chunked: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]
             continue
         _, off_buf, data_buf = chunk.buffers()
         offsets = np.frombuffer(off_buf, dtype=np.int64 if wide else np.int32)
-        offsets = offsets[chunk.offset:chunk.offset + m + 1].astype(np.int64, copy=False)
+        offsets = offsets[chunk.offset:chunk.offset + m + 1]  # int32 or int64: no copy
         data = (np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None
                 else np.zeros(0, np.uint8))
         head = np.flatnonzero(_text_heads(offsets, data)) + base

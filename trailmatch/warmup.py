@@ -10,7 +10,8 @@ the paths a first user meets on small data:
   trail store, the nightly job on its crime batches (store reads, day indexes, match, coverage,
   evidence and reports);
 - ``match()`` and ``eliminate()`` on DataFrames, with the subject column and the rows as users
-  have them (strings in export order, rows in time order, a categorical), precision on and off.
+  have them (strings in export order, rows in time order, a categorical, pyarrow strings with
+  32-bit offsets), precision on and off.
 
     python -m trailmatch.warmup          # prints what it did and how long it took
 """
@@ -28,6 +29,7 @@ from pathlib import Path
 def _frames_in_every_form():
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     from trailmatch import synthetic
 
@@ -36,7 +38,8 @@ def _frames_in_every_form():
     ids = (1000 + 7 * trails["subject"].cat.codes.to_numpy().astype(np.int64)).astype(str)
     as_text = trails.assign(subject=pd.Series(ids).astype(str))
     by_time = as_text.iloc[np.argsort(trails["time"].to_numpy(), kind="stable")]
-    return [trails, as_text, by_time.reset_index(drop=True)], crimes
+    as_arrow = trails.assign(subject=pd.Series(pd.array(ids, dtype=pd.ArrowDtype(pa.string()))))
+    return [trails, as_text, by_time.reset_index(drop=True), as_arrow], crimes
 
 
 def compile_kernels() -> None:
