@@ -625,3 +625,12 @@ def naive_evidence(fixes: list[Fix], cx: float, cy: float, w0: int, w1: int, rul
     hit = naive_pair(fixes, cx, cy, w0, w1, rules)
     return {"path": [f.t for f in path], "visits": [tuple(v[:5]) for v in visits], "gaps": gaps,
             "closest": hit["min_distance_m"] if hit else None}
+
+
+def naive_subject_time_order(codes: list[int], times: list[int], by_time: bool = True
+                             ) -> list[int]:
+    """The rows by subject code, then (``by_time``) by time; equal keys keep their order
+    (Python's sort is stable)."""
+    if by_time:
+        return sorted(range(len(codes)), key=lambda i: (codes[i], times[i]))
+    return sorted(range(len(codes)), key=lambda i: codes[i])

@@ -16,9 +16,9 @@ import pytest
 from helpers import T0
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from naive import subject_paths
+from naive import naive_subject_time_order, subject_paths
 
-from trailmatch import Rules, match
+from trailmatch import Rules, match, trail_order
 from trailmatch.eliminate import eliminate
 from trailmatch.trails import prepare_trail
 
@@ -231,3 +231,74 @@ def test_a_large_trail_in_export_orders(order):
     assert got.keys() == want.keys() and len(got) == 40
     for name in want:
         assert np.array_equal(np.array(got[name]), np.array(want[name]), equal_nan=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the kernels against plain sorts
+
+INT64 = np.iinfo(np.int64)
+
+
+@st.composite
+def rows_to_order(draw):
+    """Codes of up to 300 subjects (several radix groups), and times: minutes (ties make
+    duplicates), crowded into one instant (the bucket sort's merge-sort fallback) or spread
+    over the whole int64 range."""
+    n_codes = draw(st.integers(1, 300))
+    n = draw(st.integers(0, 400))
+    codes = draw(st.lists(st.integers(0, n_codes - 1), min_size=n, max_size=n))
+    kind = draw(st.sampled_from(["minutes", "crowded", "extreme"]))
+    if kind == "minutes":
+        times = draw(st.lists(st.integers(0, 50), min_size=n, max_size=n))
+        times = [60_000_000_000 * v + 1_700_000_000_000_000_000 for v in times]
+    elif kind == "crowded":
+        times = draw(st.lists(st.sampled_from([5, 6, 10**12]), min_size=n, max_size=n))
+    else:
+        times = draw(st.lists(st.integers(INT64.min + 1, INT64.max), min_size=n, max_size=n))
+    return np.array(codes, dtype=np.int32), np.array(times, dtype=np.int64), n_codes
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows_to_order(), st.booleans(), st.booleans(), st.booleans())
+def test_group_rows_is_the_stable_subject_time_order(rows, by_time, has_precision, has_source):
+    codes, t, n_codes = rows
+    n = t.size
+    x = np.arange(n, dtype=np.float64)  # the row, to see where each row went
+    y = -x
+    prec = x + 0.5
+    src = (np.arange(n) % 251).astype(np.uint8)
+    before = (codes.copy(), t.copy())
+    got = trail_order.group_rows(codes, n_codes, t, x, y, prec, src, has_precision, has_source,
+                                 by_time)
+    order = np.array(naive_subject_time_order(codes.tolist(), t.tolist(), by_time), np.int64)
+    got_codes, got_t, got_x, got_y, got_prec, got_src, starts = got
+    assert np.array_equal(got_x, order.astype(np.float64))  # every row to its place
+    assert np.array_equal(got_codes, codes[order]) and np.array_equal(got_t, t[order])
+    assert np.array_equal(got_y, y[order])
+    assert np.array_equal(got_prec, prec[order] if has_precision else np.empty(0))
+    assert np.array_equal(got_src, src[order] if has_source else np.empty(0, np.uint8))
+    assert np.array_equal(starts, np.searchsorted(codes[order], np.arange(n_codes + 1)))
+    assert np.array_equal(codes, before[0]) and np.array_equal(t, before[1])  # inputs kept
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows_to_order(), st.booleans(), st.booleans())
+def test_sort_segments_by_time_is_the_stable_time_order(rows, has_precision, has_source):
+    codes, t, n_codes = rows
+    codes = np.sort(codes)  # grouped by subject, times in any order
+    starts = np.searchsorted(codes, np.arange(n_codes + 1)).astype(np.int64)
+    n = t.size
+    order = np.array(naive_subject_time_order(codes.tolist(), t.tolist()), np.int64)
+    x = np.arange(n, dtype=np.float64)
+    y, prec, src = -x, x + 0.5, (np.arange(n) % 251).astype(np.uint8)
+    want_sorted = sum(b > a and not np.all(t[a + 1:b] >= t[a:b - 1])
+                      for a, b in zip(starts[:-1], starts[1:], strict=True))
+    want = (t[order], y[order], prec[order], src[order])
+    got_sorted = trail_order.sort_segments_by_time(
+        starts, t, x, y, prec if has_precision else np.empty(0),
+        src if has_source else np.empty(0, np.uint8), has_precision, has_source)
+    assert got_sorted == want_sorted
+    assert np.array_equal(x, order.astype(np.float64)) and np.array_equal(t, want[0])
+    assert np.array_equal(y, want[1])
+    assert np.array_equal(prec, want[2] if has_precision else np.arange(n) + 0.5)
+    assert np.array_equal(src, want[3] if has_source else np.arange(n) % 251)

@@ -11,10 +11,12 @@ costs ~1 s for a national day of 7.2 M fixes; none of that is needed:
   codes and nothing moves. The trail's subject names are in that order, not in name order:
   every output orders by name itself (hits by name rank; coverage through the name-ordered
   universe).
-* **grouping by counting**: rows that are not grouped by subject are put in order by a stable
-  counting sort on the code (parallel: a histogram per chunk).
+* **grouping by a radix sort**: rows that are not grouped by subject are put in order by a
+  stable two-pass radix sort on the code (to ~64 groups of codes, then each group, in cache,
+  to its codes' places; every column moves, no gather from all over the rows).
 * **sorting only what is out of order**: a subject's fixes are sorted by time only when they are
-  not already in time order.
+  not already in time order, while its group is in cache (a bucket sort on the times: fixes
+  come at about regular intervals).
 * **duplicates chosen by content in place**: of fixes with the same subject and time, the most
   precise is kept, then the smallest x, y and source code, by looking at the run only.
 """
@@ -222,32 +224,117 @@ def relabel(codes, lut):
         codes[i] = lut[codes[i]]
 
 
+GROUPS = 64  # most groups of codes in the first pass of the radix sort
+GROUP_BITS_MAX = 30  # codes are int32
+
+
+@nb.njit(cache=True)
+def _group_shift(n_codes, groups):
+    """The shift of a code to its group: the fewest bits that leave at most ``groups``
+    groups."""
+    shift = 0
+    while shift < GROUP_BITS_MAX and ((n_codes - 1) >> shift) + 1 > groups:
+        shift += 1
+    return shift
+
+
 @nb.njit(cache=True, parallel=True)
-def counting_order(codes, n_codes):
-    """The stable order of the rows by code (a counting sort, a histogram per chunk), and the
-    CSR offsets of the codes in it."""
+def _group_rows(codes, n_codes, t, x, y, prec, src, has_precision, has_source, by_time):
+    """The rows in the stable order of their code, every column moved, and the CSR offsets:
+    a two-pass radix scatter. A one-pass scatter writes to every subject at once (25,000 write
+    streams for 5,000 subjects, which thrash the cache); here pass 1 moves the rows to ~64
+    groups of codes (the code's high bits), reading in order, and pass 2 scatters each group,
+    small enough to stay in cache, to its codes' places. Both passes keep the rows' order;
+    ``by_time``: then each subject's rows are sorted by time (where they are not in order)."""
     n = codes.size
+    shift = _group_shift(max(n_codes, 1), GROUPS)
+    n_groups = ((max(n_codes, 1) - 1) >> shift) + 1
     per = (n + CHUNKS - 1) // CHUNKS
-    counts = np.zeros((CHUNKS, n_codes), dtype=np.int64)
+    counts = np.zeros((CHUNKS, n_groups), dtype=np.int64)
     for k in nb.prange(CHUNKS):
         for i in range(k * per, min((k + 1) * per, n)):
-            counts[k, codes[i]] += 1
-    starts = np.zeros(n_codes + 1, dtype=np.int64)
-    fill = np.empty((CHUNKS, n_codes), dtype=np.int64)
+            counts[k, codes[i] >> shift] += 1
+    fill = np.empty((CHUNKS, n_groups), dtype=np.int64)
+    group_at = np.zeros(n_groups + 1, dtype=np.int64)
     at = 0
-    for c in range(n_codes):
-        starts[c] = at
+    for g in range(n_groups):
+        group_at[g] = at
         for k in range(CHUNKS):
-            fill[k, c] = at
-            at += counts[k, c]
-    starts[n_codes] = at
-    order = np.empty(n, dtype=np.int64)
+            fill[k, g] = at
+            at += counts[k, g]
+    group_at[n_groups] = at
+    # pass 1: to the groups
+    c1 = np.empty(n, dtype=np.int32)
+    t1 = np.empty(n, dtype=np.int64)
+    x1 = np.empty(n, dtype=np.float64)
+    y1 = np.empty(n, dtype=np.float64)
+    p1 = np.empty(n if has_precision else 0, dtype=np.float64)
+    s1 = np.empty(n if has_source else 0, dtype=np.uint8)
     for k in nb.prange(CHUNKS):
         for i in range(k * per, min((k + 1) * per, n)):
             c = codes[i]
-            order[fill[k, c]] = i
-            fill[k, c] += 1
-    return order, starts
+            g = c >> shift
+            j = fill[k, g]
+            fill[k, g] = j + 1
+            c1[j] = c
+            t1[j] = t[i]
+            x1[j] = x[i]
+            y1[j] = y[i]
+            if has_precision:
+                p1[j] = prec[i]
+            if has_source:
+                s1[j] = src[i]
+    # pass 2: each group to its codes' places
+    codes2 = np.empty(n, dtype=np.int32)
+    t2 = np.empty(n, dtype=np.int64)
+    x2 = np.empty(n, dtype=np.float64)
+    y2 = np.empty(n, dtype=np.float64)
+    p2 = np.empty(n if has_precision else 0, dtype=np.float64)
+    s2 = np.empty(n if has_source else 0, dtype=np.uint8)
+    starts = np.zeros(n_codes + 1, dtype=np.int64)
+    width = 1 << shift
+    for g in nb.prange(n_groups):
+        a = group_at[g]
+        b = group_at[g + 1]
+        first = g << shift
+        last = min(first + width, n_codes)
+        bounds = np.zeros(last - first + 1, dtype=np.int64)  # the group's CSR offsets
+        for i in range(a, b):
+            bounds[c1[i] - first + 1] += 1
+        bounds[0] = a
+        for c in range(1, last - first + 1):
+            bounds[c] += bounds[c - 1]
+        for c in range(first, last):
+            starts[c] = bounds[c - first]
+            for i in range(bounds[c - first], bounds[c - first + 1]):
+                codes2[i] = c
+        place = bounds.copy()
+        for i in range(a, b):
+            c = c1[i] - first
+            j = place[c]
+            place[c] = j + 1
+            t2[j] = t1[i]
+            x2[j] = x1[i]
+            y2[j] = y1[i]
+            if has_precision:
+                p2[j] = p1[i]
+            if has_source:
+                s2[j] = s1[i]
+        if by_time:  # while the group is in cache
+            _sort_segments(bounds, 0, last - first, t2, x2, y2, p2, s2, has_precision,
+                           has_source)
+    starts[n_codes] = n
+    return codes2, t2, x2, y2, p2, s2, starts
+
+
+def group_rows(codes: np.ndarray, n_codes: int, t, x, y, prec, src, has_precision: bool,
+               has_source: bool, by_time: bool = True):
+    """``(codes, t, x, y, prec, src, starts)``: the rows in the order of their code, each
+    subject's rows in time order (stably; ``by_time=False``: in the order given), as new
+    arrays (absent columns stay empty), and the CSR offsets of the codes."""
+    return _group_rows(codes, n_codes, t, x, y, prec if has_precision else np.empty(0),
+                       src if has_source else np.empty(0, np.uint8), has_precision,
+                       has_source, by_time)
 
 
 @nb.njit(cache=True, inline="always")
@@ -259,26 +346,120 @@ def _in_time_order(t, a, b):
     return True
 
 
+BUCKET_MOST = 64  # rows in one time bucket above which a subject is merge-sorted instead
+
+
+@nb.njit(cache=True)
+def _time_order(t, a, b, order, count):
+    """The stable order of ``t[a:b]`` (into ``order[:b - a]``, as offsets from ``a``): a
+    bucket sort on the times' place between the least and the greatest (fixes come at about
+    regular intervals: ~1 row a bucket) and an insertion sort of the buckets; a subject whose
+    times crowd into a bucket (more than ``BUCKET_MOST`` rows) is merge-sorted. ``count``:
+    scratch of ``b - a + 1``."""
+    m = b - a
+    lo = t[a]
+    hi = t[a]
+    for i in range(a + 1, b):
+        if t[i] < lo:
+            lo = t[i]
+        if t[i] > hi:
+            hi = t[i]
+    flo = np.float64(lo)
+    span = np.float64(hi) - flo
+    scale = (m - 1) / span if span > 0 else 0.0
+    # float(t) never decreases as t grows, nor does the bucket: the buckets are in time order
+    for j in range(m + 1):
+        count[j] = 0
+    most = 0
+    for i in range(a, b):
+        k = min(max(np.int64((np.float64(t[i]) - flo) * scale), 0), m - 1)
+        count[k + 1] += 1
+        if count[k + 1] > most:
+            most = count[k + 1]
+    if most > BUCKET_MOST:
+        by = np.argsort(t[a:b], kind="mergesort")
+        for j in range(m):
+            order[j] = by[j]
+        return
+    for j in range(m):
+        count[j + 1] += count[j]
+    for i in range(a, b):
+        k = min(max(np.int64((np.float64(t[i]) - flo) * scale), 0), m - 1)
+        order[count[k]] = i - a
+        count[k] += 1
+    for j in range(1, m):  # rows of a bucket by time, stably
+        r = order[j]
+        v = t[a + r]
+        q = j
+        while q > 0 and t[a + order[q - 1]] > v:
+            order[q] = order[q - 1]
+            q -= 1
+        order[q] = r
+
+
+@nb.njit(cache=True)
+def _sort_segment(a, b, t, x, y, prec, src, has_precision, has_source, order, count, whole,
+                  real):
+    """Sort rows ``a:b`` by time in place, stably, in every column (scratch: ``order``,
+    ``count``, ``whole``, ``real`` of at least ``b - a + 1`` rows)."""
+    m = b - a
+    _time_order(t, a, b, order, count)
+    for j in range(m):
+        whole[j] = t[a + order[j]]
+    for j in range(m):
+        t[a + j] = whole[j]
+    for j in range(m):
+        real[j] = x[a + order[j]]
+    for j in range(m):
+        x[a + j] = real[j]
+    for j in range(m):
+        real[j] = y[a + order[j]]
+    for j in range(m):
+        y[a + j] = real[j]
+    if has_precision:
+        for j in range(m):
+            real[j] = prec[a + order[j]]
+        for j in range(m):
+            prec[a + j] = real[j]
+    if has_source:
+        for j in range(m):
+            whole[j] = src[a + order[j]]
+        for j in range(m):
+            src[a + j] = whole[j]
+
+
+@nb.njit(cache=True)
+def _sort_segments(starts, first, last, t, x, y, prec, src, has_precision, has_source):
+    """Sort the rows of subjects ``first:last`` (CSR ``starts``) by time where they are not in
+    time order (one set of scratch for all); how many were sorted."""
+    longest = 0
+    for s in range(first, last):
+        longest = max(longest, starts[s + 1] - starts[s])
+    order = np.empty(longest, dtype=np.int64)
+    count = np.empty(longest + 1, dtype=np.int64)
+    whole = np.empty(longest, dtype=np.int64)
+    real = np.empty(longest, dtype=np.float64)
+    sorted_ = 0
+    for s in range(first, last):
+        a = starts[s]
+        b = starts[s + 1]
+        if not _in_time_order(t, a, b):
+            _sort_segment(a, b, t, x, y, prec, src, has_precision, has_source, order, count,
+                          whole, real)
+            sorted_ += 1
+    return sorted_
+
+
 @nb.njit(cache=True, parallel=True)
 def sort_segments_by_time(starts, t, x, y, prec, src, has_precision, has_source):
     """Sort each subject's rows (CSR ``starts``) by time in place, stably, in every column;
     a subject already in time order is only read. Returns how many subjects were sorted."""
     n_codes = starts.size - 1
-    sorted_ = np.zeros(n_codes, dtype=np.int64)
-    for s in nb.prange(n_codes):
-        a = starts[s]
-        b = starts[s + 1]
-        if _in_time_order(t, a, b):
-            continue
-        by = np.argsort(t[a:b], kind="mergesort") + a
-        t[a:b] = t[by]
-        x[a:b] = x[by]
-        y[a:b] = y[by]
-        if has_precision:
-            prec[a:b] = prec[by]
-        if has_source:
-            src[a:b] = src[by]
-        sorted_[s] = 1
+    per = (n_codes + CHUNKS - 1) // CHUNKS
+    sorted_ = np.zeros(CHUNKS, dtype=np.int64)
+    for k in nb.prange(CHUNKS):
+        sorted_[k] = _sort_segments(starts, min(k * per, n_codes), min((k + 1) * per, n_codes),
+                                    t, x, y, prec, src, has_precision, has_source)
     return sorted_.sum()
 
 
@@ -316,28 +497,6 @@ def grouped_starts(codes, n_codes):
     for c in range(n_codes):
         starts[c + 1] += starts[c]
     return starts
-
-
-@nb.njit(cache=True, parallel=True)
-def _take_rows(order, codes, t, x, y, prec, src, has_precision, has_source):
-    n = order.size
-    codes2 = np.empty(n, dtype=np.int32)
-    t2 = np.empty(n, dtype=np.int64)
-    x2 = np.empty(n, dtype=np.float64)
-    y2 = np.empty(n, dtype=np.float64)
-    prec2 = np.empty(n if has_precision else 0, dtype=np.float64)
-    src2 = np.empty(n if has_source else 0, dtype=np.uint8)
-    for i in nb.prange(n):
-        r = order[i]
-        codes2[i] = codes[r]
-        t2[i] = t[r]
-        x2[i] = x[r]
-        y2[i] = y[r]
-        if has_precision:
-            prec2[i] = prec[r]
-        if has_source:
-            src2[i] = src[r]
-    return codes2, t2, x2, y2, prec2, src2
 
 
 @nb.njit(cache=True, parallel=True)
@@ -380,9 +539,3 @@ def _better(j, best, x, y, prec, src, has_precision, has_source):
         return src[j] < src[best]
     return False
 
-
-def take_rows(order: np.ndarray, codes, t, x, y, prec, src, has_precision: bool,
-              has_source: bool):
-    """The six trail columns in ``order`` (one parallel gather; absent columns stay empty)."""
-    return _take_rows(order, codes, t, x, y, prec if has_precision else np.empty(0),
-                      src if has_source else np.empty(0, np.uint8), has_precision, has_source)

@@ -260,20 +260,18 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
             trail_order.relabel(codes, lut)
             names = names[np.argsort(lut)]
         if runs == n_used:  # grouped by subject (codes ascend): only times can be out of order
-            moved = not trail_order.all_in_time_order(
-                trail_order.grouped_starts(codes, names.size), t)
-            if moved:  # the caller's arrays are not sorted in place: a copy of each
+            if not trail_order.all_in_time_order(trail_order.grouped_starts(codes, names.size),
+                                                 t):
+                # the caller's arrays are not sorted in place: a copy of each
                 t, x, y = t.copy(), x.copy(), y.copy()
                 prec2 = prec.copy() if has_precision else np.empty(0)
-                src2 = src.copy() if has_source else np.empty(0, np.uint8)
-        else:  # a stable counting sort on the code gathers each subject's rows
-            moved = True
-            codes, t, x, y, prec2, src2 = trail_order.take_rows(
-                trail_order.counting_order(codes, names.size)[0], codes, t, x, y, prec, src,
-                has_precision, has_source)
-        if moved:  # now contiguous: each subject's times are checked, and sorted, in place
-            trail_order.sort_segments_by_time(trail_order.grouped_starts(codes, names.size),
-                                              t, x, y, prec2, src2, has_precision, has_source)
+                src = src.copy() if has_source else src
+                trail_order.sort_segments_by_time(trail_order.grouped_starts(codes, names.size),
+                                                  t, x, y, prec2, src, has_precision, has_source)
+                prec = prec2 if has_precision else prec
+        else:  # a stable radix sort on the code gathers each subject's rows, then by time
+            codes, t, x, y, prec2, src2, _ = trail_order.group_rows(
+                codes, names.size, t, x, y, prec, src, has_precision, has_source)
             prec = prec2 if has_precision else np.broadcast_to(np.float64(np.nan), t.shape)
             src = src2 if has_source else np.zeros(t.size, np.uint8)
         dups = int(trail_order.count_repeats(codes, t))
