@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trailmatch.store import Store, spill
+from trailmatch.rules import Rules
+from trailmatch.store import Store, day_index, day_summary, spill
 
 HEADER = ("position_id,person_id,device_id,position_gps_date,position_recorded_date,"
           "position_uploaded_date,position_latitude,position_longitude,position_precision,"
@@ -32,6 +33,37 @@ def assert_same(a: Store, b: Store) -> None:
     assert list(ca) == list(cb)
     for d in ca:
         pd.testing.assert_frame_equal(ca[d], cb[d])
+
+
+def assert_index_as_read_back(store: Store) -> None:
+    """Each day's persisted index (built on the write path from the fixes the writer
+    gathered) holds exactly what building it from the partition read back gives: the same
+    fixes in the same order and dtypes, the same index arrays; and a reader opens it (and
+    the day's summary) without rebuilding."""
+    params = day_index.index_params(Rules())
+    for d in store.days():
+        name, partition = d.isoformat(), store.day_path(d)
+        directory = day_index.day_index_dir(store.root, name)
+        trail, index = day_index.open_index(directory, params,
+                                            day_index.day_fingerprint(partition), mmap=False)
+        want = day_index.read_partition_trail(partition)
+        want_index = day_index.build_for(want, params)
+        assert np.asarray(trail.subjects, dtype=str).tolist() == \
+            np.asarray(want.subjects, dtype=str).tolist()
+        for got, ref, names in ((trail, want, day_index._TRAIL_ARRAYS),
+                                (index, want_index, day_index._INDEX_ARRAYS)):
+            for a in names:
+                g, r = np.asarray(getattr(got, a)), np.asarray(getattr(ref, a))
+                assert g.dtype == r.dtype, (d, a)
+                np.testing.assert_array_equal(g, r, err_msg=f"{d} {a}")
+        day_index.forget_open_indexes()
+        built, opened = day_index.STATS["built"], day_index.STATS["opened"]
+        day_index.day_index(store.root, name, partition, Rules())
+        assert (day_index.STATS["built"], day_index.STATS["opened"]) == (built, opened + 1)
+        made, read = day_summary.STATS["built"], day_summary.STATS["read"]
+        day_summary.day_summary(store.layout, d, Rules().max_gap_ns,
+                                day_summary.Activations(store.subjects()))
+        assert (day_summary.STATS["built"], day_summary.STATS["read"]) == (made, read + 1)
 
 
 def counts_of(c) -> tuple:
@@ -60,6 +92,8 @@ def ingest_both(tmp_path, files, *, spill_rows=500, buckets=4, monkeypatch):
     assert len(merged) == sum(n > spill_rows for n in read)  # the big ones were spilled
     assert ca == cb
     assert_same(a, b)
+    assert_index_as_read_back(a)
+    assert_index_as_read_back(b)
     return a, b
 
 
@@ -162,3 +196,40 @@ def test_stale_spill_of_a_dead_process_removed(tmp_path, sample_dir):
         (d / "1-0000-new.arrow").write_bytes(b"x")
     spill.remove_stale(Path(store.root))
     assert not stale.exists() and live.exists()
+
+
+def test_index_built_on_the_write_path_sees_the_activation_periods(tmp_path, sample_dir,
+                                                                    monkeypatch):
+    """Subjects with activation periods that cut their days (the reader leaves the fixes
+    outside them out): the index built from the written fixes is the one read back gives,
+    spilled or in memory, on an empty store and onto stored partitions."""
+    lines = (sample_dir / "positions.csv").read_text().splitlines()
+    names = sorted({r.split(",")[1] for r in lines[1:]})
+    rows = [{"subject": s, "force": "Hampshire", "cohort": "fixed",
+             "activation_start": f"2025-01-2{2 + k % 2}T0{3 + k % 5}:00:00Z",
+             "activation_end": "" if k % 3 else "2025-01-23T14:30:00Z"}
+            for k, s in enumerate(names[::2])]
+    (tmp_path / "subjects.csv").write_text(
+        pd.DataFrame(rows).assign(device="D", licence_end="").to_csv(index=False))
+    # flagged fixes (precision 0: left out; abroad: outside_grid, counted unless it jumps)
+    body = [(r.replace(",15.0,", ",0,") if k % 97 == 0 else
+             ",".join([*r.split(",")[:6], "55.676098", "12.568337", *r.split(",")[8:]])
+             if k % 89 == 0 else r) for k, r in enumerate(lines[1:])]
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("\n".join([lines[0], *body[:4000]]) + "\n")
+    second.write_text("\n".join([lines[0], *body[3000:]]) + "\n")
+    for name, rows_held in (("spilled", 700), ("memory", 10**12)):
+        monkeypatch.setattr(spill, "SPILL_ROWS", rows_held)
+        monkeypatch.setattr(spill, "BUCKETS", 5)
+        store = Store(tmp_path / name)
+        store.ingest_subjects(tmp_path / "subjects.csv")
+        for f in (first, second):
+            store.ingest_positions(f)
+            assert_index_as_read_back(store)
+        every = sum(pq.ParquetFile(store.day_path(d)).metadata.num_rows for d in store.days())
+        counted = sum(day_index.read_partition_trail(store.day_path(d)).n_fixes
+                      for d in store.days())
+        assert 0 < counted < every  # the activation periods and flags left fixes out
+        flags = pa.concat_tables([store.read_day(d, ["flagged"]) for d in store.days()])
+        texts = set(flags.column("flagged").drop_null().to_pylist())
+        assert "outside_grid" in texts and any("precision" in t for t in texts), texts

@@ -49,3 +49,20 @@ def tune_allocator() -> bool:
     _applied = (mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
                 and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1)
     return _applied
+
+
+def release_free_memory() -> None:
+    """Give memory that was freed but kept for reuse back to the OS: Arrow's pool's free
+    pages, and glibc's free heap (``malloc_trim``; kept up to ``TRIM_THRESHOLD`` by the
+    settings above). For a job about to allocate big arrays after freeing others (the day's
+    index after its merge), so that both are not resident at once. Costs milliseconds."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    if platform.libc_ver()[0] == "glibc":
+        try:
+            trim = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError):
+            return
+        trim.argtypes = [ctypes.c_size_t]
+        trim(0)

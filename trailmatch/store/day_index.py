@@ -54,7 +54,7 @@ from trailmatch.atomic import atomic_write, fsync_dir
 from trailmatch.index.segments import BUILD_DEFAULTS, SegmentIndex, build_index
 from trailmatch.rules import Rules
 from trailmatch.store.layout import Layout, day_name, days_between
-from trailmatch.store.partitions import read_fixes
+from trailmatch.store.partitions import DayFixes, read_fixes
 from trailmatch.store.transformation import check as check_transformation
 from trailmatch.trails import Trail, prepare_trail
 from trailmatch.units import DAY_NS
@@ -294,13 +294,19 @@ def write_day_index(store_dir: Path, day: str, partition: Path, rules: Rules | N
                       fingerprint=fingerprint, partition=Path(partition).name)
 
 
-def on_day_written(store_dir: Path, day: str) -> Trail | None:
+def on_day_written(store_dir: Path, day: str, written: DayFixes | None = None
+                   ) -> Trail | None:
     """Called by the trail store after it replaced (or removed) a day partition: rebuild that
     day's index for the default rules and for every other set of rules already indexed there,
     or drop the day's indexes when the partition is gone. A crash between the partition's
     replacement and this leaves a stale manifest, which readers detect by its fingerprint.
     Returns the day's fixes as matching reads them (None when the partition is gone), for
-    the day's other derived files."""
+    the day's other derived files.
+
+    ``written``: the fixes the writer gathered while it wrote the partition
+    (``partitions.DayFixes``, the same rows ``read_fixes`` gives, in the same order and
+    types); the index is then built from them instead of reading the day back, so the day
+    is not held twice (the writer's parts are freed as they are converted)."""
     store_dir = Path(store_dir)
     partition = Layout(store_dir).partition(date.fromisoformat(day))
     directory = day_index_dir(store_dir, day)
@@ -318,7 +324,8 @@ def on_day_written(store_dir: Path, day: str) -> Trail | None:
     # fingerprint first: should the partition change while we read it, the index is labelled
     # older than its content and the next reader rebuilds it, never the other way round
     fingerprint = day_fingerprint(partition)
-    trail = read_partition_trail(partition)
+    trail = (read_partition_trail(partition) if written is None
+             else prepare_trail(written.frame()))
     for params in wanted.values():
         save_index(directory, trail, build_for(trail, params), params=params,
                    fingerprint=fingerprint, partition=partition.name)

@@ -445,17 +445,29 @@ def read_fixes(layout: Layout, start, end, *, include_flagged: bool = False,
     first = (pd.Timestamp(s_ns, tz="UTC")).date()
     last = (pd.Timestamp(e_ns, tz="UTC")).date()
     days = [d for d in layout.days() if first <= d <= last]
-    filt = ((ds.field("time") >= pa.scalar(s_ns, pa.int64()).cast(UTC_NS))
-            & (ds.field("time") <= pa.scalar(e_ns, pa.int64()).cast(UTC_NS)))
-    if not include_flagged:  # fixes with only informational flags (outside_grid) count
-        filt = filt & (ds.field("flagged").is_null()
-                       | ds.field("flagged").isin(list(COUNTED_FLAG_TEXTS)))
+    filt = _fixes_filter(s_ns, e_ns, include_flagged)
     # Subjects come back dictionary-encoded: one small dictionary per day instead of a
     # string per fix, and a categorical column for match() without re-encoding.
     wanted_columns = (TRAIL_COLUMNS if columns is None else
                       [c for c in TRAIL_COLUMNS if c in {"subject", "time", *columns}])
     tables = [pq.read_table(layout.partition(d), columns=wanted_columns, filters=filt,
                             read_dictionary=["subject"]) for d in days]
+    return _fixes_frame(layout, tables, wanted_columns, subjects)
+
+
+def _fixes_filter(s_ns: int, e_ns: int, include_flagged: bool = False) -> ds.Expression:
+    """Which stored fixes ``read_fixes`` gives for ``[s_ns, e_ns]``."""
+    filt = ((ds.field("time") >= pa.scalar(s_ns, pa.int64()).cast(UTC_NS))
+            & (ds.field("time") <= pa.scalar(e_ns, pa.int64()).cast(UTC_NS)))
+    if not include_flagged:  # fixes with only informational flags (outside_grid) count
+        filt = filt & (ds.field("flagged").is_null()
+                       | ds.field("flagged").isin(list(COUNTED_FLAG_TEXTS)))
+    return filt
+
+
+def _fixes_frame(layout: Layout, tables: list[pa.Table], wanted_columns: list[str],
+                 subjects=None) -> pd.DataFrame:
+    """``read_fixes``' frame from the tables its filter gave, in order."""
     table = (pa.concat_tables(tables).unify_dictionaries() if tables
              else _empty_trails().select(wanted_columns))
     if subjects is not None and table.num_rows:
@@ -466,6 +478,71 @@ def read_fixes(layout: Layout, start, end, *, include_flagged: bool = False,
     frame = table.drop_columns(["subject"]).to_pandas()
     frame.insert(0, "subject", subject)
     return frame
+
+
+class DayFixes:
+    """The fixes of a day partition as ``read_fixes`` gives them (the whole UTC day), gathered
+    from the sorted parts written to it (``write_day``, ``DayWriter``) instead of read back
+    from the file: ``add`` each part as it is written, ``frame()`` once at the end. Each part
+    goes through ``read_fixes``' own filters (flags, the day, activation periods: row by row,
+    so part by part is the same) and only its trail columns are kept, as new buffers; the
+    frame is then made column by column, each column's parts freed (and their memory given
+    back) as soon as it is joined: the day is never held twice."""
+
+    def __init__(self, layout: Layout, day: date) -> None:
+        self.layout = layout
+        day0 = (day.toordinal() - EPOCH_ORDINAL) * DAY_NS
+        self.filter = _fixes_filter(day0, day0 + DAY_NS - 1)
+        self.subjects = read_subjects(layout)  # the writer holds the store's lock
+        self.parts: list[pa.Table] = []
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows:
+            part = _storable_trail(table.select([*TRAIL_COLUMNS, "flagged"])
+                                   .filter(self.filter))
+            self.parts.append(_within_activations(part, self.subjects))
+
+    def frame(self) -> pd.DataFrame:
+        """The day's fixes, as ``read_fixes`` reads them from the partition (the parts are
+        handed over: a second call gives no fixes)."""
+        from trailmatch.allocator import release_free_memory
+        from trailmatch.trails import ns_to_datetime
+
+        if not self.parts:
+            return _fixes_frame(self.layout, [], TRAIL_COLUMNS)
+        release_free_memory()  # what the merge freed, before the index's arrays are made
+        table = pa.concat_tables(self.parts).unify_dictionaries()
+        self.parts = []
+        subject = _subject_categorical(table.column("subject"))
+        table = table.drop_columns(["subject"])
+        release_free_memory()
+        columns: dict[str, object] = {"subject": subject}
+        for name in TRAIL_COLUMNS[1:]:
+            col = table.column(name)
+            # views of the parts' buffers (times as datetime64[ns]: no cast), joined once
+            chunks = [c.to_numpy(zero_copy_only=False) for c in col.chunks]
+            dtype = "M8[ns]" if name == "time" else col.type.to_pandas_dtype()
+            joined = np.concatenate(chunks) if chunks else np.empty(0, dtype)
+            del chunks, col
+            table = table.drop_columns([name])  # this column's parts go
+            release_free_memory()
+            columns[name] = ns_to_datetime(joined.view(np.int64)) if name == "time" else joined
+        return pd.DataFrame(columns, copy=False)
+
+
+def _storable_trail(part: pa.Table) -> pa.Table:
+    """The trail columns of ``part`` in the types a partition reads back as (subject
+    dictionary-encoded, as ``read_dictionary`` gives it), as new buffers of their own."""
+    cols, fields = [], []
+    for name in TRAIL_COLUMNS:
+        col = part.column(name)
+        want = CODED if name == "subject" else POSITION_SCHEMA.field(name).type
+        if name == "subject" and not pa.types.is_dictionary(col.type):
+            col = pc.dictionary_encode(col.cast(pa.string()))
+        col = col.cast(want)
+        cols.append(col)
+        fields.append(pa.field(name, want))
+    return pa.Table.from_arrays(cols, schema=pa.schema(fields))
 
 
 def _within_activations(table: pa.Table, subj: pd.DataFrame) -> pa.Table:

@@ -46,6 +46,7 @@ from trailmatch.store.partitions import (
     NAT,
     POSITION_SCHEMA,
     UTC_NS,
+    DayFixes,
     _col,
     merge_day,
     read_fixes,
@@ -209,23 +210,28 @@ class Store:
         from the fixes the index was built from). Should either fail, the partition stands
         and readers rebuild what is stale (its fingerprint tells)."""
         path = write_day(self.layout, day, table)
-        self._refresh_derived(day)
+        written = DayFixes(self.layout, day)
+        written.add(table)
+        del table
+        self._refresh_derived(day, written)
         return path
 
-    def _refresh_derived(self, day: date) -> None:
+    def _refresh_derived(self, day: date, written: DayFixes | None = None) -> None:
         """The day's index and compliance summary after its partition was replaced (by
         ``write_day`` or a spilled ingest's ``partitions.day_writer``)."""
         try:
-            self.refresh_derived(day)
+            self.refresh_derived(day, written)
         except Exception as e:  # noqa: BLE001 — a derived file must not undo a stored partition
             warnings.warn(f"{self.root}: index or summary of {day} not refreshed: {e}",
                           stacklevel=3)
 
-    def refresh_derived(self, day: date) -> None:
+    def refresh_derived(self, day: date, written: DayFixes | None = None) -> None:
         """Rebuild what is kept beside a day partition after it changed: its segment indexes
         (``day_index.on_day_written``) and, from the fixes they were built from, its
-        compliance summaries (``day_summary.refresh``); a removed partition's go with it."""
-        trail = on_day_written(self.root, day_name(day))
+        compliance summaries (``day_summary.refresh``); a removed partition's go with it.
+        ``written``: the fixes the writer gathered as it wrote the partition (else the day
+        is read back from it)."""
+        trail = on_day_written(self.root, day_name(day), written)
         if trail is not None:
             refresh_summaries(self.root, day, [Rules().max_gap_ns],
                               fixes=(trail.subjects, trail.subject, trail.t))
@@ -389,6 +395,7 @@ class Store:
         bucket in subject order, each bucket through ``merge_day`` with the stored
         partition's fixes of its subjects; the day's new partition is written in parts
         (``partitions.day_writer``) and published only when a fix was added."""
+        from trailmatch.allocator import release_free_memory
         from trailmatch.store.partitions import day_writer
         from trailmatch.store.spill import remove_stale
 
@@ -403,6 +410,7 @@ class Store:
                     for b in pq.ParquetFile(path).iter_batches(batch_size=1 << 20):
                         spill.put(pa.Table.from_batches([b]), "old")
             spill.close()
+            release_free_memory()  # the reader's batches, before the buckets are merged
             empty = spill.schema["new"].empty_table()
 
             def merged(dn: int, k: int):
@@ -420,6 +428,7 @@ class Store:
                 for dn in spill.days():
                     day = day_from_number(dn)
                     changed = False
+                    written = DayFixes(self.layout, day)  # the index's fixes, as written
                     with day_writer(self.layout, day) as w:
                         nxt = ahead.submit(merged, dn, 0)
                         for k in range(spill.buckets):
@@ -434,12 +443,14 @@ class Store:
                             counts.duplicate += m.duplicates
                             changed |= m.changed
                             w.write(m.table)
+                            written.add(m.table)
                             del m
                         if changed:
                             w.publish()
                     if changed:
-                        self._refresh_derived(day)
+                        self._refresh_derived(day, written)
                         counts.days_written.append(day)
+                    del written
         return counts
 
     # --- subjects
