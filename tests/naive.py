@@ -634,3 +634,17 @@ def naive_subject_time_order(codes: list[int], times: list[int], by_time: bool =
     if by_time:
         return sorted(range(len(codes)), key=lambda i: (codes[i], times[i]))
     return sorted(range(len(codes)), key=lambda i: codes[i])
+
+
+def naive_first_appearance_codes(values: list) -> tuple[list[int], list]:
+    """Each value's code: how many distinct values appeared before its first appearance; and
+    the distinct values in that order."""
+    names: list = []
+    code_of: dict = {}
+    codes = []
+    for v in values:
+        if v not in code_of:
+            code_of[v] = len(names)
+            names.append(v)
+        codes.append(code_of[v])
+    return codes, names

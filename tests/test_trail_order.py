@@ -16,7 +16,7 @@ import pytest
 from helpers import T0
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from naive import naive_subject_time_order, subject_paths
+from naive import naive_first_appearance_codes, naive_subject_time_order, subject_paths
 
 from trailmatch import Rules, match, trail_order
 from trailmatch.eliminate import eliminate
@@ -302,3 +302,19 @@ def test_sort_segments_by_time_is_the_stable_time_order(rows, has_precision, has
     assert np.array_equal(y, want[1])
     assert np.array_equal(prec, want[2] if has_precision else np.arange(n) + 0.5)
     assert np.array_equal(src, want[3] if has_source else np.arange(n) % 251)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["7", "10", "100", "", "é", "25", "3"]), max_size=60),
+       st.lists(st.integers(0, 60), max_size=3), st.integers(1, 5), st.booleans())
+def test_dictionary_codes_in_pieces_are_by_first_appearance(values, cuts, pieces, large):
+    """Pieces encoded apart (threads) and numbered together: the codes of one encoding by
+    first appearance, whatever the Arrow chunks."""
+    kind = pa.large_string() if large else pa.string()
+    cuts = sorted({min(c, len(values)) for c in cuts} | {0, len(values)})
+    chunked = pa.chunked_array([pa.array(values[a:b], type=kind)
+                                for a, b in zip(cuts[:-1], cuts[1:], strict=False)], type=kind)
+    codes, names = trail_order.dictionary_codes(chunked, pieces)
+    want_codes, want_names = naive_first_appearance_codes(values)
+    assert codes.dtype == np.int32 and codes.tolist() == want_codes
+    assert names.tolist() == want_names

@@ -8,9 +8,10 @@ costs ~1 s for a national day of 7.2 M fixes; none of that is needed:
 * **codes by first appearance**: consecutive rows of one subject are compared (bytes of Arrow
   strings, values of integers), and only the first row of each run is hashed. A subject's code
   is the order in which it first appears, so rows grouped by subject already have ascending
-  codes and nothing moves. The trail's subject names are in that order, not in name order:
-  every output orders by name itself (hits by name rank; coverage through the name-ordered
-  universe).
+  codes and nothing moves. Rows not grouped are every one hashed (Arrow's dictionary
+  encoding), a piece of the rows a thread, the pieces' dictionaries then numbered in order.
+  The trail's subject names are in that order, not in name order: every output orders by
+  name itself (hits by name rank; coverage through the name-ordered universe).
 * **grouping by a radix sort**: rows that are not grouped by subject are put in order by a
   stable two-pass radix sort on the code (to ~64 groups of codes, then each group, in cache,
   to its codes' places; every column moves, no gather from all over the rows).
@@ -23,10 +24,14 @@ costs ~1 s for a national day of 7.2 M fixes; none of that is needed:
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numba as nb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 CHUNKS = 16  # pieces of the rows handled in parallel
 
@@ -83,7 +88,7 @@ def _arrow_text_codes(chunked: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]
     wide = pa.types.is_large_string(chunked.type)
     n = len(chunked)
     if _ungrouped_sample(chunked, wide):
-        return _dictionary_codes(chunked)
+        return dictionary_codes(chunked)
     heads = []
     base = 0
     for chunk in chunked.chunks:
@@ -104,7 +109,7 @@ def _arrow_text_codes(chunked: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]
         base += m
     heads_at = np.concatenate(heads) if heads else np.zeros(0, np.int64)
     if heads_at.size > n // 4:  # rows not grouped: every row is hashed anyway
-        return _dictionary_codes(chunked)
+        return dictionary_codes(chunked)
     encoded = chunked.take(pa.array(heads_at)).combine_chunks().dictionary_encode()
     head_codes = encoded.indices.to_numpy(zero_copy_only=False)
     names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
@@ -112,11 +117,66 @@ def _arrow_text_codes(chunked: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]
     return codes, names
 
 
-def _dictionary_codes(chunked: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Every row hashed (Arrow's dictionary encoding: codes by first appearance)."""
-    encoded = chunked.combine_chunks().dictionary_encode()
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=True)
-    return codes, np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+PIECE_ROWS_LEAST = 1 << 20  # rows of a piece below which a column is encoded in one piece
+_POOL: tuple[int, ThreadPoolExecutor] | None = None  # (the process that made it, the pool)
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Threads for the pieces, one pool a process (a forked child, e.g. a Dask worker,
+    makes its own: the parent's threads are not in it)."""
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), ThreadPoolExecutor(nb.config.NUMBA_NUM_THREADS,
+                                                 thread_name_prefix="trailmatch-codes"))
+    return _POOL[1]
+
+
+def _one_array(chunked: pa.ChunkedArray) -> pa.Array:
+    """The column as one array (its chunk when it has one: ``combine_chunks`` copies)."""
+    return chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
+
+
+@nb.njit(cache=True, nogil=True)
+def _number(lut, index, out):
+    """``out[i] = lut[index[i]]`` (one thread; the caller runs pieces in threads)."""
+    for i in range(index.size):
+        out[i] = lut[index[i]]
+
+
+def dictionary_codes(chunked: pa.ChunkedArray, pieces: int | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Every row hashed (Arrow's dictionary encoding: codes by first appearance), in
+    ``pieces`` consecutive pieces at once (Arrow releases the GIL; default: one a thread, of
+    at least ``PIECE_ROWS_LEAST`` rows). A piece's subjects not seen in the pieces before it
+    are numbered after theirs, in the piece's order: the codes are still by first
+    appearance."""
+    n = len(chunked)
+    if pieces is None:
+        pieces = max(1, min(nb.config.NUMBA_NUM_THREADS, n // PIECE_ROWS_LEAST))
+    if pieces <= 1 or n < pieces:
+        encoded = _one_array(chunked).dictionary_encode()
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=True)
+        return codes, np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    bounds = [n * k // pieces for k in range(pieces + 1)]
+    encoded = list(_pool().map(lambda k: _one_array(chunked.slice(
+        bounds[k], bounds[k + 1] - bounds[k])).dictionary_encode(), range(pieces)))
+    names = encoded[0].dictionary
+    luts = [np.arange(len(names), dtype=np.int32)]
+    for piece in encoded[1:]:  # each piece's dictionary numbered in the names so far
+        at = pc.index_in(piece.dictionary, value_set=names)
+        new = at.is_null().to_numpy(zero_copy_only=False)
+        lut = at.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+        lut[new] = len(names) + np.arange(int(new.sum()), dtype=np.int32)
+        names = pa.concat_arrays([names, piece.dictionary.filter(pa.array(new))])
+        luts.append(lut)
+    codes = np.empty(n, dtype=np.int32)
+
+    def number(k: int) -> None:
+        index = encoded[k].indices.to_numpy(zero_copy_only=False)
+        _number(luts[k], index, codes[bounds[k]:bounds[k + 1]])
+
+    list(_pool().map(number, range(pieces)))
+    return codes, np.asarray(names.to_pylist(), dtype=object)
 
 
 def _ungrouped_sample(chunked: pa.ChunkedArray, wide: bool, rows: int = 4096) -> bool:

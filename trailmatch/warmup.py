@@ -11,7 +11,7 @@ the paths a first user meets on small data:
   evidence and reports);
 - ``match()`` and ``eliminate()`` on DataFrames, with the subject column and the rows as users
   have them (strings in export order, rows in time order, a categorical, pyarrow strings with
-  32-bit offsets), precision on and off.
+  32-bit offsets), precision on and off; a large string column's encoding in pieces.
 
     python -m trailmatch.warmup          # prints what it did and how long it took
 """
@@ -44,7 +44,9 @@ def _frames_in_every_form():
 
 def compile_kernels() -> None:
     """Run the first user's paths once on small data (see the module docstring)."""
-    from trailmatch import Rules, match
+    import pyarrow as pa
+
+    from trailmatch import Rules, match, trail_order
     from trailmatch.cli import main
     from trailmatch.eliminate import eliminate
 
@@ -60,6 +62,8 @@ def compile_kernels() -> None:
         for frame in frames:
             match(frame, crimes, rules)
         eliminate(frames[1], crimes, rules)
+    # a national column's strings are encoded in pieces at once (more than a million rows)
+    trail_order.dictionary_codes(pa.chunked_array([pa.array(["7", "10", "7"])]), pieces=2)
 
 
 def main() -> int:
