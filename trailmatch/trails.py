@@ -254,23 +254,24 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
     has_source = "source" in trails.columns
     src = source_codes(trails["source"]) if has_source else np.zeros(t.size, np.uint8)
 
+    starts = None  # the CSR offsets, when a step below has them
     if disorder >= 0:
         lut, runs, n_used, ascending = trail_order.appearance_codes(codes, names.size)
         if not ascending:  # number the subjects by first appearance: grouped rows ascend
             trail_order.relabel(codes, lut)
             names = names[np.argsort(lut)]
         if runs == n_used:  # grouped by subject (codes ascend): only times can be out of order
-            if not trail_order.all_in_time_order(trail_order.grouped_starts(codes, names.size),
-                                                 t):
+            starts = trail_order.grouped_starts(codes, names.size)
+            if not trail_order.all_in_time_order(starts, t):
                 # the caller's arrays are not sorted in place: a copy of each
                 t, x, y = t.copy(), x.copy(), y.copy()
                 prec2 = prec.copy() if has_precision else np.empty(0)
                 src = src.copy() if has_source else src
-                trail_order.sort_segments_by_time(trail_order.grouped_starts(codes, names.size),
-                                                  t, x, y, prec2, src, has_precision, has_source)
+                trail_order.sort_segments_by_time(starts, t, x, y, prec2, src, has_precision,
+                                                  has_source)
                 prec = prec2 if has_precision else prec
         else:  # a stable radix sort on the code gathers each subject's rows, then by time
-            codes, t, x, y, prec2, src2, _ = trail_order.group_rows(
+            codes, t, x, y, prec2, src2, starts = trail_order.group_rows(
                 codes, names.size, t, x, y, prec, src, has_precision, has_source)
             prec = prec2 if has_precision else np.broadcast_to(np.float64(np.nan), t.shape)
             src = src2 if has_source else np.zeros(t.size, np.uint8)
@@ -281,7 +282,9 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
         codes, t, x, y, src = (a[keep] for a in (codes, t, x, y, src))
         prec = prec[keep] if has_precision else np.broadcast_to(np.float64(np.nan), t.shape)
         dups = int(keep.size - t.size)
-    starts = trail_order.grouped_starts(codes, names.size)
+        starts = None
+    if starts is None:
+        starts = trail_order.grouped_starts(codes, names.size)
     return Trail(names, codes, t, x, y, prec, src, starts, dups, has_precision)
 
 
