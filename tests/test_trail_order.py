@@ -318,3 +318,18 @@ def test_dictionary_codes_in_pieces_are_by_first_appearance(values, cuts, pieces
     want_codes, want_names = naive_first_appearance_codes(values)
     assert codes.dtype == np.int32 and codes.tolist() == want_codes
     assert names.tolist() == want_names
+
+
+def test_group_rows_with_more_codes_than_sixteen_groups_hold():
+    """20,000 subjects: more groups than ``GROUPS``, ``CODES_A_GROUP`` codes each."""
+    rng = np.random.default_rng(3)
+    n_codes = 20_000
+    assert n_codes > trail_order.GROUPS * trail_order.CODES_A_GROUP
+    codes = rng.integers(0, n_codes, 30_000).astype(np.int32)
+    t = rng.integers(0, 40, codes.size).astype(np.int64)
+    x = np.arange(codes.size, dtype=np.float64)
+    got = trail_order.group_rows(codes, n_codes, t, x, -x, np.empty(0), np.empty(0, np.uint8),
+                                 False, False)
+    order = np.array(naive_subject_time_order(codes.tolist(), t.tolist()), np.int64)
+    assert np.array_equal(got[2], order.astype(np.float64))
+    assert np.array_equal(got[6], np.searchsorted(codes[order], np.arange(n_codes + 1)))

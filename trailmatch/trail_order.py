@@ -13,11 +13,12 @@ costs ~1 s for a national day of 7.2 M fixes; none of that is needed:
   The trail's subject names are in that order, not in name order: every output orders by
   name itself (hits by name rank; coverage through the name-ordered universe).
 * **grouping by a radix sort**: rows that are not grouped by subject are put in order by a
-  stable two-pass radix sort on the code (to ~16 groups of codes, then each group, in cache,
-  to its codes' places; every column moves, no gather from all over the rows).
+  stable two-pass radix sort on the code (to ~16 groups of codes, then each group to its
+  codes' places: few write streams in each pass; every column moves, no gather from all over
+  the rows).
 * **sorting only what is out of order**: a subject's fixes are sorted by time only when they are
-  not already in time order, while its group is in cache (a bucket sort on the times: fixes
-  come at about regular intervals).
+  not already in time order, right after its group is placed (a bucket sort on the times:
+  fixes come at about regular intervals).
 * **duplicates chosen by content in place**: of fixes with the same subject and time, the most
   precise is kept, then the smallest x, y and source code, by looking at the run only.
 """
@@ -284,9 +285,9 @@ def relabel(codes, lut):
         codes[i] = lut[codes[i]]
 
 
-GROUPS_LEAST = 16  # groups of codes in the first pass of the radix sort, at least,
-CODES_A_GROUP = 512  # or as many as hold this many codes each (measured on 5,000 subjects:
-# 16 groups of 313 codes took 224 ms of CPU for the two passes, 64 groups of 79 codes 340 ms)
+GROUPS = 16  # groups of codes in the first pass of the radix sort, at most, unless more are
+CODES_A_GROUP = 512  # needed to hold no more than this many codes each (measured on 5,000
+# subjects: 10 groups of 512 codes took 224 ms of CPU for the two passes, 40 of 128 340 ms)
 GROUP_BITS_MAX = 30  # codes are int32
 
 
@@ -305,11 +306,12 @@ def _group_rows(codes, n_codes, t, x, y, prec, src, has_precision, has_source, b
     """The rows in the stable order of their code, every column moved, and the CSR offsets:
     a two-pass radix scatter. A one-pass scatter writes to every subject at once (25,000 write
     streams for 5,000 subjects, which thrash the cache); here pass 1 moves the rows to ~16
-    groups of codes (the code's high bits), reading in order, and pass 2 scatters each group,
-    small enough to stay in cache, to its codes' places. Both passes keep the rows' order;
+    groups of codes (the code's high bits; 6 write streams a group), reading in order, and
+    pass 2 scatters each group to its codes' places (<= 512 codes a group). Both passes keep
+    the rows' order;
     ``by_time``: then each subject's rows are sorted by time (where they are not in order)."""
     n = codes.size
-    shift = _group_shift(max(n_codes, 1), max(GROUPS_LEAST, -(-n_codes // CODES_A_GROUP)))
+    shift = _group_shift(max(n_codes, 1), max(GROUPS, -(-n_codes // CODES_A_GROUP)))
     n_groups = ((max(n_codes, 1) - 1) >> shift) + 1
     per = (n + CHUNKS - 1) // CHUNKS
     counts = np.zeros((CHUNKS, n_groups), dtype=np.int64)
@@ -382,7 +384,7 @@ def _group_rows(codes, n_codes, t, x, y, prec, src, has_precision, has_source, b
                 p2[j] = p1[i]
             if has_source:
                 s2[j] = s1[i]
-        if by_time:  # while the group is in cache
+        if by_time:  # while the group was just written (in cache)
             _sort_segments(bounds, 0, last - first, t2, x2, y2, p2, s2, has_precision,
                            has_source)
     starts[n_codes] = n
