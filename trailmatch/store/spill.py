@@ -137,7 +137,10 @@ class FixSpill:
         t = table.column("time").cast(pa.int64())
         t = np.asarray(t.combine_chunks().to_numpy(zero_copy_only=False), dtype=np.int64)
         day = np.floor_divide(t, DAY_NS)
-        key = (day - day.min()) * self.buckets + bucket
+        first_day = int(day.min())
+        key = (day - first_day) * self.buckets + bucket
+        if key.max() < (1 << 15):  # a few days' buckets: numpy's stable sort of 16-bit
+            key = key.astype(np.int16)  # integers is a radix sort (same order, ~5x faster)
         order = np.argsort(key, kind="stable")
         key = key[order]
         starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
@@ -145,7 +148,7 @@ class FixSpill:
         part = table.take(pa.array(order))
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
             k = int(key[a])
-            dn, bk = int(day.min()) + k // self.buckets, k % self.buckets
+            dn, bk = first_day + k // self.buckets, k % self.buckets
             self._writer(dn, bk, kind, part.schema).write_table(part.slice(a, b - a))
 
     def _writer(self, day_no: int, bucket: int, kind: str, schema: pa.Schema):
