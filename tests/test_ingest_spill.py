@@ -233,3 +233,23 @@ def test_index_built_on_the_write_path_sees_the_activation_periods(tmp_path, sam
         flags = pa.concat_tables([store.read_day(d, ["flagged"]) for d in store.days()])
         texts = set(flags.column("flagged").drop_null().to_pylist())
         assert "outside_grid" in texts and any("precision" in t for t in texts), texts
+
+
+def test_day_fixes_from_parts_equal_the_partition_read_back(tmp_path, sample_dir):
+    """``partitions.DayFixes`` given a partition's rows in small parts: the frame
+    ``read_fixes`` reads for the day (columns, values, dtypes)."""
+    from trailmatch.store import partitions
+
+    store = Store(tmp_path / "s")
+    store.ingest_positions(sample_dir / "positions.csv")
+    for d in store.days():
+        t0 = pd.Timestamp(d, tz="UTC").value
+        want = partitions.read_fixes(store.layout, t0, t0 + 86_400 * 10**9 - 1)
+        whole = store.read_day(d)
+        gathered = partitions.DayFixes(store.layout, d)
+        for part in whole.to_batches(max_chunksize=97):
+            gathered.add(pa.Table.from_batches([part]))
+        got = gathered.frame()
+        pd.testing.assert_frame_equal(got, want)
+        assert got["subject"].cat.codes.dtype == want["subject"].cat.codes.dtype
+        assert len(gathered.frame()) == 0  # handed over
