@@ -302,14 +302,16 @@ def _group_shift(n_codes, groups):
 
 
 @nb.njit(cache=True, parallel=True)
-def _group_rows(codes, n_codes, t, x, y, prec, src, has_precision, has_source, by_time):
+def _group_rows(codes, n_codes, t, x, y, prec, src, has_precision, has_source, by_time,
+                threads):
     """The rows in the stable order of their code, every column moved, and the CSR offsets:
     a two-pass radix scatter. A one-pass scatter writes to every subject at once (25,000 write
     streams for 5,000 subjects, which thrash the cache); here pass 1 moves the rows to ~16
     groups of codes (the code's high bits; 6 write streams a group), reading in order, and
-    pass 2 scatters each group to its codes' places (<= 512 codes a group). Both passes keep
-    the rows' order;
-    ``by_time``: then each subject's rows are sorted by time (where they are not in order)."""
+    pass 2 scatters each group to its codes' places (<= 512 codes a group) within the group's
+    own rows, from a copy of the group in one scratch a worker (``threads`` workers). Both
+    passes keep the rows' order; ``by_time``: then each subject's rows are sorted by time
+    (where they are not in order)."""
     n = codes.size
     shift = _group_shift(max(n_codes, 1), max(GROUPS, -(-n_codes // CODES_A_GROUP)))
     n_groups = ((max(n_codes, 1) - 1) >> shift) + 1
@@ -348,47 +350,62 @@ def _group_rows(codes, n_codes, t, x, y, prec, src, has_precision, has_source, b
                 p1[j] = prec[i]
             if has_source:
                 s1[j] = src[i]
-    # pass 2: each group to its codes' places
-    codes2 = np.empty(n, dtype=np.int32)
-    t2 = np.empty(n, dtype=np.int64)
-    x2 = np.empty(n, dtype=np.float64)
-    y2 = np.empty(n, dtype=np.float64)
-    p2 = np.empty(n if has_precision else 0, dtype=np.float64)
-    s2 = np.empty(n if has_source else 0, dtype=np.uint8)
+    # pass 2: each group to its codes' places within the group's own rows, through a scratch
+    # copy of the group (one a thread: new memory costs a page fault every 4 KiB)
     starts = np.zeros(n_codes + 1, dtype=np.int64)
     width = 1 << shift
-    for g in nb.prange(n_groups):
-        a = group_at[g]
-        b = group_at[g + 1]
-        first = g << shift
-        last = min(first + width, n_codes)
-        bounds = np.zeros(last - first + 1, dtype=np.int64)  # the group's CSR offsets
-        for i in range(a, b):
-            bounds[c1[i] - first + 1] += 1
-        bounds[0] = a
-        for c in range(1, last - first + 1):
-            bounds[c] += bounds[c - 1]
-        for c in range(first, last):
-            starts[c] = bounds[c - first]
-            for i in range(bounds[c - first], bounds[c - first + 1]):
-                codes2[i] = c
-        place = bounds.copy()
-        for i in range(a, b):
-            c = c1[i] - first
-            j = place[c]
-            place[c] = j + 1
-            t2[j] = t1[i]
-            x2[j] = x1[i]
-            y2[j] = y1[i]
-            if has_precision:
-                p2[j] = p1[i]
-            if has_source:
-                s2[j] = s1[i]
-        if by_time:  # while the group was just written (in cache)
-            _sort_segments(bounds, 0, last - first, t2, x2, y2, p2, s2, has_precision,
-                           has_source)
+    biggest = 0
+    for g in range(n_groups):
+        biggest = max(biggest, group_at[g + 1] - group_at[g])
+    workers = max(1, min(threads, n_groups))
+    for w in nb.prange(workers):
+        c0 = np.empty(biggest, dtype=np.int32)
+        t0 = np.empty(biggest, dtype=np.int64)
+        x0 = np.empty(biggest, dtype=np.float64)
+        y0 = np.empty(biggest, dtype=np.float64)
+        p0 = np.empty(biggest if has_precision else 0, dtype=np.float64)
+        s0 = np.empty(biggest if has_source else 0, dtype=np.uint8)
+        for g in range(w, n_groups, workers):
+            a = group_at[g]
+            b = group_at[g + 1]
+            first = g << shift
+            last = min(first + width, n_codes)
+            for i in range(b - a):
+                c0[i] = c1[a + i]
+                t0[i] = t1[a + i]
+                x0[i] = x1[a + i]
+                y0[i] = y1[a + i]
+                if has_precision:
+                    p0[i] = p1[a + i]
+                if has_source:
+                    s0[i] = s1[a + i]
+            bounds = np.zeros(last - first + 1, dtype=np.int64)  # the group's CSR offsets
+            for i in range(b - a):
+                bounds[c0[i] - first + 1] += 1
+            bounds[0] = a
+            for c in range(1, last - first + 1):
+                bounds[c] += bounds[c - 1]
+            for c in range(first, last):
+                starts[c] = bounds[c - first]
+                for i in range(bounds[c - first], bounds[c - first + 1]):
+                    c1[i] = c
+            place = bounds.copy()
+            for i in range(b - a):
+                c = c0[i] - first
+                j = place[c]
+                place[c] = j + 1
+                t1[j] = t0[i]
+                x1[j] = x0[i]
+                y1[j] = y0[i]
+                if has_precision:
+                    p1[j] = p0[i]
+                if has_source:
+                    s1[j] = s0[i]
+            if by_time:  # while the group was just written (in cache)
+                _sort_segments(bounds, 0, last - first, t1, x1, y1, p1, s1, has_precision,
+                               has_source)
     starts[n_codes] = n
-    return codes2, t2, x2, y2, p2, s2, starts
+    return c1, t1, x1, y1, p1, s1, starts
 
 
 def group_rows(codes: np.ndarray, n_codes: int, t, x, y, prec, src, has_precision: bool,
@@ -398,7 +415,7 @@ def group_rows(codes: np.ndarray, n_codes: int, t, x, y, prec, src, has_precisio
     arrays (absent columns stay empty), and the CSR offsets of the codes."""
     return _group_rows(codes, n_codes, t, x, y, prec if has_precision else np.empty(0),
                        src if has_source else np.empty(0, np.uint8), has_precision,
-                       has_source, by_time)
+                       has_source, by_time, nb.get_num_threads())
 
 
 @nb.njit(cache=True, inline="always")
