@@ -486,22 +486,31 @@ class DayFixes:
     from the sorted parts written to it (``write_day``, ``DayWriter``) instead of read back
     from the file: ``add`` each part as it is written, ``frame()`` once at the end. Each part
     goes through ``read_fixes``' own filters (flags, the day, activation periods: row by row,
-    so part by part is the same) and only its trail columns are kept, as new buffers; the
-    frame is then made column by column, each column's parts freed (and their memory given
-    back) as soon as it is joined: the day is never held twice."""
+    so part by part is the same); its subject codes are kept as Arrow, its other trail
+    columns as numpy arrays of their own (C heap, not Arrow's pool: a freed column's pages go
+    back to the OS at once with ``malloc_trim``, wherever they lie). The frame is then joined
+    column by column, each column's parts freed as soon as it is joined: the day is never
+    held twice."""
 
     def __init__(self, layout: Layout, day: date) -> None:
         self.layout = layout
         day0 = (day.toordinal() - EPOCH_ORDINAL) * DAY_NS
         self.filter = _fixes_filter(day0, day0 + DAY_NS - 1)
         self.subjects = read_subjects(layout)  # the writer holds the store's lock
-        self.parts: list[pa.Table] = []
+        self.names: list[pa.Table] = []
+        self.columns: dict[str, list[np.ndarray]] = {c: [] for c in TRAIL_COLUMNS[1:]}
 
     def add(self, table: pa.Table) -> None:
-        if table.num_rows:
-            part = _storable_trail(table.select([*TRAIL_COLUMNS, "flagged"])
-                                   .filter(self.filter))
-            self.parts.append(_within_activations(part, self.subjects))
+        if not table.num_rows:
+            return
+        part = _storable_trail(table.select([*TRAIL_COLUMNS, "flagged"]).filter(self.filter))
+        part = _within_activations(part, self.subjects)
+        for name, arrays in self.columns.items():
+            # a copy (np.array) in numpy's memory; nulls (an unknown precision) become NaN,
+            # and times datetime64[ns], as to_pandas makes them
+            arrays.extend(np.array(c.to_numpy(zero_copy_only=False))
+                          for c in part.column(name).chunks)
+        self.names.append(part.select(["subject"]))
 
     def frame(self) -> pd.DataFrame:
         """The day's fixes, as ``read_fixes`` reads them from the partition (the parts are
@@ -509,23 +518,20 @@ class DayFixes:
         from trailmatch.allocator import release_free_memory
         from trailmatch.trails import ns_to_datetime
 
-        if not self.parts:
+        if not self.names:
             return _fixes_frame(self.layout, [], TRAIL_COLUMNS)
         release_free_memory()  # what the merge freed, before the index's arrays are made
-        table = pa.concat_tables(self.parts).unify_dictionaries()
-        self.parts = []
-        subject = _subject_categorical(table.column("subject"))
-        table = table.drop_columns(["subject"])
-        release_free_memory()
-        columns: dict[str, object] = {"subject": subject}
+        table = pa.concat_tables(self.names).unify_dictionaries()
+        self.names = []
+        columns: dict[str, object] = {"subject": _subject_categorical(table.column("subject"))}
+        del table
+        parts, self.columns = self.columns, {}
         for name in TRAIL_COLUMNS[1:]:
-            col = table.column(name)
-            # views of the parts' buffers (times as datetime64[ns]: no cast), joined once
-            chunks = [c.to_numpy(zero_copy_only=False) for c in col.chunks]
-            dtype = "M8[ns]" if name == "time" else col.type.to_pandas_dtype()
-            joined = np.concatenate(chunks) if chunks else np.empty(0, dtype)
-            del chunks, col
-            table = table.drop_columns([name])  # this column's parts go
+            arrays = parts.pop(name)  # and with them this column's parts go
+            joined = (np.concatenate(arrays) if arrays else  # every fix left out
+                      np.empty(0, "M8[ns]" if name == "time"
+                               else POSITION_SCHEMA.field(name).type.to_pandas_dtype()))
+            del arrays
             release_free_memory()
             columns[name] = ns_to_datetime(joined.view(np.int64)) if name == "time" else joined
         return pd.DataFrame(columns, copy=False)

@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from trailmatch.allocator import release_free_memory
 from trailmatch.atomic import atomic_write, atomic_write_parquet
 from trailmatch.crs import OSTN15
 from trailmatch.ingest.quality import DEFAULT_MAX_SPEED_KMH
@@ -233,6 +234,7 @@ class Store:
         is read back from it)."""
         trail = on_day_written(self.root, day_name(day), written)
         if trail is not None:
+            release_free_memory()  # the index's arrays, before the summary's
             refresh_summaries(self.root, day, [Rules().max_gap_ns],
                               fixes=(trail.subjects, trail.subject, trail.t))
 
@@ -395,7 +397,6 @@ class Store:
         bucket in subject order, each bucket through ``merge_day`` with the stored
         partition's fixes of its subjects; the day's new partition is written in parts
         (``partitions.day_writer``) and published only when a fix was added."""
-        from trailmatch.allocator import release_free_memory
         from trailmatch.store.partitions import day_writer
         from trailmatch.store.spill import remove_stale
 
