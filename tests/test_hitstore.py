@@ -210,6 +210,37 @@ def test_two_processes_opening_a_new_store_at_once(db_url):
     assert {r[0].strip() for r in results} == {db.head_revision()}
 
 
+def test_a_store_opened_while_another_connection_writes_it_in_rollback_mode_waits(tmp_path):
+    """The race behind test_two_processes_opening_a_new_store_at_once, made certain: a new
+    SQLite file still in rollback mode, another connection holding its write lock (as the first
+    opener's migration does); SQLite refuses the switch to WAL at once, busy timeout or not, so
+    the opener waits for the lock instead of failing."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "hits.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t(x)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    plain = sqlite3.connect(path, isolation_level=None, timeout=2.0)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):  # what SQLite does alone
+        plain.execute("PRAGMA journal_mode=WAL")
+    plain.close()
+    released = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    released.start()
+    engine = db.make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+            rows = conn.exec_driver_sql("SELECT count(*) FROM t").scalar()
+    finally:
+        released.join()
+        engine.dispose()
+        holder.close()
+    assert (mode, rows) == ("wal", 1)
+
+
 def test_store_url(tmp_path):
     assert db.store_url(tmp_path / "s") == f"sqlite:///{(tmp_path / 's' / 'hits.sqlite')}"
     assert (tmp_path / "s").is_dir()

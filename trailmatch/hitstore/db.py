@@ -9,6 +9,8 @@ no alembic.ini: the migration scripts ship inside the package (``trailmatch/migr
 from __future__ import annotations
 
 import fcntl
+import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_NAME = "hits.sqlite"
+BUSY_TIMEOUT_S = 30.0  # how long an SQLite connection waits for another's lock
 
 
 def store_url(store_dir: str | Path | None, url: str | None = None) -> str:
@@ -93,7 +96,7 @@ def _migration_connection(engine: Engine):
     @event.listens_for(mig, "connect")
     def _connect(dbapi_conn, _record) -> None:
         dbapi_conn.isolation_level = None  # the driver begins nothing; BEGIN below does
-        dbapi_conn.execute("PRAGMA busy_timeout=30000")
+        dbapi_conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         dbapi_conn.execute("PRAGMA foreign_keys=OFF")
 
     @event.listens_for(mig, "begin")
@@ -112,13 +115,31 @@ def _migration_connection(engine: Engine):
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
-    # The busy timeout first: switching to WAL needs a lock, and a second process opening the
-    # store while the first migrates it would otherwise fail at once ("database is locked").
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
     # Foreign keys are off by default in SQLite; WAL lets the service read while a run writes.
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cur)
     cur.close()
+
+
+def _switch_to_wal(cur) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting as long as the busy timeout for another connection's
+    write lock. SQLite answers the switch with "database is locked" at once, without calling its
+    busy handler, while another connection holds a write lock on a database still in rollback
+    mode: which a new store is while the first process to open it migrates it (its migration
+    connection, ``BEGIN IMMEDIATE``), so a second process opening the same new store at that
+    moment failed (tests/test_hitstore.py). Once the file is in WAL mode the switch is a no-op."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    pause = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 0.25)
 
 
 def make_engine(url: str) -> Engine:
