@@ -67,6 +67,15 @@ def _segment(a, b, intervals, k0, k1, m0, m1, p0, p1, max_gap):
 
 
 @nb.njit(cache=True, nogil=True)
+def _record_gap(s, gap, gap_count, gap_subject, gap_length, n_gaps):
+    """Subject ``s``'s gap of length ``gap`` appended (row order); returns the new count."""
+    gap_subject[n_gaps] = s
+    gap_length[n_gaps] = gap
+    gap_count[s] += 1
+    return n_gaps + 1
+
+
+@nb.njit(cache=True, nogil=True)
 def _add_day(g, t, prev, has_iv, iv_starts, m0, m1, p0, p1, max_gap, covered, gap_count,
              first, last, gap_subject, gap_length, n_gaps):
     for i in range(g.size):
@@ -84,11 +93,8 @@ def _add_day(g, t, prev, has_iv, iv_starts, m0, m1, p0, p1, max_gap, covered, ga
         cov, gap = _segment(a, b, has_iv[s], iv_starts[s], iv_starts[s + 1], m0, m1, p0, p1,
                             max_gap)
         covered[s] += cov
-        if gap > 0:
-            gap_subject[n_gaps] = s
-            gap_length[n_gaps] = gap
-            n_gaps += 1
-            gap_count[s] += 1
+        if gap > 0:  # rare: the arrays are handed over only then
+            n_gaps = _record_gap(s, gap, gap_count, gap_subject, gap_length, n_gaps)
     return n_gaps
 
 
@@ -112,11 +118,8 @@ def _join_days(g, first, last, inside_period, prev, has_iv, iv_starts, m0, m1, p
         cov, gap = _segment(a, b, has_iv[s], iv_starts[s], iv_starts[s + 1], m0, m1, p0, p1,
                             max_gap)
         covered[s] += cov
-        if gap > 0:
-            gap_subject[n_gaps] = s
-            gap_length[n_gaps] = gap
-            n_gaps += 1
-            gap_count[s] += 1
+        if gap > 0:  # rare: the arrays are handed over only then
+            n_gaps = _record_gap(s, gap, gap_count, gap_subject, gap_length, n_gaps)
     return n_gaps
 
 
