@@ -478,35 +478,30 @@ def _time_order(t, a, b, order, count):
         order[q] = r
 
 
+@nb.njit(cache=True, inline="always")
+def _permute(column, a, order, m, scratch):
+    """``column[a:a + m] = column[a + order[:m]]`` through ``scratch`` (of the column's kind)."""
+    for j in range(m):
+        scratch[j] = column[a + order[j]]
+    for j in range(m):
+        column[a + j] = scratch[j]
+
+
 @nb.njit(cache=True)
 def _sort_segment(a, b, t, x, y, prec, src, has_precision, has_source, order, count, whole,
                   real):
     """Sort rows ``a:b`` by time in place, stably, in every column (scratch: ``order``,
-    ``count``, ``whole``, ``real`` of at least ``b - a + 1`` rows)."""
+    ``count``, ``whole``, ``real`` of at least ``b - a + 1`` rows; ``whole`` holds the integer
+    columns on their way, ``real`` the float ones)."""
     m = b - a
     _time_order(t, a, b, order, count)
-    for j in range(m):
-        whole[j] = t[a + order[j]]
-    for j in range(m):
-        t[a + j] = whole[j]
-    for j in range(m):
-        real[j] = x[a + order[j]]
-    for j in range(m):
-        x[a + j] = real[j]
-    for j in range(m):
-        real[j] = y[a + order[j]]
-    for j in range(m):
-        y[a + j] = real[j]
+    _permute(t, a, order, m, whole)
+    _permute(x, a, order, m, real)
+    _permute(y, a, order, m, real)
     if has_precision:
-        for j in range(m):
-            real[j] = prec[a + order[j]]
-        for j in range(m):
-            prec[a + j] = real[j]
+        _permute(prec, a, order, m, real)
     if has_source:
-        for j in range(m):
-            whole[j] = src[a + order[j]]
-        for j in range(m):
-            src[a + j] = whole[j]
+        _permute(src, a, order, m, whole)
 
 
 @nb.njit(cache=True)
