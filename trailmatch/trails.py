@@ -265,11 +265,11 @@ def prepare_trail(trails: pd.DataFrame) -> Trail:
             if not trail_order.all_in_time_order(starts, t):
                 # the caller's arrays are not sorted in place: a copy of each
                 t, x, y = t.copy(), x.copy(), y.copy()
-                prec2 = prec.copy() if has_precision else np.empty(0)
+                prec = prec.copy() if has_precision else prec
                 src = src.copy() if has_source else src
-                trail_order.sort_segments_by_time(starts, t, x, y, prec2, src, has_precision,
-                                                  has_source)
-                prec = prec2 if has_precision else prec
+                trail_order.sort_segments_by_time(starts, t, x, y,
+                                                  prec if has_precision else np.empty(0), src,
+                                                  has_precision, has_source)
         else:  # a stable radix sort on the code gathers each subject's rows, then by time
             codes, t, x, y, prec2, src2, starts = trail_order.group_rows(
                 codes, names.size, t, x, y, prec, src, has_precision, has_source)
