@@ -27,6 +27,16 @@ GOOD_FIX = {"position_id": "1", "person_id": "07011", "device_id": "D1",
             "position_longitude": "-1.4", "position_precision": "10", "position_lbs": "1"}
 
 
+def _ingest_rejecting(kind: str, path, tmp_path, capsys):
+    """``trailmatch ingest KIND PATH --store --rejects`` into a new store: it must succeed
+    without a traceback; returns the rejects file as read back (text) and the store."""
+    rejects, store = tmp_path / "rejects.csv", tmp_path / "store"
+    assert main(["ingest", kind, str(path), "--store", str(store),
+                 "--rejects", str(rejects)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    return pd.read_csv(rejects, dtype=str, keep_default_na=False), store
+
+
 def _export(path, changes_per_row, header=HEADER) -> bytes:
     lines = [",".join(header)]
     for i, changes in enumerate(changes_per_row):
@@ -68,12 +78,7 @@ def test_position_value_rejected_and_nothing_good_lost(tmp_path, capsys, changes
                                                         error):
     path = tmp_path / "export.csv"
     _export(path, [{}, changes, {}])
-    rejects = tmp_path / "rejects.csv"
-    store = tmp_path / "store"
-    assert main(["ingest", "positions", str(path), "--store", str(store),
-                 "--rejects", str(rejects)]) == 0
-    assert "Traceback" not in capsys.readouterr().err
-    back = pd.read_csv(rejects, dtype=str, keep_default_na=False)
+    back, store = _ingest_rejecting("positions", path, tmp_path, capsys)
     assert back[["file", "row", "field", "value", "error"]].values.tolist() == [
         [str(path), "2", field, value, error]]
     stored = Store(store).read_window(0, 2**62, include_flagged=True)
@@ -170,11 +175,7 @@ def test_subject_id_rejected_and_nothing_good_lost(tmp_path, capsys, record, fie
     path.write_bytes(("subject,device,activation_start\n07011,D1,2025-01-01\n"
                       f"{record},2025-01-01\n07013,D3,2025-01-01\n")
                      .encode("utf-8", errors="surrogateescape"))
-    rejects, store = tmp_path / "rejects.csv", tmp_path / "store"
-    assert main(["ingest", "subjects", str(path), "--store", str(store),
-                 "--rejects", str(rejects)]) == 0
-    assert "Traceback" not in capsys.readouterr().err
-    back = pd.read_csv(rejects, dtype=str, keep_default_na=False)
+    back, store = _ingest_rejecting("subjects", path, tmp_path, capsys)
     assert back[["file", "row", "field", "value", "error"]].values.tolist() == [
         [str(path), "2", field, value, error]]
     assert sorted(Store(store).subjects()["subject"]) == ["07011", "07013"]
@@ -221,12 +222,7 @@ def test_one_bad_crime_row_costs_one_row(tmp_path, capsys, changes, field, value
     path = tmp_path / "batch.csv"
     _batch(path, _crime(crime_reference="44/1/25"), _crime(**changes),
            _crime(crime_reference="44/3/25"))
-    rejects = tmp_path / "rejects.csv"
-    store = tmp_path / "store"
-    assert main(["ingest", "crimes", str(path), "--store", str(store),
-                 "--rejects", str(rejects)]) == 0
-    assert "Traceback" not in capsys.readouterr().err
-    back = pd.read_csv(rejects, dtype=str, keep_default_na=False)
+    back, store = _ingest_rejecting("crimes", path, tmp_path, capsys)
     assert [str(path), "2", field, value, error] in back[
         ["file", "row", "field", "value", "error"]].values.tolist()
     assert set(back["row"]) == {"2"}
